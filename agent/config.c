@@ -1,0 +1,250 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "token.h"
+#include "util.h"
+
+enum ftype { F_STRING, F_MASTERS, F_DURATION };
+
+struct field {
+        const char *name;
+        size_t off;
+        size_t size;
+        enum ftype type;
+        /* NULL when value is acceptable, else the expected form. */
+        const char *(*check)(const char *value);
+};
+
+static const char *check_master(const char *v)
+{
+        char host[256];
+        uint16_t port;
+        return brm_parse_hostport(v, host, sizeof(host), &port) < 0 ? "HOST:PORT, e.g. \"192.168.1.10:7443\"" : NULL;
+}
+
+static const char *check_token(const char *v)
+{
+        return *v ? brm_token_problem(v) : NULL; /* empty = already joined */
+}
+
+static const char *check_name(const char *v)
+{
+        return !*v || brm_valid_node_name(v) ? NULL
+                                             : "1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'";
+}
+
+static const char *check_path(const char *v)
+{
+        return *v == '/' ? NULL : "an absolute path";
+}
+
+static const char *check_root(const char *v)
+{
+        return !*v || *v == '/' ? NULL : "an absolute path";
+}
+
+static const char *check_level(const char *v)
+{
+        enum brm_log_level l;
+        return brm_log_parse_level(v, &l) < 0 ? "one of \"error\", \"warn\", \"info\", \"debug\"" : NULL;
+}
+
+#define FIELD(n, member, t, chk) { n, offsetof(struct brm_agent_config, member), sizeof(((struct brm_agent_config *)0)->member), t, chk }
+
+static const struct field fields[] = {
+        FIELD("master", masters, F_MASTERS, check_master),
+        FIELD("token", token, F_STRING, check_token),
+        FIELD("name", name, F_STRING, check_name),
+        FIELD("state_dir", state_dir, F_STRING, check_path),
+        FIELD("heartbeat_interval", heartbeat_interval_ms, F_DURATION, NULL),
+        FIELD("log_level", log_level, F_STRING, check_level),
+        FIELD("root", root, F_STRING, check_root),
+};
+
+void brm_agent_config_defaults(struct brm_agent_config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/bramble");
+        snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+        cfg->heartbeat_interval_ms = 5000;
+}
+
+static const struct field *find(const char *name)
+{
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(fields); i++)
+                if (strcmp(fields[i].name, name) == 0)
+                        return &fields[i];
+        return NULL;
+}
+
+static int set_string(struct brm_agent_config *cfg, const struct field *f, const char *v, char *err, size_t err_size)
+{
+        char *dst = (char *)cfg + f->off;
+        const char *why;
+
+        if (strlen(v) >= f->size) {
+                snprintf(err, err_size, "field '%s': value is too long (at most %zu characters)", f->name, f->size - 1);
+                return -EINVAL;
+        }
+        if (f->check && (why = f->check(v))) {
+                snprintf(err, err_size, "field '%s': '%s' is not valid: expected %s", f->name, v, why);
+                return -EINVAL;
+        }
+        snprintf(dst, f->size, "%s", v);
+        return 0;
+}
+
+static int set_master(struct brm_agent_config *cfg, const struct field *f, const char *v, char *err, size_t err_size)
+{
+        const char *why = check_master(v);
+
+        if (why || strlen(v) >= sizeof(cfg->masters[0])) {
+                snprintf(err, err_size, "field '%s': '%s' is not valid: expected %s", f->name, v, why ? why : "a shorter address");
+                return -EINVAL;
+        }
+        if (cfg->n_masters >= BRM_MAX_MASTERS) {
+                snprintf(err, err_size, "field '%s': at most %d masters", f->name, BRM_MAX_MASTERS);
+                return -EINVAL;
+        }
+        snprintf(cfg->masters[cfg->n_masters++], sizeof(cfg->masters[0]), "%s", v);
+        return 0;
+}
+
+static int set_duration(struct brm_agent_config *cfg, const struct field *f, const char *v, char *err, size_t err_size)
+{
+        uint64_t ms;
+
+        if (brm_parse_duration_ms(v, &ms) < 0 || ms < 100 || ms > 3600000) {
+                snprintf(err, err_size, "field '%s': '%s' is not valid: expected a duration from 100ms to 1h, e.g. \"5s\"",
+                         f->name, v);
+                return -EINVAL;
+        }
+        *(uint64_t *)((char *)cfg + f->off) = ms;
+        return 0;
+}
+
+int brm_agent_config_set(struct brm_agent_config *cfg, const char *field, const char *value, char *err, size_t err_size)
+{
+        const struct field *f = find(field);
+
+        if (!f) {
+                snprintf(err, err_size, "unknown field '%s'", field);
+                return -EINVAL;
+        }
+        switch (f->type) {
+        case F_STRING:
+                return set_string(cfg, f, value, err, err_size);
+        case F_MASTERS:
+                return set_master(cfg, f, value, err, err_size);
+        case F_DURATION:
+                return set_duration(cfg, f, value, err, err_size);
+        }
+        return -EINVAL;
+}
+
+int brm_agent_config_parse_json(struct brm_agent_config *cfg, const char *text, char *err, size_t err_size)
+{
+        struct brm_agent_config tmp = *cfg;
+        cJSON *root = cJSON_Parse(text), *item;
+        int r = -EINVAL;
+
+        if (!root) {
+                const char *at = cJSON_GetErrorPtr();
+                int line = 1;
+                for (const char *p = text; at && p < at && *p; p++)
+                        line += *p == '\n';
+                snprintf(err, err_size, "not valid JSON (near line %d)", line);
+                return -EINVAL;
+        }
+        if (!cJSON_IsObject(root)) {
+                snprintf(err, err_size, "must be a JSON object");
+                goto out;
+        }
+        cJSON_ArrayForEach(item, root)
+        {
+                const struct field *f = find(item->string);
+                char num[32];
+                if (!f) {
+                        snprintf(err, err_size, "unknown field '%s'", item->string);
+                        goto out;
+                }
+                if (f->type == F_MASTERS) {
+                        tmp.n_masters = 0;
+                        if (cJSON_IsString(item)) {
+                                if (set_master(&tmp, f, item->valuestring, err, err_size) < 0)
+                                        goto out;
+                                continue;
+                        }
+                        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) == 0) {
+                                snprintf(err, err_size, "field 'master': expected \"HOST:PORT\" or a list of them");
+                                goto out;
+                        }
+                        cJSON *m;
+                        cJSON_ArrayForEach(m, item)
+                        {
+                                if (!cJSON_IsString(m)) {
+                                        snprintf(err, err_size, "field 'master': every entry must be a \"HOST:PORT\" string");
+                                        goto out;
+                                }
+                                if (set_master(&tmp, f, m->valuestring, err, err_size) < 0)
+                                        goto out;
+                        }
+                        continue;
+                }
+                if (f->type == F_DURATION && cJSON_IsNumber(item)) {
+                        /* A bare number is seconds, as on the command line. */
+                        if (item->valuedouble < 0 || item->valuedouble > 3600 || item->valuedouble != (double)(long)item->valuedouble) {
+                                snprintf(err, err_size, "field '%s': expected a duration like \"5s\"", f->name);
+                                goto out;
+                        }
+                        snprintf(num, sizeof(num), "%lds", (long)item->valuedouble);
+                        if (set_duration(&tmp, f, num, err, err_size) < 0)
+                                goto out;
+                        continue;
+                }
+                if (!cJSON_IsString(item)) {
+                        snprintf(err, err_size, "field '%s': expected a string", f->name);
+                        goto out;
+                }
+                if (brm_agent_config_set(&tmp, f->name, item->valuestring, err, err_size) < 0)
+                        goto out;
+        }
+        *cfg = tmp;
+        r = 0;
+out:
+        cJSON_Delete(root);
+        return r;
+}
+
+int brm_agent_config_finish(struct brm_agent_config *cfg, char *err, size_t err_size)
+{
+        if (!cfg->name[0]) {
+                char host[256];
+                if (gethostname(host, sizeof(host)) < 0)
+                        host[0] = '\0';
+                host[sizeof(host) - 1] = '\0';
+                for (char *p = host; *p; p++)
+                        if (*p >= 'A' && *p <= 'Z')
+                                *p = (char)(*p - 'A' + 'a');
+                char *dot = strchr(host, '.');
+                if (dot)
+                        *dot = '\0';
+                if (!brm_valid_node_name(host)) {
+                        snprintf(err, err_size, "field 'name': not set, and the hostname '%s' is not a valid node name", host);
+                        return -EINVAL;
+                }
+                snprintf(cfg->name, sizeof(cfg->name), "%s", host);
+        }
+        if (cfg->n_masters == 0) {
+                snprintf(err, err_size, "field 'master': required (HOST:PORT of the bramble master)");
+                return -EINVAL;
+        }
+        return 0;
+}

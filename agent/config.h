@@ -1,0 +1,32 @@
+/* Agent configuration: a JSON file, then command-line flags on top. Parsed
+ * through one table of fields; errors name the field and the expected form.
+ * Does not log. */
+#ifndef BRM_AGENT_CONFIG_H
+#define BRM_AGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BRM_MAX_MASTERS 8
+
+struct brm_agent_config {
+        char masters[BRM_MAX_MASTERS][300]; /* HOST:PORT, tried in turn */
+        size_t n_masters;
+        char token[160];
+        char name[64];
+        char state_dir[1024];
+        char root[1024];                    /* prefix for /proc and /sys (tests use fixtures) */
+        uint64_t heartbeat_interval_ms;
+        char log_level[16];
+};
+
+void brm_agent_config_defaults(struct brm_agent_config *cfg);
+/* Applies a JSON document. On failure returns -EINVAL and writes a one-line
+ * description naming the field into err. */
+int brm_agent_config_parse_json(struct brm_agent_config *cfg, const char *text, char *err, size_t err_size);
+/* Sets one field by its JSON name from a string (used for flags). */
+int brm_agent_config_set(struct brm_agent_config *cfg, const char *field, const char *value, char *err, size_t err_size);
+/* Final checks and derived defaults (the name from the hostname). */
+int brm_agent_config_finish(struct brm_agent_config *cfg, char *err, size_t err_size);
+
+#endif

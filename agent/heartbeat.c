@@ -1,0 +1,121 @@
+#include "heartbeat.h"
+
+#include <errno.h>
+#include <string.h>
+
+void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path)
+{
+        memset(hb, 0, sizeof(*hb));
+        hb->root = root;
+        hb->disk_path = disk_path;
+}
+
+int brm_heartbeat_build(struct brm_heartbeat *hb)
+{
+        struct brm_metrics *m = &hb->m;
+        Bramble__Heartbeat *msg = &hb->msg;
+        int r;
+
+        r = brm_metrics_collect(hb->root, hb->disk_path, hb->has_prev ? &hb->prev_cpu : NULL, m);
+        if (r < 0)
+                return r;
+        if (m->cpu.total) {
+                hb->prev_cpu = m->cpu;
+                hb->has_prev = true;
+        }
+        bramble__heartbeat__init(msg);
+        msg->has_seq = 1;
+        msg->seq = ++hb->seq;
+        /* Each metric is set only when the node has it: absent, not zero. */
+        if (m->has & BRM_M_UPTIME) {
+                msg->has_uptime_ms = 1;
+                msg->uptime_ms = m->uptime_ms;
+        }
+        if (m->has & BRM_M_BOOT_ID)
+                msg->boot_id = m->boot_id;
+        if (m->has & BRM_M_CPU) {
+                msg->has_cpu_percent = 1;
+                msg->cpu_percent = m->cpu_percent;
+        }
+        if (m->has & BRM_M_LOAD) {
+                msg->has_load1 = msg->has_load5 = msg->has_load15 = 1;
+                msg->load1 = m->load[0];
+                msg->load5 = m->load[1];
+                msg->load15 = m->load[2];
+        }
+        if (m->has & BRM_M_MEM) {
+                msg->has_mem_total_bytes = msg->has_mem_available_bytes = 1;
+                msg->mem_total_bytes = m->mem_total;
+                msg->mem_available_bytes = m->mem_available;
+        }
+        if (m->has & BRM_M_DISK) {
+                msg->has_disk_total_bytes = msg->has_disk_free_bytes = 1;
+                msg->disk_total_bytes = m->disk_total;
+                msg->disk_free_bytes = m->disk_free;
+        }
+        if (m->has & BRM_M_NET) {
+                msg->has_net_rx_bytes = msg->has_net_tx_bytes = 1;
+                msg->net_rx_bytes = m->net_rx;
+                msg->net_tx_bytes = m->net_tx;
+        }
+        if (m->has & BRM_M_TEMP) {
+                msg->has_temp_celsius = 1;
+                msg->temp_celsius = m->temp_c;
+        }
+        if (m->has & BRM_M_THROTTLE) {
+                Bramble__Throttle *t = &hb->throttle;
+                uint32_t raw = m->throttle_raw;
+                bramble__throttle__init(t);
+                t->has_raw = 1;
+                t->raw = raw;
+                t->has_under_voltage = t->has_freq_capped = t->has_throttled = t->has_soft_temp_limit = 1;
+                t->has_under_voltage_occurred = t->has_freq_capped_occurred = t->has_throttled_occurred =
+                        t->has_soft_temp_limit_occurred = 1;
+                t->under_voltage = !!(raw & BRM_THR_UNDER_VOLTAGE);
+                t->freq_capped = !!(raw & BRM_THR_FREQ_CAPPED);
+                t->throttled = !!(raw & BRM_THR_THROTTLED);
+                t->soft_temp_limit = !!(raw & BRM_THR_SOFT_TEMP_LIMIT);
+                t->under_voltage_occurred = !!(raw & BRM_THR_UNDER_VOLTAGE_OCCURRED);
+                t->freq_capped_occurred = !!(raw & BRM_THR_FREQ_CAPPED_OCCURRED);
+                t->throttled_occurred = !!(raw & BRM_THR_THROTTLED_OCCURRED);
+                t->soft_temp_limit_occurred = !!(raw & BRM_THR_SOFT_TEMP_LIMIT_OCCURRED);
+                msg->throttle = t;
+        }
+        return 0;
+}
+
+int brm_heartbeat_node_info(struct brm_node_info *info, const char *root)
+{
+        struct brm_node_facts *f = &info->f;
+        Bramble__NodeInfo *msg = &info->msg;
+        char *p, *save = NULL;
+        int r;
+
+        memset(info, 0, sizeof(*info));
+        if ((r = brm_metrics_facts(root, f)) < 0)
+                return r;
+        bramble__node_info__init(msg);
+        msg->arch = f->arch[0] ? f->arch : NULL;
+        msg->model = f->model[0] ? f->model : NULL;
+        msg->serial = f->serial[0] ? f->serial : NULL;
+        msg->kernel = f->kernel[0] ? f->kernel : NULL;
+        msg->os = f->os[0] ? f->os : NULL;
+        if (f->mem_total) {
+                msg->has_mem_total_bytes = 1;
+                msg->mem_total_bytes = f->mem_total;
+        }
+        if (f->cpu_count) {
+                msg->has_cpu_count = 1;
+                msg->cpu_count = f->cpu_count;
+        }
+        if (f->cgroup_version) {
+                msg->has_cgroup_version = 1;
+                msg->cgroup_version = f->cgroup_version;
+        }
+        for (p = strtok_r(f->cgroup_controllers, " ", &save); p && msg->n_cgroup_controllers < 16;
+             p = strtok_r(NULL, " ", &save))
+                info->controllers[msg->n_cgroup_controllers++] = p;
+        msg->cgroup_controllers = info->controllers;
+        msg->agent_version = BRM_VERSION;
+        return 0;
+}

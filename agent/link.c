@@ -1,0 +1,402 @@
+/* The agent's one connection to the master. Without a certificate it joins:
+ * it connects trusting nothing, pins the CA by the token's hash, verifies
+ * the master against that CA, and only then sends the token secret and a
+ * CSR. With a certificate it connects with mutual TLS, says hello, and
+ * sends heartbeats. It reconnects forever with backoff and jitter. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "err.h"
+#include "log.h"
+#include "util.h"
+
+#define MOD "link"
+
+struct brm_link {
+        struct brm_agent *a;
+        struct brm_conn *conn;         /* NULL between attempts */
+        mbedtls_ssl_config *tls;       /* owned by the attempt */
+        uv_timer_t retry;
+        uv_timer_t beat;
+        uv_getaddrinfo_t gai;
+        bool resolving;
+        struct brm_backoff backoff;
+        size_t master_idx;
+        bool joining;
+        bool reconnect_now;
+        bool renew_pending;
+        bool closed;
+        bool timers_closed;
+        uint64_t interval_ms;
+        uint64_t next_id;
+        char addr[300];
+};
+
+static void schedule(struct brm_link *l, uint64_t delay_ms);
+
+/* The link is freed once it is stopped and nothing in flight refers to it. */
+static bool maybe_free(struct brm_link *l)
+{
+        if (!l->closed || !l->timers_closed || l->conn || l->resolving)
+                return false;
+        free(l);
+        return true;
+}
+
+static uint64_t new_id(struct brm_link *l)
+{
+        return ++l->next_id;
+}
+
+static void attempt_closed(struct brm_conn *c)
+{
+        struct brm_link *l = c->data;
+
+        mbedtls_ssl_config_free(l->tls);
+        free(l->tls);
+        free(c);
+        l->tls = NULL;
+        l->conn = NULL;
+        l->renew_pending = false;
+        if (l->closed) {
+                maybe_free(l);
+                return;
+        }
+        if (l->a->stopping)
+                return;
+        if (l->reconnect_now) {
+                l->reconnect_now = false;
+                schedule(l, 0);
+                return;
+        }
+        schedule(l, brm_backoff_next(&l->backoff));
+}
+
+static void drop(struct brm_link *l, int reason)
+{
+        uv_timer_stop(&l->beat);
+        if (l->conn)
+                brm_conn_close(l->conn, reason);
+}
+
+static void send_heartbeat(struct brm_link *l)
+{
+        struct brm_agent *a = l->a;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        int r;
+
+        if (brm_heartbeat_build(&a->hb) < 0)
+                return;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
+        env.heartbeat = &a->hb.msg;
+        r = brm_conn_send(l->conn, &env);
+        if (r < 0) {
+                brm_warn(MOD, "sending heartbeat failed: %s", brm_strerror(r));
+                drop(l, r);
+        }
+}
+
+static void maybe_renew(struct brm_link *l)
+{
+        struct brm_agent *a = l->a;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__RenewRequest req = BRAMBLE__RENEW_REQUEST__INIT;
+        uint8_t csr[1024];
+        int n;
+
+        if (l->renew_pending || !brm_identity_needs_renewal(&a->id, brm_now_ms()))
+                return;
+        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
+        if (n < 0) {
+                brm_warn(MOD, "cannot make a renewal request: %s", brm_strerror(n));
+                return;
+        }
+        req.has_csr_der = 1;
+        req.csr_der.data = csr;
+        req.csr_der.len = (size_t)n;
+        env.has_id = 1;
+        env.id = new_id(l);
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST;
+        env.renew_request = &req;
+        if (brm_conn_send(l->conn, &env) == 0) {
+                l->renew_pending = true;
+                brm_info(MOD, "certificate is two thirds through its lifetime; asking the master to renew it");
+        }
+}
+
+static void on_beat(uv_timer_t *t)
+{
+        struct brm_link *l = t->data;
+
+        if (!l->conn)
+                return;
+        send_heartbeat(l);
+        if (l->conn)
+                maybe_renew(l);
+}
+
+static void send_join(struct brm_link *l)
+{
+        struct brm_agent *a = l->a;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__JoinRequest req = BRAMBLE__JOIN_REQUEST__INIT;
+        const mbedtls_x509_crt *chain = mbedtls_ssl_get_peer_cert(&l->conn->tls.ssl);
+        uint8_t ca[BRM_CERT_MAX_DER], csr[1024], h[32];
+        char want[65], got[65] = "none";
+        size_t ca_len;
+        int n;
+
+        if (brm_pki_verify_pinned(chain, a->token.ca_hash, ca, &ca_len) < 0) {
+                brm_hex(a->token.ca_hash, 32, want);
+                for (const mbedtls_x509_crt *c = chain; c && c->raw.len; c = c->next)
+                        if (c->next == NULL || c->next->raw.len == 0) {
+                                brm_pki_sha256(c->raw.p, c->raw.len, h);
+                                brm_hex(h, 32, got);
+                        }
+                brm_err(MOD,
+                        "join refused locally: the master at %s does not present the CA pinned by the token "
+                        "(token CA hash %.16s..., master's CA %.16s...); the token secret was not sent",
+                        l->addr, want, got);
+                drop(l, -EACCES);
+                return;
+        }
+        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
+        if (n < 0) {
+                brm_err(MOD, "cannot make a certificate request: %s", brm_strerror(n));
+                drop(l, n);
+                return;
+        }
+        req.token_id = a->token.id;
+        req.token_secret = a->token.secret;
+        req.node_name = a->cfg.name;
+        req.has_csr_der = 1;
+        req.csr_der.data = csr;
+        req.csr_der.len = (size_t)n;
+        env.has_id = 1;
+        env.id = new_id(l);
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST;
+        env.join_request = &req;
+        brm_info(MOD, "master at %s verified against the token's CA; joining as %s", l->addr, a->cfg.name);
+        if (brm_conn_send(l->conn, &env) < 0)
+                drop(l, -EIO);
+}
+
+static void send_hello(struct brm_link *l)
+{
+        struct brm_agent *a = l->a;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__Hello hello = BRAMBLE__HELLO__INIT;
+
+        brm_heartbeat_node_info(&a->info, a->cfg.root);
+        hello.info = &a->info.msg;
+        env.has_id = 1;
+        env.id = new_id(l);
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO;
+        env.hello = &hello;
+        if (brm_conn_send(l->conn, &env) < 0)
+                drop(l, -EIO);
+}
+
+static void on_ready(struct brm_conn *c, int status)
+{
+        struct brm_link *l = c->data;
+
+        if (status < 0) {
+                if (status == -EACCES)
+                        brm_err(MOD, "master at %s is not trusted: its certificate does not chain to our cluster CA", l->addr);
+                else
+                        brm_warn(MOD, "cannot reach master at %s: %s", l->addr, brm_strerror(status));
+                return;
+        }
+        if (l->joining)
+                send_join(l);
+        else
+                send_hello(l);
+}
+
+static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
+{
+        struct brm_link *l = c->data;
+        struct brm_agent *a = l->a;
+        int r;
+
+        switch (env->msg_case) {
+        case BRAMBLE__ENVELOPE__MSG_ERROR:
+                brm_err(MOD, "master at %s refused %s: %s", l->addr, l->joining ? "the join" : "this node",
+                        env->error->message ? env->error->message : "(no reason given)");
+                if (l->renew_pending && env->id) {
+                        l->renew_pending = false;
+                        return;
+                }
+                drop(l, env->error->has_code ? env->error->code : -EPROTO);
+                return;
+        case BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE: {
+                Bramble__JoinResponse *jr = env->join_response;
+                if (!l->joining || !jr->has_cert_der || !jr->has_ca_der) {
+                        drop(l, -EPROTO);
+                        return;
+                }
+                r = brm_identity_store(&a->id, jr->cert_der.data, jr->cert_der.len, jr->ca_der.data, jr->ca_der.len);
+                if (r < 0) {
+                        brm_err(MOD, "the master's join reply does not fit our key or CA: %s", brm_strerror(r));
+                        drop(l, r);
+                        return;
+                }
+                brm_info(MOD, "joined the cluster as %s; identity stored in %s", a->cfg.name, a->id.dir);
+                l->reconnect_now = true;
+                brm_backoff_reset(&l->backoff);
+                drop(l, 0);
+                return;
+        }
+        case BRAMBLE__ENVELOPE__MSG_HELLO_ACK:
+                if (env->hello_ack->has_heartbeat_interval_ms && env->hello_ack->heartbeat_interval_ms >= 100)
+                        l->interval_ms = env->hello_ack->heartbeat_interval_ms;
+                brm_backoff_reset(&l->backoff);
+                brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr,
+                         (unsigned long long)l->interval_ms);
+                send_heartbeat(l);
+                if (l->conn) {
+                        maybe_renew(l);
+                        uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
+                }
+                return;
+        case BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE:
+                l->renew_pending = false;
+                if (!env->renew_response->has_cert_der)
+                        return;
+                r = brm_identity_store(&a->id, env->renew_response->cert_der.data, env->renew_response->cert_der.len,
+                                       NULL, 0);
+                if (r < 0)
+                        brm_err(MOD, "renewed certificate does not fit our key or CA: %s", brm_strerror(r));
+                else
+                        brm_info(MOD, "certificate renewed; valid for another %lld s",
+                                 (long long)(a->id.not_after_ms - brm_now_ms()) / 1000);
+                return;
+        default:
+                brm_debug(MOD, "ignoring message %d", env->msg_case);
+                return;
+        }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+        struct brm_link *l = req->data;
+        struct brm_agent *a = l->a;
+        struct brm_conn *c = NULL;
+        mbedtls_ssl_config *tls = NULL;
+        int r;
+
+        l->resolving = false;
+        if (l->closed || a->stopping) {
+                uv_freeaddrinfo(res);
+                maybe_free(l);
+                return;
+        }
+        if (status < 0) {
+                brm_warn(MOD, "cannot resolve master %s: %s", l->addr, uv_strerror(status));
+                goto retry;
+        }
+        l->joining = !a->id.joined;
+        tls = calloc(1, sizeof(*tls));
+        c = calloc(1, sizeof(*c));
+        if (!tls || !c)
+                goto retry;
+        mbedtls_ssl_config_init(tls);
+        r = brm_tls_config(tls, false, l->joining ? BRM_TLS_VERIFY_PIN : BRM_TLS_VERIFY_REQUIRED,
+                           l->joining ? NULL : &a->id.creds);
+        if (r < 0 || (r = brm_conn_init(a->loop, c, tls, 0)) < 0) {
+                brm_err(MOD, "TLS setup failed: %s", brm_strerror(r));
+                mbedtls_ssl_config_free(tls);
+                goto retry;
+        }
+        c->data = l;
+        l->conn = c;
+        l->tls = tls;
+        r = brm_conn_connect(c, res->ai_addr, on_ready, on_msg, attempt_closed);
+        uv_freeaddrinfo(res);
+        if (r < 0) {
+                brm_warn(MOD, "cannot connect to %s: %s", l->addr, uv_strerror(r));
+                c->on_closed = attempt_closed;
+                brm_conn_close(c, r);
+        }
+        return;
+retry:
+        free(tls);
+        free(c);
+        uv_freeaddrinfo(res);
+        schedule(l, brm_backoff_next(&l->backoff));
+}
+
+static void on_retry(uv_timer_t *t)
+{
+        struct brm_link *l = t->data;
+        struct brm_agent *a = l->a;
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+        char host[256], port[8];
+        uint16_t p;
+
+        snprintf(l->addr, sizeof(l->addr), "%s", a->cfg.masters[l->master_idx % a->cfg.n_masters]);
+        l->master_idx++;
+        brm_parse_hostport(l->addr, host, sizeof(host), &p);
+        snprintf(port, sizeof(port), "%u", p);
+        l->gai.data = l;
+        if (uv_getaddrinfo(a->loop, &l->gai, on_resolved, host, port, &hints) < 0) {
+                schedule(l, brm_backoff_next(&l->backoff));
+                return;
+        }
+        l->resolving = true;
+}
+
+static void schedule(struct brm_link *l, uint64_t delay_ms)
+{
+        if (delay_ms)
+                brm_debug(MOD, "next attempt in %llu ms", (unsigned long long)delay_ms);
+        uv_timer_start(&l->retry, on_retry, delay_ms, 0);
+}
+
+int brm_link_start(struct brm_agent *a)
+{
+        struct brm_link *l = calloc(1, sizeof(*l));
+
+        if (!l)
+                return -ENOMEM;
+        l->a = a;
+        l->interval_ms = a->cfg.heartbeat_interval_ms;
+        brm_backoff_init(&l->backoff, 1000, 120000);
+        uv_timer_init(a->loop, &l->retry);
+        uv_timer_init(a->loop, &l->beat);
+        l->retry.data = l->beat.data = l;
+        a->link = l;
+        schedule(l, 0);
+        return 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+        struct brm_link *l = h->data;
+
+        /* The beat timer closes last. */
+        if (h == (uv_handle_t *)&l->beat) {
+                l->timers_closed = true;
+                maybe_free(l);
+        }
+}
+
+void brm_link_stop(struct brm_agent *a)
+{
+        struct brm_link *l = a->link;
+
+        if (!l || l->closed)
+                return;
+        l->closed = true;
+        if (l->resolving)
+                uv_cancel((uv_req_t *)&l->gai);
+        uv_close((uv_handle_t *)&l->retry, timer_closed);
+        uv_close((uv_handle_t *)&l->beat, timer_closed);
+        if (l->conn)
+                brm_conn_close(l->conn, 0);
+        a->link = NULL;
+}

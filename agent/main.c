@@ -1,0 +1,169 @@
+/* bramble-agent: the node daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "err.h"
+#include "fileio.h"
+#include "log.h"
+#include "util.h"
+
+#define MOD "agent"
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "usage: bramble-agent [--config FILE] [--master HOST:PORT]... [--token TOKEN] [--name NAME]\n"
+                "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
+                "\n"
+                "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
+                "heartbeat_interval, log_level. Flags override the file. The token is needed only for the\n"
+                "first start; later starts use the identity stored in the state dir.\n");
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+        struct brm_agent *a = sig->data;
+
+        brm_info(MOD, "signal %d: stopping", signum);
+        a->stopping = true;
+        brm_link_stop(a);
+        uv_close((uv_handle_t *)&a->sigint, NULL);
+        uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "master", required_argument, NULL, 'm' },
+                { "token", required_argument, NULL, 't' },
+                { "name", required_argument, NULL, 'n' },
+                { "state-dir", required_argument, NULL, 's' },
+                { "heartbeat-interval", required_argument, NULL, 'i' },
+                { "log-level", required_argument, NULL, 'L' },
+                { "root", required_argument, NULL, 'r' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        static const struct {
+                int opt;
+                const char *field;
+                const char *flag;
+        } flag_fields[] = {
+                { 'm', "master", "--master" },
+                { 't', "token", "--token" },
+                { 'n', "name", "--name" },
+                { 's', "state_dir", "--state-dir" },
+                { 'i', "heartbeat_interval", "--heartbeat-interval" },
+                { 'L', "log_level", "--log-level" },
+                { 'r', "root", "--root" },
+        };
+        struct brm_agent a;
+        const char *config_path = NULL;
+        char err[512];
+        enum brm_log_level level;
+        bool flag_masters = false;
+        int c, r;
+
+        memset(&a, 0, sizeof(a));
+        brm_agent_config_defaults(&a.cfg);
+        /* The file first, so flags can override it. */
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+                        config_path = argv[i + 1];
+                else if (strncmp(argv[i], "--config=", 9) == 0)
+                        config_path = argv[i] + 9;
+        }
+        if (config_path) {
+                uint8_t *text;
+                size_t len;
+                r = brm_file_read(config_path, 1 << 20, &text, &len);
+                if (r < 0) {
+                        fprintf(stderr, "bramble-agent: cannot read config %s: %s\n", config_path, brm_strerror(r));
+                        return 2;
+                }
+                r = brm_agent_config_parse_json(&a.cfg, (char *)text, err, sizeof(err));
+                free(text);
+                if (r < 0) {
+                        fprintf(stderr, "bramble-agent: config %s: %s\n", config_path, err);
+                        return 2;
+                }
+        }
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                if (c == 'h') {
+                        usage(stdout);
+                        return 0;
+                }
+                if (c == 'c')
+                        continue;
+                if (c == '?') {
+                        usage(stderr);
+                        return 2;
+                }
+                if (c == 'm' && !flag_masters) {
+                        a.cfg.n_masters = 0; /* flags replace the file's list */
+                        flag_masters = true;
+                }
+                for (size_t i = 0; i < BRM_ARRAY_SIZE(flag_fields); i++) {
+                        if (flag_fields[i].opt != c)
+                                continue;
+                        if (brm_agent_config_set(&a.cfg, flag_fields[i].field, optarg, err, sizeof(err)) < 0) {
+                                fprintf(stderr, "bramble-agent: %s: %s\n", flag_fields[i].flag, err);
+                                return 2;
+                        }
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "bramble-agent: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (brm_agent_config_finish(&a.cfg, err, sizeof(err)) < 0) {
+                fprintf(stderr, "bramble-agent: config: %s\n", err);
+                return 2;
+        }
+        if (brm_log_parse_level(a.cfg.log_level, &level) == 0)
+                brm_log_set_level(level);
+        signal(SIGPIPE, SIG_IGN);
+        umask(077);
+        if (brm_pki_init() < 0) {
+                fprintf(stderr, "bramble-agent: crypto initialisation failed\n");
+                return 1;
+        }
+        if ((r = brm_identity_load(&a.id, a.cfg.state_dir)) < 0) {
+                fprintf(stderr, "bramble-agent: state dir %s unusable: %s\n", a.cfg.state_dir, brm_strerror(r));
+                return 1;
+        }
+        if (!a.id.joined) {
+                if (!a.cfg.token[0]) {
+                        fprintf(stderr,
+                                "bramble-agent: not joined yet and no join token: set \"token\" in the config or pass --token\n");
+                        brm_identity_free(&a.id);
+                        return 2;
+                }
+                brm_token_parse(a.cfg.token, &a.token);
+                a.has_token = true;
+        }
+        a.loop = uv_default_loop();
+        brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir);
+        uv_signal_init(a.loop, &a.sigint);
+        uv_signal_init(a.loop, &a.sigterm);
+        a.sigint.data = a.sigterm.data = &a;
+        uv_signal_start(&a.sigint, on_signal, SIGINT);
+        uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+        if ((r = brm_link_start(&a)) < 0) {
+                fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
+                return 1;
+        }
+        brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
+                 a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
+        uv_run(a.loop, UV_RUN_DEFAULT);
+        uv_loop_close(a.loop);
+        brm_identity_free(&a.id);
+        return 0;
+}

@@ -1,0 +1,57 @@
+/* One framed, TLS-protected connection on a libuv loop: handshake and idle
+ * timeouts, frame decoding with the size limit, Envelope dispatch. Used by
+ * the master for each session and by the agent for its link. */
+#ifndef BRM_CONN_H
+#define BRM_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bramble.pb-c.h"
+#include "frame.h"
+#include "tls.h"
+
+struct brm_conn;
+/* Handshake finished: status 0, or < 0 and the connection is closing. */
+typedef void (*brm_conn_ready_cb)(struct brm_conn *c, int status);
+/* One message; the connection frees env after the call returns. */
+typedef void (*brm_conn_msg_cb)(struct brm_conn *c, Bramble__Envelope *env);
+/* Called exactly once when every handle is closed; the owner may free c. */
+typedef void (*brm_conn_closed_cb)(struct brm_conn *c);
+
+struct brm_conn {
+        struct brm_tls_stream tls;
+        uv_timer_t timer;
+        uv_connect_t connect_req;
+        struct brm_frame_decoder dec;
+        uint64_t handshake_timeout_ms; /* default 10 s */
+        uint64_t idle_timeout_ms;      /* 0 = none */
+        uint64_t last_rx_ms;
+        int close_reason;              /* why the connection closed (negative errno), 0 if asked */
+        int open_handles;
+        bool ready, closing;
+        brm_conn_ready_cb on_ready;
+        brm_conn_msg_cb on_msg;
+        brm_conn_closed_cb on_closed;
+        void *data;
+};
+
+/* Initializes handles; on failure nothing needs closing. */
+int brm_conn_init(uv_loop_t *loop, struct brm_conn *c, const mbedtls_ssl_config *conf, uint32_t max_frame);
+/* For an accepted connection: starts the handshake. On failure the caller
+ * still calls brm_conn_close(). */
+int brm_conn_start(struct brm_conn *c, brm_conn_ready_cb on_ready, brm_conn_msg_cb on_msg, brm_conn_closed_cb on_closed);
+/* For a client: connects, then starts the handshake. A connect failure is
+ * reported through on_ready. */
+int brm_conn_connect(struct brm_conn *c, const struct sockaddr *addr, brm_conn_ready_cb on_ready,
+                     brm_conn_msg_cb on_msg, brm_conn_closed_cb on_closed);
+/* Changes the idle timeout (0 = none) of a ready connection. */
+void brm_conn_set_idle(struct brm_conn *c, uint64_t idle_ms);
+/* Packs and sends one Envelope. -ENOBUFS if the peer is not reading. */
+int brm_conn_send(struct brm_conn *c, const Bramble__Envelope *env);
+/* Sends an Error envelope (best effort) in reply to request id. */
+void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg);
+/* Closes; reason is kept in close_reason. Idempotent. */
+void brm_conn_close(struct brm_conn *c, int reason);
+
+#endif

@@ -1,0 +1,21 @@
+/* File helpers that never leave a half-written file behind. */
+#ifndef BRM_FILEIO_H
+#define BRM_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Writes data to path atomically: a temporary file in the same directory is
+ * written, fsynced, renamed over path, and the directory is fsynced. A crash
+ * leaves either the old or the new content. Returns 0 or -errno. */
+int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Reads a whole file of at most max bytes; the buffer is NUL-terminated
+ * (not counted in *ret_len) and must be freed. -EFBIG when larger. */
+int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+
+/* mkdir -p with the given mode for created directories. */
+int brm_mkdir_p(const char *path, mode_t mode);
+
+#endif

@@ -1,0 +1,210 @@
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+int64_t brm_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t brm_mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int brm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+        uint64_t v = 0;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t)(*p - '0');
+        }
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int brm_parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+        static const struct {
+                const char *suffix;
+                uint64_t ms;
+        } units[] = {
+                { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 },
+        };
+        char num[24];
+        size_t n = 0;
+        uint64_t v;
+
+        if (!s)
+                return -EINVAL;
+        while (s[n] >= '0' && s[n] <= '9')
+                n++;
+        if (n == 0 || n >= sizeof(num))
+                return -EINVAL;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (brm_parse_u64(num, 0, UINT64_MAX, &v) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(units); i++) {
+                if (strcmp(s + n, units[i].suffix) != 0)
+                        continue;
+                if (v > UINT64_MAX / units[i].ms)
+                        return -EINVAL;
+                *ret_ms = v * units[i].ms;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int brm_parse_hostport(const char *s, char *ret_host, size_t host_size, uint16_t *ret_port)
+{
+        const char *colon, *host = s;
+        size_t hlen;
+        uint64_t port;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (*s == '[') {
+                const char *end = strchr(s, ']');
+                if (!end || end[1] != ':')
+                        return -EINVAL;
+                host = s + 1;
+                hlen = (size_t)(end - host);
+                colon = end + 1;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon || strchr(s, ':') != colon)
+                        return -EINVAL;
+                hlen = (size_t)(colon - s);
+        }
+        if (hlen == 0 || hlen >= host_size)
+                return -EINVAL;
+        if (brm_parse_u64(colon + 1, 1, 65535, &port) < 0)
+                return -EINVAL;
+        memcpy(ret_host, host, hlen);
+        ret_host[hlen] = '\0';
+        *ret_port = (uint16_t)port;
+        return 0;
+}
+
+bool brm_valid_node_name(const char *s)
+{
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strlen(s);
+        if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+int brm_random(void *buf, size_t len)
+{
+        uint8_t *p = buf;
+
+        while (len > 0) {
+                ssize_t n = getrandom(p, len, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+void brm_hex(const uint8_t *in, size_t len, char *out)
+{
+        static const char digits[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < len; i++) {
+                out[2 * i] = digits[in[i] >> 4];
+                out[2 * i + 1] = digits[in[i] & 15];
+        }
+        out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int brm_unhex(const char *in, uint8_t *out, size_t len)
+{
+        for (size_t i = 0; i < 2 * len; i++)
+                if (hexval(in[i]) < 0)
+                        return -EINVAL;
+        if (in[2 * len] != '\0')
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++)
+                out[i] = (uint8_t)(hexval(in[2 * i]) << 4 | hexval(in[2 * i + 1]));
+        return 0;
+}
+
+void brm_format_age(int64_t ms, char *out, size_t size)
+{
+        int64_t s = ms < 0 ? 0 : ms / 1000;
+
+        if (s < 120)
+                snprintf(out, size, "%llds", (long long)s);
+        else if (s < 7200)
+                snprintf(out, size, "%lldm", (long long)(s / 60));
+        else if (s < 172800)
+                snprintf(out, size, "%lldh", (long long)(s / 3600));
+        else
+                snprintf(out, size, "%lldd", (long long)(s / 86400));
+}
+
+int brm_memeq_ct(const void *a, const void *b, size_t len)
+{
+        const volatile uint8_t *x = a, *y = b;
+        uint8_t d = 0;
+
+        for (size_t i = 0; i < len; i++)
+                d |= x[i] ^ y[i];
+        return d;
+}
+
+int brm_path(char *out, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(out, size, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= size)
+                return -ENAMETOOLONG;
+        return n;
+}

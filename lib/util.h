@@ -1,0 +1,48 @@
+/* Small utilities shared by every binary. All functions return >= 0 on
+ * success and a negative errno value on failure; ret_* outputs are untouched
+ * on failure. */
+#ifndef BRM_UTIL_H
+#define BRM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BRM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wall-clock and monotonic time in milliseconds. */
+int64_t brm_now_ms(void);
+uint64_t brm_mono_ms(void);
+
+/* Parses "90s", "15m", "24h", "7d", "500ms" or a bare number of seconds.
+ * Returns 0, or -EINVAL for anything else (including overflow). */
+int brm_parse_duration_ms(const char *s, uint64_t *ret_ms);
+
+/* Parses a decimal unsigned integer that must fit in [min, max]. */
+int brm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/* Splits "host:port" or "[v6]:port" into host and port. */
+int brm_parse_hostport(const char *s, char *ret_host, size_t host_size, uint16_t *ret_port);
+
+/* A node name: 1-63 chars of [a-z0-9-], not starting or ending with '-'
+ * (a DNS label, so it is also a valid hostname). */
+bool brm_valid_node_name(const char *s);
+
+/* Fills buf with cryptographically secure random bytes (getrandom). */
+int brm_random(void *buf, size_t len);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void brm_hex(const uint8_t *in, size_t len, char *out);
+/* Parses exactly 2*len hex chars; -EINVAL otherwise. */
+int brm_unhex(const char *in, uint8_t *out, size_t len);
+
+/* Formats a duration as "3s", "5m", "2h", "4d" (for human output). */
+void brm_format_age(int64_t ms, char *out, size_t size);
+
+/* Constant-time comparison; returns 0 when equal. */
+int brm_memeq_ct(const void *a, const void *b, size_t len);
+
+/* snprintf that returns -ENAMETOOLONG on truncation. */
+int brm_path(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

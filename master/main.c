@@ -1,0 +1,225 @@
+/* bramble-master: the control plane. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fileio.h"
+#include "log.h"
+#include "master.h"
+#include "token.h"
+#include "util.h"
+
+#define MOD "master"
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "usage: bramble-master --data-dir DIR [--listen HOST:PORT] [--advertise NAME]...\n"
+                "                      [--heartbeat-interval 5s] [--grace 3] [--cert-validity 720h]\n"
+                "                      [--max-frame BYTES] [--log-level error|warn|info|debug]\n"
+                "\n"
+                "  --data-dir DIR            state: cluster CA, SQLite database, admin.json (created on first start)\n"
+                "  --listen HOST:PORT        address to serve nodes and operators on (default 0.0.0.0:7443)\n"
+                "  --advertise NAME          a name or IP nodes and operators use to reach this master; repeatable.\n"
+                "                            The first one goes into admin.json; all go into the server certificate\n"
+                "  --heartbeat-interval DUR  interval agents are told to use (default 5s)\n"
+                "  --grace N                 missed intervals before a node is NotReady (default 3)\n"
+                "  --cert-validity DUR       lifetime of node certificates; agents renew at 2/3 (default 720h)\n"
+                "  --max-frame BYTES         largest accepted frame (default 1048576)\n");
+}
+
+static int die_arg(const char *opt, const char *val, const char *expected)
+{
+        fprintf(stderr, "bramble-master: invalid %s '%s': expected %s\n", opt, val, expected);
+        return 2;
+}
+
+static int load_node(void *arg, const struct brm_node_rec *rec)
+{
+        return brm_registry_put(arg, rec, NULL);
+}
+
+static int first_token(struct brm_master *m)
+{
+        struct brm_token tok;
+        struct brm_token_rec rec = { 0 };
+        char text[BRM_TOKEN_MAX_LEN], path[1100], line[BRM_TOKEN_MAX_LEN + 2];
+        int r;
+
+        if ((r = brm_token_generate(m->ca.hash, &tok)) < 0)
+                return r;
+        snprintf(rec.id, sizeof(rec.id), "%s", tok.id);
+        brm_token_hash_secret(tok.secret, rec.secret_hash);
+        rec.created_ms = brm_now_ms();
+        rec.expires_ms = rec.created_ms + 24LL * 3600 * 1000;
+        snprintf(rec.description, sizeof(rec.description), "created at first start");
+        if ((r = m->store->ops->token_add(m->store, &rec)) < 0)
+                return r;
+        brm_token_format(&tok, text);
+        snprintf(line, sizeof(line), "%s\n", text);
+        snprintf(path, sizeof(path), "%s/join-token", m->cfg.data_dir);
+        return brm_file_write_atomic(path, line, strlen(line), 0600);
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "data-dir", required_argument, NULL, 'd' },
+                { "listen", required_argument, NULL, 'l' },
+                { "advertise", required_argument, NULL, 'a' },
+                { "heartbeat-interval", required_argument, NULL, 'i' },
+                { "grace", required_argument, NULL, 'g' },
+                { "cert-validity", required_argument, NULL, 'c' },
+                { "max-frame", required_argument, NULL, 'f' },
+                { "log-level", required_argument, NULL, 'L' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        struct brm_master m;
+        struct brm_master_config *cfg = &m.cfg;
+        char host[256], addr[300];
+        enum brm_log_level level;
+        uint16_t port;
+        uint64_t v;
+        bool created = false;
+        int c, r, rc = 1;
+
+        memset(&m, 0, sizeof(m));
+        snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7443");
+        cfg->heartbeat_interval_ms = 5000;
+        cfg->grace_intervals = 3;
+        cfg->cert_validity_ms = 720ULL * 3600 * 1000;
+        cfg->max_frame = BRM_FRAME_MAX_DEFAULT;
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'd':
+                        if (strlen(optarg) >= sizeof(cfg->data_dir))
+                                return die_arg("--data-dir", optarg, "a shorter path");
+                        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", optarg);
+                        break;
+                case 'l':
+                        if (brm_parse_hostport(optarg, host, sizeof(host), &port) < 0 || strlen(optarg) >= sizeof(cfg->listen))
+                                return die_arg("--listen", optarg, "HOST:PORT, e.g. 0.0.0.0:7443");
+                        snprintf(cfg->listen, sizeof(cfg->listen), "%s", optarg);
+                        break;
+                case 'a':
+                        if (cfg->n_advertise >= BRM_ARRAY_SIZE(cfg->advertise) || !*optarg || strlen(optarg) > 253 ||
+                            strchr(optarg, ','))
+                                return die_arg("--advertise", optarg, "a host name or IP address (at most 16)");
+                        cfg->advertise[cfg->n_advertise++] = optarg;
+                        break;
+                case 'i':
+                        if (brm_parse_duration_ms(optarg, &v) < 0 || v < 100 || v > 3600000)
+                                return die_arg("--heartbeat-interval", optarg, "a duration between 100ms and 1h, e.g. 5s");
+                        cfg->heartbeat_interval_ms = v;
+                        break;
+                case 'g':
+                        if (brm_parse_u64(optarg, 1, 100, &v) < 0)
+                                return die_arg("--grace", optarg, "a whole number of intervals from 1 to 100");
+                        cfg->grace_intervals = (unsigned)v;
+                        break;
+                case 'c':
+                        if (brm_parse_duration_ms(optarg, &v) < 0 || v < 60000 || v > 10ULL * 365 * 86400000)
+                                return die_arg("--cert-validity", optarg, "a duration between 1m and 10 years, e.g. 720h");
+                        cfg->cert_validity_ms = v;
+                        break;
+                case 'f':
+                        if (brm_parse_u64(optarg, 1024, 64u << 20, &v) < 0)
+                                return die_arg("--max-frame", optarg, "a byte count between 1024 and 67108864");
+                        cfg->max_frame = (uint32_t)v;
+                        break;
+                case 'L':
+                        if (brm_log_parse_level(optarg, &level) < 0)
+                                return die_arg("--log-level", optarg, "error, warn, info or debug");
+                        brm_log_set_level(level);
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "bramble-master: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (!cfg->data_dir[0]) {
+                fprintf(stderr, "bramble-master: --data-dir is required\n");
+                usage(stderr);
+                return 2;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        umask(077);
+        if ((r = brm_mkdir_p(cfg->data_dir, 0700)) < 0) {
+                fprintf(stderr, "bramble-master: cannot create data dir %s: %s\n", cfg->data_dir, brm_strerror(r));
+                return 1;
+        }
+        if ((r = brm_pki_init()) < 0) {
+                fprintf(stderr, "bramble-master: crypto initialisation failed\n");
+                return 1;
+        }
+        m.loop = uv_default_loop();
+        if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created)) < 0) {
+                fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, brm_strerror(r));
+                goto out_ca;
+        }
+        if ((r = brm_store_sqlite.open(cfg->data_dir, &m.store)) < 0) {
+                fprintf(stderr, "bramble-master: database %s/bramble.db unusable: %s%s\n", cfg->data_dir, brm_strerror(r),
+                        r == -EPROTONOSUPPORT ? " (written by a newer bramble-master)" : "");
+                goto out_ca;
+        }
+        if ((r = brm_registry_init(&m.reg)) < 0 || (r = m.store->ops->node_list(m.store, load_node, &m.reg)) < 0) {
+                fprintf(stderr, "bramble-master: loading nodes failed: %s\n", brm_strerror(r));
+                goto out_store;
+        }
+        brm_parse_hostport(cfg->listen, host, sizeof(host), &port);
+        if (cfg->n_advertise)
+                snprintf(addr, sizeof(addr), strchr(cfg->advertise[0], ':') ? "[%s]:%u" : "%s:%u", cfg->advertise[0], port);
+        else
+                snprintf(addr, sizeof(addr), "%s:%u",
+                         strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ? "127.0.0.1" : host, port);
+        if (created) {
+                if ((r = brm_ca_write_admin(&m.ca, cfg->data_dir, addr)) < 0 || (r = first_token(&m)) < 0) {
+                        fprintf(stderr, "bramble-master: writing admin credentials failed: %s\n", brm_strerror(r));
+                        goto out_store;
+                }
+        }
+        mbedtls_ssl_config_init(&m.tls);
+        if ((r = brm_tls_config(&m.tls, true, BRM_TLS_VERIFY_OPTIONAL, &m.ca.server)) < 0) {
+                fprintf(stderr, "bramble-master: TLS setup failed: %s\n", brm_strerror(r));
+                goto out_tls;
+        }
+        if ((r = brm_server_start(&m)) < 0) {
+                fprintf(stderr, "bramble-master: cannot listen on %s: %s\n", cfg->listen, uv_strerror(r));
+                goto out_tls;
+        }
+        if (created)
+                printf("bramble-master: created a new cluster in %s\n"
+                       "  operator credentials: %s/admin.json   (export BRAMBLE_CONFIG=%s/admin.json)\n"
+                       "  a join token valid for 24h is in %s/join-token; make more with 'bramble token create'\n",
+                       cfg->data_dir, cfg->data_dir, cfg->data_dir, cfg->data_dir);
+        fflush(stdout);
+        brm_info(MOD, "listening on %s (%zu nodes known, heartbeat %llums, grace %u)", cfg->listen, m.reg.count,
+                 (unsigned long long)cfg->heartbeat_interval_ms, cfg->grace_intervals);
+        uv_run(m.loop, UV_RUN_DEFAULT);
+        brm_info(MOD, "stopped");
+        rc = 0;
+out_tls:
+        mbedtls_ssl_config_free(&m.tls);
+out_store:
+        brm_registry_free(&m.reg);
+        if (m.store)
+                m.store->ops->close(m.store);
+out_ca:
+        brm_ca_close(&m.ca);
+        uv_loop_close(m.loop);
+        return rc;
+}

@@ -1,0 +1,48 @@
+/* Nodes known to the master, in memory, with liveness. Durable fields live
+ * in the store; last-seen times are written back in batches. */
+#ifndef BRM_REGISTRY_H
+#define BRM_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bramble.pb-c.h"
+#include "store.h"
+
+struct brm_session;
+
+struct brm_node {
+        char name[64];
+        char pubkey_hash[65];
+        int64_t created_ms;
+        int64_t last_seen_ms;     /* wall clock, for display */
+        uint64_t last_seen_mono;  /* monotonic, for liveness; 0 = never this run */
+        int64_t cert_not_after_ms;
+        bool ready;
+        bool seen_dirty;          /* last_seen_ms not yet written to the store */
+        uint8_t *info;            /* packed NodeInfo */
+        size_t info_len;
+        uint8_t *last_hb;         /* packed last Heartbeat */
+        size_t last_hb_len;
+        struct brm_session *session;
+        struct brm_node *hnext;   /* hash chain */
+};
+
+struct brm_registry {
+        struct brm_node **buckets;
+        size_t n_buckets;
+        size_t count;
+};
+
+int brm_registry_init(struct brm_registry *reg);
+void brm_registry_free(struct brm_registry *reg);
+struct brm_node *brm_registry_get(struct brm_registry *reg, const char *name);
+/* Adds or refreshes a node from its store record. */
+int brm_registry_put(struct brm_registry *reg, const struct brm_node_rec *rec, struct brm_node **ret);
+void brm_registry_remove(struct brm_registry *reg, const char *name);
+/* Calls fn for every node (in no particular order). */
+void brm_registry_foreach(struct brm_registry *reg, void (*fn)(void *arg, struct brm_node *n), void *arg);
+/* Replaces a packed blob (info or last heartbeat). */
+int brm_registry_set_blob(uint8_t **blob, size_t *blob_len, const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,348 @@
+/* Listener, sessions, authentication and liveness. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include "err.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+#define MOD "server"
+#define FLUSH_EVERY_MS 10000
+
+static void session_closed(struct brm_conn *c)
+{
+        struct brm_session *s = c->data;
+        struct brm_master *m = s->m;
+
+        if (s->node && s->node->session == s)
+                s->node->session = NULL;
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                m->sessions = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        m->n_sessions--;
+        free(s);
+}
+
+static void session_close(struct brm_session *s, int reason)
+{
+        if (s->node && s->node->session == s)
+                s->node->session = NULL;
+        s->node = NULL;
+        brm_conn_close(&s->conn, reason);
+}
+
+static void refuse(struct brm_session *s, uint64_t id, int code, const char *msg)
+{
+        brm_conn_send_error(&s->conn, id, code, msg);
+        session_close(s, code);
+}
+
+static int send_env(struct brm_session *s, Bramble__Envelope *env)
+{
+        int r = brm_conn_send(&s->conn, env);
+        if (r == -ENOBUFS) {
+                brm_warn(MOD, "%s: peer is not reading, dropping the connection", s->name[0] ? s->name : "client");
+                session_close(s, r);
+        }
+        return r;
+}
+
+static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *hello)
+{
+        struct brm_master *m = s->m;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__HelloAck ack = BRAMBLE__HELLO_ACK__INIT;
+        struct brm_node *n = s->node;
+
+        if (hello->info) {
+                size_t len = bramble__node_info__get_packed_size(hello->info);
+                uint8_t buf[1024];
+                if (len <= sizeof(buf)) {
+                        bramble__node_info__pack(hello->info, buf);
+                        if (!n->info || n->info_len != len || memcmp(n->info, buf, len) != 0) {
+                                brm_registry_set_blob(&n->info, &n->info_len, buf, len);
+                                int r = m->store->ops->node_set_info(m->store, n->name, buf, len);
+                                if (r < 0)
+                                        brm_warn(MOD, "%s: storing node info failed: %s", n->name, brm_strerror(r));
+                        }
+                }
+        }
+        ack.has_heartbeat_interval_ms = 1;
+        ack.heartbeat_interval_ms = (uint32_t)m->cfg.heartbeat_interval_ms;
+        env.has_id = id != 0;
+        env.id = id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO_ACK;
+        env.hello_ack = &ack;
+        send_env(s, &env);
+}
+
+static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
+{
+        struct brm_node *n = s->node;
+        size_t len = bramble__heartbeat__get_packed_size(hb);
+        uint8_t buf[512];
+
+        if (len <= sizeof(buf)) {
+                bramble__heartbeat__pack(hb, buf);
+                brm_registry_set_blob(&n->last_hb, &n->last_hb_len, buf, len);
+        }
+        n->last_seen_ms = brm_now_ms();
+        n->last_seen_mono = brm_mono_ms();
+        n->seen_dirty = true;
+        if (!n->ready) {
+                n->ready = true;
+                brm_info(MOD, "node %s Ready", n->name);
+        }
+}
+
+static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
+{
+        struct brm_session *s = c->data;
+        uint64_t id = env->id;
+
+        switch (s->role) {
+        case BRM_ROLE_NONE:
+                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST) {
+                        brm_api_join(s, id, env->join_request);
+                        return;
+                }
+                refuse(s, id, -EACCES, "a client certificate issued by this cluster is required (only joining works without one)");
+                return;
+        case BRM_ROLE_NODE:
+                switch (env->msg_case) {
+                case BRAMBLE__ENVELOPE__MSG_HEARTBEAT:
+                        on_heartbeat(s, env->heartbeat);
+                        return;
+                case BRAMBLE__ENVELOPE__MSG_HELLO:
+                        on_hello(s, id, env->hello);
+                        return;
+                case BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST:
+                        brm_api_renew(s, id, env->renew_request);
+                        return;
+                default:
+                        brm_conn_send_error(c, id, -EACCES, "node certificates may not make this call");
+                        return;
+                }
+        case BRM_ROLE_ADMIN:
+                brm_api_admin(s, env);
+                return;
+        }
+}
+
+/* Decides who the peer is from its verified certificate. */
+static void on_ready(struct brm_conn *c, int status)
+{
+        struct brm_session *s = c->data;
+        struct brm_master *m = s->m;
+        const mbedtls_x509_crt *peer;
+        char cn[64], org[64];
+        uint32_t flags;
+
+        if (status < 0) {
+                brm_debug(MOD, "handshake failed: %s", brm_strerror(status));
+                return;
+        }
+        peer = mbedtls_ssl_get_peer_cert(&c->tls.ssl);
+        if (!peer) {
+                s->role = BRM_ROLE_NONE;
+                brm_conn_set_idle(c, 15000);
+                return;
+        }
+        flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
+        if (flags != 0) {
+                brm_warn(MOD, "refused a client certificate not issued by this cluster's CA (flags 0x%x)", flags);
+                refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
+                return;
+        }
+        if (brm_pki_name_get(&peer->subject, "cn", cn, sizeof(cn)) < 0 ||
+            brm_pki_name_get(&peer->subject, "o", org, sizeof(org)) < 0) {
+                refuse(s, 0, -EACCES, "client certificate has no CN or O");
+                return;
+        }
+        if (strcmp(org, BRM_ORG_ADMIN) == 0) {
+                s->role = BRM_ROLE_ADMIN;
+                snprintf(s->name, sizeof(s->name), "admin");
+                brm_conn_set_idle(c, 300000);
+                return;
+        }
+        if (strcmp(org, BRM_ORG_NODE) != 0) {
+                refuse(s, 0, -EACCES, "client certificate has no Bramble role");
+                return;
+        }
+        struct brm_node *n = brm_registry_get(&m->reg, cn);
+        char pkh[65];
+        if (!n || brm_pki_pubkey_hash((mbedtls_pk_context *)&peer->pk, pkh) < 0 || strcmp(pkh, n->pubkey_hash) != 0) {
+                char msg[200];
+                snprintf(msg, sizeof(msg), "node '%s' is not registered with this master (removed?); join again with a token", cn);
+                brm_warn(MOD, "refused node %s: not registered with this key", cn);
+                refuse(s, 0, -EACCES, msg);
+                return;
+        }
+        s->role = BRM_ROLE_NODE;
+        snprintf(s->name, sizeof(s->name), "%s", cn);
+        /* One session per node: a reconnect replaces a half-dead old one. */
+        if (n->session && n->session != s) {
+                struct brm_session *old = n->session;
+                n->session = NULL;
+                old->node = NULL;
+                brm_conn_close(&old->conn, -ECONNRESET);
+        }
+        n->session = s;
+        s->node = n;
+        uint64_t idle = m->cfg.heartbeat_interval_ms * (m->cfg.grace_intervals + 2);
+        brm_conn_set_idle(c, idle < 15000 ? 15000 : idle);
+        brm_debug(MOD, "node %s connected", cn);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+        struct brm_master *m = server->data;
+        struct brm_session *s;
+        int r;
+
+        if (status < 0) {
+                brm_warn(MOD, "accept failed: %s", uv_strerror(status));
+                return;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return;
+        if ((r = brm_conn_init(m->loop, &s->conn, &m->tls, m->cfg.max_frame)) < 0) {
+                free(s);
+                brm_warn(MOD, "session setup failed: %s", brm_strerror(r));
+                return;
+        }
+        s->m = m;
+        s->conn.data = s;
+        s->next = m->sessions;
+        if (m->sessions)
+                m->sessions->prev = s;
+        m->sessions = s;
+        m->n_sessions++;
+        /* From here the session is only freed by its close callback. */
+        s->conn.on_closed = session_closed;
+        s->conn.idle_timeout_ms = 15000;
+        if ((r = uv_accept(server, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
+            (r = brm_conn_start(&s->conn, on_ready, on_msg, session_closed)) < 0)
+                brm_conn_close(&s->conn, r);
+}
+
+void brm_server_flush(struct brm_master *m)
+{
+        const char **names;
+        int64_t *seen;
+        size_t n = 0, i = 0;
+        int r;
+
+        for (size_t b = 0; b < m->reg.n_buckets; b++)
+                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
+                        n += nd->seen_dirty;
+        if (n == 0)
+                return;
+        names = malloc(n * sizeof(*names));
+        seen = malloc(n * sizeof(*seen));
+        if (!names || !seen)
+                goto out;
+        for (size_t b = 0; b < m->reg.n_buckets; b++)
+                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
+                        if (nd->seen_dirty) {
+                                names[i] = nd->name;
+                                seen[i++] = nd->last_seen_ms;
+                        }
+        r = m->store->ops->node_touch(m->store, names, seen, n);
+        if (r < 0) {
+                brm_warn(MOD, "writing last-seen times failed, will retry: %s", brm_strerror(r));
+                goto out;
+        }
+        for (size_t b = 0; b < m->reg.n_buckets; b++)
+                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
+                        nd->seen_dirty = false;
+out:
+        free(names);
+        free(seen);
+}
+
+static void check_node(void *arg, struct brm_node *n)
+{
+        struct brm_master *m = arg;
+        uint64_t grace = m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals;
+        uint64_t now = brm_mono_ms();
+
+        if (n->ready && now - n->last_seen_mono > grace) {
+                n->ready = false;
+                brm_info(MOD, "node %s NotReady: no heartbeat for %llu ms", n->name,
+                         (unsigned long long)(now - n->last_seen_mono));
+        }
+}
+
+static void on_liveness(uv_timer_t *t)
+{
+        struct brm_master *m = t->data;
+
+        brm_registry_foreach(&m->reg, check_node, m);
+        if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
+                m->last_flush_mono = brm_mono_ms();
+                brm_server_flush(m);
+        }
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+        struct brm_master *m = sig->data;
+
+        brm_info(MOD, "signal %d: stopping", signum);
+        brm_server_stop(m);
+}
+
+int brm_server_start(struct brm_master *m)
+{
+        struct sockaddr_storage ss;
+        char host[256];
+        uint16_t port;
+        int r;
+
+        if (brm_parse_hostport(m->cfg.listen, host, sizeof(host), &port) < 0)
+                return -EINVAL;
+        if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+            uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+                return -EINVAL;
+        uv_tcp_init(m->loop, &m->listener);
+        m->listener.data = m;
+        if ((r = uv_tcp_bind(&m->listener, (struct sockaddr *)&ss, 0)) < 0 ||
+            (r = uv_listen((uv_stream_t *)&m->listener, 1024, on_connection)) < 0) {
+                uv_close((uv_handle_t *)&m->listener, NULL);
+                return r;
+        }
+        uv_timer_init(m->loop, &m->liveness);
+        m->liveness.data = m;
+        uv_timer_start(&m->liveness, on_liveness, 500, 500);
+        m->last_flush_mono = brm_mono_ms();
+        uv_signal_init(m->loop, &m->sigint);
+        uv_signal_init(m->loop, &m->sigterm);
+        m->sigint.data = m->sigterm.data = m;
+        uv_signal_start(&m->sigint, on_signal, SIGINT);
+        uv_signal_start(&m->sigterm, on_signal, SIGTERM);
+        return 0;
+}
+
+void brm_server_stop(struct brm_master *m)
+{
+        if (m->stopping)
+                return;
+        m->stopping = true;
+        brm_server_flush(m);
+        uv_close((uv_handle_t *)&m->listener, NULL);
+        uv_close((uv_handle_t *)&m->liveness, NULL);
+        uv_close((uv_handle_t *)&m->sigint, NULL);
+        uv_close((uv_handle_t *)&m->sigterm, NULL);
+        for (struct brm_session *s = m->sessions; s; s = s->next)
+                session_close(s, 0);
+}

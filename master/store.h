@@ -1,0 +1,74 @@
+/* The master's durable state behind one interface, so another backend can
+ * be added for users who outgrow one master. The default is SQLite (WAL,
+ * versioned schema) in the data directory. Functions return 0 or -errno. */
+#ifndef BRM_STORE_H
+#define BRM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct brm_token_rec {
+        char id[8];
+        char secret_hash[65];
+        int64_t created_ms;
+        int64_t expires_ms; /* 0 = never */
+        uint32_t uses_max;  /* 0 = unlimited */
+        uint32_t uses;
+        bool revoked;
+        char description[128];
+};
+
+struct brm_node_rec {
+        char name[64];
+        char pubkey_hash[65];
+        int64_t created_ms;
+        int64_t last_seen_ms;
+        int64_t cert_not_after_ms;
+        uint8_t info[1024]; /* packed NodeInfo, as last reported */
+        size_t info_len;
+};
+
+struct brm_store;
+
+/* Join outcomes beyond -errno, so the server can say exactly what failed. */
+enum {
+        BRM_JOIN_OK = 0,
+        BRM_JOIN_NO_TOKEN = 1,      /* unknown id or wrong secret */
+        BRM_JOIN_EXPIRED = 2,
+        BRM_JOIN_USED_UP = 3,
+        BRM_JOIN_REVOKED = 4,
+        BRM_JOIN_NAME_TAKEN = 5,    /* held by another key */
+};
+
+struct brm_store_ops {
+        const char *name;
+        int (*open)(const char *dir, struct brm_store **ret);
+        void (*close)(struct brm_store *s);
+        int (*token_add)(struct brm_store *s, const struct brm_token_rec *t);
+        int (*token_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_token_rec *t), void *arg);
+        /* -ENOENT if there is no such token. */
+        int (*token_revoke)(struct brm_store *s, const char *id);
+        /* In one transaction: checks the token (secret hash, expiry, uses,
+         * revocation), checks the name is free or held by the same key,
+         * counts one use and stores the node. Returns a BRM_JOIN_* value
+         * (>= 0) or -errno; nothing changes unless it returns BRM_JOIN_OK. */
+        int (*join)(struct brm_store *s, const char *token_id, const char *secret_hash, int64_t now_ms,
+                    const struct brm_node_rec *node);
+        /* -ENOENT if absent. */
+        int (*node_get)(struct brm_store *s, const char *name, struct brm_node_rec *ret);
+        int (*node_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_node_rec *n), void *arg);
+        int (*node_remove)(struct brm_store *s, const char *name);
+        int (*node_set_info)(struct brm_store *s, const char *name, const uint8_t *info, size_t len);
+        int (*node_set_cert)(struct brm_store *s, const char *name, int64_t not_after_ms);
+        /* Records last-seen times for many nodes in one transaction. */
+        int (*node_touch)(struct brm_store *s, const char *const *names, const int64_t *seen_ms, size_t n);
+};
+
+struct brm_store {
+        const struct brm_store_ops *ops;
+};
+
+extern const struct brm_store_ops brm_store_sqlite;
+
+#endif

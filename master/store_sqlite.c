@@ -1,0 +1,442 @@
+/* SQLite store. Every write is one transaction with synchronous=FULL, so a
+ * power cut loses nothing that was acknowledged; heartbeat times are
+ * batched by the registry instead of written per heartbeat. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "util.h"
+
+struct sq {
+        struct brm_store base;
+        sqlite3 *db;
+};
+
+#define SCHEMA_VERSION 1
+
+static const char *const migrations[] = {
+        /* 1: tokens and nodes */
+        "CREATE TABLE tokens ("
+        " id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " expires_ms INTEGER NOT NULL, uses_max INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0,"
+        " revoked INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE nodes ("
+        " name TEXT PRIMARY KEY, pubkey_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " last_seen_ms INTEGER NOT NULL DEFAULT 0, cert_not_after_ms INTEGER NOT NULL DEFAULT 0,"
+        " info BLOB, joined_with TEXT);",
+};
+
+static int sqerr(int rc)
+{
+        switch (rc) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+                return -EACCES;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+static int exec(struct sq *s, const char *sql)
+{
+        return sqerr(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static int migrate(struct sq *s)
+{
+        sqlite3_stmt *st;
+        int version = 0, r;
+
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+                return -EIO;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (version > SCHEMA_VERSION)
+                return -EPROTONOSUPPORT; /* written by a newer master */
+        for (int v = version; v < SCHEMA_VERSION; v++) {
+                char pragma[64];
+                if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
+                if ((r = exec(s, migrations[v])) < 0 || (r = exec(s, pragma)) < 0) {
+                        exec(s, "ROLLBACK");
+                        return r;
+                }
+                if ((r = exec(s, "COMMIT")) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void sq_close(struct brm_store *base)
+{
+        struct sq *s = (struct sq *)base;
+
+        if (!s)
+                return;
+        sqlite3_close(s->db);
+        free(s);
+}
+
+static int sq_open(const char *dir, struct brm_store **ret)
+{
+        extern const struct brm_store_ops brm_store_sqlite;
+        char path[4096];
+        struct sq *s;
+        int r;
+
+        if (brm_path(path, sizeof(path), "%s/bramble.db", dir) < 0)
+                return -ENAMETOOLONG;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->base.ops = &brm_store_sqlite;
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK) {
+                r = -EIO;
+                goto fail;
+        }
+        sqlite3_busy_timeout(s->db, 5000);
+        if ((r = exec(s, "PRAGMA journal_mode=WAL")) < 0 || (r = exec(s, "PRAGMA synchronous=FULL")) < 0 ||
+            (r = exec(s, "PRAGMA foreign_keys=ON")) < 0)
+                goto fail;
+        if ((r = migrate(s)) < 0)
+                goto fail;
+        *ret = &s->base;
+        return 0;
+fail:
+        sq_close(&s->base);
+        return r;
+}
+
+static int prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
+{
+        return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int sq_token_add(struct brm_store *base, const struct brm_token_rec *t)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s,
+                         "INSERT INTO tokens(id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description)"
+                         " VALUES(?,?,?,?,?,0,0,?)",
+                         &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, t->secret_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, t->created_ms);
+        sqlite3_bind_int64(st, 4, t->expires_ms);
+        sqlite3_bind_int64(st, 5, t->uses_max);
+        sqlite3_bind_text(st, 6, t->description, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        return r;
+}
+
+static void row_token(sqlite3_stmt *st, struct brm_token_rec *t)
+{
+        memset(t, 0, sizeof(*t));
+        copy_text(t->id, sizeof(t->id), st, 0);
+        copy_text(t->secret_hash, sizeof(t->secret_hash), st, 1);
+        t->created_ms = sqlite3_column_int64(st, 2);
+        t->expires_ms = sqlite3_column_int64(st, 3);
+        t->uses_max = (uint32_t)sqlite3_column_int64(st, 4);
+        t->uses = (uint32_t)sqlite3_column_int64(st, 5);
+        t->revoked = sqlite3_column_int(st, 6) != 0;
+        copy_text(t->description, sizeof(t->description), st, 7);
+}
+
+static int sq_token_list(struct brm_store *base, int (*cb)(void *, const struct brm_token_rec *), void *arg)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s,
+                         "SELECT id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description"
+                         " FROM tokens ORDER BY created_ms",
+                         &st)) < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct brm_token_rec t;
+                row_token(st, &t);
+                if ((r = cb(arg, &t)) < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = sqerr(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int sq_token_revoke(struct brm_store *base, const char *id)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+static void row_node(sqlite3_stmt *st, struct brm_node_rec *n)
+{
+        const void *blob;
+        int len;
+
+        memset(n, 0, sizeof(*n));
+        copy_text(n->name, sizeof(n->name), st, 0);
+        copy_text(n->pubkey_hash, sizeof(n->pubkey_hash), st, 1);
+        n->created_ms = sqlite3_column_int64(st, 2);
+        n->last_seen_ms = sqlite3_column_int64(st, 3);
+        n->cert_not_after_ms = sqlite3_column_int64(st, 4);
+        blob = sqlite3_column_blob(st, 5);
+        len = sqlite3_column_bytes(st, 5);
+        if (blob && len > 0 && (size_t)len <= sizeof(n->info)) {
+                memcpy(n->info, blob, (size_t)len);
+                n->info_len = (size_t)len;
+        }
+}
+
+#define NODE_COLS "name,pubkey_hash,created_ms,last_seen_ms,cert_not_after_ms,info"
+
+static int node_get(struct sq *s, const char *name, struct brm_node_rec *ret)
+{
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s, "SELECT " NODE_COLS " FROM nodes WHERE name=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                row_node(st, ret);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sqerr(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int sq_node_get(struct brm_store *base, const char *name, struct brm_node_rec *ret)
+{
+        return node_get((struct sq *)base, name, ret);
+}
+
+static int join_txn(struct sq *s, const char *token_id, const char *secret_hash, int64_t now_ms,
+                    const struct brm_node_rec *node)
+{
+        struct brm_token_rec t;
+        struct brm_node_rec old;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s,
+                         "SELECT id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description"
+                         " FROM tokens WHERE id=?",
+                         &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, token_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                row_token(st, &t);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? BRM_JOIN_NO_TOKEN : sqerr(rc);
+        if (brm_memeq_ct(t.secret_hash, secret_hash, 64) != 0)
+                return BRM_JOIN_NO_TOKEN;
+        if (t.revoked)
+                return BRM_JOIN_REVOKED;
+        if (t.expires_ms && now_ms >= t.expires_ms)
+                return BRM_JOIN_EXPIRED;
+        if (t.uses_max && t.uses >= t.uses_max)
+                return BRM_JOIN_USED_UP;
+        r = node_get(s, node->name, &old);
+        if (r == 0 && strcmp(old.pubkey_hash, node->pubkey_hash) != 0)
+                return BRM_JOIN_NAME_TAKEN;
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if ((r = prepare(s, "UPDATE tokens SET uses=uses+1 WHERE id=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, token_id, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r < 0)
+                return r;
+        if ((r = prepare(s,
+                         "INSERT INTO nodes(name,pubkey_hash,created_ms,last_seen_ms,cert_not_after_ms,joined_with)"
+                         " VALUES(?1,?2,?3,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
+                         " cert_not_after_ms=excluded.cert_not_after_ms, joined_with=excluded.joined_with",
+                         &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, node->pubkey_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, node->created_ms);
+        sqlite3_bind_int64(st, 4, node->cert_not_after_ms);
+        sqlite3_bind_text(st, 5, token_id, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        return r < 0 ? r : BRM_JOIN_OK;
+}
+
+static int sq_join(struct brm_store *base, const char *token_id, const char *secret_hash, int64_t now_ms,
+                   const struct brm_node_rec *node)
+{
+        struct sq *s = (struct sq *)base;
+        int r;
+
+        if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                return r;
+        r = join_txn(s, token_id, secret_hash, now_ms, node);
+        if (r == BRM_JOIN_OK) {
+                int c = exec(s, "COMMIT");
+                if (c < 0) {
+                        exec(s, "ROLLBACK");
+                        return c;
+                }
+                return r;
+        }
+        exec(s, "ROLLBACK");
+        return r;
+}
+
+static int sq_node_list(struct brm_store *base, int (*cb)(void *, const struct brm_node_rec *), void *arg)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s, "SELECT " NODE_COLS " FROM nodes ORDER BY name", &st)) < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct brm_node_rec n;
+                row_node(st, &n);
+                if ((r = cb(arg, &n)) < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = sqerr(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int update_one(struct sq *s, const char *sql, const char *name, const void *blob, size_t len, int64_t v)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s, sql, &st)) < 0)
+                return r;
+        if (blob)
+                sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+        else
+                sqlite3_bind_int64(st, 1, v);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+static int sq_node_remove(struct brm_store *base, const char *name)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s, "DELETE FROM nodes WHERE name=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+static int sq_node_set_info(struct brm_store *base, const char *name, const uint8_t *info, size_t len)
+{
+        return update_one((struct sq *)base, "UPDATE nodes SET info=?1 WHERE name=?2", name, info ? info : (const uint8_t *)"", len, 0);
+}
+
+static int sq_node_set_cert(struct brm_store *base, const char *name, int64_t not_after_ms)
+{
+        return update_one((struct sq *)base, "UPDATE nodes SET cert_not_after_ms=?1 WHERE name=?2", name, NULL, 0,
+                          not_after_ms);
+}
+
+static int sq_node_touch(struct brm_store *base, const char *const *names, const int64_t *seen_ms, size_t n)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if (n == 0)
+                return 0;
+        if ((r = exec(s, "BEGIN")) < 0)
+                return r;
+        if ((r = prepare(s, "UPDATE nodes SET last_seen_ms=?1 WHERE name=?2", &st)) < 0) {
+                exec(s, "ROLLBACK");
+                return r;
+        }
+        for (size_t i = 0; i < n && r == 0; i++) {
+                sqlite3_bind_int64(st, 1, seen_ms[i]);
+                sqlite3_bind_text(st, 2, names[i], -1, SQLITE_STATIC);
+                r = sqerr(sqlite3_step(st));
+                sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        if (r < 0) {
+                exec(s, "ROLLBACK");
+                return r;
+        }
+        return exec(s, "COMMIT");
+}
+
+const struct brm_store_ops brm_store_sqlite = {
+        .name = "sqlite",
+        .open = sq_open,
+        .close = sq_close,
+        .token_add = sq_token_add,
+        .token_list = sq_token_list,
+        .token_revoke = sq_token_revoke,
+        .join = sq_join,
+        .node_get = sq_node_get,
+        .node_list = sq_node_list,
+        .node_remove = sq_node_remove,
+        .node_set_info = sq_node_set_info,
+        .node_set_cert = sq_node_set_cert,
+        .node_touch = sq_node_touch,
+};
