@@ -13,6 +13,7 @@
 
 #define MOD "server"
 #define FLUSH_EVERY_MS 10000
+#define ANON_MAX_FRAME (16 * 1024)
 
 static void session_closed(struct brm_conn *c)
 {
@@ -169,6 +170,7 @@ static void on_ready(struct brm_conn *c, int status)
         }
         if (strcmp(org, BRM_ORG_ADMIN) == 0) {
                 s->role = BRM_ROLE_ADMIN;
+                c->dec.max = m->cfg.max_frame;
                 snprintf(s->name, sizeof(s->name), "admin");
                 brm_conn_set_idle(c, 300000);
                 return;
@@ -187,6 +189,7 @@ static void on_ready(struct brm_conn *c, int status)
                 return;
         }
         s->role = BRM_ROLE_NODE;
+        c->dec.max = m->cfg.max_frame;
         snprintf(s->name, sizeof(s->name), "%s", cn);
         /* One session per node: a reconnect replaces a half-dead old one. */
         if (n->session && n->session != s) {
@@ -215,7 +218,9 @@ static void on_connection(uv_stream_t *server, int status)
         s = calloc(1, sizeof(*s));
         if (!s)
                 return;
-        if ((r = brm_conn_init(m->loop, &s->conn, &m->tls, m->cfg.max_frame)) < 0) {
+        /* Until the peer has a certificate it may only join, and a join is
+         * small: an anonymous peer cannot make the master hold a full frame. */
+        if ((r = brm_conn_init(m->loop, &s->conn, &m->tls, ANON_MAX_FRAME)) < 0) {
                 free(s);
                 brm_warn(MOD, "session setup failed: %s", brm_strerror(r));
                 return;

@@ -1,0 +1,440 @@
+# Shared helpers for the integration tests. Each test script sources this
+# file first:
+#
+#     source "$(dirname "$0")/lib.sh"
+#
+# It starts real bramble-master / bramble-agent processes on 127.0.0.1 only,
+# in a private temporary directory that is removed on exit, and kills every
+# process it started when the script ends for any reason (success, failed
+# assertion, set -e abort, Ctrl-C).
+#
+# Environment:
+#   BRM_BIN   (required) directory holding bramble-master, bramble-agent,
+#             bramble and brm_probe (CTest sets it to <build>/bin)
+#   BRM_SRC   source tree (defaults to two levels above this file); used for
+#             the fixture roots in tests/unit/fixtures
+#   BRM_KEEP  if set to 1, keep the temporary directory (its path is printed)
+#   BRM_SLOW  multiplier for the timing bounds (default 1; the sanitizer build
+#             sets nothing, the bounds below already allow for it)
+#
+# Exit codes: 0 pass, 1 fail (fail prints the reason and the tail of every
+# log), 77 skip.
+
+set -euo pipefail
+
+if [[ -z "${BRM_BIN:-}" ]]; then
+        echo "lib.sh: BRM_BIN is not set: point it at the build's bin directory (e.g. BRM_BIN=build/host/bin)" >&2
+        exit 2
+fi
+BRM_BIN=$(cd "$BRM_BIN" && pwd) || {
+        echo "lib.sh: BRM_BIN=$BRM_BIN is not a directory" >&2
+        exit 2
+}
+for _b in bramble-master bramble-agent bramble; do
+        if [[ ! -x "$BRM_BIN/$_b" ]]; then
+                echo "lib.sh: $BRM_BIN/$_b is missing or not executable (build first)" >&2
+                exit 2
+        fi
+done
+BRM_SRC=${BRM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FIXTURES=$BRM_SRC/tests/unit/fixtures
+TEST_NAME=$(basename "$0" .sh)
+BRM_SLOW=${BRM_SLOW:-1}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/brm-it-$TEST_NAME.XXXXXX")
+LOGS=$WORK/logs
+mkdir -p "$LOGS"
+
+declare -a BRM_PIDS=()         # every process started by this test
+declare -A BRM_PID_DESC=()     # pid -> what it is, for messages
+declare -A AGENT_PID=()        # agent name -> pid of the latest instance
+declare -A AGENT_LOG=()        # agent name -> log of the latest instance
+declare -A AGENT_STATE=()      # agent name -> state dir of the latest instance
+declare -A _LOG_SEQ=()
+
+_brm_cleanup() {
+        local rc=$? pid left
+        trap - EXIT INT TERM
+        # Polite first, so the sanitizer build can report leaks; then firm.
+        for pid in "${BRM_PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        for _ in $(seq 1 40); do
+                left=0
+                for pid in "${BRM_PIDS[@]}"; do
+                        if kill -0 "$pid" 2>/dev/null; then
+                                left=1
+                                break
+                        fi
+                done
+                ((left)) || break
+                sleep 0.1
+        done
+        for pid in "${BRM_PIDS[@]}"; do
+                kill -KILL "$pid" 2>/dev/null || true
+        done
+        for pid in "${BRM_PIDS[@]}"; do
+                wait "$pid" 2>/dev/null || true
+        done
+        if [[ "${BRM_KEEP:-0}" == 1 ]]; then
+                echo "lib.sh: kept $WORK" >&2
+        else
+                rm -rf "$WORK"
+        fi
+        exit "$rc"
+}
+trap _brm_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- reporting ----
+
+now_ms() {
+        local t=${EPOCHREALTIME/./}
+        echo $((t / 1000))
+}
+
+log() {
+        printf '[%s %s] %s\n' "$(date +%H:%M:%S.%3N)" "$TEST_NAME" "$*" >&2
+}
+
+dump_logs() {
+        local f
+        for f in "$LOGS"/*; do
+                [[ -f "$f" ]] || continue
+                echo "----- tail of ${f#"$WORK"/} -----" >&2
+                tail -n 40 "$f" >&2 || true
+        done
+}
+
+fail() {
+        echo "FAIL [$TEST_NAME]: $*" >&2
+        dump_logs
+        exit 1
+}
+
+skip() {
+        echo "SKIP [$TEST_NAME]: $*" >&2
+        exit 77
+}
+
+pass() {
+        log "PASS${1:+: $*}"
+        exit 0
+}
+
+assert_eq() { # EXPECTED ACTUAL WHAT
+        [[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+assert_contains() { # HAYSTACK NEEDLE WHAT
+        [[ "$1" == *"$2"* ]] || fail "$3: expected text containing '$2', got: $1"
+}
+
+assert_not_contains() { # HAYSTACK NEEDLE WHAT
+        [[ "$1" != *"$2"* ]] || fail "$3: expected text without '$2', got: $1"
+}
+
+assert_file_contains() { # FILE FIXED-STRING WHAT
+        grep -qF -- "$2" "$1" 2>/dev/null ||
+                fail "$3: expected ${1#"$WORK"/} to contain '$2' (it does not)"
+}
+
+assert_file_lacks() { # FILE FIXED-STRING WHAT
+        if grep -F -- "$2" "$1" 2>/dev/null; then
+                fail "$3: expected ${1#"$WORK"/} not to contain '$2' (matching lines above)"
+        fi
+}
+
+# ---- processes ----
+
+# Registers a background process so the EXIT trap ends it.
+track() { # PID DESCRIPTION
+        BRM_PIDS+=("$1")
+        BRM_PID_DESC[$1]=$2
+}
+
+alive() {
+        kill -0 "$1" 2>/dev/null
+}
+
+# Sends SIG (default TERM), waits up to TIMEOUT seconds (default 10) for the
+# process to end and sets STOP_RC to its exit status. Fails if it does not
+# end.
+STOP_RC=
+stop_pid() { # PID [SIG] [TIMEOUT]
+        local pid=$1 sig=${2:-TERM} timeout=${3:-10}
+        kill "-$sig" "$pid" 2>/dev/null || true
+        if ! wait_for "$timeout" _not_alive "$pid"; then
+                fail "${BRM_PID_DESC[$pid]:-process $pid} did not exit within ${timeout}s of SIG$sig"
+        fi
+        STOP_RC=0
+        wait "$pid" 2>/dev/null || STOP_RC=$?
+}
+
+_not_alive() {
+        ! kill -0 "$1" 2>/dev/null
+}
+
+# wait_for TIMEOUT_S CMD...: runs CMD every 0.1 s until it succeeds (returns
+# 0) or TIMEOUT_S (may be fractional) has passed (returns 1). The bound is
+# scaled by BRM_SLOW.
+wait_for() {
+        local timeout=$1
+        shift
+        local deadline=$(($(now_ms) + ${timeout%.*} * 1000 * BRM_SLOW))
+        if [[ "$timeout" == *.* ]]; then
+                local frac=${timeout#*.}000
+                deadline=$((deadline + 10#${frac:0:3} * BRM_SLOW))
+        fi
+        while :; do
+                if "$@"; then
+                        return 0
+                fi
+                (($(now_ms) < deadline)) || return 1
+                sleep 0.1
+        done
+}
+
+# ---- ports ----
+
+# A free TCP port on 127.0.0.1, chosen below the kernel's ephemeral range so
+# that outgoing connections of parallel tests cannot take it in between.
+free_port() {
+        local lo hi p
+        read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+        local top=$((lo > 20000 ? lo - 1 : 32767)) bottom=20000
+        for _ in $(seq 1 200); do
+                p=$((bottom + (RANDOM * 32768 + RANDOM) % (top - bottom)))
+                if python3 - "$p" <<'EOF' 2>/dev/null; then
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.close()
+EOF
+                        echo "$p"
+                        return 0
+                fi
+        done
+        fail "no free port found on 127.0.0.1"
+}
+
+# ---- master ----
+
+# start_master [extra bramble-master args...]
+# Starts the primary master (data dir $WORK/master unless MASTER_DIR is set,
+# port MASTER_PORT or a free one), waits until it listens, and sets
+# MASTER_PID, MASTER_PORT, MASTER_ADDR, MASTER_DIR, MASTER_LOG,
+# MASTER_OUT (stdout) and exports BRAMBLE_CONFIG. If the port was chosen here
+# and turns out taken, another one is tried.
+start_master() {
+        MASTER_DIR=${MASTER_DIR:-$WORK/master}
+        local fixed_port=${MASTER_PORT:-}
+        local tries=0
+        while :; do
+                MASTER_PORT=${fixed_port:-$(free_port)}
+                if launch_master master "$MASTER_DIR" "$MASTER_PORT" "$@"; then
+                        break
+                fi
+                tries=$((tries + 1))
+                if [[ -n "$fixed_port" || $tries -ge 3 ]] || ! grep -q "cannot listen" "$LAUNCH_LOG"; then
+                        fail "bramble-master did not start (see ${LAUNCH_LOG#"$WORK"/})"
+                fi
+        done
+        MASTER_PID=$LAUNCH_PID
+        MASTER_LOG=$LAUNCH_LOG
+        MASTER_OUT=$LAUNCH_OUT
+        MASTER_ADDR=127.0.0.1:$MASTER_PORT
+        export BRAMBLE_CONFIG=$MASTER_DIR/admin.json
+}
+
+# launch_master TAG DATA_DIR PORT [extra args...]: starts a master with a 1 s
+# heartbeat interval and grace 3 (extra args may override them) and waits up
+# to 15 s for "listening on". Returns 1 if it exited instead. Sets LAUNCH_PID,
+# LAUNCH_LOG (stderr) and LAUNCH_OUT (stdout).
+launch_master() {
+        local tag=$1 dir=$2 port=$3
+        shift 3
+        local seq=$((${_LOG_SEQ[$tag]:-0} + 1))
+        _LOG_SEQ[$tag]=$seq
+        LAUNCH_LOG=$LOGS/$tag-$seq.log
+        LAUNCH_OUT=$LOGS/$tag-$seq.stdout
+        "$BRM_BIN/bramble-master" --data-dir "$dir" --listen "127.0.0.1:$port" --heartbeat-interval 1s --grace 3 \
+                "$@" >"$LAUNCH_OUT" 2>"$LAUNCH_LOG" &
+        LAUNCH_PID=$!
+        track "$LAUNCH_PID" "bramble-master ($tag #$seq, port $port)"
+        wait_for 15 _master_up_or_dead "$LAUNCH_PID" "$LAUNCH_LOG" || true
+        if ! grep -q "listening on" "$LAUNCH_LOG"; then
+                alive "$LAUNCH_PID" && fail "bramble-master ($tag) did not report 'listening on' within 15s"
+                wait "$LAUNCH_PID" 2>/dev/null || true
+                return 1
+        fi
+        [[ -s "$dir/admin.json" ]] || fail "bramble-master ($tag) is listening but wrote no $dir/admin.json"
+        return 0
+}
+
+_master_up_or_dead() { # PID LOG
+        grep -q "listening on" "$2" 2>/dev/null || ! alive "$1"
+}
+
+# ---- agents ----
+
+# start_agent NAME [extra bramble-agent args...]
+# Starts an agent for node NAME against the primary master with a 1 s
+# heartbeat and state dir $WORK/agents/NAME (pass --state-dir to override;
+# the last flag wins). Pass --token / --root as needed. Sets AGENT_PID[NAME],
+# AGENT_LOG[NAME], AGENT_STATE[NAME] and LAST_PID. Does not wait for
+# anything.
+start_agent() {
+        local name=$1
+        shift
+        local seq=$((${_LOG_SEQ[agent-$name]:-0} + 1)) state=$WORK/agents/$name a
+        _LOG_SEQ[agent-$name]=$seq
+        local prev=
+        for a in "$@"; do
+                [[ "$prev" == --state-dir ]] && state=$a
+                prev=$a
+        done
+        local logf=$LOGS/agent-$name-$seq.log
+        "$BRM_BIN/bramble-agent" --master "$MASTER_ADDR" --name "$name" --state-dir "$WORK/agents/$name" \
+                --heartbeat-interval 1s "$@" >"$logf" 2>&1 &
+        LAST_PID=$!
+        track "$LAST_PID" "bramble-agent $name #$seq"
+        AGENT_PID[$name]=$LAST_PID
+        AGENT_LOG[$name]=$logf
+        AGENT_STATE[$name]=$state
+}
+
+# ---- CLI ----
+
+# cli ARGS...: runs bramble (with BRAMBLE_CONFIG) and sets CLI_RC, CLI_OUT and
+# CLI_ERR; never aborts the script.
+cli() {
+        local o=$WORK/cli.out e=$WORK/cli.err
+        CLI_RC=0
+        "$BRM_BIN/bramble" "$@" >"$o" 2>"$e" || CLI_RC=$?
+        CLI_OUT=$(cat "$o")
+        CLI_ERR=$(cat "$e")
+}
+
+# cli_ok ARGS...: like cli but fails the test unless bramble exits 0; prints
+# stdout.
+cli_ok() {
+        cli "$@"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble $* exited $CLI_RC (expected 0): $CLI_ERR"
+        printf '%s\n' "$CLI_OUT"
+}
+
+# nodes_json: the JSON array from 'bramble -o json nodes' (fails the test if
+# the CLI fails).
+nodes_json() {
+        cli -o json nodes
+        [[ $CLI_RC -eq 0 ]] || fail "bramble -o json nodes exited $CLI_RC: $CLI_ERR"
+        printf '%s\n' "$CLI_OUT"
+}
+
+# json_query PYTHON_EXPR: evaluates EXPR with the JSON from stdin bound to
+# 'd' and prints the result (strings bare, others as JSON).
+json_query() {
+        python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1"
+}
+
+# node_state NAME: prints Ready, NotReady, "absent" if the master does not
+# list the node, or "error" if the CLI failed.
+node_state() {
+        cli -o json nodes
+        if [[ $CLI_RC -ne 0 ]]; then
+                echo error
+                return 0
+        fi
+        printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    if n.get("name") == sys.argv[1]:
+        print(n.get("state"))
+        break
+else:
+    print("absent")
+' "$1"
+}
+
+# node_field NAME FIELD: prints one field of a node ("<missing>" if absent).
+node_field() {
+        cli -o json nodes
+        [[ $CLI_RC -eq 0 ]] || fail "bramble -o json nodes exited $CLI_RC: $CLI_ERR"
+        printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    if n.get("name") == sys.argv[1]:
+        v = n.get(sys.argv[2], "<missing>")
+        print(v if isinstance(v, str) else json.dumps(v))
+        break
+else:
+    print("<no node>")
+' "$1" "$2"
+}
+
+# states NAME...: "name=state ..." for every NAME in one CLI call.
+states() {
+        cli -o json nodes
+        if [[ $CLI_RC -ne 0 ]]; then
+                echo "cli-error($CLI_RC)"
+                return 0
+        fi
+        printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+st = {n.get("name"): n.get("state") for n in json.load(sys.stdin)}
+print(" ".join("%s=%s" % (a, st.get(a, "absent")) for a in sys.argv[1:]))
+' "$@"
+}
+
+# all_in_state STATE NAME...: true when every NAME is in STATE.
+all_in_state() {
+        local want=$1
+        shift
+        local expect="" n
+        for n in "$@"; do expect+="$n=$want "; done
+        [[ "$(states "$@")" == "${expect% }" ]]
+}
+
+node_is() { # NAME STATE
+        [[ "$(node_state "$1")" == "$2" ]]
+}
+
+# create_token ARGS...: prints a new token made with 'bramble token create'.
+create_token() {
+        cli token create "$@"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble token create $* exited $CLI_RC: $CLI_ERR"
+        [[ "$CLI_OUT" =~ ^bramble1:[0-9a-f]{64}:[a-z0-9]{6}\.[a-z0-9]{32}$ ]] ||
+                fail "bramble token create printed '$CLI_OUT', expected bramble1:<64 hex>:<id>.<secret>"
+        printf '%s\n' "$CLI_OUT"
+}
+
+token_id() { # TOKEN
+        local rest=${1##*:}
+        echo "${rest%%.*}"
+}
+
+# log_has FILE STRING: grep -F, for use with wait_for.
+log_has() {
+        grep -qF -- "$2" "$1" 2>/dev/null
+}
+
+sha256_of() {
+        sha256sum "$1" | cut -d' ' -f1
+}
+
+rss_kib() { # PID
+        awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# The probe tool built from tests/integration/probe.c.
+need_probe() {
+        PROBE=$BRM_BIN/brm_probe
+        [[ -x "$PROBE" ]] || fail "$PROBE is missing: build the brm_probe target (tests/integration/CMakeLists.txt)"
+}
