@@ -179,6 +179,13 @@ static void human_bytes(uint64_t b, char *out, size_t size)
         snprintf(out, size, v < 10 && i ? "%.1f%s" : "%.0f%s", v, units[i]);
 }
 
+/* Floats on the wire are single precision; print what was measured, not
+ * the binary noise after it. */
+static double round2(float v)
+{
+        return (double)(long long)((double)v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
+}
+
 static cJSON *node_json(const Bramble__NodeStatus *n)
 {
         const Bramble__NodeInfo *in = n->info;
@@ -227,9 +234,9 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
                 if (hb->has_cpu_percent)
                         cJSON_AddNumberToObject(o, "cpu_percent", (double)(int)(hb->cpu_percent * 10 + 0.5) / 10);
                 if (hb->has_load1) {
-                        cJSON_AddNumberToObject(o, "load1", hb->load1);
-                        cJSON_AddNumberToObject(o, "load5", hb->load5);
-                        cJSON_AddNumberToObject(o, "load15", hb->load15);
+                        cJSON_AddNumberToObject(o, "load1", round2(hb->load1));
+                        cJSON_AddNumberToObject(o, "load5", round2(hb->load5));
+                        cJSON_AddNumberToObject(o, "load15", round2(hb->load15));
                 }
                 if (hb->has_mem_total_bytes) {
                         cJSON_DeleteItemFromObject(o, "mem_total_bytes");

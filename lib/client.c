@@ -121,6 +121,10 @@ int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tl
                 snprintf(c->error, sizeof(c->error), "TLS setup failed");
                 return brm_err_mbedtls(r);
         }
+        if ((r = brm_tls_client_no_hostname(&c->ssl, &c->conf)) < 0) {
+                snprintf(c->error, sizeof(c->error), "TLS setup failed");
+                return r;
+        }
         mbedtls_ssl_set_bio(&c->ssl, c, sock_send, sock_recv, NULL);
         do
                 r = mbedtls_ssl_handshake(&c->ssl);

@@ -110,6 +110,17 @@ int brm_tls_config(mbedtls_ssl_config *conf, bool server, enum brm_tls_verify ve
         return 0;
 }
 
+int brm_tls_client_no_hostname(mbedtls_ssl_context *ssl, const mbedtls_ssl_config *conf)
+{
+        /* Clients trust the master through the cluster CA and the server-auth
+         * usage that only the master's certificate carries, not through the
+         * address used to reach it (DHCP, NAT and QEMU's user network all
+         * change it). mbedTLS 3.6 requires that choice to be explicit. */
+        if (conf->BRM_PRIV(endpoint) != MBEDTLS_SSL_IS_CLIENT)
+                return 0;
+        return brm_err_mbedtls(mbedtls_ssl_set_hostname(ssl, NULL));
+}
+
 /* ---- the stream ---- */
 
 static uint8_t rx_buf[64 * 1024];
@@ -179,6 +190,10 @@ int brm_tls_stream_init(uv_loop_t *loop, struct brm_tls_stream *s, const mbedtls
         if (r != 0) {
                 mbedtls_ssl_free(&s->ssl);
                 return brm_err_mbedtls(r);
+        }
+        if ((r = brm_tls_client_no_hostname(&s->ssl, conf)) < 0) {
+                mbedtls_ssl_free(&s->ssl);
+                return r;
         }
         r = uv_tcp_init(loop, &s->tcp);
         if (r < 0) {

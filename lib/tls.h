@@ -39,6 +39,10 @@ int brm_tls_creds_set_key(struct brm_tls_creds *c, const uint8_t *data, size_t l
  * outlive conf. Returns 0 or -errno. */
 int brm_tls_config(mbedtls_ssl_config *conf, bool server, enum brm_tls_verify verify, struct brm_tls_creds *creds);
 
+/* For a client context: states that the server's name is not checked
+ * (trust comes from the CA and the server-auth usage). No-op for servers. */
+int brm_tls_client_no_hostname(mbedtls_ssl_context *ssl, const mbedtls_ssl_config *conf);
+
 /* ---- mbedTLS on a libuv TCP handle ---- */
 
 struct brm_tls_stream;

@@ -74,7 +74,7 @@ _brm_cleanup() {
                 kill -KILL "$pid" 2>/dev/null || true
         done
         for pid in "${BRM_PIDS[@]}"; do
-                wait "$pid" 2>/dev/null || true
+                { wait "$pid"; } 2>/dev/null || true
         done
         if [[ "${BRM_KEEP:-0}" == 1 ]]; then
                 echo "lib.sh: kept $WORK" >&2
@@ -168,8 +168,16 @@ stop_pid() { # PID [SIG] [TIMEOUT]
         if ! wait_for "$timeout" _not_alive "$pid"; then
                 fail "${BRM_PID_DESC[$pid]:-process $pid} did not exit within ${timeout}s of SIG$sig"
         fi
-        STOP_RC=0
-        wait "$pid" 2>/dev/null || STOP_RC=$?
+        reap "$pid"
+        STOP_RC=$REAP_RC
+}
+
+# reap PID: collects an ended child's exit status into REAP_RC, without the
+# shell's "Killed" notice.
+REAP_RC=
+reap() {
+        REAP_RC=0
+        { wait "$1"; } 2>/dev/null || REAP_RC=$?
 }
 
 _not_alive() {
@@ -266,7 +274,7 @@ launch_master() {
         wait_for 15 _master_up_or_dead "$LAUNCH_PID" "$LAUNCH_LOG" || true
         if ! grep -q "listening on" "$LAUNCH_LOG"; then
                 alive "$LAUNCH_PID" && fail "bramble-master ($tag) did not report 'listening on' within 15s"
-                wait "$LAUNCH_PID" 2>/dev/null || true
+                reap "$LAUNCH_PID"
                 return 1
         fi
         [[ -s "$dir/admin.json" ]] || fail "bramble-master ($tag) is listening but wrote no $dir/admin.json"
