@@ -240,7 +240,7 @@ int brm_agent_config_finish(struct brm_agent_config *cfg, char *err, size_t err_
                         snprintf(err, err_size, "field 'name': not set, and the hostname '%s' is not a valid node name", host);
                         return -EINVAL;
                 }
-                snprintf(cfg->name, sizeof(cfg->name), "%s", host);
+                snprintf(cfg->name, sizeof(cfg->name), "%.63s", host);
         }
         if (cfg->n_masters == 0) {
                 snprintf(err, err_size, "field 'master': required (HOST:PORT of the bramble master)");

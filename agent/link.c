@@ -30,6 +30,7 @@ struct brm_link {
         bool renew_pending;
         bool closed;
         bool timers_closed;
+        int timers_open;
         uint64_t interval_ms;
         uint64_t next_id;
         char addr[300];
@@ -378,8 +379,8 @@ static void timer_closed(uv_handle_t *h)
 {
         struct brm_link *l = h->data;
 
-        /* The beat timer closes last. */
-        if (h == (uv_handle_t *)&l->beat) {
+        /* libuv gives no order among close callbacks: count them. */
+        if (--l->timers_open == 0) {
                 l->timers_closed = true;
                 maybe_free(l);
         }
@@ -394,6 +395,7 @@ void brm_link_stop(struct brm_agent *a)
         l->closed = true;
         if (l->resolving)
                 uv_cancel((uv_req_t *)&l->gai);
+        l->timers_open = 2;
         uv_close((uv_handle_t *)&l->retry, timer_closed);
         uv_close((uv_handle_t *)&l->beat, timer_closed);
         if (l->conn)
