@@ -18,17 +18,7 @@
 #include "pki.h"
 #include "util.h"
 
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
-
-struct cli {
-        const char *config;
-        bool json;
-        int timeout_ms;
-        struct brm_tls_creds creds;
-        char master[300];
-        struct brm_client client;
-        bool connected;
-};
+#include "cli.h"
 
 static void usage(FILE *f)
 {
@@ -42,13 +32,18 @@ static void usage(FILE *f)
                 "                                      create a join token (--ttl 0 = never expires)\n"
                 "  token list                          list join tokens\n"
                 "  token revoke ID                     revoke a join token\n"
+                "  run NODE NAME --image REF [--memory 64M] [--memory-high 48M] [--cpus 0.5] [--pids 100]\n"
+                "      [--restart always|on-failure|never] [--env K=V]... [--workdir DIR] [--network host|none]\n"
+                "      [-- CMD ARGS...]                run a container on a node\n"
+                "  ps [NODE]                           list containers\n"
+                "  stop|start|rm NODE/NAME             stop, start again, or remove a container\n"
                 "  version                             print the version\n"
                 "\n"
                 "Credentials come from --config FILE, else $BRAMBLE_CONFIG, else ~/.config/bramble/admin.json\n"
                 "(the admin.json that bramble-master writes into its data dir on first start).\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int brm_cli_usage_error(const char *fmt, const char *arg)
 {
         fprintf(stderr, "bramble: ");
         fprintf(stderr, fmt, arg);
@@ -118,9 +113,7 @@ out:
         return r;
 }
 
-/* Sends one request and returns its reply; prints the error and returns
- * NULL with *rc set otherwise. */
-static Bramble__Envelope *call(struct cli *c, Bramble__Envelope *req, Bramble__Envelope__MsgCase want, int *rc)
+Bramble__Envelope *brm_cli_call(struct cli *c, Bramble__Envelope *req, Bramble__Envelope__MsgCase want, int *rc)
 {
         Bramble__Envelope *resp;
         int r;
@@ -166,7 +159,7 @@ static void rfc3339(int64_t ms, char *out, size_t size)
         strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void human_bytes(uint64_t b, char *out, size_t size)
+void brm_cli_human_bytes(uint64_t b, char *out, size_t size)
 {
         const char *units[] = { "B", "K", "M", "G", "T" };
         double v = (double)b;
@@ -270,7 +263,7 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
         return o;
 }
 
-static void print_json(cJSON *root)
+void brm_cli_print_json(cJSON *root)
 {
         char *text = cJSON_Print(root);
         if (text)
@@ -288,13 +281,13 @@ static int cmd_nodes(struct cli *c)
 
         req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_LIST;
         req.node_list = &nl;
-        if (!(resp = call(c, &req, BRAMBLE__ENVELOPE__MSG_NODES, &rc)))
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_NODES, &rc)))
                 return rc;
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->nodes->n_nodes; i++)
                         cJSON_AddItemToArray(arr, node_json(resp->nodes->nodes[i]));
-                print_json(arr);
+                brm_cli_print_json(arr);
         } else {
                 printf("%-20s %-9s %-6s %-10s %5s %-13s %-7s %s\n", "NAME", "STATE", "AGE", "LAST SEEN", "CPU", "MEMORY",
                        "TEMP", "MODEL");
@@ -310,8 +303,8 @@ static int cmd_nodes(struct cli *c)
                         if (hb && hb->has_cpu_percent)
                                 snprintf(cpu, sizeof(cpu), "%.0f%%", hb->cpu_percent);
                         if (hb && hb->has_mem_total_bytes) {
-                                human_bytes(hb->mem_total_bytes - hb->mem_available_bytes, a, sizeof(a));
-                                human_bytes(hb->mem_total_bytes, b, sizeof(b));
+                                brm_cli_human_bytes(hb->mem_total_bytes - hb->mem_available_bytes, a, sizeof(a));
+                                brm_cli_human_bytes(hb->mem_total_bytes, b, sizeof(b));
                                 snprintf(mem, sizeof(mem), "%s/%s", a, b);
                         }
                         if (hb && hb->has_temp_celsius)
@@ -332,11 +325,11 @@ static int cmd_node_rm(struct cli *c, const char *name)
         int rc = 0;
 
         if (!brm_valid_node_name(name))
-                return usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", name);
+                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", name);
         rm.name = (char *)name;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_REMOVE;
         req.node_remove = &rm;
-        if (!(resp = call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
                 return rc;
         brm_msg_free(resp);
         if (c->json)
@@ -386,28 +379,28 @@ static int cmd_token_create(struct cli *c, int argc, char **argv)
         optind = 1;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 if (o == 't' && brm_parse_duration_ms(optarg, &ttl) < 0)
-                        return usage_error("invalid --ttl '%s': expected a duration like 30m, 24h or 7d (0 = never expires)",
+                        return brm_cli_usage_error("invalid --ttl '%s': expected a duration like 30m, 24h or 7d (0 = never expires)",
                                            optarg);
                 if (o == 'u' && brm_parse_u64(optarg, 1, 1000000, &uses) < 0)
-                        return usage_error("invalid --uses '%s': expected a whole number from 1 to 1000000", optarg);
+                        return brm_cli_usage_error("invalid --uses '%s': expected a whole number from 1 to 1000000", optarg);
                 if (o == 'd')
                         tc.description = optarg;
                 if (o == '?')
                         return EXIT_USAGE;
         }
         if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
+                return brm_cli_usage_error("unexpected argument '%s'", argv[optind]);
         tc.has_ttl_ms = tc.has_uses = 1;
         tc.ttl_ms = ttl;
         tc.uses = (uint32_t)uses;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_TOKEN_CREATE;
         req.token_create = &tc;
-        if (!(resp = call(c, &req, BRAMBLE__ENVELOPE__MSG_TOKEN_CREATED, &rc)))
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_TOKEN_CREATED, &rc)))
                 return rc;
         if (c->json) {
                 cJSON *o2 = token_json(resp->token_created->info);
                 cJSON_AddStringToObject(o2, "token", resp->token_created->token);
-                print_json(o2);
+                brm_cli_print_json(o2);
         } else {
                 printf("%s\n", resp->token_created->token);
         }
@@ -424,13 +417,13 @@ static int cmd_token_list(struct cli *c)
 
         req.msg_case = BRAMBLE__ENVELOPE__MSG_TOKEN_LIST;
         req.token_list = &tl;
-        if (!(resp = call(c, &req, BRAMBLE__ENVELOPE__MSG_TOKENS, &rc)))
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_TOKENS, &rc)))
                 return rc;
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->tokens->n_tokens; i++)
                         cJSON_AddItemToArray(arr, token_json(resp->tokens->tokens[i]));
-                print_json(arr);
+                brm_cli_print_json(arr);
         } else {
                 printf("%-8s %-10s %-12s %-8s %s\n", "ID", "STATUS", "EXPIRES", "USES", "DESCRIPTION");
                 for (size_t i = 0; i < resp->tokens->n_tokens; i++) {
@@ -467,7 +460,7 @@ static int cmd_token_revoke(struct cli *c, const char *id)
         tr.id = (char *)id;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_TOKEN_REVOKE;
         req.token_revoke = &tr;
-        if (!(resp = call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
                 return rc;
         brm_msg_free(resp);
         if (c->json)
@@ -483,13 +476,13 @@ static int run(struct cli *c, int argc, char **argv)
 
         if (strcmp(cmd, "nodes") == 0) {
                 if (argc > 1)
-                        return usage_error("unexpected argument '%s'", argv[1]);
+                        return brm_cli_usage_error("unexpected argument '%s'", argv[1]);
                 return cmd_nodes(c);
         }
         if (strcmp(cmd, "node") == 0) {
                 if (argc == 3 && strcmp(argv[1], "rm") == 0)
                         return cmd_node_rm(c, argv[2]);
-                return usage_error("%s", "usage: bramble node rm NAME");
+                return brm_cli_usage_error("%s", "usage: bramble node rm NAME");
         }
         if (strcmp(cmd, "token") == 0) {
                 if (argc >= 2 && strcmp(argv[1], "create") == 0)
@@ -498,13 +491,19 @@ static int run(struct cli *c, int argc, char **argv)
                         return cmd_token_list(c);
                 if (argc == 3 && strcmp(argv[1], "revoke") == 0)
                         return cmd_token_revoke(c, argv[2]);
-                return usage_error("%s", "usage: bramble token create|list|revoke ID");
+                return brm_cli_usage_error("%s", "usage: bramble token create|list|revoke ID");
         }
+        if (strcmp(cmd, "run") == 0)
+                return brm_cli_run(c, argc, argv);
+        if (strcmp(cmd, "ps") == 0)
+                return brm_cli_ps(c, argc, argv);
+        if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "rm") == 0)
+                return brm_cli_container_change(c, argc, argv);
         if (strcmp(cmd, "version") == 0) {
                 printf("bramble %s\n", BRM_VERSION);
                 return 0;
         }
-        return usage_error("unknown command '%s'", cmd);
+        return brm_cli_usage_error("unknown command '%s'", cmd);
 }
 
 int main(int argc, char **argv)
@@ -530,11 +529,11 @@ int main(int argc, char **argv)
                         if (strcmp(optarg, "json") == 0)
                                 c.json = true;
                         else if (strcmp(optarg, "table") != 0)
-                                return usage_error("invalid -o '%s': expected table or json", optarg);
+                                return brm_cli_usage_error("invalid -o '%s': expected table or json", optarg);
                         break;
                 case 'T':
                         if (brm_parse_duration_ms(optarg, &v) < 0 || v < 100 || v > 600000)
-                                return usage_error("invalid --timeout '%s': expected a duration like 10s", optarg);
+                                return brm_cli_usage_error("invalid --timeout '%s': expected a duration like 10s", optarg);
                         c.timeout_ms = (int)v;
                         break;
                 case 'h':
@@ -555,19 +554,25 @@ int main(int argc, char **argv)
         if (!rest)
                 return 1;
         for (int i = optind; i < argc; i++) {
+                /* Everything after "--" belongs to the container's command. */
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < argc)
+                                rest[n++] = argv[i++];
+                        break;
+                }
                 if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
                         if (strcmp(argv[i + 1], "json") == 0)
                                 c.json = true;
                         else if (strcmp(argv[i + 1], "table") != 0) {
                                 free(rest);
-                                return usage_error("invalid -o '%s': expected table or json", argv[i + 1]);
+                                return brm_cli_usage_error("invalid -o '%s': expected table or json", argv[i + 1]);
                         }
                         i++;
                         continue;
                 }
                 if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
                         free(rest);
-                        return usage_error("%s needs a value: table or json", argv[i]);
+                        return brm_cli_usage_error("%s needs a value: table or json", argv[i]);
                 }
                 rest[n++] = argv[i];
         }

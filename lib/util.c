@@ -208,3 +208,72 @@ int brm_path(char *out, size_t size, const char *fmt, ...)
                 return -ENAMETOOLONG;
         return n;
 }
+
+int brm_parse_size(const char *s, uint64_t *ret_bytes)
+{
+        static const struct {
+                const char *suffix;
+                unsigned shift;
+        } units[] = {
+                { "", 0 },     { "B", 0 },     { "K", 10 },    { "k", 10 },  { "KB", 10 }, { "Ki", 10 },
+                { "KiB", 10 }, { "M", 20 },    { "m", 20 },    { "MB", 20 }, { "Mi", 20 }, { "MiB", 20 },
+                { "G", 30 },   { "g", 30 },    { "GB", 30 },   { "Gi", 30 }, { "GiB", 30 }, { "T", 40 },
+                { "TB", 40 },  { "Ti", 40 },   { "TiB", 40 },
+        };
+        char num[24];
+        size_t n = 0;
+        uint64_t v;
+
+        if (!s)
+                return -EINVAL;
+        while (s[n] >= '0' && s[n] <= '9')
+                n++;
+        if (n == 0 || n >= sizeof(num))
+                return -EINVAL;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (brm_parse_u64(num, 0, UINT64_MAX, &v) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(units); i++) {
+                if (strcmp(s + n, units[i].suffix) != 0)
+                        continue;
+                if (v > (UINT64_MAX >> units[i].shift))
+                        return -EINVAL;
+                *ret_bytes = v << units[i].shift;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int brm_parse_cpus(const char *s, uint32_t *ret_millis)
+{
+        uint64_t whole = 0, frac = 0;
+        unsigned digits = 0;
+        const char *p = s;
+
+        if (!s || !*s)
+                return -EINVAL;
+        while (*p >= '0' && *p <= '9') {
+                whole = whole * 10 + (uint64_t)(*p++ - '0');
+                if (whole > 1024)
+                        return -EINVAL;
+        }
+        if (p == s && *p != '.')
+                return -EINVAL;
+        if (*p == '.') {
+                p++;
+                while (*p >= '0' && *p <= '9') {
+                        if (++digits > 3)
+                                return -EINVAL;
+                        frac = frac * 10 + (uint64_t)(*p++ - '0');
+                }
+                if (digits == 0)
+                        return -EINVAL;
+                while (digits++ < 3)
+                        frac *= 10;
+        }
+        if (*p || (whole == 0 && frac == 0) || whole * 1000 + frac > 1024000)
+                return -EINVAL;
+        *ret_millis = (uint32_t)(whole * 1000 + frac);
+        return 0;
+}

@@ -21,6 +21,14 @@ int brm_parse_duration_ms(const char *s, uint64_t *ret_ms);
 /* Parses a decimal unsigned integer that must fit in [min, max]. */
 int brm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* Parses a byte size: a whole number with an optional binary unit K, M, G
+ * or T (also written Ki/KiB/k/...): "64M" = 64 MiB. -EINVAL otherwise. */
+int brm_parse_size(const char *s, uint64_t *ret_bytes);
+
+/* Parses a CPU count with up to three decimals ("0.5", "2") into
+ * thousandths of a core; must be > 0 and at most 1024. */
+int brm_parse_cpus(const char *s, uint32_t *ret_millis);
+
 /* Splits "host:port" or "[v6]:port" into host and port. */
 int brm_parse_hostport(const char *s, char *ret_host, size_t host_size, uint16_t *ret_port);
 

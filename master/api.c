@@ -420,7 +420,7 @@ void brm_api_admin(struct brm_session *s, Bramble__Envelope *env)
                 node_remove(s, id, env->node_remove);
                 return;
         default:
-                brm_conn_send_error(&s->conn, id, -EOPNOTSUPP, "this call is not an operator call");
+                brm_containers_admin(s, env);
                 return;
         }
 }

@@ -20,6 +20,7 @@ struct brm_master;
 
 struct brm_session {
         struct brm_conn conn;
+        uint64_t sid;           /* unique per session, for replies that arrive later */
         struct brm_master *m;
         enum brm_role role;
         char name[64];
@@ -50,6 +51,9 @@ struct brm_master {
         uv_signal_t sigint, sigterm;
         struct brm_session *sessions;
         size_t n_sessions;
+        uint64_t next_sid;
+        uint64_t next_node_req;
+        struct brm_pending *pending;   /* container checks waiting for a node */
         uint64_t last_flush_mono;
         bool stopping;
 };
@@ -59,6 +63,30 @@ int brm_server_start(struct brm_master *m);
 void brm_server_stop(struct brm_master *m);
 /* Writes batched last-seen times. */
 void brm_server_flush(struct brm_master *m);
+
+/* A request relayed to a node, waiting for its answer. */
+struct brm_pending {
+        uint64_t node_req_id;
+        uint64_t admin_sid;
+        uint64_t admin_req_id;
+        char node[64];
+        uint8_t *spec;          /* packed ContainerSpec to store once the node agrees */
+        size_t spec_len;
+        uint64_t deadline_mono;
+        struct brm_pending *next;
+};
+
+struct brm_session *brm_server_find_session(struct brm_master *m, uint64_t sid);
+
+/* containers.c */
+void brm_containers_admin(struct brm_session *s, Bramble__Envelope *env);
+/* A node's Ok/Error that may answer a relayed check; true if it did. */
+bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env);
+/* Sends the node its complete desired set (no-op when not connected). */
+void brm_containers_push(struct brm_master *m, const char *node);
+/* Fails relayed checks that took too long. */
+void brm_containers_expire(struct brm_master *m);
+void brm_containers_free(struct brm_master *m);
 
 /* api.c: operator calls and joins, answered on the session. */
 void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest *req);

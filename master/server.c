@@ -82,7 +82,8 @@ static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *h
         env.id = id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO_ACK;
         env.hello_ack = &ack;
-        send_env(s, &env);
+        if (send_env(s, &env) == 0)
+                brm_containers_push(m, n->name);
 }
 
 static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
@@ -127,6 +128,12 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                         return;
                 case BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST:
                         brm_api_renew(s, id, env->renew_request);
+                        return;
+                case BRAMBLE__ENVELOPE__MSG_OK:
+                case BRAMBLE__ENVELOPE__MSG_ERROR:
+                        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
+                                brm_warn(MOD, "node %s reports: %s", s->name,
+                                         env->error->message ? env->error->message : "an error");
                         return;
                 default:
                         brm_conn_send_error(c, id, -EACCES, "node certificates may not make this call");
@@ -226,6 +233,7 @@ static void on_connection(uv_stream_t *server, int status)
                 return;
         }
         s->m = m;
+        s->sid = ++m->next_sid;
         s->conn.data = s;
         s->next = m->sessions;
         if (m->sessions)
@@ -238,6 +246,14 @@ static void on_connection(uv_stream_t *server, int status)
         if ((r = uv_accept(server, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
             (r = brm_conn_start(&s->conn, on_ready, on_msg, session_closed)) < 0)
                 brm_conn_close(&s->conn, r);
+}
+
+struct brm_session *brm_server_find_session(struct brm_master *m, uint64_t sid)
+{
+        for (struct brm_session *s = m->sessions; s; s = s->next)
+                if (s->sid == sid && !s->conn.closing)
+                        return s;
+        return NULL;
 }
 
 void brm_server_flush(struct brm_master *m)
@@ -293,6 +309,7 @@ static void on_liveness(uv_timer_t *t)
         struct brm_master *m = t->data;
 
         brm_registry_foreach(&m->reg, check_node, m);
+        brm_containers_expire(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
                 brm_server_flush(m);

@@ -63,6 +63,14 @@ struct brm_store_ops {
         int (*node_set_cert)(struct brm_store *s, const char *name, int64_t not_after_ms);
         /* Records last-seen times for many nodes in one transaction. */
         int (*node_touch)(struct brm_store *s, const char *const *names, const int64_t *seen_ms, size_t n);
+        /* Containers: spec is a packed ContainerSpec. -EEXIST if the name
+         * is taken on that node, -ENOENT for an unknown node or container. */
+        int (*container_add)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
+        int (*container_update)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
+        int (*container_remove)(struct brm_store *s, const char *node, const char *name);
+        /* node NULL = every node; callback gets the packed spec. */
+        int (*container_list)(struct brm_store *s, const char *node,
+                              int (*cb)(void *arg, const char *node, const uint8_t *spec, size_t len), void *arg);
 };
 
 struct brm_store {

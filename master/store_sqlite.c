@@ -16,7 +16,7 @@ struct sq {
         sqlite3 *db;
 };
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const migrations[] = {
         /* 1: tokens and nodes */
@@ -28,6 +28,10 @@ static const char *const migrations[] = {
         " name TEXT PRIMARY KEY, pubkey_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
         " last_seen_ms INTEGER NOT NULL DEFAULT 0, cert_not_after_ms INTEGER NOT NULL DEFAULT 0,"
         " info BLOB, joined_with TEXT);",
+        /* 2: desired containers; removing a node removes its containers */
+        "CREATE TABLE containers ("
+        " node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE, name TEXT NOT NULL,"
+        " spec BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(node, name));",
 };
 
 static int sqerr(int rc)
@@ -425,6 +429,91 @@ static int sq_node_touch(struct brm_store *base, const char *const *names, const
         return exec(s, "COMMIT");
 }
 
+static int sq_container_add(struct brm_store *base, const char *node, const char *name, const uint8_t *spec, size_t len)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s, "INSERT INTO containers(node,name,spec,created_ms) VALUES(?,?,?,?)", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, spec, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, brm_now_ms());
+        rc = sqlite3_step(st);
+        /* The primary key says "taken", the foreign key says "no such node". */
+        if (rc == SQLITE_CONSTRAINT)
+                r = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY ? -ENOENT : -EEXIST;
+        else
+                r = sqerr(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
+static int sq_container_update(struct brm_store *base, const char *node, const char *name, const uint8_t *spec,
+                               size_t len)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s, "UPDATE containers SET spec=? WHERE node=? AND name=?", &st)) < 0)
+                return r;
+        sqlite3_bind_blob(st, 1, spec, (int)len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+static int sq_container_remove(struct brm_store *base, const char *node, const char *name)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r;
+
+        if ((r = prepare(s, "DELETE FROM containers WHERE node=? AND name=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        r = sqerr(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (r == 0 && sqlite3_changes(s->db) == 0)
+                r = -ENOENT;
+        return r;
+}
+
+static int sq_container_list(struct brm_store *base, const char *node,
+                             int (*cb)(void *, const char *, const uint8_t *, size_t), void *arg)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s,
+                         node ? "SELECT node,spec FROM containers WHERE node=? ORDER BY name"
+                              : "SELECT node,spec FROM containers ORDER BY node,name",
+                         &st)) < 0)
+                return r;
+        if (node)
+                sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const uint8_t *blob = sqlite3_column_blob(st, 1);
+                int len = sqlite3_column_bytes(st, 1);
+                if ((r = cb(arg, (const char *)sqlite3_column_text(st, 0), blob ? blob : (const uint8_t *)"",
+                            (size_t)(len > 0 ? len : 0))) < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = sqerr(rc);
+        sqlite3_finalize(st);
+        return r;
+}
+
 const struct brm_store_ops brm_store_sqlite = {
         .name = "sqlite",
         .open = sq_open,
@@ -439,4 +528,8 @@ const struct brm_store_ops brm_store_sqlite = {
         .node_set_info = sq_node_set_info,
         .node_set_cert = sq_node_set_cert,
         .node_touch = sq_node_touch,
+        .container_add = sq_container_add,
+        .container_update = sq_container_update,
+        .container_remove = sq_container_remove,
+        .container_list = sq_container_list,
 };

@@ -44,6 +44,12 @@ static int count_nodes(void *arg, const struct brm_node_rec *n)
         return 0;
 }
 
+static int count_containers(void *arg, const char *node, const uint8_t *spec, size_t len)
+{
+        (*(int *)arg)++;
+        return len > 0 && node ? 0 : -EINVAL;
+}
+
 static uint32_t uses_of_a(struct brm_store *s)
 {
         uint32_t u = 999;
@@ -126,8 +132,26 @@ int main(void)
         CHECK_INT(got.last_seen_ms, ==, 7777);
         CHECK_INT(ops->node_list(s, count_nodes, &count), ==, 0);
         CHECK_INT(count, ==, 2);
+        /* Containers: unique per node, only on known nodes, gone with their node. */
+        CHECK_INT(ops->container_add(s, "pi-1", "web", (const uint8_t *)"A", 1), ==, 0);
+        CHECK_INT(ops->container_add(s, "pi-1", "web", (const uint8_t *)"B", 1), ==, -EEXIST);
+        CHECK_INT(ops->container_add(s, "pi-2", "web", (const uint8_t *)"C", 1), ==, 0);
+        CHECK_INT(ops->container_add(s, "ghost", "web", (const uint8_t *)"D", 1), ==, -ENOENT);
+        CHECK_INT(ops->container_update(s, "pi-1", "web", (const uint8_t *)"EE", 2), ==, 0);
+        CHECK_INT(ops->container_update(s, "pi-1", "nope", (const uint8_t *)"EE", 2), ==, -ENOENT);
+        count = 0;
+        CHECK_INT(ops->container_list(s, NULL, count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 2);
+        count = 0;
+        CHECK_INT(ops->container_list(s, "pi-1", count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 1);
         CHECK_INT(ops->node_remove(s, "pi-1"), ==, 0);
         CHECK_INT(ops->node_remove(s, "pi-1"), ==, -ENOENT);
+        count = 0;
+        CHECK_INT(ops->container_list(s, NULL, count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 1);
+        CHECK_INT(ops->container_remove(s, "pi-2", "web"), ==, 0);
+        CHECK_INT(ops->container_remove(s, "pi-2", "web"), ==, -ENOENT);
         ops->close(s);
 
         /* A database from a newer master is refused, not rewritten. */

@@ -48,6 +48,38 @@ int main(void)
         CHECK_INT(brm_parse_hostport(":80", host, sizeof(host), &port), ==, -EINVAL);
         CHECK_INT(brm_parse_hostport("::1:80", host, sizeof(host), &port), ==, -EINVAL);
 
+        CHECK_INT(brm_parse_size("64M", &v), ==, 0);
+        CHECK_U64(v, ==, 64ULL << 20);
+        CHECK_INT(brm_parse_size("48MiB", &v), ==, 0);
+        CHECK_U64(v, ==, 48ULL << 20);
+        CHECK_INT(brm_parse_size("1g", &v), ==, 0);
+        CHECK_U64(v, ==, 1ULL << 30);
+        CHECK_INT(brm_parse_size("4096", &v), ==, 0);
+        CHECK_U64(v, ==, 4096);
+        CHECK_INT(brm_parse_size("64Q", &v), ==, -EINVAL);
+        CHECK_INT(brm_parse_size("M", &v), ==, -EINVAL);
+        CHECK_INT(brm_parse_size("-1M", &v), ==, -EINVAL);
+        CHECK_INT(brm_parse_size("1.5G", &v), ==, -EINVAL);
+        CHECK_INT(brm_parse_size("99999999999T", &v), ==, -EINVAL);
+        CHECK_U64(v, ==, 4096);
+        uint32_t mc = 7;
+        CHECK_INT(brm_parse_cpus("0.5", &mc), ==, 0);
+        CHECK_INT(mc, ==, 500);
+        CHECK_INT(brm_parse_cpus("2", &mc), ==, 0);
+        CHECK_INT(mc, ==, 2000);
+        CHECK_INT(brm_parse_cpus(".25", &mc), ==, 0);
+        CHECK_INT(mc, ==, 250);
+        CHECK_INT(brm_parse_cpus("0.001", &mc), ==, 0);
+        CHECK_INT(mc, ==, 1);
+        CHECK_INT(brm_parse_cpus("0", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("0.0", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("-1", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("0.0001", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("1.", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("abc", &mc), ==, -EINVAL);
+        CHECK_INT(brm_parse_cpus("2000", &mc), ==, -EINVAL);
+        CHECK_INT(mc, ==, 1);
+
         CHECK(brm_valid_node_name("pi-1"));
         CHECK(brm_valid_node_name("a"));
         CHECK(!brm_valid_node_name("-pi"));

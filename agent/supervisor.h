@@ -1,0 +1,95 @@
+/* The node's container supervisor: desired state in, actual state out.
+ *
+ * The agent hands the supervisor the complete desired set of containers for
+ * this node; the supervisor persists it (atomic write in the state dir) and
+ * converges to it on its own — also while the master is unreachable and
+ * after a reboot or an agent restart. Isolation is delegated to an OCI
+ * runtime (crun or runc); the supervisor owns the lifecycle, the limits,
+ * the accounting and the state. Does not talk to the network. */
+#ifndef BRM_SUPERVISOR_H
+#define BRM_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+enum brm_restart { BRM_RESTART_ALWAYS, BRM_RESTART_ON_FAILURE, BRM_RESTART_NEVER };
+enum brm_network { BRM_NET_HOST, BRM_NET_NONE };
+enum brm_cstate { BRM_CS_PENDING, BRM_CS_RUNNING, BRM_CS_EXITED, BRM_CS_BACKOFF, BRM_CS_FAILED, BRM_CS_STOPPED };
+
+#define BRM_MAX_ARGS 64
+#define BRM_MAX_ENV 64
+
+struct brm_container_spec {
+        char name[64];            /* [a-z0-9][a-z0-9_.-]{0,62} */
+        char image[512];          /* a rootfs dir, an OCI layout dir, or an oci-archive tarball, on the node */
+        uint64_t memory_max;      /* bytes, 0 = none */
+        uint64_t memory_high;     /* bytes, 0 = none */
+        uint32_t cpu_millis;      /* --cpus 0.5 -> 500; 0 = none */
+        uint32_t pids_max;        /* 0 = none */
+        enum brm_restart restart;
+        enum brm_network network;
+        char workdir[256];        /* "" = image default */
+        char *args[BRM_MAX_ARGS]; /* NULL-terminated; empty = image entrypoint+cmd */
+        char *env[BRM_MAX_ENV];   /* "K=V", NULL-terminated; added to the image's */
+        bool stopped;             /* desired state is "stopped" (bramble stop) */
+};
+
+struct brm_container_status {
+        char name[64];
+        char image[512];
+        enum brm_cstate state;
+        int pid;                  /* 0 when not running */
+        uint32_t restarts;
+        bool has_exit_code;
+        int exit_code;            /* 128+signal when killed */
+        uint32_t oom_kills;
+        bool has_memory;
+        uint64_t memory_bytes;
+        bool has_cpu;
+        float cpu_percent;        /* of one core */
+        char reason[160];         /* "OOMKilled", "image not found: ...", ... */
+};
+
+struct brm_supervisor_opts {
+        const char *state_dir;    /* containers/, images/ live below it */
+        const char *runtime;      /* "crun", "runc", a path, or NULL = auto-detect */
+        const char *cgroup_root;  /* "/sys/fs/cgroup" unless tests say otherwise */
+};
+
+struct brm_supervisor;
+
+/* What this node can do, reported at connect. */
+struct brm_supervisor_caps {
+        char runtime[64];         /* "runc 1.1.5" */
+        unsigned cgroup_version;  /* 2 or 1 */
+        bool memory_controller;
+        bool cpu_controller;
+        bool pids_controller;
+};
+
+/* Loads persisted desired state, re-adopts running containers (runtime
+ * state + cgroup), notices exits that happened while the agent was down,
+ * and starts converging. Returns 0 or -errno. */
+int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts, struct brm_supervisor **ret);
+void brm_supervisor_caps(const struct brm_supervisor *sup, struct brm_supervisor_caps *ret);
+
+/* Checks one spec against this node without changing anything: the image
+ * exists and is usable, the limits can be enforced (a memory limit without
+ * the memory controller is refused). 0, or -errno and a one-line reason. */
+int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_spec *spec, char *why, size_t why_size);
+
+/* Replaces the whole desired set (persisted before returning 0). Containers
+ * no longer in the set are stopped and removed. */
+int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n);
+
+/* Current status of every desired container; *ret is an array to free(). */
+int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
+
+/* Stops supervising (containers keep running: they belong to the node, not
+ * to this process) and frees everything once its handles are closed. */
+void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,181 @@
+#include "workload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+#define MOD "workload"
+
+static const char *state_names[] = {
+        [BRM_CS_PENDING] = "pending", [BRM_CS_RUNNING] = "running", [BRM_CS_EXITED] = "exited",
+        [BRM_CS_BACKOFF] = "backoff", [BRM_CS_FAILED] = "failed",   [BRM_CS_STOPPED] = "stopped",
+};
+
+void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime)
+{
+        struct brm_supervisor_opts opts = { .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL };
+        int r;
+
+        memset(w, 0, sizeof(*w));
+        r = brm_supervisor_open(loop, &opts, &w->sup);
+        if (r < 0) {
+                w->sup = NULL;
+                snprintf(w->unavailable, sizeof(w->unavailable), "containers unavailable on this node: %s",
+                         r == -ENOENT ? "no working OCI runtime (install crun or runc)" : brm_strerror(r));
+                brm_warn(MOD, "%s", w->unavailable);
+                return;
+        }
+        brm_supervisor_caps(w->sup, &w->caps);
+        brm_info(MOD, "containers via %s, cgroup v%u%s", w->caps.runtime, w->caps.cgroup_version,
+                 w->caps.memory_controller ? "" : ", no memory controller (memory limits will be refused)");
+}
+
+static void free_statuses(struct brm_workload *w)
+{
+        free(w->st);
+        free(w->msgs);
+        free(w->ptrs);
+        w->st = NULL;
+        w->msgs = NULL;
+        w->ptrs = NULL;
+        w->n_st = 0;
+}
+
+void brm_workload_close(struct brm_workload *w)
+{
+        free_statuses(w);
+        if (w->sup)
+                brm_supervisor_close(w->sup, NULL, NULL);
+        w->sup = NULL;
+}
+
+/* Converts a wire spec; fails with a reason for what the supervisor's
+ * fixed-size fields cannot hold. Pointers in ret point into p. */
+static int convert(const Bramble__ContainerSpec *p, struct brm_container_spec *ret, char *why, size_t why_size)
+{
+        struct brm_container_spec s;
+
+        memset(&s, 0, sizeof(s));
+        if (!p->name || strlen(p->name) >= sizeof(s.name) || !p->image || strlen(p->image) >= sizeof(s.image) ||
+            (p->workdir && strlen(p->workdir) >= sizeof(s.workdir)) || p->n_args >= BRM_MAX_ARGS ||
+            p->n_env >= BRM_MAX_ENV) {
+                snprintf(why, why_size, "container spec exceeds this node's limits (name, image, workdir, args or env too long)");
+                return -EINVAL;
+        }
+        snprintf(s.name, sizeof(s.name), "%s", p->name);
+        snprintf(s.image, sizeof(s.image), "%s", p->image);
+        if (p->workdir)
+                snprintf(s.workdir, sizeof(s.workdir), "%s", p->workdir);
+        s.memory_max = p->has_memory_max ? p->memory_max : 0;
+        s.memory_high = p->has_memory_high ? p->memory_high : 0;
+        s.cpu_millis = p->has_cpu_millis ? p->cpu_millis : 0;
+        s.pids_max = p->has_pids_max ? p->pids_max : 0;
+        s.restart = !p->restart || strcmp(p->restart, "always") == 0 ? BRM_RESTART_ALWAYS
+                    : strcmp(p->restart, "on-failure") == 0          ? BRM_RESTART_ON_FAILURE
+                                                                     : BRM_RESTART_NEVER;
+        s.network = p->network && strcmp(p->network, "none") == 0 ? BRM_NET_NONE : BRM_NET_HOST;
+        for (size_t i = 0; i < p->n_args; i++)
+                s.args[i] = p->args[i];
+        for (size_t i = 0; i < p->n_env; i++)
+                s.env[i] = p->env[i];
+        s.stopped = p->has_stopped && p->stopped;
+        *ret = s;
+        return 0;
+}
+
+int brm_workload_check(struct brm_workload *w, const Bramble__ContainerSpec *spec, char *why, size_t why_size)
+{
+        struct brm_container_spec s;
+        int r;
+
+        if (!w->sup) {
+                snprintf(why, why_size, "%s", w->unavailable);
+                return -ENOTSUP;
+        }
+        if ((r = convert(spec, &s, why, why_size)) < 0)
+                return r;
+        return brm_supervisor_check(w->sup, &s, why, why_size);
+}
+
+int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, char *why, size_t why_size)
+{
+        struct brm_container_spec *specs;
+        size_t n = 0;
+        int r = 0;
+
+        if (!w->sup) {
+                if (ds->n_containers)
+                        brm_warn(MOD, "ignoring %zu desired containers: %s", ds->n_containers, w->unavailable);
+                return ds->n_containers ? -ENOTSUP : 0;
+        }
+        specs = calloc(ds->n_containers ? ds->n_containers : 1, sizeof(*specs));
+        if (!specs)
+                return -ENOMEM;
+        for (size_t i = 0; i < ds->n_containers; i++) {
+                if (convert(ds->containers[i], &specs[n], why, why_size) < 0) {
+                        brm_warn(MOD, "skipping container %s: %s", ds->containers[i]->name ? ds->containers[i]->name : "?", why);
+                        continue;
+                }
+                n++;
+        }
+        r = brm_supervisor_apply(w->sup, specs, n);
+        free(specs);
+        return r;
+}
+
+void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
+{
+        struct brm_container_status *st = NULL;
+        size_t n = 0;
+
+        free_statuses(w);
+        hb->n_containers = 0;
+        hb->containers = NULL;
+        if (!w->sup || brm_supervisor_status(w->sup, &st, &n) < 0 || n == 0) {
+                free(st);
+                return;
+        }
+        w->msgs = calloc(n, sizeof(*w->msgs));
+        w->ptrs = calloc(n, sizeof(*w->ptrs));
+        if (!w->msgs || !w->ptrs) {
+                free(st);
+                free_statuses(w);
+                return;
+        }
+        w->st = st;
+        w->n_st = n;
+        for (size_t i = 0; i < n; i++) {
+                Bramble__ContainerStatus *m = &w->msgs[i];
+                bramble__container_status__init(m);
+                m->name = st[i].name;
+                m->image = st[i].image;
+                m->state = (char *)state_names[st[i].state];
+                m->has_pid = m->has_restarts = m->has_oom_kills = 1;
+                m->pid = st[i].pid;
+                m->restarts = st[i].restarts;
+                m->oom_kills = st[i].oom_kills;
+                m->has_exit_code = st[i].has_exit_code;
+                m->exit_code = st[i].exit_code;
+                m->has_memory_bytes = st[i].has_memory;
+                m->memory_bytes = st[i].memory_bytes;
+                m->has_cpu_percent = st[i].has_cpu;
+                m->cpu_percent = st[i].cpu_percent;
+                m->reason = st[i].reason[0] ? st[i].reason : NULL;
+                w->ptrs[i] = m;
+        }
+        hb->n_containers = n;
+        hb->containers = w->ptrs;
+}
+
+void brm_workload_fill_info(struct brm_workload *w, Bramble__NodeInfo *info)
+{
+        if (!w->sup)
+                return;
+        info->runtime = w->caps.runtime;
+        info->has_memory_controller = 1;
+        info->memory_controller = w->caps.memory_controller;
+}

@@ -1,0 +1,247 @@
+/* bramble run / ps / stop / start / rm. Arguments are checked here so a
+ * typo gets a precise message before anything is sent; the master checks
+ * again, and the node checks what only it can know (is the image there). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "frame.h"
+#include "util.h"
+
+static bool valid_name(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i])))
+                        return false;
+        return true;
+}
+
+int brm_cli_run(struct cli *c, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "image", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
+                { "memory-high", required_argument, NULL, 'H' }, { "cpus", required_argument, NULL, 'c' },
+                { "pids", required_argument, NULL, 'p' },    { "restart", required_argument, NULL, 'r' },
+                { "env", required_argument, NULL, 'e' },     { "workdir", required_argument, NULL, 'w' },
+                { "network", required_argument, NULL, 'n' }, { 0 },
+        };
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__RunRequest run = BRAMBLE__RUN_REQUEST__INIT;
+        Bramble__ContainerSpec spec = BRAMBLE__CONTAINER_SPEC__INIT;
+        char *env[64];
+        uint64_t v;
+        uint32_t millis;
+        int o, rc = 0;
+
+        optind = 1;
+        while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+                switch (o) {
+                case 'i':
+                        spec.image = optarg;
+                        break;
+                case 'm':
+                case 'H':
+                        if (brm_parse_size(optarg, &v) < 0 || v < 4096)
+                                return brm_cli_usage_error(o == 'm' ? "invalid --memory '%s': expected a size like 64M, 512K or 1G (at least 4K)"
+                                                                    : "invalid --memory-high '%s': expected a size like 48M (at least 4K)",
+                                                           optarg);
+                        if (o == 'm') {
+                                spec.has_memory_max = 1;
+                                spec.memory_max = v;
+                        } else {
+                                spec.has_memory_high = 1;
+                                spec.memory_high = v;
+                        }
+                        break;
+                case 'c':
+                        if (brm_parse_cpus(optarg, &millis) < 0)
+                                return brm_cli_usage_error("invalid --cpus '%s': expected a number of cores greater than 0, e.g. 0.5", optarg);
+                        spec.has_cpu_millis = 1;
+                        spec.cpu_millis = millis;
+                        break;
+                case 'p':
+                        if (brm_parse_u64(optarg, 1, 4194304, &v) < 0)
+                                return brm_cli_usage_error("invalid --pids '%s': expected a whole number from 1 to 4194304", optarg);
+                        spec.has_pids_max = 1;
+                        spec.pids_max = (uint32_t)v;
+                        break;
+                case 'r':
+                        if (strcmp(optarg, "always") && strcmp(optarg, "on-failure") && strcmp(optarg, "never"))
+                                return brm_cli_usage_error("invalid --restart '%s': expected always, on-failure or never", optarg);
+                        spec.restart = optarg;
+                        break;
+                case 'e':
+                        if (!strchr(optarg, '=') || optarg[0] == '=')
+                                return brm_cli_usage_error("invalid --env '%s': expected KEY=VALUE", optarg);
+                        if (spec.n_env >= 64)
+                                return brm_cli_usage_error("%s", "at most 64 --env values");
+                        env[spec.n_env++] = optarg;
+                        break;
+                case 'w':
+                        if (optarg[0] != '/')
+                                return brm_cli_usage_error("invalid --workdir '%s': expected an absolute path", optarg);
+                        spec.workdir = optarg;
+                        break;
+                case 'n':
+                        if (strcmp(optarg, "host") && strcmp(optarg, "none"))
+                                return brm_cli_usage_error("invalid --network '%s': expected host or none", optarg);
+                        spec.network = optarg;
+                        break;
+                default:
+                        return EXIT_USAGE;
+                }
+        }
+        /* NODE NAME come before the options or between them; "--" starts the command. */
+        if (argc - optind < 2)
+                return brm_cli_usage_error("%s", "usage: bramble run NODE NAME --image REF [options] [-- CMD ARGS...]");
+        const char *node = argv[optind], *name = argv[optind + 1];
+        int rest = optind + 2;
+        if (rest < argc && strcmp(argv[rest], "--") == 0)
+                rest++;
+        else if (rest < argc)
+                return brm_cli_usage_error("unexpected argument '%s' (put the command after --)", argv[rest]);
+        if (!brm_valid_node_name(node))
+                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
+        if (!valid_name(name))
+                return brm_cli_usage_error("'%s' is not a valid container name: use 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit",
+                                           name);
+        if (!spec.image || !*spec.image)
+                return brm_cli_usage_error("%s", "--image is required (a root file-system directory, an OCI layout or an oci-archive on the node)");
+        if (spec.has_memory_high && spec.has_memory_max && spec.memory_high > spec.memory_max)
+                return brm_cli_usage_error("%s", "--memory-high must not exceed --memory");
+        if (argc - rest > 64)
+                return brm_cli_usage_error("%s", "at most 64 command arguments");
+        spec.name = (char *)name;
+        spec.env = env;
+        spec.n_args = (size_t)(argc - rest);
+        spec.args = argv + rest;
+        run.node = (char *)node;
+        run.spec = &spec;
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
+        req.run = &run;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+                return rc;
+        brm_msg_free(resp);
+        if (c->json)
+                printf("{\"node\": \"%s\", \"name\": \"%s\", \"created\": true}\n", node, name);
+        else
+                printf("%s/%s created\n", node, name);
+        return 0;
+}
+
+static cJSON *status_json(const char *node, const Bramble__ContainerStatus *st)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "node", node);
+        cJSON_AddStringToObject(o, "name", st->name ? st->name : "");
+        cJSON_AddStringToObject(o, "image", st->image ? st->image : "");
+        cJSON_AddStringToObject(o, "state", st->state ? st->state : "");
+        cJSON_AddNumberToObject(o, "pid", st->has_pid ? st->pid : 0);
+        cJSON_AddNumberToObject(o, "restarts", st->restarts);
+        if (st->has_exit_code)
+                cJSON_AddNumberToObject(o, "exit_code", st->exit_code);
+        else
+                cJSON_AddNullToObject(o, "exit_code");
+        cJSON_AddNumberToObject(o, "oom_kills", st->oom_kills);
+        if (st->has_memory_bytes)
+                cJSON_AddNumberToObject(o, "memory_bytes", (double)st->memory_bytes);
+        else
+                cJSON_AddNullToObject(o, "memory_bytes");
+        if (st->has_cpu_percent)
+                cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(st->cpu_percent * 10 + 0.5) / 10);
+        else
+                cJSON_AddNullToObject(o, "cpu_percent");
+        cJSON_AddStringToObject(o, "reason", st->reason ? st->reason : "");
+        return o;
+}
+
+int brm_cli_ps(struct cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__PsRequest ps = BRAMBLE__PS_REQUEST__INIT;
+        int rc = 0;
+
+        if (argc > 2)
+                return brm_cli_usage_error("unexpected argument '%s' (usage: bramble ps [NODE])", argv[2]);
+        if (argc == 2) {
+                if (!brm_valid_node_name(argv[1]))
+                        return brm_cli_usage_error("'%s' is not a node name", argv[1]);
+                ps.node = argv[1];
+        }
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_PS;
+        req.ps = &ps;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_PS_RESULT, &rc)))
+                return rc;
+        if (c->json) {
+                cJSON *arr = cJSON_CreateArray();
+                for (size_t i = 0; i < resp->ps_result->n_containers; i++)
+                        cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]->node,
+                                                              resp->ps_result->containers[i]->status));
+                brm_cli_print_json(arr);
+        } else {
+                printf("%-12s %-16s %-8s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "STATE", "PID", "RESTARTS", "EXIT",
+                       "OOM", "MEMORY", "CPU", "REASON");
+                for (size_t i = 0; i < resp->ps_result->n_containers; i++) {
+                        const Bramble__PsEntry *e = resp->ps_result->containers[i];
+                        const Bramble__ContainerStatus *st = e->status;
+                        char pid[16] = "-", exit_code[16] = "-", mem[16] = "-", cpu[16] = "-";
+                        if (st->has_pid && st->pid > 0)
+                                snprintf(pid, sizeof(pid), "%d", st->pid);
+                        if (st->has_exit_code)
+                                snprintf(exit_code, sizeof(exit_code), "%d", st->exit_code);
+                        if (st->has_memory_bytes)
+                                brm_cli_human_bytes(st->memory_bytes, mem, sizeof(mem));
+                        if (st->has_cpu_percent)
+                                snprintf(cpu, sizeof(cpu), "%.0f%%", st->cpu_percent);
+                        printf("%-12s %-16s %-8s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
+                               st->state ? st->state : "", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
+                               st->reason ? st->reason : "");
+                }
+        }
+        brm_msg_free(resp);
+        return 0;
+}
+
+int brm_cli_container_change(struct cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__ContainerRequest cr = BRAMBLE__CONTAINER_REQUEST__INIT;
+        const char *cmd = argv[0];
+        char node[64], *slash;
+        int rc = 0;
+
+        if (argc != 2 || !(slash = strchr(argv[1], '/')) || (size_t)(slash - argv[1]) >= sizeof(node))
+                return brm_cli_usage_error("usage: bramble %s NODE/NAME", cmd);
+        memcpy(node, argv[1], (size_t)(slash - argv[1]));
+        node[slash - argv[1]] = '\0';
+        if (!brm_valid_node_name(node))
+                return brm_cli_usage_error("'%s' is not a node name", node);
+        if (!valid_name(slash + 1))
+                return brm_cli_usage_error("'%s' is not a valid container name", slash + 1);
+        cr.node = node;
+        cr.name = slash + 1;
+        if (strcmp(cmd, "stop") == 0) {
+                req.msg_case = BRAMBLE__ENVELOPE__MSG_STOP;
+                req.stop = &cr;
+        } else if (strcmp(cmd, "start") == 0) {
+                req.msg_case = BRAMBLE__ENVELOPE__MSG_START;
+                req.start = &cr;
+        } else {
+                req.msg_case = BRAMBLE__ENVELOPE__MSG_REMOVE;
+                req.remove = &cr;
+        }
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+                return rc;
+        brm_msg_free(resp);
+        printf(c->json ? "{\"%s\": \"%s\"}\n" : "%s %s\n", strcmp(cmd, "rm") == 0 ? "removed" : strcmp(cmd, "stop") == 0 ? "stopped" : "started",
+               argv[1]);
+        return 0;
+}

@@ -1,0 +1,524 @@
+/* Operator calls for containers. The master keeps the desired state; a new
+ * container is first checked by its node (is the image there, can the
+ * limits be enforced) and stored only when the node agrees, so a bad
+ * request changes nothing. Nodes get their complete desired set after each
+ * hello and each change; actual state comes back in heartbeats. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+
+#define MOD "containers"
+#define CHECK_TIMEOUT_MS 15000
+
+static void reply_env(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
+{
+        env->has_id = id != 0;
+        env->id = id;
+        if (brm_conn_send(&s->conn, env) == -ENOBUFS)
+                brm_conn_close(&s->conn, -ENOBUFS);
+}
+
+static void reply_ok(struct brm_session *s, uint64_t id)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__Ok ok = BRAMBLE__OK__INIT;
+
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
+        env.ok = &ok;
+        reply_env(s, id, &env);
+}
+
+/* Container names: like node names, plus '_' and '.' inside. */
+static bool valid_container_name(const char *s)
+{
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i])))
+                        return false;
+        return true;
+}
+
+/* The master re-checks what the CLI checked: other clients exist. */
+static const char *spec_problem(const Bramble__ContainerSpec *sp)
+{
+        if (!sp || !valid_container_name(sp->name))
+                return "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit";
+        if (!sp->image || !*sp->image || strlen(sp->image) >= 512)
+                return "--image is required (a root file-system directory, an OCI layout, or an oci-archive on the node)";
+        if (sp->has_cpu_millis && sp->cpu_millis == 0)
+                return "--cpus must be greater than 0";
+        if (sp->has_memory_max && sp->memory_max < 4096)
+                return "--memory must be at least 4K";
+        if (sp->has_memory_high && sp->has_memory_max && sp->memory_max && sp->memory_high > sp->memory_max)
+                return "--memory-high must not exceed --memory";
+        if (sp->restart && strcmp(sp->restart, "always") && strcmp(sp->restart, "on-failure") && strcmp(sp->restart, "never"))
+                return "--restart must be always, on-failure or never";
+        if (sp->network && strcmp(sp->network, "host") && strcmp(sp->network, "none"))
+                return "--network must be host or none";
+        if (sp->n_args > 64 || sp->n_env > 64)
+                return "at most 64 arguments and 64 environment variables";
+        for (size_t i = 0; i < sp->n_env; i++)
+                if (!sp->env[i] || !strchr(sp->env[i], '=') || sp->env[i][0] == '=')
+                        return "--env must be KEY=VALUE";
+        return NULL;
+}
+
+struct find_ctx {
+        const char *name;
+        uint8_t *spec;
+        size_t len;
+        int found;
+};
+
+static int find_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
+{
+        struct find_ctx *f = arg;
+        Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
+
+        if (sp && sp->name && strcmp(sp->name, f->name) == 0 && !f->found) {
+                f->spec = malloc(len ? len : 1);
+                if (f->spec) {
+                        memcpy(f->spec, spec, len);
+                        f->len = len;
+                        f->found = 1;
+                }
+        }
+        if (sp)
+                bramble__container_spec__free_unpacked(sp, NULL);
+        return 0;
+}
+
+struct collect_ctx {
+        Bramble__ContainerSpec **specs;
+        size_t n, cap;
+};
+
+static int collect_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
+{
+        struct collect_ctx *c = arg;
+        Bramble__ContainerSpec *sp;
+
+        if (c->n == c->cap) {
+                size_t nc = c->cap ? c->cap * 2 : 8;
+                Bramble__ContainerSpec **ns = realloc(c->specs, nc * sizeof(*ns));
+                if (!ns)
+                        return -ENOMEM;
+                c->specs = ns;
+                c->cap = nc;
+        }
+        sp = bramble__container_spec__unpack(NULL, len, spec);
+        if (sp)
+                c->specs[c->n++] = sp;
+        return 0;
+}
+
+static void collect_free(struct collect_ctx *c)
+{
+        for (size_t i = 0; i < c->n; i++)
+                bramble__container_spec__free_unpacked(c->specs[i], NULL);
+        free(c->specs);
+}
+
+void brm_containers_push(struct brm_master *m, const char *node)
+{
+        struct brm_node *n = brm_registry_get(&m->reg, node);
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__DesiredState ds = BRAMBLE__DESIRED_STATE__INIT;
+        struct collect_ctx c = { 0 };
+        int r;
+
+        if (!n || !n->session)
+                return;
+        r = m->store->ops->container_list(m->store, node, collect_cb, &c);
+        if (r < 0) {
+                brm_warn(MOD, "%s: reading desired containers failed: %s", node, brm_strerror(r));
+                collect_free(&c);
+                return;
+        }
+        ds.n_containers = c.n;
+        ds.containers = c.specs;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_DESIRED;
+        env.desired = &ds;
+        if (brm_conn_send(&n->session->conn, &env) < 0)
+                brm_warn(MOD, "%s: sending desired state failed", node);
+        collect_free(&c);
+}
+
+static struct brm_node *connected_node(struct brm_session *s, uint64_t id, const char *name)
+{
+        struct brm_node *n;
+        char msg[200];
+
+        if (!name || !brm_valid_node_name(name)) {
+                brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
+                return NULL;
+        }
+        n = brm_registry_get(&s->m->reg, name);
+        if (!n) {
+                snprintf(msg, sizeof(msg), "no node named '%s' (see 'bramble nodes')", name);
+                brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                return NULL;
+        }
+        return n;
+}
+
+static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *req)
+{
+        struct brm_master *m = s->m;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__ContainerCheck chk = BRAMBLE__CONTAINER_CHECK__INIT;
+        struct find_ctx f = { 0 };
+        struct brm_pending *p;
+        struct brm_node *n;
+        const char *why;
+        char msg[256];
+        size_t len;
+
+        if (!(n = connected_node(s, id, req->node)))
+                return;
+        if ((why = spec_problem(req->spec))) {
+                brm_conn_send_error(&s->conn, id, -EINVAL, why);
+                return;
+        }
+        f.name = req->spec->name;
+        m->store->ops->container_list(m->store, n->name, find_cb, &f);
+        if (f.found) {
+                free(f.spec);
+                snprintf(msg, sizeof(msg), "a container named '%s' already exists on %s (remove it with 'bramble rm %s/%s')",
+                         req->spec->name, n->name, n->name, req->spec->name);
+                brm_conn_send_error(&s->conn, id, -EEXIST, msg);
+                return;
+        }
+        if (!n->session) {
+                snprintf(msg, sizeof(msg), "node %s is not connected, so it cannot check the image; try again when it is Ready",
+                         n->name);
+                brm_conn_send_error(&s->conn, id, -EHOSTUNREACH, msg);
+                return;
+        }
+        p = calloc(1, sizeof(*p));
+        len = bramble__container_spec__get_packed_size(req->spec);
+        if (!p || !(p->spec = malloc(len ? len : 1))) {
+                free(p);
+                brm_conn_send_error(&s->conn, id, -ENOMEM, "out of memory");
+                return;
+        }
+        bramble__container_spec__pack(req->spec, p->spec);
+        p->spec_len = len;
+        p->node_req_id = ++m->next_node_req;
+        p->admin_sid = s->sid;
+        p->admin_req_id = id;
+        p->deadline_mono = brm_mono_ms() + CHECK_TIMEOUT_MS;
+        snprintf(p->node, sizeof(p->node), "%s", n->name);
+        chk.spec = req->spec;
+        env.has_id = 1;
+        env.id = p->node_req_id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK;
+        env.container_check = &chk;
+        if (brm_conn_send(&n->session->conn, &env) < 0) {
+                free(p->spec);
+                free(p);
+                brm_conn_send_error(&s->conn, id, -EIO, "sending the request to the node failed");
+                return;
+        }
+        p->next = m->pending;
+        m->pending = p;
+}
+
+static void pending_free(struct brm_pending *p)
+{
+        free(p->spec);
+        free(p);
+}
+
+bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env)
+{
+        struct brm_master *m = s->m;
+        struct brm_pending **pp, *p;
+        struct brm_session *admin;
+        Bramble__ContainerSpec *sp;
+        char msg[300];
+        int r;
+
+        for (pp = &m->pending; *pp; pp = &(*pp)->next)
+                if ((*pp)->node_req_id == env->id && strcmp((*pp)->node, s->name) == 0)
+                        break;
+        if (!(p = *pp))
+                return false;
+        *pp = p->next;
+        admin = brm_server_find_session(m, p->admin_sid);
+        if (env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
+                if (admin) {
+                        snprintf(msg, sizeof(msg), "node %s refused the container: %s", p->node,
+                                 env->error->message ? env->error->message : "no reason given");
+                        brm_conn_send_error(&admin->conn, p->admin_req_id, env->error->has_code ? env->error->code : -EINVAL, msg);
+                }
+                pending_free(p);
+                return true;
+        }
+        sp = bramble__container_spec__unpack(NULL, p->spec_len, p->spec);
+        r = m->store->ops->container_add(m->store, p->node, sp ? sp->name : "", p->spec, p->spec_len);
+        if (r < 0) {
+                if (admin) {
+                        snprintf(msg, sizeof(msg), r == -EEXIST ? "a container named '%s' already exists on %s"
+                                                   : r == -ENOENT ? "container '%s': node %s was removed meanwhile"
+                                                                  : "container '%s' on %s: storing it failed",
+                                 sp ? sp->name : "?", p->node);
+                        brm_conn_send_error(&admin->conn, p->admin_req_id, r, msg);
+                }
+        } else {
+                brm_info(MOD, "container %s/%s created", p->node, sp ? sp->name : "?");
+                brm_containers_push(m, p->node);
+                if (admin)
+                        reply_ok(admin, p->admin_req_id);
+        }
+        if (sp)
+                bramble__container_spec__free_unpacked(sp, NULL);
+        pending_free(p);
+        return true;
+}
+
+void brm_containers_expire(struct brm_master *m)
+{
+        uint64_t now = brm_mono_ms();
+        struct brm_pending **pp = &m->pending;
+
+        while (*pp) {
+                struct brm_pending *p = *pp;
+                if (now < p->deadline_mono) {
+                        pp = &p->next;
+                        continue;
+                }
+                *pp = p->next;
+                struct brm_session *admin = brm_server_find_session(m, p->admin_sid);
+                if (admin)
+                        brm_conn_send_error(&admin->conn, p->admin_req_id, -ETIMEDOUT,
+                                            "the node did not answer in time; nothing was changed");
+                pending_free(p);
+        }
+}
+
+void brm_containers_free(struct brm_master *m)
+{
+        while (m->pending) {
+                struct brm_pending *p = m->pending;
+                m->pending = p->next;
+                pending_free(p);
+        }
+}
+
+static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerRequest *req, int op)
+{
+        struct brm_master *m = s->m;
+        struct find_ctx f = { 0 };
+        struct brm_node *n;
+        char msg[200];
+        int r;
+
+        if (!(n = connected_node(s, id, req->node)))
+                return;
+        if (!req->name || !valid_container_name(req->name)) {
+                brm_conn_send_error(&s->conn, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
+                return;
+        }
+        f.name = req->name;
+        r = m->store->ops->container_list(m->store, n->name, find_cb, &f);
+        if (r < 0 || !f.found) {
+                snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
+                brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                return;
+        }
+        if (op == 'r') {
+                r = m->store->ops->container_remove(m->store, n->name, req->name);
+        } else {
+                Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, f.len, f.spec);
+                if (!sp) {
+                        r = -EBADMSG;
+                } else {
+                        uint8_t *buf;
+                        size_t len;
+                        sp->has_stopped = 1;
+                        sp->stopped = op == 's';
+                        len = bramble__container_spec__get_packed_size(sp);
+                        buf = malloc(len ? len : 1);
+                        if (!buf) {
+                                r = -ENOMEM;
+                        } else {
+                                bramble__container_spec__pack(sp, buf);
+                                r = m->store->ops->container_update(m->store, n->name, req->name, buf, len);
+                                free(buf);
+                        }
+                        bramble__container_spec__free_unpacked(sp, NULL);
+                }
+        }
+        free(f.spec);
+        if (r < 0) {
+                brm_conn_send_error(&s->conn, id, r, "changing the container failed; see the master's log");
+                return;
+        }
+        brm_info(MOD, "container %s/%s %s", n->name, req->name, op == 'r' ? "removed" : op == 's' ? "stopped" : "started");
+        brm_containers_push(m, n->name);
+        reply_ok(s, id);
+}
+
+/* ---- ps ---- */
+
+struct ps_ctx {
+        struct brm_master *m;
+        Bramble__PsEntry **entries;
+        size_t n, cap;
+        /* Unpacked heartbeats, one per node seen, freed at the end. */
+        Bramble__Heartbeat **hbs;
+        char (*hb_nodes)[64];
+        size_t n_hbs;
+};
+
+static const Bramble__Heartbeat *node_hb(struct ps_ctx *c, const char *node)
+{
+        struct brm_node *n;
+
+        for (size_t i = 0; i < c->n_hbs; i++)
+                if (strcmp(c->hb_nodes[i], node) == 0)
+                        return c->hbs[i];
+        n = brm_registry_get(&c->m->reg, node);
+        if (!n || !n->last_hb)
+                return NULL;
+        Bramble__Heartbeat **nh = realloc(c->hbs, (c->n_hbs + 1) * sizeof(*nh));
+        char(*nn)[64] = realloc(c->hb_nodes, (c->n_hbs + 1) * sizeof(*nn));
+        if (nh)
+                c->hbs = nh;
+        if (nn)
+                c->hb_nodes = nn;
+        if (!nh || !nn)
+                return NULL;
+        c->hbs[c->n_hbs] = bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb);
+        if (!c->hbs[c->n_hbs])
+                return NULL;
+        snprintf(c->hb_nodes[c->n_hbs], 64, "%s", node);
+        return c->hbs[c->n_hbs++];
+}
+
+static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
+{
+        struct ps_ctx *c = arg;
+        Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
+        const Bramble__Heartbeat *hb;
+        const Bramble__ContainerStatus *found = NULL;
+        Bramble__PsEntry *e;
+        Bramble__ContainerStatus *st;
+        struct brm_node *n = brm_registry_get(&c->m->reg, node);
+
+        if (!sp)
+                return 0;
+        if (c->n == c->cap) {
+                size_t nc = c->cap ? c->cap * 2 : 16;
+                Bramble__PsEntry **ne = realloc(c->entries, nc * sizeof(*ne));
+                if (!ne) {
+                        bramble__container_spec__free_unpacked(sp, NULL);
+                        return -ENOMEM;
+                }
+                c->entries = ne;
+                c->cap = nc;
+        }
+        hb = node_hb(c, node);
+        for (size_t i = 0; hb && i < hb->n_containers; i++)
+                if (hb->containers[i]->name && strcmp(hb->containers[i]->name, sp->name) == 0)
+                        found = hb->containers[i];
+        e = calloc(1, sizeof(*e));
+        st = calloc(1, sizeof(*st));
+        if (!e || !st) {
+                free(e);
+                free(st);
+                bramble__container_spec__free_unpacked(sp, NULL);
+                return -ENOMEM;
+        }
+        bramble__ps_entry__init(e);
+        e->node = strdup(node);
+        if (found) {
+                /* A shallow copy of the status; strings are re-owned below. */
+                *st = *found;
+                st->name = strdup(found->name ? found->name : sp->name);
+                st->image = strdup(found->image ? found->image : sp->image);
+                st->state = strdup(found->state ? found->state : "pending");
+                st->reason = found->reason ? strdup(found->reason) : NULL;
+        } else {
+                bramble__container_status__init(st);
+                st->name = strdup(sp->name);
+                st->image = strdup(sp->image);
+                st->state = strdup(sp->stopped ? "stopped" : "pending");
+                st->reason = strdup(n && n->ready ? "waiting for the node to report it" : "node is not Ready");
+        }
+        e->status = st;
+        c->entries[c->n++] = e;
+        bramble__container_spec__free_unpacked(sp, NULL);
+        return 0;
+}
+
+static void ps(struct brm_session *s, uint64_t id, const Bramble__PsRequest *req)
+{
+        struct brm_master *m = s->m;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__PsResponse resp = BRAMBLE__PS_RESPONSE__INIT;
+        struct ps_ctx c = { .m = m };
+        int r;
+
+        if (req->node && *req->node && !connected_node(s, id, req->node))
+                return;
+        r = m->store->ops->container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
+        if (r < 0) {
+                brm_conn_send_error(&s->conn, id, r, "listing containers failed");
+        } else {
+                resp.n_containers = c.n;
+                resp.containers = c.entries;
+                env.msg_case = BRAMBLE__ENVELOPE__MSG_PS_RESULT;
+                env.ps_result = &resp;
+                reply_env(s, id, &env);
+        }
+        for (size_t i = 0; i < c.n; i++) {
+                Bramble__ContainerStatus *st = c.entries[i]->status;
+                free(st->name);
+                free(st->image);
+                free(st->state);
+                free(st->reason);
+                free(st);
+                free(c.entries[i]->node);
+                free(c.entries[i]);
+        }
+        free(c.entries);
+        for (size_t i = 0; i < c.n_hbs; i++)
+                bramble__heartbeat__free_unpacked(c.hbs[i], NULL);
+        free(c.hbs);
+        free(c.hb_nodes);
+}
+
+void brm_containers_admin(struct brm_session *s, Bramble__Envelope *env)
+{
+        switch (env->msg_case) {
+        case BRAMBLE__ENVELOPE__MSG_RUN:
+                run(s, env->id, env->run);
+                return;
+        case BRAMBLE__ENVELOPE__MSG_STOP:
+                change(s, env->id, env->stop, 's');
+                return;
+        case BRAMBLE__ENVELOPE__MSG_START:
+                change(s, env->id, env->start, 'g');
+                return;
+        case BRAMBLE__ENVELOPE__MSG_REMOVE:
+                change(s, env->id, env->remove, 'r');
+                return;
+        case BRAMBLE__ENVELOPE__MSG_PS:
+                ps(s, env->id, env->ps);
+                return;
+        default:
+                brm_conn_send_error(&s->conn, env->id, -EOPNOTSUPP, "this call is not an operator call");
+                return;
+        }
+}
