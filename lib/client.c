@@ -59,8 +59,8 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int
         return -err;
 }
 
-int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tls_creds *creds,
-                       enum brm_tls_verify verify, int timeout_ms)
+static int connect_handshake(struct brm_client *c, const char *hostport, struct brm_tls_creds *creds,
+                             enum brm_tls_verify verify, int timeout_ms)
 {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
         char host[256], port[8];
@@ -142,6 +142,17 @@ int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tl
                 return brm_err_mbedtls(r);
         }
         return 0;
+}
+
+int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tls_creds *creds,
+                       enum brm_tls_verify verify, int timeout_ms)
+{
+        int r = connect_handshake(c, hostport, creds, verify, timeout_ms);
+
+        /* On failure nothing is left for the caller to close. */
+        if (r < 0)
+                brm_client_close(c);
+        return r;
 }
 
 int brm_client_send_raw(struct brm_client *c, const uint8_t *data, size_t len)

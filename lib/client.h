@@ -23,7 +23,8 @@ struct brm_client {
 
 /* Connects to host:port and performs the handshake. verify is REQUIRED
  * (creds->ca must be set) or PIN (no verification; the caller checks the
- * peer chain). creds must outlive the client. */
+ * peer chain). creds must outlive the client. On failure everything is
+ * already released and c->error says why. */
 int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tls_creds *creds,
                        enum brm_tls_verify verify, int timeout_ms);
 /* Sends req (its id is set here) and waits for the reply with the same id.

@@ -346,7 +346,8 @@ static void node_list(struct brm_session *s, uint64_t id)
                 goto out;
         }
         brm_registry_foreach(&m->reg, collect_node, &l);
-        qsort(l.items, l.n, sizeof(*l.items), cmp_status);
+        if (l.n > 1)
+                qsort(l.items, l.n, sizeof(*l.items), cmp_status);
         resp.n_nodes = l.n;
         resp.nodes = l.items;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_NODES;

@@ -163,7 +163,9 @@ int brm_ca_sign_client(struct brm_ca *ca, mbedtls_pk_context *subject_key, const
         req.kind = BRM_CERT_CLIENT;
         req.subject = subject;
         req.subject_key = subject_key;
-        req.not_before_ms = now - BACKDATE_MS;
+        /* Backdating eats into the lifetime nodes measure renewal from; keep
+         * it small against short lifetimes. */
+        req.not_before_ms = now - (validity_ms / 10 < BACKDATE_MS ? validity_ms / 10 : BACKDATE_MS);
         req.not_after_ms = now + validity_ms;
         n = brm_pki_issue(&ca->key, &ca->crt, &req, buf, size);
         if (n >= 0)

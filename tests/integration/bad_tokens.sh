@@ -13,9 +13,6 @@ source "$(dirname "$0")/lib.sh"
 
 start_master
 all_master_logs() { cat "$LOGS"/master-*.log; }
-uses_of() { # TOKEN_ID
-        cli_ok -o json token list | json_query "[t['uses'] for t in d if t['id'] == '$1'][0]"
-}
 absent() { # NAME WHY
         local st
         st=$(node_state "$1")
@@ -99,9 +96,12 @@ assert_file_contains "$MASTER_LOG" "join of pi-revoked refused: token $(token_id
 assert_file_contains "$MASTER_LOG" "join of pi-wrongsecret refused: unknown token or wrong secret" "master log"
 assert_file_contains "$MASTER_LOG" "join of pi-dup refused: name held by another key" "master log"
 # Refused joins used nothing; the wrong-CA and wrong-secret agents never spent T_GOOD.
-assert_eq 0 "$(uses_of "$(token_id "$T_GOOD")")" "uses of the token behind the wrong-CA / wrong-secret tokens"
-assert_eq 1 "$(uses_of "$(token_id "$T_ONCE")")" "uses of the 1-use token"
-assert_eq 0 "$(uses_of "$(token_id "$T_DUP_B")")" "uses of pi-dup's second token after the name-taken refusals"
+token_field "$(token_id "$T_GOOD")" "t['uses']"
+assert_eq 0 "$Q" "uses of the token behind the wrong-CA / wrong-secret tokens"
+token_field "$(token_id "$T_ONCE")" "t['uses']"
+assert_eq 1 "$Q" "uses of the 1-use token"
+token_field "$(token_id "$T_DUP_B")" "t['uses']"
+assert_eq 0 "$Q" "uses of pi-dup's second token after the name-taken refusals"
 assert_eq "Ready" "$(node_state pi-dup)" "the original pi-dup while the impostor retries"
 
 # (v) continued: free the name; the second agent, still backing off, joins.
@@ -113,7 +113,8 @@ wait_for 15 log_has "$DUP_B_LOG" "joined the cluster as pi-dup" ||
 wait_for 5 node_is pi-dup Ready || fail "(v) pi-dup after rejoin: expected Ready, got $(node_state pi-dup)"
 log "second pi-dup joined and Ready $(($(now_ms) - t_rm)) ms after node rm"
 [[ -s "$WORK/agents/pi-dup-b/node.crt" ]] || fail "(v) the second pi-dup has no node.crt"
-assert_eq 1 "$(uses_of "$(token_id "$T_DUP_B")")" "uses of pi-dup's second token after it joined"
+token_field "$(token_id "$T_DUP_B")" "t['uses']"
+assert_eq 1 "$Q" "uses of pi-dup's second token after it joined"
 # The first agent was cut off and its key no longer opens a session.
 wait_for 5 log_has "$DUP_A_LOG" "not registered with this master" ||
         wait_for 1 log_has "$DUP_A_LOG" "removed from the cluster" ||

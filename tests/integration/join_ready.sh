@@ -36,15 +36,23 @@ done
 # A host-root node reports cpu_percent from the second heartbeat on (it needs
 # two /proc/stat samples); wait for it rather than sleeping a fixed time.
 has_cpu() { [[ "$(node_field "$1" cpu_percent)" != "<missing>" ]]; }
-wait_for 5 has_cpu pi-2 || fail "pi-2 has no cpu_percent 5s after Ready: $(nodes_json)"
-wait_for 3 has_cpu pi-3 || fail "pi-3 has no cpu_percent 3s after Ready: $(nodes_json)"
+wait_for 5 has_cpu pi-2 || fail "pi-2 has no cpu_percent 5s after Ready: $(nodes_dump)"
+wait_for 3 has_cpu pi-3 || fail "pi-3 has no cpu_percent 3s after Ready: $(nodes_dump)"
 
 # The host decides whether host-root nodes have a temperature: the agent
 # reports one only if some thermal zone reads.
-HOST_TEMP=false
-for z in /sys/class/thermal/thermal_zone*/temp; do
-        [[ -r "$z" ]] && [[ "$(cat "$z" 2>/dev/null)" =~ ^-?[0-9]+$ ]] && HOST_TEMP=true
-done
+# (Same rule as the agent: an integer in millidegrees, -273150..1000000.)
+HOST_TEMP=$(python3 -c '
+import glob
+ok = False
+for z in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
+    try:
+        v = int(open(z).read().strip())
+    except (OSError, ValueError):
+        continue
+    ok = ok or -273150 <= v <= 1000000
+print("true" if ok else "false")
+')
 log "host has a readable thermal zone: $HOST_TEMP"
 
 JSON=$(nodes_json)
@@ -113,7 +121,7 @@ row=$(printf '%s\n' "$TOKENS" | awk -v id="$TID" '$1 == id')
 $TOKENS"
 assert_contains "$row" "3/3" "token list row of $TID (uses)"
 assert_contains "$row" "used-up" "token list row of $TID (status)"
-uses=$(cli_ok -o json token list | json_query "[t for t in d if t['id'] == '$TID'][0]['uses']")
-assert_eq 3 "$uses" "uses of token $TID in 'bramble -o json token list'"
+token_field "$TID" "t['uses']"
+assert_eq 3 "$Q" "uses of token $TID in 'bramble -o json token list'"
 
 pass

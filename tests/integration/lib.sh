@@ -14,13 +14,14 @@
 #   BRM_SRC   source tree (defaults to two levels above this file); used for
 #             the fixture roots in tests/unit/fixtures
 #   BRM_KEEP  if set to 1, keep the temporary directory (its path is printed)
-#   BRM_SLOW  multiplier for the timing bounds (default 1; the sanitizer build
-#             sets nothing, the bounds below already allow for it)
+#   BRM_SLOW  whole-number multiplier for every wait_for timeout (default 1),
+#             for very slow machines; the default bounds already allow for
+#             the sanitizer build and a parallel ctest
 #
 # Exit codes: 0 pass, 1 fail (fail prints the reason and the tail of every
 # log), 77 skip.
 
-set -euo pipefail
+set -Eeuo pipefail
 
 if [[ -z "${BRM_BIN:-}" ]]; then
         echo "lib.sh: BRM_BIN is not set: point it at the build's bin directory (e.g. BRM_BIN=build/host/bin)" >&2
@@ -52,9 +53,18 @@ declare -A AGENT_LOG=()        # agent name -> log of the latest instance
 declare -A AGENT_STATE=()      # agent name -> state dir of the latest instance
 declare -A _LOG_SEQ=()
 
+_BRM_FAILED=0
+_BRM_ERR_AT=
+trap '_BRM_ERR_AT="line $LINENO: $BASH_COMMAND"' ERR
+
 _brm_cleanup() {
         local rc=$? pid left
-        trap - EXIT INT TERM
+        trap - EXIT INT TERM ERR
+        if ((rc != 0 && rc != 77 && !_BRM_FAILED)); then
+                # set -e stopped the script on a command nobody checked.
+                echo "FAIL [$TEST_NAME]: stopped with status $rc${_BRM_ERR_AT:+ after a failed command at $_BRM_ERR_AT}" >&2
+                dump_logs
+        fi
         # Polite first, so the sanitizer build can report leaks; then firm.
         for pid in "${BRM_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null || true
@@ -108,6 +118,7 @@ dump_logs() {
 }
 
 fail() {
+        _BRM_FAILED=1
         echo "FAIL [$TEST_NAME]: $*" >&2
         dump_logs
         exit 1
@@ -118,7 +129,47 @@ skip() {
         exit 77
 }
 
+# Problems a sanitizer build reports on stderr (ASan, LSan, UBSan). Every
+# process here logs to a file in $LOGS, so a report fails the test even when
+# the process survived it.
+SANITIZER_PATTERN='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: AddressSanitizer|SUMMARY: UndefinedBehaviorSanitizer'
+
+check_sanitizers() {
+        local f hits=""
+        for f in "$LOGS"/*; do
+                [[ -f "$f" ]] || continue
+                if grep -qE "$SANITIZER_PATTERN" "$f"; then
+                        hits+="  ${f#"$WORK"/}: $(grep -m1 -E "$SANITIZER_PATTERN" "$f")"$'\n'
+                fi
+        done
+        [[ -z "$hits" ]] || fail "sanitizer report(s) in process logs:
+$hits"
+}
+
+# stop_all: SIGTERM to every process still running, waits for them (so that
+# a sanitizer build writes its leak reports), SIGKILL after 10 s.
+stop_all() {
+        local pid t0
+        t0=$(now_ms)
+        for pid in "${BRM_PIDS[@]}"; do
+                kill -TERM "$pid" 2>/dev/null || true
+        done
+        for pid in "${BRM_PIDS[@]}"; do
+                if ! wait_for 10 _not_alive "$pid"; then
+                        kill -KILL "$pid" 2>/dev/null || true
+                        log "${BRM_PID_DESC[$pid]} did not exit within 10s of SIGTERM; killed"
+                fi
+                reap "$pid"
+        done
+        (($(now_ms) - t0 < 2000)) || log "note: stopping ${#BRM_PIDS[@]} processes took $(($(now_ms) - t0)) ms"
+        BRM_PIDS=()
+}
+
+# pass: ends the test successfully, after stopping every process and
+# checking the logs for sanitizer reports.
 pass() {
+        stop_all
+        check_sanitizers
         log "PASS${1:+: $*}"
         exit 0
 }
@@ -323,22 +374,48 @@ cli() {
         "$BRM_BIN/bramble" "$@" >"$o" 2>"$e" || CLI_RC=$?
         CLI_OUT=$(cat "$o")
         CLI_ERR=$(cat "$e")
+        no_sanitizer_report "bramble $*" "$CLI_ERR"
+}
+
+# no_sanitizer_report WHAT STDERR_TEXT: fails the test if a sanitizer build
+# reported a problem (the exit code is then the sanitizer's, not the tool's).
+no_sanitizer_report() {
+        if [[ "$2" =~ $SANITIZER_PATTERN ]]; then
+                fail "$1: sanitizer report on stderr (exit code $CLI_RC):
+$(printf '%s\n' "$2" | grep -E -A12 "$SANITIZER_PATTERN" | head -40)"
+        fi
 }
 
 # cli_ok ARGS...: like cli but fails the test unless bramble exits 0; prints
 # stdout.
 cli_ok() {
         cli "$@"
-        [[ $CLI_RC -eq 0 ]] || fail "bramble $* exited $CLI_RC (expected 0): $CLI_ERR"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble $* exited $CLI_RC (expected 0): $CLI_ERR $(master_status)"
         printf '%s\n' "$CLI_OUT"
+}
+
+# Why a CLI call may have failed: whether the primary master still runs.
+master_status() {
+        [[ -n "${MASTER_PID:-}" ]] || return 0
+        if alive "$MASTER_PID"; then
+                echo "(bramble-master pid $MASTER_PID is running)"
+        else
+                echo "(bramble-master pid $MASTER_PID is NOT running any more: it crashed, or something outside this test stopped it; see its log)"
+        fi
 }
 
 # nodes_json: the JSON array from 'bramble -o json nodes' (fails the test if
 # the CLI fails).
 nodes_json() {
         cli -o json nodes
-        [[ $CLI_RC -eq 0 ]] || fail "bramble -o json nodes exited $CLI_RC: $CLI_ERR"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble -o json nodes exited $CLI_RC: $CLI_ERR $(master_status)"
         printf '%s\n' "$CLI_OUT"
+}
+
+# nodes_dump: the node list for a failure message (never fails).
+nodes_dump() {
+        cli -o json nodes
+        printf '%s' "$CLI_OUT${CLI_ERR:+ (stderr: $CLI_ERR)}" | tr -s ' \t\n' ' '
 }
 
 # json_query PYTHON_EXPR: evaluates EXPR with the JSON from stdin bound to
@@ -352,12 +429,34 @@ print(v if isinstance(v, str) else json.dumps(v))
 ' "$1"
 }
 
+# cli_json EXPR ARGS...: runs 'bramble ARGS' (which must exit 0) and sets Q
+# to EXPR evaluated on its JSON output (see json_query). Call it directly,
+# not in $(...), so that a failure ends the test at once.
+Q=
+cli_json() {
+        local expr=$1
+        shift
+        cli "$@"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble $* exited $CLI_RC (expected 0): $CLI_ERR $(master_status)"
+        Q=$(printf '%s' "$CLI_OUT" | json_query "$expr" 2>&1) ||
+                fail "evaluating $expr on the output of 'bramble $*' failed: $Q
+output: $CLI_OUT"
+}
+
+# token_field ID EXPR: sets Q to EXPR evaluated on the token's entry ('t')
+# in 'bramble -o json token list'.
+token_field() {
+        cli_json "[($2) for t in d if t['id'] == '$1']" -o json token list
+        [[ "$Q" != "[]" ]] || fail "token $1 is not in 'bramble token list': $CLI_OUT"
+        Q=$(printf '%s' "$Q" | json_query "d[0]")
+}
+
 # node_state NAME: prints Ready, NotReady, "absent" if the master does not
-# list the node, or "error" if the CLI failed.
+# list the node, or "<bramble failed ...>" if the CLI failed.
 node_state() {
         cli -o json nodes
         if [[ $CLI_RC -ne 0 ]]; then
-                echo error
+                echo "<bramble -o json nodes failed ($CLI_RC): $CLI_ERR $(master_status)>"
                 return 0
         fi
         printf '%s' "$CLI_OUT" | python3 -c '
@@ -374,7 +473,10 @@ else:
 # node_field NAME FIELD: prints one field of a node ("<missing>" if absent).
 node_field() {
         cli -o json nodes
-        [[ $CLI_RC -eq 0 ]] || fail "bramble -o json nodes exited $CLI_RC: $CLI_ERR"
+        if [[ $CLI_RC -ne 0 ]]; then
+                echo "<bramble -o json nodes failed ($CLI_RC): $CLI_ERR $(master_status)>"
+                return 0
+        fi
         printf '%s' "$CLI_OUT" | python3 -c '
 import json, sys
 for n in json.load(sys.stdin):
@@ -391,7 +493,7 @@ else:
 states() {
         cli -o json nodes
         if [[ $CLI_RC -ne 0 ]]; then
-                echo "cli-error($CLI_RC)"
+                echo "cli-error($CLI_RC: $CLI_ERR $(master_status))"
                 return 0
         fi
         printf '%s' "$CLI_OUT" | python3 -c '
@@ -417,7 +519,7 @@ node_is() { # NAME STATE
 # create_token ARGS...: prints a new token made with 'bramble token create'.
 create_token() {
         cli token create "$@"
-        [[ $CLI_RC -eq 0 ]] || fail "bramble token create $* exited $CLI_RC: $CLI_ERR"
+        [[ $CLI_RC -eq 0 ]] || fail "bramble token create $* exited $CLI_RC: $CLI_ERR $(master_status)"
         [[ "$CLI_OUT" =~ ^bramble1:[0-9a-f]{64}:[a-z0-9]{6}\.[a-z0-9]{32}$ ]] ||
                 fail "bramble token create printed '$CLI_OUT', expected bramble1:<64 hex>:<id>.<secret>"
         printf '%s\n' "$CLI_OUT"

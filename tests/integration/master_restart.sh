@@ -26,8 +26,8 @@ wait_for 5 all_in_state Ready pi-1 pi-2 pi-3 ||
         fail "setup: expected pi-1=Ready pi-2=Ready pi-3=Ready within 5s, got $(states pi-1 pi-2 pi-3)"
 
 cli_ok token revoke "$TID" >/dev/null
-revoked=$(cli_ok -o json token list | json_query "[t for t in d if t['id'] == '$TID'][0]['revoked']")
-assert_eq true "$revoked" "token $TID revoked before the restart"
+token_field "$TID" "t['revoked']"
+assert_eq true "$Q" "token $TID revoked before the restart"
 
 # Let at least one heartbeat land after the revoke, then stop the master.
 sleep 1.2
@@ -88,8 +88,8 @@ assert_file_lacks "${AGENT_LOG[pi-3]}" "joining as" "restarted pi-3 log"
 assert_file_lacks "${AGENT_LOG[pi-3]}" "refused" "restarted pi-3 log"
 assert_file_lacks "$MASTER_LOG" "revoked" "second master log (the revoked token was never presented)"
 
-t=$(cli_ok -o json token list | json_query "[(t['uses'], t['revoked']) for t in d if t['id'] == '$TID'][0]")
-assert_eq "[3, true]" "$t" "token $TID [uses, revoked] at the end"
+token_field "$TID" "[t['uses'], t['revoked']]"
+assert_eq "[3, true]" "$Q" "token $TID [uses, revoked] at the end"
 
 # The agents verified the restarted master against their stored CA, which is
 # still the master's CA.

@@ -68,7 +68,7 @@ assert_not_contains "$CLI_OUT" "bramble1:" "stdout of 'bramble token create' wit
 alive "$MASTER_PID" || fail "the master died"
 alive "$OTHER_PID" || fail "the second master died"
 assert_eq Ready "$(node_state pi-1)" "pi-1 after the refused clients"
-ntok=$(cli_ok -o json token list | json_query "len(d)")
-assert_eq 2 "$ntok" "number of tokens (first-start token + ours; nothing created by the foreign client)"
+cli_json "len(d)" -o json token list
+assert_eq 2 "$Q" "number of tokens (first-start token + ours; nothing created by the foreign client)"
 
 pass

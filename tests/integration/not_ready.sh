@@ -61,7 +61,7 @@ after=$(node_field pi-2 last_seen_ms)
 assert_eq "true" "$(node_field pi-2 connected)" "pi-2 connected after restart"
 assert_eq "pi-1=Ready pi-2=Ready pi-3=Ready" "$(states pi-1 pi-2 pi-3)" "states after restart"
 # Only the three joins used the token.
-uses=$(cli_ok -o json token list | json_query "[t for t in d if t['id'] == '$(token_id "$TOKEN")'][0]['uses']")
-assert_eq 3 "$uses" "token uses after the restart (a restart must not join again)"
+token_field "$(token_id "$TOKEN")" "t['uses']"
+assert_eq 3 "$Q" "token uses after the restart (a restart must not join again)"
 
 pass
