@@ -45,6 +45,13 @@ static void on_timer(uv_timer_t *t)
                         c->on_ready(c, -ETIMEDOUT);
                 return;
         }
+        /* If the loop itself stalled (a burst of handshakes), data from the
+         * peer may be waiting unread: judge idleness on the next tick. */
+        uint64_t tick = c->idle_timeout_ms / 4 ? c->idle_timeout_ms / 4 : 1;
+        bool stalled = c->last_tick_ms && now - c->last_tick_ms > 2 * tick;
+        c->last_tick_ms = now;
+        if (stalled)
+                return;
         if (c->idle_timeout_ms && now - c->last_rx_ms >= c->idle_timeout_ms)
                 brm_conn_close(c, -ETIMEDOUT);
 }

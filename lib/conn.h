@@ -27,6 +27,7 @@ struct brm_conn {
         uint64_t handshake_timeout_ms; /* default 10 s */
         uint64_t idle_timeout_ms;      /* 0 = none */
         uint64_t last_rx_ms;
+        uint64_t last_tick_ms;         /* when the idle check last ran */
         int close_reason;              /* why the connection closed (negative errno), 0 if asked */
         int open_handles;
         bool ready, closing;

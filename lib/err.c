@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509.h>
 
@@ -20,6 +21,9 @@ int brm_err_mbedtls(int e)
                 return -ENOMEM;
         case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
         case MBEDTLS_ERR_SSL_CONN_EOF:
+        case MBEDTLS_ERR_NET_SEND_FAILED:
+        case MBEDTLS_ERR_NET_RECV_FAILED:
+        case MBEDTLS_ERR_NET_CONN_RESET:
                 return -ECONNRESET;
         case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
         case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:

@@ -26,6 +26,7 @@ struct brm_session {
         char name[64];
         struct brm_node *node;
         struct brm_session *prev, *next;
+        bool handshaking;
 };
 
 struct brm_master_config {
@@ -55,6 +56,9 @@ struct brm_master {
         uint64_t next_node_req;
         struct brm_pending *pending;   /* container checks waiting for a node */
         uint64_t last_flush_mono;
+        uint64_t last_liveness_mono;
+        unsigned handshaking;          /* sessions accepted but not yet past the handshake */
+        bool accept_paused;            /* a connection waits in the kernel queue */
         bool stopping;
 };
 

@@ -14,12 +14,39 @@
 #define MOD "server"
 #define FLUSH_EVERY_MS 10000
 #define ANON_MAX_FRAME (16 * 1024)
+/* Handshakes cost milliseconds of ECC each. Past this many in flight, new
+ * connections wait in the kernel's accept queue, where their handshake
+ * timer has not started, instead of all timing out together after a master
+ * restart brings every node back at once. */
+#define MAX_HANDSHAKING 64
+
+static void accept_one(struct brm_master *m);
+
+static void handshake_done(struct brm_session *s)
+{
+        struct brm_master *m = s->m;
+
+        if (!s->handshaking)
+                return;
+        s->handshaking = false;
+        m->handshaking--;
+        if (m->accept_paused && !m->stopping) {
+                m->accept_paused = false;
+                accept_one(m);
+        }
+}
 
 static void session_closed(struct brm_conn *c)
 {
         struct brm_session *s = c->data;
         struct brm_master *m = s->m;
 
+        if (s->role == BRM_ROLE_NODE && !m->stopping)
+                brm_info(MOD, "node %s disconnected: %s", s->name,
+                         c->close_reason == -ETIMEDOUT ? "no data within the idle timeout"
+                         : c->close_reason < 0         ? brm_strerror(c->close_reason)
+                                                       : "closed");
+        handshake_done(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -154,6 +181,7 @@ static void on_ready(struct brm_conn *c, int status)
         char cn[64], org[64];
         uint32_t flags;
 
+        handshake_done(s);
         if (status < 0) {
                 brm_debug(MOD, "handshake failed: %s", brm_strerror(status));
                 return;
@@ -215,20 +243,35 @@ static void on_ready(struct brm_conn *c, int status)
 static void on_connection(uv_stream_t *server, int status)
 {
         struct brm_master *m = server->data;
-        struct brm_session *s;
-        int r;
 
         if (status < 0) {
                 brm_warn(MOD, "accept failed: %s", uv_strerror(status));
                 return;
         }
-        s = calloc(1, sizeof(*s));
-        if (!s)
+        /* Not accepting makes libuv stop watching the listener until the
+         * next uv_accept(), so the backlog stays in the kernel. */
+        if (m->handshaking >= MAX_HANDSHAKING) {
+                m->accept_paused = true;
                 return;
+        }
+        accept_one(m);
+}
+
+static void accept_one(struct brm_master *m)
+{
+        struct brm_session *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+                m->accept_paused = true; /* the liveness timer tries again */
+                return;
+        }
         /* Until the peer has a certificate it may only join, and a join is
          * small: an anonymous peer cannot make the master hold a full frame. */
         if ((r = brm_conn_init(m->loop, &s->conn, &m->tls, ANON_MAX_FRAME)) < 0) {
                 free(s);
+                m->accept_paused = true;
                 brm_warn(MOD, "session setup failed: %s", brm_strerror(r));
                 return;
         }
@@ -243,7 +286,9 @@ static void on_connection(uv_stream_t *server, int status)
         /* From here the session is only freed by its close callback. */
         s->conn.on_closed = session_closed;
         s->conn.idle_timeout_ms = 15000;
-        if ((r = uv_accept(server, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
+        s->handshaking = true;
+        m->handshaking++;
+        if ((r = uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
             (r = brm_conn_start(&s->conn, on_ready, on_msg, session_closed)) < 0)
                 brm_conn_close(&s->conn, r);
 }
@@ -308,7 +353,18 @@ static void on_liveness(uv_timer_t *t)
 {
         struct brm_master *m = t->data;
 
-        brm_registry_foreach(&m->reg, check_node, m);
+        uint64_t now = brm_mono_ms();
+        bool stalled = m->last_liveness_mono && now - m->last_liveness_mono > 2000;
+
+        m->last_liveness_mono = now;
+        if (m->accept_paused && m->handshaking < MAX_HANDSHAKING && !m->stopping) {
+                m->accept_paused = false;
+                accept_one(m);
+        }
+        /* After a stall, heartbeats may be waiting unread in the sockets:
+         * read them before declaring anyone NotReady. */
+        if (!stalled)
+                brm_registry_foreach(&m->reg, check_node, m);
         brm_containers_expire(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
@@ -339,7 +395,7 @@ int brm_server_start(struct brm_master *m)
         uv_tcp_init(m->loop, &m->listener);
         m->listener.data = m;
         if ((r = uv_tcp_bind(&m->listener, (struct sockaddr *)&ss, 0)) < 0 ||
-            (r = uv_listen((uv_stream_t *)&m->listener, 1024, on_connection)) < 0) {
+            (r = uv_listen((uv_stream_t *)&m->listener, SOMAXCONN, on_connection)) < 0) {
                 uv_close((uv_handle_t *)&m->listener, NULL);
                 return r;
         }

@@ -91,13 +91,16 @@ struct lg {
         char master[300];
         struct brm_token token;
         unsigned n;
-        unsigned concurrency;
+        unsigned concurrency;      /* handshakes in flight */
+        unsigned join_concurrency; /* joins in flight (default: concurrency) */
         uint64_t interval_ms;
         uint64_t duration_ms;
         uint64_t setup_timeout_ms;
         unsigned retries;
         bool pipeline;
-        bool quiet;
+        uint64_t handshake_timeout_ms;
+        int master_pid;          /* optional: sample the master's CPU at phase boundaries */
+        double mcpu_join, mcpu_conn, mcpu_steady, mcpu_end; /* master utime+stime, s */
         const char *prefix;
         /* shared TLS state */
         mbedtls_ssl_config pin_conf; /* joining: no client certificate, trust by pin */
@@ -121,11 +124,16 @@ struct lg {
         unsigned n_join_lat, n_conn_lat;
         unsigned join_errors, conn_errors;
         struct reasons join_why, conn_why, drop_why;
-        unsigned drops, reconnects, send_errors, master_errors;
+        unsigned drops, drops_steady, reconnects, send_errors, master_errors;
+        /* Longest delay of a 100 ms timer per phase: how long this loop was
+         * busy without running timers (heartbeats are timers). */
+        uv_timer_t lag_timer;
+        uint64_t lag_expect_ms;
+        uint64_t max_lag_ms[3];
         uint64_t hb_sent, hb_sent_steady_base;
         uint32_t hello_interval_ms;
         char first_master_error[200];
-        uv_timer_t setup_timer, stop_timer;
+        uv_timer_t setup_timer, stop_timer; /* lag_timer is above */
         uv_signal_t sigint, sigterm;
 };
 
@@ -170,6 +178,31 @@ static long self_rss_kib(const char *field)
                 }
         fclose(f);
         return v;
+}
+
+/* utime+stime of a process in seconds, from /proc/PID/stat; -1 if unknown. */
+static double proc_cpu_s(int pid)
+{
+        char path[64], buf[1024], *p;
+        unsigned long long ut = 0, st = 0;
+        size_t len;
+        FILE *f;
+
+        if (pid <= 0)
+                return -1;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        /* The command name may hold spaces; the fields start after its ')'. */
+        if (!(p = strrchr(buf, ')')))
+                return -1;
+        /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return -1;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void reason_add(struct reasons *r, int code)
@@ -246,7 +279,8 @@ static void enqueue(struct node *n)
 
 static void pump(struct lg *lg)
 {
-        while (lg->phase < 3 && lg->in_flight < lg->concurrency && lg->qhead) {
+        while (lg->phase < 3 && lg->qhead &&
+               lg->in_flight < (lg->qhead->state == ST_NEW ? lg->join_concurrency : lg->concurrency)) {
                 struct node *n = lg->qhead;
                 lg->qhead = n->qnext;
                 if (!lg->qhead)
@@ -271,6 +305,7 @@ static void enter_steady(struct lg *lg);
 static void begin_connect_phase(struct lg *lg)
 {
         getrusage(RUSAGE_SELF, &lg->ru_conn);
+        lg->mcpu_conn = proc_cpu_s(lg->master_pid);
         lg->phase = 1;
         if (lg->join_last_ms)
                 say(lg, "join: %u/%u nodes joined in %.3f s (first join started -> last certificate received), %.0f joins/s, "
@@ -280,6 +315,10 @@ static void begin_connect_phase(struct lg *lg)
         else
                 say(lg, "join: no node joined (%u failed attempts)\n", lg->join_errors);
         lat_print("join", lg->join_lat, lg->n_join_lat);
+        if (lg->master_pid > 0 && lg->joined)
+                say(lg, "  master cpu in the join phase: %.2f s, %.2f ms per joined node; loadgen cpu %.2f ms per joined node\n",
+                    lg->mcpu_conn - lg->mcpu_join, 1000.0 * (lg->mcpu_conn - lg->mcpu_join) / lg->joined,
+                    1000.0 * cpu_s(&lg->ru_join, &lg->ru_conn) / lg->joined);
         reason_print("join errors:", &lg->join_why);
         if (lg->first_master_error[0])
                 say(lg, "  first refusal from the master: %s\n", lg->first_master_error);
@@ -536,6 +575,16 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
         }
 }
 
+static void on_lag(uv_timer_t *t)
+{
+        struct lg *lg = t->data;
+        uint64_t now = uv_now(lg->loop);
+
+        if (lg->phase < 3 && now > lg->lag_expect_ms && now - lg->lag_expect_ms > lg->max_lag_ms[lg->phase])
+                lg->max_lag_ms[lg->phase] = now - lg->lag_expect_ms;
+        lg->lag_expect_ms = now + 100;
+}
+
 static void on_retry(uv_timer_t *t)
 {
         struct node *n = t->data;
@@ -604,6 +653,8 @@ static void on_closed(struct brm_conn *c)
                 /* The master dropped a working session: count it and
                  * reconnect with backoff, as the agent does. */
                 lg->drops++;
+                if (lg->phase == 2)
+                        lg->drops_steady++;
                 lg->reconnects++;
                 reason_add(&lg->drop_why, reason);
                 uv_timer_start(&n->timer, on_retry, brm_backoff_next(&n->backoff), 0);
@@ -637,6 +688,7 @@ static void start_attempt(struct node *n)
                 attempt_failed(n, r);
                 return;
         }
+        c->handshake_timeout_ms = lg->handshake_timeout_ms;
         c->data = n;
         n->conn = c;
         n->op_ok = false;
@@ -678,6 +730,7 @@ static void stop_all(struct lg *lg)
         }
         uv_close((uv_handle_t *)&lg->setup_timer, timer_closed);
         uv_close((uv_handle_t *)&lg->stop_timer, timer_closed);
+        uv_close((uv_handle_t *)&lg->lag_timer, timer_closed);
         uv_close((uv_handle_t *)&lg->sigint, NULL);
         uv_close((uv_handle_t *)&lg->sigterm, NULL);
 }
@@ -692,20 +745,33 @@ static void report(struct lg *lg)
 
         if (lg->steady_start_ms) {
                 say(lg, "steady: %.1f s with %u sessions up at the end, %llu heartbeats sent (%.0f/s), %u sessions dropped by "
-                        "the master, %u send errors\n",
-                    steady, up, (unsigned long long)hb_steady, hb_steady / (steady + 1e-9), lg->drops, lg->send_errors);
+                        "the master in the steady state (%u while others were still connecting), %u send errors\n",
+                    steady, up, (unsigned long long)hb_steady, hb_steady / (steady + 1e-9), lg->drops_steady,
+                    lg->drops - lg->drops_steady, lg->send_errors);
                 reason_print("drops:", &lg->drop_why);
+                if (lg->master_pid > 0 && lg->mcpu_end >= 0)
+                        say(lg, "  master cpu in the steady state: %.1f %% of one core (%.1f us per heartbeat)\n",
+                            100.0 * (lg->mcpu_end - lg->mcpu_steady) / (steady + 1e-9),
+                            hb_steady ? 1e6 * (lg->mcpu_end - lg->mcpu_steady) / (double)hb_steady : 0.0);
         }
         say(lg, "loadgen cpu: join %.2f s, connect %.2f s, steady %.2f s (%.1f %% of one core); VmRSS %ld KiB, VmHWM %ld KiB\n",
             cpu_s(&lg->ru_join, &lg->ru_conn), cpu_s(&lg->ru_conn, &lg->ru_steady), cpu_steady,
             steady ? 100.0 * cpu_steady / steady : 0.0, self_rss_kib("VmRSS"), self_rss_kib("VmHWM"));
+        say(lg, "loadgen loop: longest stall (timers held up) %llu ms joining, %llu ms connecting, %llu ms steady\n",
+            (unsigned long long)lg->max_lag_ms[0], (unsigned long long)lg->max_lag_ms[1],
+            (unsigned long long)lg->max_lag_ms[2]);
         say(lg, "RESULT nodes=%u joined=%u join_s=%.3f join_errors=%u up=%u connect_s=%.3f connect_errors=%u "
                 "hb_sent=%llu hb_steady=%llu steady_s=%.1f drops=%u send_errors=%u errors=%u loadgen_cpu_steady_pct=%.1f "
-                "loadgen_rss_kib=%ld\n",
+                "loadgen_cpu_join_s=%.2f loadgen_cpu_connect_s=%.2f loadgen_rss_kib=%ld master_cpu_join_s=%.2f "
+                "master_cpu_connect_s=%.2f drops_steady=%u loadgen_stall_ms=%llu/%llu/%llu\n",
             lg->n, lg->joined, lg->join_last_ms ? secs(lg->join_last_ms - lg->join_first_ms) : -1.0, lg->join_errors, up,
             lg->conn_last_ms ? secs(lg->conn_last_ms - lg->conn_first_ms) : -1.0, lg->conn_errors,
             (unsigned long long)lg->hb_sent, (unsigned long long)hb_steady, steady, lg->drops, lg->send_errors, errors,
-            steady ? 100.0 * cpu_steady / steady : 0.0, self_rss_kib("VmRSS"));
+            steady ? 100.0 * cpu_steady / steady : 0.0, cpu_s(&lg->ru_join, &lg->ru_conn), cpu_s(&lg->ru_conn, &lg->ru_steady),
+            self_rss_kib("VmRSS"), lg->master_pid > 0 ? lg->mcpu_conn - lg->mcpu_join : -1.0,
+            lg->master_pid > 0 ? lg->mcpu_steady - lg->mcpu_conn : -1.0, lg->drops_steady,
+            (unsigned long long)lg->max_lag_ms[0], (unsigned long long)lg->max_lag_ms[1],
+            (unsigned long long)lg->max_lag_ms[2]);
 }
 
 static void finish(struct lg *lg)
@@ -714,6 +780,7 @@ static void finish(struct lg *lg)
                 return;
         lg->steady_end_ms = brm_mono_ms();
         getrusage(RUSAGE_SELF, &lg->ru_end);
+        lg->mcpu_end = proc_cpu_s(lg->master_pid);
         if (lg->phase < 2) {
                 /* Stopped before the steady state: report what got done. */
                 getrusage(RUSAGE_SELF, &lg->ru_steady);
@@ -736,6 +803,7 @@ static void enter_steady(struct lg *lg)
                 return;
         lg->phase = 2;
         getrusage(RUSAGE_SELF, &lg->ru_steady);
+        lg->mcpu_steady = proc_cpu_s(lg->master_pid);
         uv_timer_stop(&lg->setup_timer);
         if (lg->conn_last_ms)
                 say(lg, "connect: %u/%u mTLS sessions up in %.3f s (first connect started -> last HelloAck), %.0f/s, "
@@ -745,6 +813,10 @@ static void enter_steady(struct lg *lg)
         else
                 say(lg, "connect: no session came up (%u failed attempts)\n", lg->conn_errors);
         lat_print("connect", lg->conn_lat, lg->n_conn_lat);
+        if (lg->master_pid > 0 && lg->up)
+                say(lg, "  master cpu in the connect phase: %.2f s, %.2f ms per session; loadgen cpu %.2f ms per session\n",
+                    lg->mcpu_steady - lg->mcpu_conn, 1000.0 * (lg->mcpu_steady - lg->mcpu_conn) / lg->up,
+                    1000.0 * cpu_s(&lg->ru_conn, &lg->ru_steady) / lg->up);
         reason_print("connect errors:", &lg->conn_why);
         if (lg->hello_interval_ms && lg->hello_interval_ms != lg->interval_ms)
                 say(lg, "note: the master asks for a heartbeat every %u ms; this run sends every %llu ms (--interval)\n",
@@ -854,11 +926,14 @@ static void usage(FILE *f)
                 "  --interval DUR       heartbeat interval (default 1s)\n"
                 "  --duration DUR       length of the steady state, after every session is up (default 30s)\n"
                 "  --concurrency C      joins or handshakes in flight at once (default 64; N = all at once)\n"
+                "  --join-concurrency C joins in flight at once, if different (e.g. N: every node joins at once)\n"
                 "  --prefix P           node names are P-0 .. P-(N-1) (default load)\n"
                 "  --retries R          failed attempts a node retries, with backoff, before it gives up (default 5)\n"
                 "  --setup-timeout DUR  longest the join and connect phases may take together (default 300s)\n"
                 "  --pipeline           reconnect each node right after its join, as an agent does, instead of\n"
-                "                       joining every node first\n");
+                "                       joining every node first\n"
+                "  --handshake-timeout DUR  connect + TLS handshake limit per attempt (default 10s, as the agent)\n"
+                "  --master-pid PID     also report the master's CPU time per phase (from /proc/PID/stat)\n");
 }
 
 static int die_arg(const char *opt, const char *val, const char *expected)
@@ -875,6 +950,7 @@ int main(int argc, char **argv)
                 { "duration", required_argument, NULL, 'd' },   { "concurrency", required_argument, NULL, 'c' },
                 { "prefix", required_argument, NULL, 'p' },     { "retries", required_argument, NULL, 'r' },
                 { "setup-timeout", required_argument, NULL, 's' }, { "pipeline", no_argument, NULL, 'P' },
+                { "handshake-timeout", required_argument, NULL, 'H' }, { "join-concurrency", required_argument, NULL, 'J' }, { "master-pid", required_argument, NULL, 'M' },
                 { "help", no_argument, NULL, 'h' },             { 0 },
         };
         struct lg lg;
@@ -891,6 +967,7 @@ int main(int argc, char **argv)
         lg.duration_ms = 30000;
         lg.setup_timeout_ms = 300000;
         lg.retries = 5;
+        lg.handshake_timeout_ms = 10000;
         lg.prefix = "load";
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
@@ -922,6 +999,11 @@ int main(int argc, char **argv)
                                 return die_arg("--concurrency", optarg, "a number from 1 to 1000000");
                         lg.concurrency = (unsigned)v;
                         break;
+                case 'J':
+                        if (brm_parse_u64(optarg, 1, 1000000, &v) < 0)
+                                return die_arg("--join-concurrency", optarg, "a number from 1 to 1000000");
+                        lg.join_concurrency = (unsigned)v;
+                        break;
                 case 'p':
                         lg.prefix = optarg;
                         break;
@@ -938,6 +1020,16 @@ int main(int argc, char **argv)
                 case 'P':
                         lg.pipeline = true;
                         break;
+                case 'H':
+                        if (brm_parse_duration_ms(optarg, &v) < 0 || v < 100 || v > 3600000)
+                                return die_arg("--handshake-timeout", optarg, "a duration from 100ms to 1h, e.g. 10s");
+                        lg.handshake_timeout_ms = v;
+                        break;
+                case 'M':
+                        if (brm_parse_u64(optarg, 1, 4194304, &v) < 0)
+                                return die_arg("--master-pid", optarg, "a process id");
+                        lg.master_pid = (int)v;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -946,6 +1038,8 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
+        if (!lg.join_concurrency)
+                lg.join_concurrency = lg.concurrency;
         if (!lg.master[0] || !token) {
                 usage(stderr);
                 return 2;
@@ -974,8 +1068,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "brm_loadgen: TLS setup failed: %s\n", brm_strerror(r));
                 goto out;
         }
-        say(&lg, "loadgen: %u nodes -> %s, concurrency %u, heartbeat every %llu ms, steady state %.0f s%s\n", lg.n, lg.master,
-            lg.concurrency, (unsigned long long)lg.interval_ms, secs(lg.duration_ms),
+        say(&lg, "loadgen: %u nodes -> %s, joins in flight %u, handshakes in flight %u, heartbeat every %llu ms, steady state %.0f s%s\n", lg.n, lg.master,
+            lg.join_concurrency, lg.concurrency, (unsigned long long)lg.interval_ms, secs(lg.duration_ms),
             lg.pipeline ? ", pipelined (join then connect per node)" : "");
         if ((r = make_nodes(&lg)) < 0) {
                 fprintf(stderr, "brm_loadgen: making keys failed: %s\n", brm_strerror(r));
@@ -989,11 +1083,16 @@ int main(int argc, char **argv)
         lg.sigint.data = lg.sigterm.data = &lg;
         uv_signal_start(&lg.sigint, on_signal, SIGINT);
         uv_signal_start(&lg.sigterm, on_signal, SIGTERM);
-        uv_timer_start(&lg.setup_timer, on_setup_timeout, lg.setup_timeout_ms, 0);
-
+        /* Making keys took a while: refresh the loop's clock first. */
         uv_update_time(lg.loop);
+        uv_timer_start(&lg.setup_timer, on_setup_timeout, lg.setup_timeout_ms, 0);
+        uv_timer_init(lg.loop, &lg.lag_timer);
+        lg.lag_timer.data = &lg;
+        lg.lag_expect_ms = uv_now(lg.loop) + 100;
+        uv_timer_start(&lg.lag_timer, on_lag, 100, 100);
         lg.t0_ms = brm_mono_ms();
         getrusage(RUSAGE_SELF, &lg.ru_join);
+        lg.mcpu_join = proc_cpu_s(lg.master_pid);
         for (unsigned i = 0; i < lg.n; i++)
                 enqueue(&lg.nodes[i]);
         pump(&lg);
