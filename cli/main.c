@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include "cli.h"
+#include "image.h"
 
 static void usage(FILE *f)
 {
@@ -37,6 +38,10 @@ static void usage(FILE *f)
                 "      [-- CMD ARGS...]                run a container on a node\n"
                 "  ps [NODE]                           list containers\n"
                 "  stop|start|rm NODE/NAME             stop, start again, or remove a container\n"
+                "  image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]\n"
+                "                                      write bramble.json into an SD-card image file\n"
+                "  flash IMG TARGET [--master HOST:PORT --token TOKEN] [--name-prefix P] [--no-bmap]\n"
+                "                                      write the image to a card, verify it, configure it\n"
                 "  version                             print the version\n"
                 "\n"
                 "Credentials come from --config FILE, else $BRAMBLE_CONFIG, else ~/.config/bramble/admin.json\n"
@@ -499,6 +504,13 @@ static int run(struct cli *c, int argc, char **argv)
                 return brm_cli_ps(c, argc, argv);
         if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "rm") == 0)
                 return brm_cli_container_change(c, argc, argv);
+        if (strcmp(cmd, "image") == 0) {
+                if (argc >= 2 && strcmp(argv[1], "configure") == 0)
+                        return brm_cli_image_configure(argc - 1, argv + 1);
+                return brm_cli_usage_error("%s", "usage: bramble image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P] [--name N]");
+        }
+        if (strcmp(cmd, "flash") == 0)
+                return brm_cli_flash(argc, argv);
         if (strcmp(cmd, "version") == 0) {
                 printf("bramble %s\n", BRM_VERSION);
                 return 0;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The emulated cluster: a bramble-master on loopback and three Raspberry Pi
+# nodes booted from the SD-card image under qemu-system-aarch64 -M virt.
+# Each node is a copy-on-write overlay of the one image with its own serial
+# (so its own name) and its own data partition; the only way out of a node
+# is one forward to the master. scripts/demo runs this after bootstrap and
+# the host build.
+#
+#   image/demo.sh          build (if needed) and start; prints 'bramble nodes'
+#   image/demo.sh stop     stop the nodes and the master
+#
+# Environment: BRM_BIN (host build bin dir, default build/host/bin),
+# BRAMBLE_DEMO_PORT (default 7443), BRM_DEMO_DIR (default build/demo-image).
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BRM_BIN:-$SRC/build/host/bin}
+RUN=${BRM_DEMO_DIR:-$SRC/build/demo-image}
+PORT=${BRAMBLE_DEMO_PORT:-7443}
+. "$SRC/image/qemu.sh"
+
+stop() {
+	[ -d "$RUN" ] || return 0
+	for n in "$RUN"/node-*; do [ -d "$n" ] && brm_node_stop "$n"; done
+	brm_master_stop "$RUN"
+}
+
+if [ "${1:-}" = stop ]; then
+	stop
+	echo "emulated cluster stopped (disks and logs kept in $RUN until the next start)"
+	exit 0
+fi
+
+brm_need_tools qemu-system-aarch64 qemu-img mcopy socat python3
+[ -x "$BIN/bramble-master" ] || { echo "image/demo.sh: no bramble-master in $BIN (build the host preset first)" >&2; exit 1; }
+stop
+rm -rf "$RUN"
+mkdir -p "$RUN"
+
+echo "== building the SD-card image (image/build.sh; Debian trixie arm64 packages are cached)"
+IMG=$(brm_image_path "$SRC")
+echo "   $IMG ($(($(stat -c %s "$IMG") >> 20)) MiB, $(($(du -B1 "$IMG" | cut -f1) >> 20)) MiB allocated)"
+
+echo "== starting bramble-master on 127.0.0.1:$PORT (data in $RUN/data)"
+brm_master_start "$RUN" "$PORT" "$BIN"
+echo "   export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
+
+echo "== creating a join token for three nodes and writing it into the image"
+token=$("$BIN/bramble" token create --ttl 1h --uses 3 --description demo-image)
+echo "   $token"
+cp --sparse=always "$IMG" "$RUN/bramble.img"
+"$BIN/bramble" image configure "$RUN/bramble.img" --master "$BRM_GUEST_MASTER" --token "$token" --name-prefix pi | sed 's/^/   /'
+
+echo "== booting three emulated Raspberry Pi nodes (qemu-system-aarch64 -M virt, overlays of one image)"
+names=()
+for i in 1 2 3; do
+	serial=$(printf '10000000d3%04x' "$i")
+	name=pi-$(echo "$serial" | tail -c 7)
+	names+=("$name")
+	brm_node_start "$RUN/node-$i" "$RUN/bramble.img" "$PORT" "$serial" 2G
+	echo "   node $i: serial $serial -> $name (console: $RUN/node-$i/console.log)"
+done
+
+echo "== waiting for all three to be Ready"
+for i in 1 2 3; do
+	name=${names[$((i - 1))]}
+	brm_wait_ready "$BIN" "$name" 180 || { echo "image/demo.sh: $name did not turn Ready; see $RUN/node-$i/console.log" >&2; exit 1; }
+	echo "   $name Ready $(awk -v s="$(cat "$RUN/node-$i/started")" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}') s after its QEMU started"
+done
+sleep 2 # one more heartbeat, so CPU use is known
+"$BIN/bramble" nodes
+echo
+echo "The emulated cluster keeps running. Try:"
+echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
+echo "  $BIN/bramble nodes -o json"
+echo "  kill \$(cat $RUN/node-1/qemu.pid)   # ${names[0]} turns NotReady after 3 missed heartbeats"
+echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"

@@ -1,0 +1,178 @@
+# Shell helpers to boot the Bramble image under qemu-system-aarch64 -M virt.
+# Sourced by tests/image/*.sh, tests/bench/image_bench.sh and image/demo.sh;
+# safe under set -euo pipefail.
+#
+# A node is a qcow2 overlay backed by an image file (the image itself is never
+# written), booted with the kernel and initramfs taken from the image's own
+# FAT partition and the image's own cmdline.txt (the console switched to the
+# virt machine's PL011), user-mode networking restricted to one forward:
+# guest 10.0.2.100:7443 -> host 127.0.0.1:$MASTER_PORT.
+
+BRM_GUEST_MASTER=10.0.2.100:7443
+
+# Byte offset of partition N of an MBR disk image (read from the MBR).
+brm_part_offset() { # IMG N
+	local off=$((446 + 16 * ($2 - 1) + 8))
+	echo $(($(od -An -tu4 -j "$off" -N4 "$1" | tr -d ' ') * 512))
+}
+
+# Size in bytes of partition N.
+brm_part_size() { # IMG N
+	local off=$((446 + 16 * ($2 - 1) + 12))
+	echo $(($(od -An -tu4 -j "$off" -N4 "$1" | tr -d ' ') * 512))
+}
+
+# brm_node_start DIR IMG MASTER_PORT SERIAL [DISK_SIZE] [EXTRA_APPEND]
+# Starts a node in the background; DIR gets overlay.qcow2, vmlinuz,
+# initrd.img, console.log and qemu.pid. An existing DIR/overlay.qcow2 is
+# reused (a second boot of the same disk). IMG may be a file or a block
+# device. $BRM_QEMU_EXTRA adds QEMU options (e.g. -rtc base=2016-01-01).
+brm_node_start() {
+	local dir=$1 img=$2 port=$3 serial=$4 size=${5:-1G} extra=${6:-} off cmdline
+	mkdir -p "$dir"
+	off=$(brm_part_offset "$img" 1)
+	if [ ! -f "$dir/overlay.qcow2" ]; then
+		qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" "$size" || return 1
+	fi
+	# The kernel and initramfs from the disk the node boots (its overlay).
+	# (mtools warns about the geometry of a block device; only failures matter.)
+	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" ::vmlinuz ::initrd.img "$dir/" 2>"$dir/mtools.err" ||
+		{ cat "$dir/mtools.err" >&2; return 1; }
+	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" ::cmdline.txt 2>/dev/null | tr -d '\r\n' |
+		sed -e 's/console=[^ ]*//g' -e 's/  */ /g')
+	: >"$dir/console.log"
+	date +%s.%N >"$dir/started"
+	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512 -nographic -no-reboot \
+		-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
+		-append "console=ttyAMA0 $cmdline bramble.serial=$serial $extra" \
+		-drive "file=$dir/overlay.qcow2,if=none,id=d0,format=qcow2" -device virtio-blk-pci,drive=d0 \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \
+		-device virtio-net-pci,netdev=n0,romfile= \
+		-serial "file:$dir/console.log" -monitor none -display none ${BRM_QEMU_EXTRA:-} \
+		</dev/null >"$dir/qemu.out" 2>&1 &
+	echo $! >"$dir/qemu.pid"
+}
+
+# brm_node_start_raspi3b DIR IMG MASTER_PORT SERIAL: the same disk on QEMU's
+# Raspberry Pi 3 B machine, booted like the Pi firmware would: the kernel,
+# initramfs, the board's device tree (bcm2837-rpi-3-b.dtb) and the command
+# line from the FAT partition; the card on the SD controller (its size must
+# be a power of two: the overlay is 1 GiB). The Pi 3 B's LAN9514 is not
+# emulated; QEMU's usb-net on the DWC2 port stands in for it. The console is
+# the mini UART (ttyS1, QEMU's second serial port). Slow: USB enumeration
+# under TCG takes tens of seconds.
+brm_node_start_raspi3b() {
+	local dir=$1 img=$2 port=$3 serial=$4 off cmdline
+	mkdir -p "$dir"
+	off=$(brm_part_offset "$img" 1)
+	[ -f "$dir/overlay.qcow2" ] || qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" 1G || return 1
+	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" ::vmlinuz ::initrd.img ::bcm2837-rpi-3-b.dtb "$dir/" 2>"$dir/mtools.err" ||
+		{ cat "$dir/mtools.err" >&2; return 1; }
+	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" ::cmdline.txt 2>/dev/null | tr -d '\r\n')
+	: >"$dir/console.log"
+	date +%s.%N >"$dir/started"
+	qemu-system-aarch64 -M raspi3b -nographic -no-reboot \
+		-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -dtb "$dir/bcm2837-rpi-3-b.dtb" \
+		-append "$cmdline bramble.serial=$serial" \
+		-drive "file=$dir/overlay.qcow2,if=sd,format=qcow2" \
+		-usb -device usb-net,netdev=n0 \
+		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \
+		-serial null -serial "file:$dir/console.log" -monitor none -display none \
+		</dev/null >"$dir/qemu.out" 2>&1 &
+	echo $! >"$dir/qemu.pid"
+}
+
+# brm_node_fat DIR OUT: the boot partition of the node's disk as it is now
+# (the overlay over its image) copied to OUT, for mtools. Stop the node first.
+brm_node_fat() {
+	qemu-img convert -O raw "$1/overlay.qcow2" "$1/disk.raw" || return 1
+	local off
+	off=$(brm_part_offset "$1/disk.raw" 1)
+	dd if="$1/disk.raw" of="$2" bs=1M skip=$((off / 1048576)) count=$(($(brm_part_size "$1/disk.raw" 1) / 1048576)) status=none
+	rm -f "$1/disk.raw"
+}
+
+# brm_node_stop DIR: a clean shutdown would need a guest agent; the data
+# partition is ext4 with a journal, so a hard stop is what a power cut is.
+brm_node_stop() {
+	local pid
+	[ -f "$1/qemu.pid" ] || return 0
+	pid=$(cat "$1/qemu.pid")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$1/qemu.pid"
+}
+
+# brm_master_start DIR PORT BIN: a master on loopback with 1 s heartbeats.
+brm_master_start() {
+	local dir=$1 port=$2 bin=$3
+	mkdir -p "$dir"
+	"$bin/bramble-master" --data-dir "$dir/data" --listen "127.0.0.1:$port" --heartbeat-interval 1s \
+		>"$dir/master.log" 2>&1 &
+	echo $! >"$dir/master.pid"
+	export BRAMBLE_CONFIG=$dir/data/admin.json
+	for _ in $(seq 100); do
+		[ -s "$BRAMBLE_CONFIG" ] && "$bin/bramble" token list >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bramble-master did not start (see $dir/master.log)" >&2
+	return 1
+}
+
+brm_master_stop() {
+	[ -f "$1/master.pid" ] || return 0
+	kill "$(cat "$1/master.pid")" 2>/dev/null || true
+	rm -f "$1/master.pid"
+}
+
+# A free TCP port on loopback.
+brm_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# brm_node_field BIN NAME FIELD: a field of `bramble -o json nodes` for NAME.
+brm_node_field() {
+	"$1/bramble" -o json nodes 2>/dev/null | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    if n.get("name") == sys.argv[1]:
+        v = n.get(sys.argv[2])
+        print("" if v is None else v)
+' "$2" "$3"
+}
+
+# brm_wait_ready BIN NAME SECONDS: 0 once NAME is Ready.
+brm_wait_ready() {
+	local end=$(($(date +%s) + $3))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		[ "$(brm_node_field "$1" "$2" state)" = Ready ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# brm_need_tools: exits 77 (skip) naming what is missing.
+brm_need_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 || { echo "SKIP: '$t' is not installed (scripts/bootstrap installs it)"; exit 77; }
+	done
+}
+
+# brm_image_path SRC: builds the image when it is missing or older than
+# image/, board/ or the arm64 agent; prints its path.
+brm_image_path() {
+	local img=$1/build/image/bramble-rpi-arm64.img
+	mkdir -p "$1/build/image"
+	# One build at a time when tests run in parallel (ctest -j).
+	(
+		flock 9
+		if [ ! -f "$img" ] || [ ! -f "$img.bmap" ] ||
+			[ -n "$(find "$1/image" "$1/board" "$1/build/rpi-arm64/bin/bramble-agent" -newer "$img" 2>/dev/null | head -n1)" ]; then
+			echo "building the image (image/build.sh)" >&2
+			BRM_IMAGE_NOXZ=${BRM_IMAGE_NOXZ:-1} "$1/image/build.sh" --quiet >&2 || exit 1
+		fi
+	) 9>"$1/build/image/.lock" || return 1
+	echo "$img"
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Boots the image under qemu-system-aarch64 -M virt (its own kernel,
+# initramfs and root) with its real-time clock ten years behind and joins it
+# to a master on this host; the only way out of the VM is one forward to the
+# master. Then boots the same disk again: it rejoins with its stored
+# identity, no token, and the token is gone from the boot partition.
+. "$(dirname "$0")/lib.sh"
+image_test_init qemu-system-aarch64 qemu-img mcopy mtype socat python3
+need_image_cli
+B=$BRM_BIN
+READY_TIMEOUT=${BRM_READY_TIMEOUT:-120}
+
+port=$(brm_free_port)
+brm_master_start "$WORK/master" "$port" "$B" || fail "master did not start"
+token=$("$B/bramble" token create --ttl 1h --uses 1 --description image-test)
+token_id=$(echo "$token" | cut -d: -f3 | cut -d. -f1)
+
+# The test's own copy of the image (bramble image configure edits it).
+cp --sparse=always "$IMG" "$WORK/disk.img"
+"$B/bramble" image configure "$WORK/disk.img" --master "$BRM_GUEST_MASTER" --token "$token" --name-prefix qemu >/dev/null ||
+	fail "bramble image configure"
+export MTOOLS_SKIP_CHECK=1
+mtype -i "$WORK/disk.img@@$(brm_part_offset "$WORK/disk.img" 1)" ::bramble.json | grep -qF "$token" ||
+	fail "bramble.json in the image does not hold the token"
+pass "bramble image configure wrote bramble.json"
+
+# --- first boot: a 1 GiB disk, so the data partition grows; the RTC says
+# 2016, so the clock starts at the image's build time, before the cluster's
+# CA was made: the join must not depend on a correct clock.
+N=$WORK/node
+NODES+=("$N")
+BRM_QEMU_EXTRA="-rtc base=2016-01-01T00:00:00" brm_node_start "$N" "$WORK/disk.img" "$port" 10000000c0ffee 1G
+t=$(boot_wait "$N" qemu-c0ffee "$READY_TIMEOUT")
+pass "first boot: qemu-c0ffee Ready ${t} s after QEMU started"
+expect_eq "arch" aarch64 "$(brm_node_field "$B" qemu-c0ffee arch)"
+kernel=$(brm_node_field "$B" qemu-c0ffee kernel)
+case $kernel in 6.*-arm64) pass "kernel $kernel (Debian arm64)" ;; *) fail "unexpected kernel '$kernel'" ;; esac
+expect_grep "the initramfs grew the data partition" "growing partition 3 of /dev/vda" "$N/console.log"
+expect_grep "the data file system was resized" "data partition grown to [0-9]+ MiB" "$N/console.log"
+expect_grep "crun runs on the image" "crun version 1\\." "$N/console.log"
+expect_grep "the clock was set forward from 2016 to the build time" "clock set forward to 20[2-9][0-9]-" "$N/console.log"
+expect_grep "hostname from the prefix and the serial" "node qemu-c0ffee \\(serial 10000000c0ffee\\)" "$N/console.log"
+expect_grep "the agent joined" "joined the cluster as qemu-c0ffee" "$N/console.log"
+for _ in $(seq 50); do grep -q "removed the join token" "$N/console.log" && break; sleep 0.2; done
+expect_grep "the node removed the token from the card" "removed the join token from bramble.json" "$N/console.log"
+expect_eq "token uses" 1 "$("$B/bramble" -o json token list | python3 -c "
+import json, sys
+print(next(t['uses'] for t in json.load(sys.stdin) if t['id'] == '$token_id'))")"
+# The disk's free space as the node reports it: the grown data partition.
+disk_total=$(brm_node_field "$B" qemu-c0ffee disk_total_bytes)
+[ -n "$disk_total" ] && [ "$disk_total" -gt $((600 << 20)) ] || fail "data partition not grown: disk_total_bytes=$disk_total"
+pass "node reports $((disk_total >> 20)) MiB on its data partition"
+brm_node_stop "$N"
+
+brm_node_fat "$N" "$WORK/boot-after.vfat" || fail "cannot read the node's boot partition"
+mtype -i "$WORK/boot-after.vfat" ::bramble.json >"$WORK/bramble-after.json"
+grep -q '"token"' "$WORK/bramble-after.json" && fail "the token is still on the card: $(cat "$WORK/bramble-after.json")"
+grep -qF "$BRM_GUEST_MASTER" "$WORK/bramble-after.json" || fail "master lost from bramble.json: $(cat "$WORK/bramble-after.json")"
+grep -qF '"name_prefix": "qemu"' "$WORK/bramble-after.json" || fail "name_prefix lost: $(cat "$WORK/bramble-after.json")"
+pass "bramble.json on the card after the join has no token: $(tr -d '\n' <"$WORK/bramble-after.json")"
+
+# The master must see the node go away before the rejoin counts.
+for _ in $(seq 100); do [ "$(brm_node_field "$B" qemu-c0ffee state)" = NotReady ] && break; sleep 0.2; done
+expect_eq "state after power-off" NotReady "$(brm_node_field "$B" qemu-c0ffee state)"
+
+# --- second boot, clock ten years behind, no token on the card ---------------
+mv "$N/console.log" "$N/console-1.log"
+BRM_QEMU_EXTRA="-rtc base=2016-01-01T00:00:00" brm_node_start "$N" "$WORK/disk.img" "$port" 10000000c0ffee 1G
+t=$(boot_wait "$N" qemu-c0ffee "$READY_TIMEOUT")
+pass "second boot: qemu-c0ffee Ready again ${t} s after QEMU started"
+expect_grep "the clock was set forward from 2016" "clock set forward to 20[2-9][0-9]-" "$N/console.log"
+grep -q "joined the cluster" "$N/console.log" && fail "the node joined again instead of using its stored identity"
+expect_grep "rejoined with its stored identity" "starting \\(joined\\)|connected to master" "$N/console.log"
+grep -q "growing partition 3" "$N/console.log" && fail "the data partition was grown a second time"
+pass "no second grow"
+expect_eq "nodes in the cluster" 1 "$("$B/bramble" -o json nodes | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+uptime=$(brm_node_field "$B" qemu-c0ffee uptime_ms)
+pass "guest uptime at Ready: ${uptime} ms"
+echo "PASS"

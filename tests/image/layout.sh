@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The built image: partition table, file systems that pass their checkers,
+# every boot file for every board, the root's contents and the block map.
+. "$(dirname "$0")/lib.sh"
+image_test_init sfdisk mtype mdir fsck.vfat e2fsck unsquashfs cpio readelf python3
+
+export MTOOLS_SKIP_CHECK=1
+info=${IMG%.img}.info
+disk_id=$(sed -n 's/^disk_id=//p' "$info")
+[ -n "$disk_id" ] || fail "no disk_id in $info"
+
+# --- partition table --------------------------------------------------------
+sfdisk --verify "$IMG" >"$WORK/verify" 2>&1 || { cat "$WORK/verify"; fail "sfdisk --verify"; }
+pass "sfdisk --verify"
+sfdisk -J "$IMG" >"$WORK/pt.json"
+python3 - "$WORK/pt.json" "$disk_id" "$(stat -c %s "$IMG")" <<'EOF' || fail "partition table"
+import json, sys
+pt = json.load(open(sys.argv[1]))["partitiontable"]
+want_id, size = sys.argv[2], int(sys.argv[3])
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg, file=sys.stderr); sys.exit(1)
+    print("ok:", msg)
+check(pt["label"] == "dos", "MBR (dos) label, got %s" % pt["label"])
+check(pt["id"].lower() == "0x" + want_id, "disk id 0x%s, got %s" % (want_id, pt["id"]))
+p = pt["partitions"]
+check(len(p) == 3, "3 partitions, got %d" % len(p))
+check(p[0]["type"] == "c" and p[0].get("bootable"), "partition 1 FAT32 LBA (0x0c), bootable: %s" % p[0])
+check(p[1]["type"] == "83" and p[2]["type"] == "83", "partitions 2 and 3 are Linux (0x83)")
+for q in p:
+    check(q["start"] % 8192 == 0, "%s starts on a 4 MiB boundary" % q["node"])
+check(p[0]["start"] + p[0]["size"] <= p[1]["start"] and p[1]["start"] + p[1]["size"] <= p[2]["start"], "partitions in order, no overlap")
+check((p[2]["start"] + p[2]["size"]) * 512 == size, "data partition ends at the end of the image (grows on first boot)")
+EOF
+
+part() { # N OUT
+	local off size
+	off=$(brm_part_offset "$IMG" "$1"); size=$(brm_part_size "$IMG" "$1")
+	dd if="$IMG" of="$2" bs=1M skip=$((off / 1048576)) count=$((size / 1048576)) status=none
+}
+part 1 "$WORK/boot.vfat"; part 2 "$WORK/root.sqfs"; part 3 "$WORK/data.ext4"
+
+# --- file systems -----------------------------------------------------------
+fsck.vfat -n "$WORK/boot.vfat" >"$WORK/fsck.vfat" 2>&1 || { cat "$WORK/fsck.vfat"; fail "fsck.vfat -n"; }
+pass "fsck.vfat: boot partition clean"
+expect_eq "boot file system type (BPB)" "FAT32" "$(dd if="$WORK/boot.vfat" bs=1 skip=82 count=5 status=none)"
+e2fsck -fn "$WORK/data.ext4" >"$WORK/e2fsck" 2>&1 || { cat "$WORK/e2fsck"; fail "e2fsck -fn"; }
+pass "e2fsck: data partition clean"
+expect_eq "data partition label" bramble-data "$(e2label "$WORK/data.ext4")"
+unsquashfs -s "$WORK/root.sqfs" >"$WORK/sq.info" 2>&1 || { cat "$WORK/sq.info"; fail "root is not a readable squashfs"; }
+expect_grep "root is squashfs, xz" "Compression xz" "$WORK/sq.info"
+unsquashfs -no-progress -q -d "$WORK/root" "$WORK/root.sqfs" >/dev/null 2>&1 || fail "unsquashfs"
+
+# --- boot files for every board ----------------------------------------------
+mdir -b -i "$WORK/boot.vfat" ::/ | sed 's|^::/||' >"$WORK/bootfiles"
+has_boot() { grep -qx "$1" "$WORK/bootfiles" || fail "boot partition lacks $1 (needed by $2)"; }
+for f in vmlinuz initrd.img config.txt cmdline.txt bramble.json bramble.json.template; do has_boot "$f" all; done
+mtype -i "$WORK/boot.vfat" ::config.txt | tr -d '\r' >"$WORK/config.txt"
+mtype -i "$WORK/boot.vfat" ::cmdline.txt | tr -d '\r' >"$WORK/cmdline.txt"
+for b in "$BRM_SRC"/board/*/; do
+	b=$(basename "$b")
+	[ "$b" = common ] && continue
+	FILTER=$(. "$BRM_SRC/board/$b/board.conf"; echo "$FILTER")
+	FIRMWARE=$(. "$BRM_SRC/board/$b/board.conf"; echo "$FIRMWARE")
+	n=0
+	for f in $FIRMWARE; do has_boot "$f" "$b"; n=$((n + 1)); done
+	dtbs=$( (sed 's/#.*//' "$BRM_SRC/board/$b/dtbs" 2>/dev/null || true) | xargs)
+	for d in $dtbs; do has_boot "$d" "$b"; n=$((n + 1)); done
+	if [ -n "$FILTER" ]; then
+		# The board's section names its device tree.
+		awk -v f="[$FILTER]" -v d="device_tree=${dtbs%% *}" '$0 == f {s = 1; next} /^\[/ {s = 0} s && $0 == d {found = 1} END {exit !found}' \
+			"$WORK/config.txt" || fail "config.txt has no [$FILTER] section with device_tree=${dtbs%% *}"
+		[ -n "$FIRMWARE" ] && [ -n "$dtbs" ] || fail "board $b lists no firmware or no device tree"
+	fi
+	for m in $(cat "$BRM_SRC/board/$b/modules-boot" "$BRM_SRC/board/$b/modules" 2>/dev/null | sed 's/#.*//'); do
+		m2=$(echo "$m" | tr '-' '_')
+		grep -qE "/($m|$m2)\.ko:" "$WORK/root/usr/lib/modules/"*/modules.dep || fail "board $b: module $m not on the root"
+	done
+	pass "board $b: $n firmware/DTB files, its modules on the root${FILTER:+, [$FILTER] in config.txt}"
+done
+for k in arm_64bit=1 upstream_kernel=1 kernel=vmlinuz "initramfs initrd.img followkernel" enable_uart=1; do
+	grep -qx "$k" "$WORK/config.txt" || fail "config.txt lacks '$k'"
+done
+pass "config.txt: 64-bit, Debian kernel, initramfs, UART"
+for k in cgroup_enable=memory cgroup_memory=1 "root=PARTUUID=$disk_id-02" rootfstype=squashfs ro rootwait; do
+	grep -qw -- "$k" "$WORK/cmdline.txt" || fail "cmdline.txt lacks '$k': $(cat "$WORK/cmdline.txt")"
+done
+[ "$(wc -l <"$WORK/cmdline.txt")" = 1 ] || fail "cmdline.txt must be one line"
+pass "cmdline.txt: root by PARTUUID, memory cgroup enabled"
+mtype -i "$WORK/boot.vfat" ::bramble.json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert set(d) >= {"master","token","name_prefix"}, d' ||
+	fail "bramble.json template is not JSON with master, token, name_prefix"
+pass "bramble.json template"
+
+# --- the kernel and initramfs -------------------------------------------------
+mcopy -n -i "$WORK/boot.vfat" ::vmlinuz ::initrd.img "$WORK/"
+# The arm64 Image header carries the magic "ARM\x64" at byte 56.
+[ "$(dd if="$WORK/vmlinuz" bs=1 skip=56 count=3 status=none)" = ARM ] || fail "vmlinuz is not an arm64 kernel Image"
+pass "vmlinuz is an arm64 Image"
+mkdir -p "$WORK/initrd"
+(cd "$WORK/initrd" && gzip -dc "$WORK/initrd.img" | cpio -id --quiet) || fail "initrd.img is not a gzip'ed cpio"
+[ -x "$WORK/initrd/init" ] && [ -x "$WORK/initrd/bin/busybox" ] || fail "initrd lacks /init or busybox"
+for m in squashfs virtio_blk sdhci-iproc bcm2835; do
+	[ -n "$(find "$WORK/initrd/lib/modules" -name "$m.ko")" ] || fail "initrd lacks $m.ko"
+done
+pass "initramfs: init, busybox, root-disk drivers (virtio, SD/eMMC), squashfs"
+
+# --- the root ---------------------------------------------------------------------
+R=$WORK/root
+for f in sbin/init usr/bin/busybox usr/bin/bramble-agent usr/bin/crun usr/sbin/resize2fs usr/sbin/ntpd \
+	etc/inittab etc/bramble/rc.boot etc/bramble/agent.sh etc/bramble/bootcfg.awk etc/bramble/build-time \
+	usr/lib/ld-linux-aarch64.so.1; do
+	[ -e "$R/$f" ] || [ -L "$R/$f" ] || fail "root lacks /$f"
+done
+pass "root: init, agent, crun, resize2fs, ntpd, boot scripts"
+# Every ELF's libraries are on the root.
+for f in "$R"/usr/bin/* "$R"/usr/sbin/* "$R"/usr/lib/aarch64-linux-gnu/*; do
+	[ -f "$f" ] && [ ! -L "$f" ] || continue
+	readelf -h "$f" >/dev/null 2>&1 || continue
+	for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		[ -e "$R/usr/lib/aarch64-linux-gnu/$lib" ] || [ -e "$R/usr/lib/$lib" ] || fail "${f#"$R"/} needs $lib, which is not on the root"
+	done
+done
+pass "root: every binary's shared libraries are present"
+readelf -h "$R/usr/bin/bramble-agent" | grep -q AArch64 || fail "bramble-agent is not arm64"
+kos=$(find "$R/usr/lib/modules" -name '*.ko' | wc -l)
+[ "$kos" -gt 10 ] && [ "$kos" -lt 200 ] || fail "expected only the boards' modules (10-200), found $kos"
+pass "root: $kos kernel modules (only what the boards need)"
+sz=$(du -sm "$WORK/root.sqfs" | cut -f1)
+pass "root file system: $sz MiB"
+
+# --- block map --------------------------------------------------------------------
+[ -f "$IMG.bmap" ] || fail "no $IMG.bmap"
+grep -q "<ImageSize> $(stat -c %s "$IMG") </ImageSize>" "$IMG.bmap" || fail "$IMG.bmap does not describe this image's size"
+pass "block map matches the image"
+if [ -f "$IMG.xz" ]; then
+	[ "$IMG.xz" -nt "$IMG" ] || [ "$(stat -c %Y "$IMG.xz")" -ge "$(stat -c %Y "$IMG")" ] || fail "$IMG.xz is older than the image"
+	pass "compressed image: $(($(stat -c %s "$IMG.xz") / 1048576)) MiB"
+fi
+echo "PASS"
