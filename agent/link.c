@@ -276,6 +276,11 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                         brm_info(MOD, "certificate renewed; valid for another %lld s",
                                  (long long)(a->id.not_after_ms - brm_now_ms()) / 1000);
                 return;
+        case BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK:
+                /* This agent has no container supervisor yet: say so at once
+                 * instead of letting the operator's request time out. */
+                brm_conn_send_error(c, env->id, -ENOTSUP, "this agent version does not run containers yet");
+                return;
         default:
                 brm_debug(MOD, "ignoring message %d", env->msg_case);
                 return;

@@ -40,8 +40,16 @@ int brm_cli_run(struct cli *c, int argc, char **argv)
         uint32_t millis;
         int o, rc = 0;
 
+        /* bramble run NODE NAME [options] [-- CMD ARGS...]: NODE and NAME
+         * first, then options (getopt sees argv from NAME on), then the
+         * command after "--". */
+        if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-')
+                return brm_cli_usage_error("%s", "usage: bramble run NODE NAME --image REF [options] [-- CMD ARGS...]");
+        const char *node = argv[1], *name = argv[2];
+        int oargc = argc - 2;
+        char **oargv = argv + 2;
         optind = 1;
-        while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        while ((o = getopt_long(oargc, oargv, "+", opts, NULL)) != -1) {
                 switch (o) {
                 case 'i':
                         spec.image = optarg;
@@ -98,15 +106,10 @@ int brm_cli_run(struct cli *c, int argc, char **argv)
                         return EXIT_USAGE;
                 }
         }
-        /* NODE NAME come before the options or between them; "--" starts the command. */
-        if (argc - optind < 2)
-                return brm_cli_usage_error("%s", "usage: bramble run NODE NAME --image REF [options] [-- CMD ARGS...]");
-        const char *node = argv[optind], *name = argv[optind + 1];
-        int rest = optind + 2;
-        if (rest < argc && strcmp(argv[rest], "--") == 0)
-                rest++;
-        else if (rest < argc)
-                return brm_cli_usage_error("unexpected argument '%s' (put the command after --)", argv[rest]);
+        int rest = optind;
+        bool dashdash = optind > 1 && strcmp(oargv[optind - 1], "--") == 0;
+        if (rest < oargc && !dashdash)
+                return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
         if (!brm_valid_node_name(node))
                 return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
         if (!valid_name(name))
@@ -116,12 +119,12 @@ int brm_cli_run(struct cli *c, int argc, char **argv)
                 return brm_cli_usage_error("%s", "--image is required (a root file-system directory, an OCI layout or an oci-archive on the node)");
         if (spec.has_memory_high && spec.has_memory_max && spec.memory_high > spec.memory_max)
                 return brm_cli_usage_error("%s", "--memory-high must not exceed --memory");
-        if (argc - rest > 64)
+        if (oargc - rest > 64)
                 return brm_cli_usage_error("%s", "at most 64 command arguments");
         spec.name = (char *)name;
         spec.env = env;
-        spec.n_args = (size_t)(argc - rest);
-        spec.args = argv + rest;
+        spec.n_args = (size_t)(oargc - rest);
+        spec.args = oargv + rest;
         run.node = (char *)node;
         run.spec = &spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
