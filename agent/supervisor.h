@@ -57,6 +57,8 @@ struct brm_supervisor_opts {
         const char *state_dir;    /* containers/, images/ live below it */
         const char *runtime;      /* "crun", "runc", a path, or NULL = auto-detect */
         const char *cgroup_root;  /* "/sys/fs/cgroup" unless tests say otherwise */
+        const char *shim;         /* bramble-shim; NULL = beside this executable, else on PATH */
+        uint32_t stop_grace_ms;   /* SIGTERM to SIGKILL when stopping; 0 = 10 s */
 };
 
 struct brm_supervisor;
