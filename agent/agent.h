@@ -14,6 +14,7 @@
 #include "heartbeat.h"
 #include "identity.h"
 #include "token.h"
+#include "workload.h"
 
 struct brm_link;
 
@@ -25,6 +26,7 @@ struct brm_agent {
         bool has_token;
         struct brm_heartbeat hb;
         struct brm_node_info info;
+        struct brm_workload wl;
         struct brm_link *link;
         uv_signal_t sigint, sigterm;
         bool stopping;

@@ -66,6 +66,7 @@ static const struct field fields[] = {
         FIELD("heartbeat_interval", heartbeat_interval_ms, F_DURATION, NULL),
         FIELD("log_level", log_level, F_STRING, check_level),
         FIELD("root", root, F_STRING, check_root),
+        FIELD("runtime", runtime, F_STRING, NULL),
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg)

@@ -18,6 +18,7 @@ struct brm_agent_config {
         char root[1024];                    /* prefix for /proc and /sys (tests use fixtures) */
         uint64_t heartbeat_interval_ms;
         char log_level[16];
+        char runtime[256];                  /* "crun", "runc", a path; "" = auto-detect */
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg);

@@ -91,6 +91,7 @@ static void send_heartbeat(struct brm_link *l)
 
         if (brm_heartbeat_build(&a->hb) < 0)
                 return;
+        brm_workload_fill_heartbeat(&a->wl, &a->hb.msg);
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &a->hb.msg;
         r = brm_conn_send(l->conn, &env);
@@ -192,6 +193,7 @@ static void send_hello(struct brm_link *l)
         Bramble__Hello hello = BRAMBLE__HELLO__INIT;
 
         brm_heartbeat_node_info(&a->info, a->cfg.root);
+        brm_workload_fill_info(&a->wl, &a->info.msg);
         hello.info = &a->info.msg;
         env.has_id = 1;
         env.id = new_id(l);
@@ -276,11 +278,30 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                         brm_info(MOD, "certificate renewed; valid for another %lld s",
                                  (long long)(a->id.not_after_ms - brm_now_ms()) / 1000);
                 return;
-        case BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK:
-                /* This agent has no container supervisor yet: say so at once
-                 * instead of letting the operator's request time out. */
-                brm_conn_send_error(c, env->id, -ENOTSUP, "this agent version does not run containers yet");
+        case BRAMBLE__ENVELOPE__MSG_DESIRED: {
+                char why[256] = "";
+                r = brm_workload_apply(&a->wl, env->desired, why, sizeof(why));
+                if (r < 0 && r != -ENOTSUP)
+                        brm_err(MOD, "applying the desired containers failed: %s", why[0] ? why : brm_strerror(r));
                 return;
+        }
+        case BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK: {
+                char why[256] = "";
+                r = env->container_check->spec ? brm_workload_check(&a->wl, env->container_check->spec, why, sizeof(why))
+                                               : -EINVAL;
+                if (r < 0) {
+                        brm_conn_send_error(c, env->id, r, why[0] ? why : brm_strerror(r));
+                } else {
+                        Bramble__Envelope ok = BRAMBLE__ENVELOPE__INIT;
+                        Bramble__Ok okm = BRAMBLE__OK__INIT;
+                        ok.has_id = 1;
+                        ok.id = env->id;
+                        ok.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
+                        ok.ok = &okm;
+                        brm_conn_send(c, &ok);
+                }
+                return;
+        }
         default:
                 brm_debug(MOD, "ignoring message %d", env->msg_case);
                 return;

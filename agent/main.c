@@ -22,7 +22,8 @@ static void usage(FILE *f)
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
-                "heartbeat_interval, log_level. Flags override the file. The token is needed only for the\n"
+                "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
+                "here). Flags override the file. The token is needed only for the\n"
                 "first start; later starts use the identity stored in the state dir.\n");
 }
 
@@ -33,6 +34,8 @@ static void on_signal(uv_signal_t *sig, int signum)
         brm_info(MOD, "signal %d: stopping", signum);
         a->stopping = true;
         brm_link_stop(a);
+        /* Containers keep running: they belong to the node, not to us. */
+        brm_workload_close(&a->wl);
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
@@ -48,6 +51,7 @@ int main(int argc, char **argv)
                 { "heartbeat-interval", required_argument, NULL, 'i' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "root", required_argument, NULL, 'r' },
+                { "runtime", required_argument, NULL, 'R' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -63,6 +67,7 @@ int main(int argc, char **argv)
                 { 'i', "heartbeat_interval", "--heartbeat-interval" },
                 { 'L', "log_level", "--log-level" },
                 { 'r', "root", "--root" },
+                { 'R', "runtime", "--runtime" },
         };
         struct brm_agent a;
         const char *config_path = NULL;
@@ -160,10 +165,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
+        brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);
         uv_loop_close(a.loop);
+        free(a.wl.st);
+        free(a.wl.msgs);
+        free(a.wl.ptrs);
         brm_identity_free(&a.id);
         return 0;
 }

@@ -223,6 +223,10 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
                         cJSON_AddItemToArray(ctl, cJSON_CreateString(in->cgroup_controllers[i]));
                 if (in->agent_version)
                         cJSON_AddStringToObject(o, "agent_version", in->agent_version);
+                if (in->runtime)
+                        cJSON_AddStringToObject(o, "runtime", in->runtime);
+                if (in->has_memory_controller)
+                        cJSON_AddBoolToObject(o, "memory_controller", in->memory_controller);
                 if (in->has_mem_total_bytes)
                         cJSON_AddNumberToObject(o, "mem_total_bytes", (double)in->mem_total_bytes);
         }

@@ -55,6 +55,7 @@ PACKAGES=(
   libc6 libgcc-s1 libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 libprotobuf-c1 libcjson1
   libcap2 libseccomp2 libsystemd0 libyajl2
   libext2fs2t64 libcom-err2 libblkid1 libuuid1
+  libarchive13t64 libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g
 )
 # Binaries on the root: package:path-in-package:path-on-image
 BINARIES=(
@@ -97,7 +98,7 @@ if [[ -z ${BRM_AGENT_BIN:-} ]]; then
     say "configuring the arm64 cross build (cmake --preset rpi-arm64)"
     (cd "$SRC" && cmake --preset rpi-arm64 >/dev/null) || die "cmake --preset rpi-arm64 failed"
   fi
-  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
+  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent bramble-shim -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
     die "cross-building bramble-agent failed (see $OUT/agent-build.log)"
 fi
 [[ -x $AGENT ]] || die "$AGENT is not an executable"
@@ -237,7 +238,22 @@ for spec in "${BINARIES[@]}"; do
   install -m 755 "$POOL/$from" "$R/$to"
 done
 install -m 755 "$AGENT" "$R/usr/bin/bramble-agent"
+# The per-container shim lives next to the agent, where the agent looks first.
+SHIM=${BRM_SHIM_BIN:-$(dirname "$AGENT")/bramble-shim}
+[[ -x $SHIM ]] || die "$SHIM is not an executable (build the bramble-shim target)"
+install -m 755 "$SHIM" "$R/usr/bin/bramble-shim"
 for a in "${APPLETS[@]}"; do [[ -e $R/usr/bin/$a ]] || ln -s busybox "$R/usr/bin/$a"; done
+# A sample container image on every node: a minimal busybox root file system
+# (a directory is one of the image forms the agent runs), for the demo and
+# for trying 'bramble run NODE NAME --image /usr/share/bramble/rootfs/busybox'.
+SAMPLE=$R/usr/share/bramble/rootfs/busybox
+mkdir -p "$SAMPLE"/{bin,proc,sys,dev,tmp,run,etc,root}
+install -m 755 "$POOL/usr/bin/busybox" "$SAMPLE/bin/busybox"
+for a in sh ash sleep tail cat echo ls ps top free df yes head seq date uname hostname env true false dd wc; do
+  ln -s busybox "$SAMPLE/bin/$a"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$SAMPLE/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$SAMPLE/etc/group"
 ln -s ../bin/busybox "$R/usr/sbin/init"
 
 # Shared libraries: the closure of every binary's DT_NEEDED, from the pool.

@@ -66,11 +66,22 @@ for i in 1 2 3; do
 	brm_wait_ready "$BIN" "$name" 180 || { echo "image/demo.sh: $name did not turn Ready; see $RUN/node-$i/console.log" >&2; exit 1; }
 	echo "   $name Ready $(awk -v s="$(cat "$RUN/node-$i/started")" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}') s after its QEMU started"
 done
+echo "== running a sample container on ${names[0]} (the busybox root file system every node carries)"
+"$BIN/bramble" run "${names[0]}" hello --image /usr/share/bramble/rootfs/busybox --memory 32M --cpus 0.25 \
+	-- sh -c 'while true; do echo "hello from $(hostname)"; sleep 5; done' | sed 's/^/   /'
+for _ in $(seq 100); do
+	"$BIN/bramble" -o json ps "${names[0]}" | grep -q '"state":[[:space:]]*"running"' && break
+	sleep 0.3
+done
 sleep 2 # one more heartbeat, so CPU use is known
 "$BIN/bramble" nodes
+echo
+"$BIN/bramble" ps
 echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
+echo "  $BIN/bramble run ${names[1]} hog --image /usr/share/bramble/rootfs/busybox --memory 32M -- tail /dev/zero   # OOM-killed, restarted"
+echo "  $BIN/bramble ps"
 echo "  kill \$(cat $RUN/node-1/qemu.pid)   # ${names[0]} turns NotReady after 3 missed heartbeats"
 echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"

@@ -50,6 +50,32 @@ print(next(t['uses'] for t in json.load(sys.stdin) if t['id'] == '$token_id'))")
 disk_total=$(brm_node_field "$B" qemu-c0ffee disk_total_bytes)
 [ -n "$disk_total" ] && [ "$disk_total" -gt $((600 << 20)) ] || fail "data partition not grown: disk_total_bytes=$disk_total"
 pass "node reports $((disk_total >> 20)) MiB on its data partition"
+
+# Containers on the Pi's own stack: cgroup v2 and crun. One runs; one that
+# allocates past its 32 MiB limit is OOM-killed, reported and restarted.
+expect_eq "cgroup version" 2 "$(brm_node_field "$B" qemu-c0ffee cgroup_version)"
+case $(brm_node_field "$B" qemu-c0ffee runtime) in crun*) pass "runtime crun" ;; *) fail "runtime is '$(brm_node_field "$B" qemu-c0ffee runtime)', expected crun" ;; esac
+SAMPLE=/usr/share/bramble/rootfs/busybox
+"$B/bramble" run qemu-c0ffee web --image "$SAMPLE" --memory 32M --cpus 0.5 -- sleep 100000 >/dev/null || fail "bramble run web"
+"$B/bramble" run qemu-c0ffee hog --image "$SAMPLE" --memory 32M -- tail /dev/zero >/dev/null || fail "bramble run hog"
+ps_state() {
+	"$B/bramble" -o json ps qemu-c0ffee | python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)}
+w, h = c.get("web", {}), c.get("hog", {})
+print(w.get("state"), w.get("pid") or 0, h.get("oom_kills") or 0, h.get("reason") or "-", h.get("exit_code"), h.get("restarts") or 0)'
+}
+st=""
+for _ in $(seq 150); do
+	st=$(ps_state)
+	set -- $st
+	[ "$1" = running ] && [ "$2" -gt 0 ] && [ "$3" -ge 1 ] && [ "$4" = OOMKilled ] && break
+	sleep 0.4
+done
+set -- $st
+[ "$1" = running ] && [ "$2" -gt 0 ] || fail "web not running under crun on cgroup v2: $st"
+[ "$3" -ge 1 ] && [ "$4" = OOMKilled ] && [ "$5" = 137 ] || fail "hog not OOM-killed at 32 MiB: oom_kills=$3 reason=$4 exit=$5"
+pass "cgroup v2 + crun: web running (pid $2); hog OOM-killed (oom_kills $3, exit $5, restarts $6)"
 brm_node_stop "$N"
 
 brm_node_fat "$N" "$WORK/boot-after.vfat" || fail "cannot read the node's boot partition"

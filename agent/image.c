@@ -1,0 +1,755 @@
+/* Images: root file-system directories and OCI image layouts; see image.h.
+ *
+ * A layer is applied in two passes over its blob. The first collects and
+ * applies its whiteouts: they hide what lower layers put there, so they must
+ * take effect before this layer's own files land — also when the tar lists
+ * a directory's files before its ".wh..wh..opq" marker. The second pass
+ * extracts the rest. Both passes hash what they read and must match the
+ * digest, so a blob that is wrong or changes between passes is refused and
+ * the half-built root is thrown away. */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cjson/cJSON.h>
+#include <mbedtls/md.h>
+
+#include "fileio.h"
+#include "util.h"
+
+#define JSON_MAX (4u << 20)
+#define READ_CHUNK 65536
+
+#define WHY(...) ((void)snprintf(why, why_size, __VA_ARGS__))
+
+struct ctx {
+        const char *store;
+        char *why;
+        size_t why_size;
+};
+
+void brm_image_config_free(struct brm_image_config *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < BRM_MAX_ARGS; i++) {
+                free(c->entrypoint[i]);
+                free(c->cmd[i]);
+                c->entrypoint[i] = c->cmd[i] = NULL;
+        }
+        for (size_t i = 0; i < BRM_MAX_ENV; i++) {
+                free(c->env[i]);
+                c->env[i] = NULL;
+        }
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -rf that never follows symbolic links. */
+static int rm_rf(const char *path)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? -errno : 0;
+        return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
+}
+
+/* ---- references ---- */
+
+/* Splits "PATH:TAG" when PATH alone names something and the whole does not. */
+static int split_ref(const char *ref, char *path, size_t size, char *tag, size_t tag_size)
+{
+        struct stat st;
+        const char *colon = strrchr(ref, ':'), *slash = strrchr(ref, '/');
+
+        tag[0] = '\0';
+        if (stat(ref, &st) == 0 || !colon || (slash && colon < slash))
+                return brm_path(path, size, "%s", ref);
+        if ((size_t)(colon - ref) >= size || strlen(colon + 1) >= tag_size)
+                return -ENAMETOOLONG;
+        memcpy(path, ref, (size_t)(colon - ref));
+        path[colon - ref] = '\0';
+        strcpy(tag, colon + 1);
+        return 0;
+}
+
+static bool is_layout(const char *dir)
+{
+        char p[1200];
+        return brm_path(p, sizeof(p), "%s/oci-layout", dir) >= 0 && access(p, F_OK) == 0;
+}
+
+int brm_image_identify(const char *ref, enum brm_image_kind *ret_kind, char *why, size_t why_size)
+{
+        char path[1024], tag[256];
+        struct stat st;
+
+        if (split_ref(ref, path, sizeof(path), tag, sizeof(tag)) < 0)
+                return WHY("image %s: name too long", ref), -ENAMETOOLONG;
+        if (stat(path, &st) < 0)
+                return WHY("image not found: %s", ref), -ENOENT;
+        if (S_ISDIR(st.st_mode)) {
+                if (is_layout(path)) {
+                        *ret_kind = BRM_IMAGE_LAYOUT;
+                        return 0;
+                }
+                if (tag[0])
+                        return WHY("image %s: %s is not an OCI image layout", ref, path), -EINVAL;
+                *ret_kind = BRM_IMAGE_ROOTFS;
+                return 0;
+        }
+        if (S_ISREG(st.st_mode)) {
+                *ret_kind = BRM_IMAGE_ARCHIVE;
+                return 0;
+        }
+        return WHY("image %s: neither a directory nor an oci-archive file", ref), -EINVAL;
+}
+
+/* ---- digests and blobs ---- */
+
+struct hasher {
+        mbedtls_md_context_t md;
+};
+
+static int hasher_init(struct hasher *h)
+{
+        mbedtls_md_init(&h->md);
+        if (mbedtls_md_setup(&h->md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 0) != 0 ||
+            mbedtls_md_starts(&h->md) != 0) {
+                mbedtls_md_free(&h->md);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static bool hasher_matches(struct hasher *h, const char *hex)
+{
+        uint8_t out[32];
+        char got[65];
+        bool ok = mbedtls_md_finish(&h->md, out) == 0;
+        mbedtls_md_free(&h->md);
+        brm_hex(out, sizeof(out), got);
+        return ok && strcmp(got, hex) == 0;
+}
+
+/* "sha256:<64 lower-case hex>" -> the hex; anything else is refused, which
+ * also keeps digests from naming paths outside blobs/. */
+static int digest_hex(const char *digest, char hex[65])
+{
+        if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
+                return -EINVAL;
+        for (size_t i = 7; i < 71; i++)
+                if (!((digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f')))
+                        return -EINVAL;
+        memcpy(hex, digest + 7, 65);
+        return 0;
+}
+
+/* A JSON blob (index, manifest, config), read whole and verified. */
+static cJSON *read_json_blob(const char *layout, const char *digest, struct ctx *x)
+{
+        char hex[65], path[1200];
+        struct hasher h;
+        uint8_t *data;
+        size_t len;
+        cJSON *o;
+
+        if (digest_hex(digest, hex) < 0) {
+                snprintf(x->why, x->why_size, "unsupported or malformed digest '%s'", digest ? digest : "");
+                return NULL;
+        }
+        if (brm_path(path, sizeof(path), "%s/blobs/sha256/%s", layout, hex) < 0 ||
+            brm_file_read(path, JSON_MAX, &data, &len) < 0) {
+                snprintf(x->why, x->why_size, "blob %s is missing from the layout", digest);
+                return NULL;
+        }
+        if (hasher_init(&h) < 0 || mbedtls_md_update(&h.md, data, len) != 0 || !hasher_matches(&h, hex)) {
+                free(data);
+                snprintf(x->why, x->why_size, "blob %s does not match its digest: refused", digest);
+                return NULL;
+        }
+        o = cJSON_Parse((char *)data);
+        free(data);
+        if (!o)
+                snprintf(x->why, x->why_size, "blob %s is not valid JSON", digest);
+        return o;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *host_arch(void)
+{
+#if defined(__aarch64__)
+        return "arm64";
+#elif defined(__arm__)
+        return "arm";
+#elif defined(__x86_64__)
+        return "amd64";
+#else
+        return "";
+#endif
+}
+
+/* Picks the manifest descriptor in an index: the one tagged TAG, else the
+ * only one; nested indexes (multi-platform images) by this node's arch. */
+static const cJSON *pick_manifest(const cJSON *index, const char *tag, struct ctx *x)
+{
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(index, "manifests"), *m, *found = NULL;
+        int n = 0;
+
+        cJSON_ArrayForEach(m, ms) {
+                const cJSON *ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+                const cJSON *plat = cJSON_GetObjectItemCaseSensitive(m, "platform");
+                const char *name = str_of(ann, "org.opencontainers.image.ref.name");
+                const char *arch = str_of(plat, "architecture");
+                if (tag && tag[0] && !(name && strcmp(name, tag) == 0))
+                        continue;
+                if (arch && strcmp(arch, host_arch()) != 0)
+                        continue;
+                found = m;
+                n++;
+        }
+        if (n == 1)
+                return found;
+        if (n == 0)
+                snprintf(x->why, x->why_size, tag && tag[0] ? "no manifest tagged '%s' for %s" : "no manifest%s for %s",
+                         tag ? tag : "", host_arch());
+        else
+                snprintf(x->why, x->why_size, "%d manifests: name one with :TAG", n);
+        return NULL;
+}
+
+/* ---- layers ---- */
+
+struct blob_reader {
+        int fd;
+        struct hasher h;
+        uint8_t buf[READ_CHUNK];
+};
+
+static la_ssize_t blob_read(struct archive *a, void *arg, const void **out)
+{
+        struct blob_reader *br = arg;
+        ssize_t n;
+
+        while ((n = read(br->fd, br->buf, sizeof(br->buf))) < 0 && errno == EINTR)
+                ;
+        if (n > 0)
+                mbedtls_md_update(&br->h.md, br->buf, (size_t)n);
+        *out = br->buf;
+        return n;
+}
+
+/* Entry names: relative, "./" and "/" stripped, no ".." component. */
+static int clean_name(const char *in, char *out, size_t size)
+{
+        while (in[0] == '.' && in[1] == '/')
+                in += 2;
+        while (*in == '/')
+                in++;
+        if (brm_path(out, size, "%s", in) < 0)
+                return -ENAMETOOLONG;
+        for (char *p = out; *p;) {
+                size_t l = strcspn(p, "/");
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return -EINVAL;
+                p += l;
+                while (*p == '/')
+                        p++;
+        }
+        while (strlen(out) > 1 && out[strlen(out) - 1] == '/')
+                out[strlen(out) - 1] = '\0';
+        return 0;
+}
+
+/* ROOT/DIR must lie inside ROOT: no component may be a symbolic link (a
+ * layer could have made one point anywhere on the host). */
+static bool inside(const char *root, const char *dir)
+{
+        char p[4096];
+        size_t n;
+        struct stat st;
+
+        if (brm_path(p, sizeof(p), "%s/", root) < 0)
+                return false;
+        n = strlen(p);
+        for (const char *s = dir; *s;) {
+                size_t l = strcspn(s, "/");
+                if (n + l + 1 >= sizeof(p))
+                        return false;
+                memcpy(p + n, s, l);
+                n += l;
+                p[n] = '\0';
+                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
+                        return false;
+                p[n++] = '/';
+                s += l;
+                while (*s == '/')
+                        s++;
+        }
+        return true;
+}
+
+static int whiteout(const char *root, const char *name)
+{
+        char dir[4096], target[4096];
+        const char *slash = strrchr(name, '/'), *base = slash ? slash + 1 : name;
+
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - name) : 0, name);
+        if (!inside(root, dir))
+                return -EPERM;
+        if (strcmp(base, ".wh..wh..opq") == 0) {
+                /* Opaque directory: nothing below it from lower layers. */
+                struct stat st;
+                if (brm_path(target, sizeof(target), "%s/%s", root, dir) < 0)
+                        return -ENAMETOOLONG;
+                if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode))
+                        return 0;
+                if (rm_rf(target) < 0 || mkdir(target, st.st_mode & 07777) < 0 ||
+                    lchown(target, st.st_uid, st.st_gid) < 0)
+                        return -errno;
+                return 0;
+        }
+        if (brm_path(target, sizeof(target), "%s/%s%s%s", root, dir, dir[0] ? "/" : "", base + 4) < 0)
+                return -ENAMETOOLONG;
+        return rm_rf(target);
+}
+
+static int apply_pass(const char *root, const char *blob, const char *hex, bool whiteouts, struct ctx *x)
+{
+        struct archive *a = archive_read_new(), *disk = NULL;
+        struct blob_reader *br = calloc(1, sizeof(*br));
+        struct archive_entry *e;
+        int r = 0, ar;
+
+        if (!a || !br || hasher_init(&br->h) < 0) {
+                archive_read_free(a);
+                free(br);
+                return -ENOMEM;
+        }
+        if ((br->fd = open(blob, O_RDONLY | O_CLOEXEC)) < 0) {
+                r = -errno;
+                snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, strerror(errno));
+                goto out;
+        }
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        if (!whiteouts) {
+                disk = archive_write_disk_new();
+                archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_OWNER |
+                                                             ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_UNLINK |
+                                                             ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+        }
+        if (archive_read_open(a, br, NULL, blob_read, NULL) != ARCHIVE_OK) {
+                r = -EINVAL;
+                goto bad_archive;
+        }
+        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+                char name[4096], full[4096];
+                const char *base, *link;
+                if (clean_name(archive_entry_pathname(e), name, sizeof(name)) < 0) {
+                        r = -EPERM;
+                        snprintf(x->why, x->why_size, "layer sha256:%s: unsafe path '%s'", hex, archive_entry_pathname(e));
+                        goto out;
+                }
+                base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+                if (strncmp(base, ".wh.", 4) == 0) {
+                        if (whiteouts && (r = whiteout(root, name)) < 0) {
+                                snprintf(x->why, x->why_size, "layer sha256:%s: whiteout %s: %s", hex, name, strerror(-r));
+                                goto out;
+                        }
+                        continue;
+                }
+                if (whiteouts || !name[0] || strcmp(name, ".") == 0)
+                        continue;
+                if (brm_path(full, sizeof(full), "%s/%s", root, name) < 0) {
+                        r = -ENAMETOOLONG;
+                        snprintf(x->why, x->why_size, "layer sha256:%s: path too long", hex);
+                        goto out;
+                }
+                archive_entry_set_pathname(e, full);
+                if ((link = archive_entry_hardlink(e))) {
+                        char lname[4096];
+                        if (clean_name(link, lname, sizeof(lname)) < 0) {
+                                r = -EPERM;
+                                snprintf(x->why, x->why_size, "layer sha256:%s: unsafe link '%s'", hex, link);
+                                goto out;
+                        }
+                        if (brm_path(full, sizeof(full), "%s/%s", root, lname) < 0) {
+                                r = -ENAMETOOLONG;
+                                snprintf(x->why, x->why_size, "layer sha256:%s: link too long", hex);
+                                goto out;
+                        }
+                        archive_entry_set_hardlink(e, full);
+                }
+                if (archive_read_extract2(a, e, disk) != ARCHIVE_OK) {
+                        r = -EIO;
+                        snprintf(x->why, x->why_size, "layer sha256:%s: %s: %s", hex, name, archive_error_string(a));
+                        goto out;
+                }
+        }
+        if (ar != ARCHIVE_EOF) {
+                r = -EINVAL;
+                goto bad_archive;
+        }
+        /* libarchive may stop before the end (tar padding): hash the rest. */
+        for (const void *p; blob_read(a, br, &p) > 0;)
+                ;
+        if (!hasher_matches(&br->h, hex)) {
+                snprintf(x->why, x->why_size, "layer sha256:%s does not match its digest: refused", hex);
+                r = -EBADMSG;
+        }
+        goto done;
+bad_archive:
+        snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, archive_error_string(a));
+out:
+        mbedtls_md_free(&br->h.md);
+done:
+        if (br->fd >= 0)
+                close(br->fd);
+        free(br);
+        archive_read_free(a);
+        if (disk)
+                archive_write_free(disk);
+        return r;
+}
+
+/* ---- images ---- */
+
+static int set_strv(const cJSON *arr, char **out, size_t max)
+{
+        const cJSON *v;
+        size_t n = 0;
+
+        cJSON_ArrayForEach(v, arr) {
+                if (!cJSON_IsString(v))
+                        continue;
+                if (n + 1 >= max)
+                        return -E2BIG;
+                if (!(out[n++] = strdup(v->valuestring)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int parse_config(const cJSON *cfgblob, struct brm_image_config *img)
+{
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(cfgblob, "config");
+        const char *s;
+        int r;
+
+        if (!c)
+                return 0; /* an image without defaults */
+        if ((r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Entrypoint"), img->entrypoint, BRM_MAX_ARGS)) < 0 ||
+            (r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Cmd"), img->cmd, BRM_MAX_ARGS)) < 0 ||
+            (r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Env"), img->env, BRM_MAX_ENV)) < 0)
+                return r;
+        if ((s = str_of(c, "WorkingDir")))
+                snprintf(img->workdir, sizeof(img->workdir), "%s", s);
+        if ((s = str_of(c, "User")))
+                snprintf(img->user, sizeof(img->user), "%s", s);
+        return 0;
+}
+
+/* Builds STORE/rootfs/HEX (rootfs/ + config.json) from the manifest's
+ * layers, in a temporary directory renamed into place when complete. */
+static int unpack(const char *layout, const cJSON *manifest, const char *hex, const cJSON *cfgblob, struct ctx *x)
+{
+        char tmp[1200], root[1300], final[1200], path[1300], lhex[65], *text;
+        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(manifest, "layers"), *l;
+        int r;
+
+        if (brm_path(tmp, sizeof(tmp), "%s/rootfs/.tmp-%s-%ld", x->store, hex, (long)syscall(SYS_gettid)) < 0 ||
+            brm_path(final, sizeof(final), "%s/rootfs/%s", x->store, hex) < 0)
+                return -ENAMETOOLONG;
+        rm_rf(tmp);
+        snprintf(root, sizeof(root), "%s/rootfs", tmp);
+        if ((r = brm_mkdir_p(root, 0755)) < 0) {
+                snprintf(x->why, x->why_size, "cannot create %s: %s", root, strerror(-r));
+                return r;
+        }
+        {
+                /* A canonical root: libarchive refuses to extract through any
+                 * symbolic link, also one in the state dir's own path. */
+                char *real = realpath(root, NULL);
+                if (!real || brm_path(root, sizeof(root), "%s", real) < 0) {
+                        free(real);
+                        r = -ENAMETOOLONG;
+                        goto fail;
+                }
+                free(real);
+        }
+        cJSON_ArrayForEach(l, layers) {
+                if (digest_hex(str_of(l, "digest"), lhex) < 0) {
+                        snprintf(x->why, x->why_size, "layer with an unsupported or malformed digest");
+                        r = -EINVAL;
+                        goto fail;
+                }
+                snprintf(path, sizeof(path), "%s/blobs/sha256/%s", layout, lhex);
+                if ((r = apply_pass(root, path, lhex, true, x)) < 0 || (r = apply_pass(root, path, lhex, false, x)) < 0)
+                        goto fail;
+        }
+        text = cJSON_PrintUnformatted(cfgblob);
+        snprintf(path, sizeof(path), "%s/config.json", tmp);
+        r = text ? brm_file_write_atomic(path, text, strlen(text), 0644) : -ENOMEM;
+        free(text);
+        if (r < 0)
+                goto fail;
+        if (rename(tmp, final) < 0) {
+                r = -errno;
+                /* Another container unpacked the same image meanwhile. */
+                if (r == -ENOTEMPTY || r == -EEXIST)
+                        r = 0;
+                else
+                        snprintf(x->why, x->why_size, "cannot store the image: %s", strerror(errno));
+                goto fail;
+        }
+        return 0;
+fail:
+        rm_rf(tmp);
+        return r;
+}
+
+static int resolve_layout(const char *layout, const char *tag, struct brm_image_config *img, struct ctx *x)
+{
+        char path[1200], hex[65];
+        const cJSON *desc;
+        cJSON *index = NULL, *manifest = NULL, *cfg = NULL;
+        uint8_t *data;
+        size_t len;
+        int r = -EINVAL, depth = 0;
+
+        if (brm_path(path, sizeof(path), "%s/index.json", layout) < 0 || brm_file_read(path, JSON_MAX, &data, &len) < 0) {
+                snprintf(x->why, x->why_size, "%s: no readable index.json", layout);
+                return -ENOENT;
+        }
+        index = cJSON_Parse((char *)data);
+        free(data);
+        if (!index) {
+                snprintf(x->why, x->why_size, "%s: index.json is not valid JSON", layout);
+                return -EINVAL;
+        }
+        for (;;) {
+                const char *mt;
+                if (!(desc = pick_manifest(index, depth ? NULL : tag, x)))
+                        goto out;
+                if (!(manifest = read_json_blob(layout, str_of(desc, "digest"), x)))
+                        goto out;
+                mt = str_of(manifest, "mediaType");
+                if (!mt || !strstr(mt, "index") || ++depth > 2)
+                        break;
+                /* A multi-platform index: pick from it in turn. */
+                cJSON_Delete(index);
+                index = manifest;
+                manifest = NULL;
+        }
+        digest_hex(str_of(desc, "digest"), hex);
+        snprintf(img->digest, sizeof(img->digest), "sha256:%s", hex);
+        if (brm_path(img->rootfs, sizeof(img->rootfs), "%s/rootfs/%s/rootfs", x->store, hex) < 0)
+                goto out;
+        if (brm_path(path, sizeof(path), "%s/rootfs/%s/config.json", x->store, hex) < 0)
+                goto out;
+        if (access(path, F_OK) < 0) {
+                if (!(cfg = read_json_blob(layout, str_of(cJSON_GetObjectItemCaseSensitive(manifest, "config"), "digest"), x)))
+                        goto out;
+                if ((r = unpack(layout, manifest, hex, cfg, x)) < 0)
+                        goto out;
+        } else {
+                /* Unpacked before: the stored config was verified then. */
+                if (brm_file_read(path, JSON_MAX, &data, &len) < 0 || !(cfg = cJSON_Parse((char *)data))) {
+                        free(data);
+                        snprintf(x->why, x->why_size, "%s is damaged: remove it", path);
+                        goto out;
+                }
+                free(data);
+        }
+        r = parse_config(cfg, img);
+        if (r < 0)
+                snprintf(x->why, x->why_size, "image config: %s", strerror(-r));
+out:
+        cJSON_Delete(index);
+        cJSON_Delete(manifest);
+        cJSON_Delete(cfg);
+        return r;
+}
+
+/* Unpacks an oci-archive's layout (only index.json, oci-layout and
+ * blobs/sha256/HEX are taken) into DIR. */
+static int extract_archive(const char *file, const char *dir, struct ctx *x)
+{
+        struct archive *a = archive_read_new();
+        struct archive_entry *e;
+        char blobs[1200];
+        int r = 0, ar;
+
+        if (!a)
+                return -ENOMEM;
+        if ((r = brm_path(blobs, sizeof(blobs), "%s/blobs/sha256", dir)) < 0 || (r = brm_mkdir_p(blobs, 0755)) < 0)
+                goto out;
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        if (archive_read_open_filename(a, file, READ_CHUNK) != ARCHIVE_OK) {
+                snprintf(x->why, x->why_size, "%s: %s", file, archive_error_string(a));
+                r = -EINVAL;
+                goto out;
+        }
+        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+                char name[1024], digest[80], hex[65], path[1300];
+                int fd;
+                if (archive_entry_filetype(e) != AE_IFREG || clean_name(archive_entry_pathname(e), name, sizeof(name)) < 0)
+                        continue;
+                if (strcmp(name, "index.json") != 0 && strcmp(name, "oci-layout") != 0) {
+                        /* Only blobs/sha256/HEX: a digest names no other path. */
+                        if (strncmp(name, "blobs/sha256/", 13) != 0 || strlen(name) != 13 + 64)
+                                continue;
+                        snprintf(digest, sizeof(digest), "sha256:%.64s", name + 13);
+                        if (digest_hex(digest, hex) < 0)
+                                continue;
+                }
+                if (brm_path(path, sizeof(path), "%s/%s", dir, name) < 0)
+                        continue;
+                if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                ar = archive_read_data_into_fd(a, fd);
+                close(fd);
+                if (ar != ARCHIVE_OK) {
+                        snprintf(x->why, x->why_size, "%s: %s", file, archive_error_string(a));
+                        r = -EIO;
+                        goto out;
+                }
+        }
+        if (ar != ARCHIVE_EOF) {
+                snprintf(x->why, x->why_size, "%s: %s", file, archive_error_string(a));
+                r = -EINVAL;
+        }
+out:
+        archive_read_free(a);
+        return r;
+}
+
+/* An archive is unpacked once per (path, size, mtime, tag): the stamp in
+ * STORE/archives/ names the manifest, whose root the store keeps. */
+static int resolve_archive(const char *file, const char *tag, struct brm_image_config *img, struct ctx *x)
+{
+        char stamp_path[1200], stamp[512], tmp[1200], id[65];
+        uint8_t h[32], *old;
+        struct stat st;
+        size_t len;
+        int r;
+
+        if (stat(file, &st) < 0)
+                return -errno;
+        {
+                struct hasher hs;
+                if (hasher_init(&hs) < 0)
+                        return -ENOMEM;
+                mbedtls_md_update(&hs.md, (const uint8_t *)file, strlen(file));
+                mbedtls_md_finish(&hs.md, h);
+                mbedtls_md_free(&hs.md);
+                brm_hex(h, sizeof(h), id);
+        }
+        snprintf(stamp, sizeof(stamp), "%lld %lld.%09ld %s\n", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec, tag);
+        if (brm_path(stamp_path, sizeof(stamp_path), "%s/archives/%s", x->store, id) < 0 ||
+            brm_path(tmp, sizeof(tmp), "%s/archives/.tmp-%s-%ld", x->store, id, (long)syscall(SYS_gettid)) < 0)
+                return -ENAMETOOLONG;
+        if (brm_file_read(stamp_path, 4096, &old, &len) == 0) {
+                /* "STAMP\nDIGEST" */
+                char *nl = strchr((char *)old, '\n');
+                bool same = nl && (size_t)(nl + 1 - (char *)old) == strlen(stamp) &&
+                            strncmp((char *)old, stamp, strlen(stamp)) == 0;
+                if (same) {
+                        char cfg[1300];
+                        snprintf(img->digest, sizeof(img->digest), "%s", nl + 1);
+                        snprintf(cfg, sizeof(cfg), "%s/rootfs/%s/config.json", x->store, img->digest + 7);
+                        if (strlen(img->digest) == 71 && access(cfg, F_OK) == 0) {
+                                uint8_t *data;
+                                cJSON *o;
+                                free(old);
+                                snprintf(img->rootfs, sizeof(img->rootfs), "%s/rootfs/%s/rootfs", x->store, img->digest + 7);
+                                if (brm_file_read(cfg, JSON_MAX, &data, &len) < 0)
+                                        return -EIO;
+                                o = cJSON_Parse((char *)data);
+                                free(data);
+                                r = parse_config(o, img);
+                                cJSON_Delete(o);
+                                return r;
+                        }
+                }
+                free(old);
+                img->digest[0] = '\0';
+        }
+        rm_rf(tmp);
+        if ((r = extract_archive(file, tmp, x)) == 0 && (r = resolve_layout(tmp, tag, img, x)) == 0) {
+                size_t sl = strlen(stamp);
+                snprintf(stamp + sl, sizeof(stamp) - sl, "%s", img->digest);
+                r = brm_file_write_atomic(stamp_path, stamp, strlen(stamp), 0644);
+        }
+        rm_rf(tmp);
+        return r;
+}
+
+int brm_image_resolve(const char *store, const char *ref, struct brm_image_config *ret, char *why, size_t why_size)
+{
+        struct ctx x = { .store = store, .why = why, .why_size = why_size };
+        struct brm_image_config img;
+        enum brm_image_kind kind;
+        char path[1024], tag[256], dir[1200];
+        int r;
+
+        memset(&img, 0, sizeof(img));
+        if (why_size)
+                why[0] = '\0';
+        if ((r = brm_image_identify(ref, &kind, why, why_size)) < 0)
+                return r;
+        split_ref(ref, path, sizeof(path), tag, sizeof(tag));
+        snprintf(dir, sizeof(dir), "%s/rootfs", store);
+        brm_mkdir_p(dir, 0700);
+        snprintf(dir, sizeof(dir), "%s/archives", store);
+        brm_mkdir_p(dir, 0700);
+        switch (kind) {
+        case BRM_IMAGE_ROOTFS: {
+                char *real = realpath(path, NULL);
+                r = real ? brm_path(img.rootfs, sizeof(img.rootfs), "%s", real) : -errno;
+                free(real);
+                if (r < 0)
+                        WHY("image %s: %s", ref, strerror(-r));
+                break;
+        }
+        case BRM_IMAGE_LAYOUT:
+                r = resolve_layout(path, tag, &img, &x);
+                break;
+        case BRM_IMAGE_ARCHIVE:
+                r = resolve_archive(path, tag, &img, &x);
+                break;
+        }
+        if (r < 0) {
+                brm_image_config_free(&img);
+                if (!why[0])
+                        WHY("image %s: %s", ref, strerror(-r));
+                return r;
+        }
+        *ret = img;
+        return 0;
+}

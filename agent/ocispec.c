@@ -1,0 +1,518 @@
+/* config.json for one container; see ocispec.h for what it contains and why. */
+#include "ocispec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+/* Podman's default set: Docker's minus NET_RAW, MKNOD and AUDIT_WRITE. */
+static const char *const caps[] = {
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
+        "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+};
+
+/* runc's and Docker's defaults. */
+static const char *const masked[] = {
+        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly[] = {
+        "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+struct mount_def {
+        const char *dest, *type, *source;
+        const char *opts[6];
+};
+
+static const struct mount_def mounts[] = {
+        { "/proc", "proc", "proc", { "nosuid", "noexec", "nodev" } },
+        { "/dev", "tmpfs", "tmpfs", { "nosuid", "strictatime", "mode=755", "size=65536k" } },
+        { "/dev/pts", "devpts", "devpts", { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620" } },
+        { "/dev/shm", "tmpfs", "shm", { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" } },
+        { "/dev/mqueue", "mqueue", "mqueue", { "nosuid", "noexec", "nodev" } },
+        { "/sys", "sysfs", "sysfs", { "nosuid", "noexec", "nodev", "ro" } },
+        { "/sys/fs/cgroup", "cgroup", "cgroup", { "nosuid", "noexec", "nodev", "relatime", "ro" } },
+        /* The root is read-only; these are the places programs expect to write. */
+        { "/tmp", "tmpfs", "tmpfs", { "nosuid", "nodev", "mode=1777", "size=65536k" } },
+        { "/run", "tmpfs", "tmpfs", { "nosuid", "nodev", "mode=755", "size=16384k" } },
+};
+
+/* The kernel only lets a process mount a new sysfs from its own network
+ * namespace. With the host's network (the default on a Pi cluster), /sys
+ * is the host's, bind-mounted read-only, as the common runtimes' callers do;
+ * runc works around it on its own, crun (the Pi image's runtime) does not. */
+static const struct mount_def sys_bind = { "/sys", "bind", "/sys", { "rbind", "nosuid", "noexec", "nodev", "ro" } };
+
+static cJSON *add_obj(cJSON *parent, const char *key)
+{
+        cJSON *o = cJSON_CreateObject();
+        if (o && !cJSON_AddItemToObject(parent, key, o)) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+static cJSON *add_arr(cJSON *parent, const char *key)
+{
+        cJSON *a = cJSON_CreateArray();
+        if (a && !cJSON_AddItemToObject(parent, key, a)) {
+                cJSON_Delete(a);
+                return NULL;
+        }
+        return a;
+}
+
+static int push_str(cJSON *arr, const char *s)
+{
+        cJSON *v = cJSON_CreateString(s);
+        if (!v || !cJSON_AddItemToArray(arr, v)) {
+                cJSON_Delete(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int push_strs(cJSON *arr, const char *const *v, size_t n)
+{
+        for (size_t i = 0; i < n && v[i]; i++)
+                if (push_str(arr, v[i]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+/* "NAME" or "NAME:GROUP", each numeric or looked up in the image's
+ * /etc/passwd and /etc/group (as runc does, inside the root). */
+static int lookup_id(const char *rootfs, const char *file, const char *name, unsigned long *ret)
+{
+        char path[1200], line[512];
+        char *end;
+        FILE *f;
+        int r = -EINVAL;
+
+        *ret = strtoul(name, &end, 10);
+        if (*name && *end == '\0')
+                return 0;
+        if (brm_path(path, sizeof(path), "%s/etc/%s", rootfs, file) < 0 || !(f = fopen(path, "re")))
+                return -EINVAL;
+        while (fgets(line, sizeof(line), f)) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (c2 && (size_t)(c1 - line) == strlen(name) && strncmp(line, name, (size_t)(c1 - line)) == 0) {
+                        *ret = strtoul(c2 + 1, NULL, 10);
+                        r = 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}
+
+static int parse_user(const struct brm_image_config *img, unsigned long *ret_uid, unsigned long *ret_gid)
+{
+        char u[64], *colon;
+        unsigned long uid = 0, gid = 0;
+
+        if (!img || !img->user[0])
+                goto done;
+        snprintf(u, sizeof(u), "%s", img->user);
+        colon = strchr(u, ':');
+        if (colon)
+                *colon++ = '\0';
+        if (lookup_id(img->rootfs, "passwd", u, &uid) < 0)
+                return -EINVAL;
+        if (colon && lookup_id(img->rootfs, "group", colon, &gid) < 0)
+                return -EINVAL;
+        if (!colon) {
+                /* The user's primary group: field 4 of its passwd line. */
+                char path[1200], line[512];
+                FILE *f;
+                if (brm_path(path, sizeof(path), "%s/etc/passwd", img->rootfs) >= 0 && (f = fopen(path, "re"))) {
+                        while (fgets(line, sizeof(line), f)) {
+                                unsigned long lu, lg;
+                                if (sscanf(line, "%*[^:]:%*[^:]:%lu:%lu:", &lu, &lg) == 2 && lu == uid) {
+                                        gid = lg;
+                                        break;
+                                }
+                        }
+                        fclose(f);
+                }
+        }
+done:
+        *ret_uid = uid;
+        *ret_gid = gid;
+        return 0;
+}
+
+static bool env_overridden(char *const *env, const char *entry)
+{
+        size_t klen = strcspn(entry, "=");
+        for (size_t i = 0; i < BRM_MAX_ENV && env[i]; i++)
+                if (strncmp(env[i], entry, klen) == 0 && env[i][klen] == '=')
+                        return true;
+        return false;
+}
+
+static int build_process(cJSON *root, const struct brm_ocispec_params *p)
+{
+        const struct brm_container_spec *s = p->spec;
+        const struct brm_image_config *img = p->image;
+        cJSON *proc, *user, *args, *env, *capo, *rl, *nofile;
+        unsigned long uid, gid;
+        bool has_path = false;
+        const char *cwd;
+
+        if (parse_user(img, &uid, &gid) < 0)
+                return -EINVAL;
+        if (!(proc = add_obj(root, "process")))
+                return -ENOMEM;
+        cJSON_AddBoolToObject(proc, "terminal", 0);
+        if (!(user = add_obj(proc, "user")))
+                return -ENOMEM;
+        cJSON_AddNumberToObject(user, "uid", (double)uid);
+        cJSON_AddNumberToObject(user, "gid", (double)gid);
+        if (!(args = add_arr(proc, "args")))
+                return -ENOMEM;
+        if (s->args[0]) {
+                if (push_strs(args, (const char *const *)s->args, BRM_MAX_ARGS) < 0)
+                        return -ENOMEM;
+        } else if (img) {
+                if (push_strs(args, (const char *const *)img->entrypoint, BRM_MAX_ARGS) < 0 ||
+                    push_strs(args, (const char *const *)img->cmd, BRM_MAX_ARGS) < 0)
+                        return -ENOMEM;
+        }
+        if (cJSON_GetArraySize(args) == 0)
+                return -EINVAL;
+        if (!(env = add_arr(proc, "env")))
+                return -ENOMEM;
+        for (size_t i = 0; img && i < BRM_MAX_ENV && img->env[i]; i++) {
+                if (env_overridden(s->env, img->env[i]))
+                        continue;
+                has_path |= strncmp(img->env[i], "PATH=", 5) == 0;
+                if (push_str(env, img->env[i]) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < BRM_MAX_ENV && s->env[i]; i++) {
+                has_path |= strncmp(s->env[i], "PATH=", 5) == 0;
+                if (push_str(env, s->env[i]) < 0)
+                        return -ENOMEM;
+        }
+        if (!has_path && push_str(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+                return -ENOMEM;
+        cwd = s->workdir[0] ? s->workdir : img && img->workdir[0] ? img->workdir : "/";
+        cJSON_AddStringToObject(proc, "cwd", cwd);
+        if (!(capo = add_obj(proc, "capabilities")))
+                return -ENOMEM;
+        static const char *const sets[] = { "bounding", "effective", "permitted" };
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(sets); i++) {
+                cJSON *a = add_arr(capo, sets[i]);
+                if (!a || push_strs(a, caps, BRM_ARRAY_SIZE(caps)) < 0)
+                        return -ENOMEM;
+        }
+        if (!(rl = add_arr(proc, "rlimits")) || !(nofile = cJSON_CreateObject()) ||
+            !cJSON_AddItemToArray(rl, nofile))
+                return -ENOMEM;
+        cJSON_AddStringToObject(nofile, "type", "RLIMIT_NOFILE");
+        cJSON_AddNumberToObject(nofile, "hard", 1024);
+        cJSON_AddNumberToObject(nofile, "soft", 1024);
+        cJSON_AddBoolToObject(proc, "noNewPrivileges", 1);
+        /* The agent runs with a low oom_score_adj to protect itself; the
+         * container must not inherit it through the shim and the runtime. */
+        cJSON_AddNumberToObject(proc, "oomScoreAdj", 0);
+        return 0;
+}
+
+static int build_mounts(cJSON *root, bool host_network)
+{
+        cJSON *arr = add_arr(root, "mounts");
+
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(mounts); i++) {
+                const struct mount_def *d = &mounts[i];
+                cJSON *m = cJSON_CreateObject(), *o;
+                if (host_network && strcmp(d->type, "sysfs") == 0)
+                        d = &sys_bind;
+                if (!m || !cJSON_AddItemToArray(arr, m)) {
+                        cJSON_Delete(m);
+                        return -ENOMEM;
+                }
+                cJSON_AddStringToObject(m, "destination", d->dest);
+                cJSON_AddStringToObject(m, "type", d->type);
+                cJSON_AddStringToObject(m, "source", d->source);
+                if (!(o = add_arr(m, "options")) || push_strs(o, d->opts, BRM_ARRAY_SIZE(d->opts)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+        /* cJSON numbers are doubles: exact up to 2^53, far above any limit. */
+        cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+static int build_resources(cJSON *linux_, const struct brm_ocispec_params *p)
+{
+        const struct brm_container_spec *s = p->spec;
+        cJSON *res = add_obj(linux_, "resources"), *dev, *devs, *mem, *cpu, *pids, *uni;
+
+        if (!res || !(devs = add_arr(res, "devices")) || !(dev = cJSON_CreateObject()) ||
+            !cJSON_AddItemToArray(devs, dev))
+                return -ENOMEM;
+        cJSON_AddBoolToObject(dev, "allow", 0);
+        cJSON_AddStringToObject(dev, "access", "rwm");
+        if (s->memory_max || s->memory_high) {
+                if (!(mem = add_obj(res, "memory")))
+                        return -ENOMEM;
+                if (s->memory_max) {
+                        add_u64(mem, "limit", s->memory_max);
+                        /* swap = memory + swap: equal to the limit means no
+                         * swap, so the limit is what the container gets. */
+                        if (p->swap)
+                                add_u64(mem, "swap", s->memory_max);
+                }
+                /* memory.high (throttle, then reclaim) exists on v2 only;
+                 * v1's nearest is the soft limit, reclaimed under pressure. */
+                if (s->memory_high && p->cgroup_version == 1)
+                        add_u64(mem, "reservation", s->memory_high);
+        }
+        if (s->memory_high && p->cgroup_version == 2) {
+                char v[32];
+                snprintf(v, sizeof(v), "%" PRIu64, s->memory_high);
+                if (!(uni = add_obj(res, "unified")) || !cJSON_AddStringToObject(uni, "memory.high", v))
+                        return -ENOMEM;
+        }
+        if (s->cpu_millis) {
+                /* --cpus 0.2 -> 20 ms of every 100 ms period (cpu.max "20000 100000"). */
+                if (!(cpu = add_obj(res, "cpu")))
+                        return -ENOMEM;
+                add_u64(cpu, "quota", (uint64_t)s->cpu_millis * 100);
+                add_u64(cpu, "period", 100000);
+        }
+        if (s->pids_max) {
+                if (!(pids = add_obj(res, "pids")))
+                        return -ENOMEM;
+                add_u64(pids, "limit", s->pids_max);
+        }
+        return 0;
+}
+
+static int build_linux(cJSON *root, const struct brm_ocispec_params *p)
+{
+        static const char *const ns_host[] = { "pid", "mount", "uts", "ipc" };
+        cJSON *lx = add_obj(root, "linux"), *ns, *a;
+
+        if (!lx || !(ns = add_arr(lx, "namespaces")))
+                return -ENOMEM;
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(ns_host) + (p->spec->network == BRM_NET_NONE); i++) {
+                cJSON *n = cJSON_CreateObject();
+                if (!n || !cJSON_AddItemToArray(ns, n)) {
+                        cJSON_Delete(n);
+                        return -ENOMEM;
+                }
+                cJSON_AddStringToObject(n, "type", i < BRM_ARRAY_SIZE(ns_host) ? ns_host[i] : "network");
+        }
+        cJSON_AddStringToObject(lx, "cgroupsPath", p->cgroups_path);
+        if (build_resources(lx, p) < 0)
+                return -ENOMEM;
+        if (!(a = add_arr(lx, "maskedPaths")) || push_strs(a, masked, BRM_ARRAY_SIZE(masked)) < 0)
+                return -ENOMEM;
+        if (!(a = add_arr(lx, "readonlyPaths")) || push_strs(a, readonly, BRM_ARRAY_SIZE(readonly)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json)
+{
+        cJSON *root = cJSON_CreateObject(), *r, *ann;
+        char *json;
+        int rc = -ENOMEM;
+
+        if (!root)
+                return -ENOMEM;
+        if (!p->image || !p->image->rootfs[0] || !p->cgroups_path) {
+                rc = -EINVAL;
+                goto out;
+        }
+        cJSON_AddStringToObject(root, "ociVersion", "1.0.2");
+        if ((rc = build_process(root, p)) < 0)
+                goto out;
+        rc = -ENOMEM;
+        if (!(r = add_obj(root, "root")))
+                goto out;
+        cJSON_AddStringToObject(r, "path", p->image->rootfs);
+        cJSON_AddBoolToObject(r, "readonly", 1);
+        cJSON_AddStringToObject(root, "hostname", p->spec->name);
+        if (build_mounts(root, p->spec->network == BRM_NET_HOST) < 0 || build_linux(root, p) < 0 || !(ann = add_obj(root, "annotations")))
+                goto out;
+        cJSON_AddStringToObject(ann, "org.bramble.container", p->spec->name);
+        if (p->image->digest[0])
+                cJSON_AddStringToObject(ann, "org.opencontainers.image.digest", p->image->digest);
+        if (!(json = cJSON_PrintUnformatted(root)))
+                goto out;
+        *ret_json = json;
+        rc = 0;
+out:
+        cJSON_Delete(root);
+        return rc;
+}
+
+/* ---- the container spec, persisted ---- */
+
+static const char *const restart_names[] = {
+        [BRM_RESTART_ALWAYS] = "always", [BRM_RESTART_ON_FAILURE] = "on-failure", [BRM_RESTART_NEVER] = "never",
+};
+static const char *const network_names[] = { [BRM_NET_HOST] = "host", [BRM_NET_NONE] = "none" };
+
+bool brm_ocispec_valid_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 63 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
+                return false;
+        for (size_t i = 1; i < n; i++) {
+                char c = name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+cJSON *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
+{
+        cJSON *o = cJSON_CreateObject(), *a;
+
+        if (!o)
+                return NULL;
+        if (!cJSON_AddStringToObject(o, "name", s->name) || !cJSON_AddStringToObject(o, "image", s->image) ||
+            !cJSON_AddNumberToObject(o, "memory_max", (double)s->memory_max) ||
+            !cJSON_AddNumberToObject(o, "memory_high", (double)s->memory_high) ||
+            !cJSON_AddNumberToObject(o, "cpu_millis", s->cpu_millis) ||
+            !cJSON_AddNumberToObject(o, "pids_max", s->pids_max) ||
+            !cJSON_AddStringToObject(o, "restart", restart_names[s->restart]) ||
+            !cJSON_AddStringToObject(o, "network", network_names[s->network]) ||
+            !cJSON_AddStringToObject(o, "workdir", s->workdir) || !(a = add_arr(o, "args")) ||
+            push_strs(a, (const char *const *)s->args, BRM_MAX_ARGS) < 0 || !(a = add_arr(o, "env")) ||
+            push_strs(a, (const char *const *)s->env, BRM_MAX_ENV) < 0 ||
+            (with_stopped && !cJSON_AddBoolToObject(o, "stopped", s->stopped))) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+static int get_str(const cJSON *o, const char *key, char *out, size_t size)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+                return -EINVAL;
+        memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+        return 0;
+}
+
+static int get_num(const cJSON *o, const char *key, double max, uint64_t *ret)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max)
+                return -EINVAL;
+        *ret = (uint64_t)v->valuedouble;
+        return 0;
+}
+
+static int get_enum(const cJSON *o, const char *key, const char *const *names, size_t n, int *ret)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        for (size_t i = 0; cJSON_IsString(v) && i < n; i++)
+                if (strcmp(v->valuestring, names[i]) == 0) {
+                        *ret = (int)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int get_strv(const cJSON *o, const char *key, char **out, size_t max)
+{
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *v;
+        size_t n = 0;
+
+        if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) >= max)
+                return -EINVAL;
+        cJSON_ArrayForEach(v, a) {
+                if (!cJSON_IsString(v))
+                        return -EINVAL;
+                if (!(out[n++] = strdup(v->valuestring)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+void brm_ocispec_spec_free(struct brm_container_spec *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < BRM_MAX_ARGS; i++) {
+                free(s->args[i]);
+                s->args[i] = NULL;
+        }
+        for (size_t i = 0; i < BRM_MAX_ENV; i++) {
+                free(s->env[i]);
+                s->env[i] = NULL;
+        }
+}
+
+int brm_ocispec_decode_spec(const cJSON *o, struct brm_container_spec *ret)
+{
+        struct brm_container_spec s;
+        const cJSON *st;
+        uint64_t cpu, pids;
+        int restart, net, r;
+
+        memset(&s, 0, sizeof(s));
+        if (!cJSON_IsObject(o) || get_str(o, "name", s.name, sizeof(s.name)) < 0 || !brm_ocispec_valid_name(s.name) ||
+            get_str(o, "image", s.image, sizeof(s.image)) < 0 ||
+            get_num(o, "memory_max", 9007199254740992.0, &s.memory_max) < 0 ||
+            get_num(o, "memory_high", 9007199254740992.0, &s.memory_high) < 0 ||
+            get_num(o, "cpu_millis", 1e6, &cpu) < 0 || get_num(o, "pids_max", 4194304, &pids) < 0 ||
+            get_enum(o, "restart", restart_names, BRM_ARRAY_SIZE(restart_names), &restart) < 0 ||
+            get_enum(o, "network", network_names, BRM_ARRAY_SIZE(network_names), &net) < 0 ||
+            get_str(o, "workdir", s.workdir, sizeof(s.workdir)) < 0)
+                return -EINVAL;
+        s.cpu_millis = (uint32_t)cpu;
+        s.pids_max = (uint32_t)pids;
+        s.restart = (enum brm_restart)restart;
+        s.network = (enum brm_network)net;
+        st = cJSON_GetObjectItemCaseSensitive(o, "stopped");
+        s.stopped = cJSON_IsTrue(st);
+        if ((r = get_strv(o, "args", s.args, BRM_MAX_ARGS)) < 0 || (r = get_strv(o, "env", s.env, BRM_MAX_ENV)) < 0) {
+                brm_ocispec_spec_free(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int brm_ocispec_spec_dup(const struct brm_container_spec *s, struct brm_container_spec *ret)
+{
+        struct brm_container_spec d = *s;
+
+        memset(d.args, 0, sizeof(d.args));
+        memset(d.env, 0, sizeof(d.env));
+        for (size_t i = 0; i < BRM_MAX_ARGS - 1 && s->args[i]; i++)
+                if (!(d.args[i] = strdup(s->args[i])))
+                        goto oom;
+        for (size_t i = 0; i < BRM_MAX_ENV - 1 && s->env[i]; i++)
+                if (!(d.env[i] = strdup(s->env[i])))
+                        goto oom;
+        *ret = d;
+        return 0;
+oom:
+        brm_ocispec_spec_free(&d);
+        return -ENOMEM;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Containers through the operator's path: bramble -> master -> node -> OCI
+# runtime, with real cgroups. Bad requests are refused with their reason and
+# change nothing; a container runs and shows in ps; one that allocates past
+# its 32 MiB limit is OOM-killed, reported as such and restarted; stop,
+# start and rm converge on the node.
+source "$(dirname "$0")/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || skip "needs root for cgroups and the OCI runtime"
+command -v runc >/dev/null || command -v crun >/dev/null || skip "no OCI runtime (runc or crun) installed"
+BUSYBOX=$(command -v busybox || true)
+[[ -n "$BUSYBOX" ]] && { ldd "$BUSYBOX" 2>&1 || true; } | grep -q "not a dynamic executable" ||
+        skip "needs a static busybox (package busybox-static) for the test root file system"
+
+ROOTFS=$WORK/rootfs
+mkdir -p "$ROOTFS/bin" "$ROOTFS/proc" "$ROOTFS/sys" "$ROOTFS/dev" "$ROOTFS/tmp" "$ROOTFS/etc"
+cp "$BUSYBOX" "$ROOTFS/bin/busybox"
+for a in sh sleep tail cat echo true false ls; do ln -s busybox "$ROOTFS/bin/$a"; done
+
+start_master
+TOKEN=$(create_token --ttl 1h --uses 1)
+start_agent pi-1 --token "$TOKEN"
+wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+
+ps_field() { # NAME EXPR -> prints the value of EXPR on the container's ps object
+        cli -o json ps pi-1
+        [[ $CLI_RC -eq 0 ]] || { echo "ps-failed"; return; }
+        printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+c = [x for x in json.load(sys.stdin) if x["name"] == sys.argv[1]]
+print(eval(sys.argv[2], {"c": c[0]}) if c else "absent")' "$1" "$2"
+}
+ps_is() { # NAME STATE (a function, so wait_for evaluates it every time)
+        [[ "$(ps_field "$1" 'c["state"]')" == "$2" ]]
+}
+expect_refused() { # RC NEEDLE ARGS...
+        local rc=$1 needle=$2
+        shift 2
+        cli "$@"
+        [[ $CLI_RC -eq $rc ]] || fail "bramble $*: expected exit $rc, got $CLI_RC ($CLI_ERR)"
+        assert_contains "$CLI_ERR" "$needle" "error of 'bramble $*'"
+}
+
+# Bad requests: each names what is wrong, and nothing is created.
+expect_refused 1 "no node named 'nosuch'" run nosuch web --image "$ROOTFS" -- sleep 100
+expect_refused 2 "invalid --memory '64Q'" run pi-1 web --image "$ROOTFS" --memory 64Q -- sleep 100
+expect_refused 2 "invalid --cpus '0'" run pi-1 web --image "$ROOTFS" --cpus 0 -- sleep 100
+expect_refused 2 "invalid --cpus '-1'" run pi-1 web --image "$ROOTFS" --cpus -1 -- sleep 100
+expect_refused 2 "not a valid container name" run pi-1 Bad_Name --image "$ROOTFS" -- sleep 100
+expect_refused 2 "--image is required" run pi-1 web -- sleep 100
+expect_refused 1 "/no/such/image" run pi-1 web --image /no/such/image -- sleep 100
+cli -o json ps
+assert_eq "[]" "$(printf '%s' "$CLI_OUT" | tr -d ' \n\t')" "containers after refused requests"
+
+# A container that runs.
+cli run pi-1 web --image "$ROOTFS" --memory 32M --pids 50 -- sleep 1000
+[[ $CLI_RC -eq 0 ]] || fail "bramble run web: exit $CLI_RC: $CLI_ERR"
+wait_for 20 ps_is web running || fail "web not running within 20 s: $(ps_field web 'c')"
+pid=$(ps_field web 'c["pid"]')
+((pid > 0)) || fail "web runs but reports pid $pid"
+kill -0 "$pid" || fail "web's pid $pid is not a live process"
+grep -q sleep "/proc/$pid/cmdline" || fail "pid $pid is not the container's sleep: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+expect_refused 1 "already exists" run pi-1 web --image "$ROOTFS" -- sleep 5
+
+# Past its memory limit: OOM-killed, reported, restarted with backoff.
+cli run pi-1 hog --image "$ROOTFS" --memory 32M --restart always -- tail /dev/zero
+[[ $CLI_RC -eq 0 ]] || fail "bramble run hog: exit $CLI_RC: $CLI_ERR"
+deadline=$(($(now_ms) + 40000))
+while (($(now_ms) < deadline)); do
+        st=$(ps_field hog '"%s %s %s %s" % (c["oom_kills"], c["restarts"], c["reason"], c["exit_code"])')
+        read -r ooms restarts reason exit_code <<<"$st"
+        if [[ "$ooms" =~ ^[0-9]+$ ]] && ((ooms >= 1)) && ((restarts >= 1)); then
+                break
+        fi
+        sleep 0.5
+done
+[[ "$ooms" =~ ^[0-9]+$ ]] && ((ooms >= 1)) || fail "hog: expected oom_kills >= 1 within 40 s, got: $st"
+((restarts >= 1)) || fail "hog: expected a restart after the OOM kill, got: $st"
+assert_contains "$(ps_field hog 'c["reason"]') $(ps_field hog 'str(c["exit_code"])')" "OOMKilled" "hog's reason"
+
+# stop, start, rm converge on the node.
+cli stop pi-1/web
+[[ $CLI_RC -eq 0 ]] || fail "bramble stop: $CLI_ERR"
+wait_for 20 ps_is web stopped || fail "web not stopped within 20 s: $(ps_field web 'c')"
+wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "web stopped, but its process $pid still runs"
+cli start pi-1/web
+wait_for 20 ps_is web running || fail "web not running again within 20 s: $(ps_field web 'c')"
+cli rm pi-1/web
+cli rm pi-1/hog
+[[ $CLI_RC -eq 0 ]] || fail "bramble rm: $CLI_ERR"
+cli -o json ps pi-1
+assert_eq "[]" "$(printf '%s' "$CLI_OUT" | tr -d ' \n\t')" "containers after rm"
+expect_refused 1 "no container named 'web'" stop pi-1/web
+pass
