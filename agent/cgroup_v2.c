@@ -226,9 +226,12 @@ static int v2_protect_self(struct brm_cgroup *cg, uint64_t memory_min)
         snprintf(path, sizeof(path), "%s/cgroup.procs", leaf);
         if ((w = write_str(path, "0")) < 0)
                 return w;
+        /* The root cgroup (a node without systemd) may always delegate; a
+         * non-root base that other processes share cannot, and its owner
+         * must delegate for us. */
         snprintf(path, sizeof(path), "%s%s/cgroup.subtree_control", cg->root, base);
-        if (base[0] && (w = write_str(path, "+memory +cpu +pids")) < 0 && r == 0)
-                r = w; /* another process shares our base: its owner must delegate */
+        if ((w = write_str(path, "+memory +cpu +pids")) < 0 && r == 0)
+                r = w;
         snprintf(path, sizeof(path), "%s/cgroup.subtree_control", sub);
         if ((w = write_str(path, "+memory +cpu +pids")) < 0 && r == 0)
                 r = w;

@@ -1109,10 +1109,17 @@ static void fill_status(struct container *c, struct brm_container_status *st)
         st->exit_code = c->exit_code;
         st->oom_kills = c->oom_kills;
         snprintf(st->reason, sizeof(st->reason), "%s", c->reason);
-        if (c->phase != P_RUNNING && c->phase != P_STOPPING)
+        /* "running" promises a process: until the runtime has written its
+         * pid, the container is still starting. */
+        if (c->phase != P_RUNNING && c->phase != P_STOPPING) {
+                if (st->state == BRM_CS_RUNNING)
+                        st->state = BRM_CS_PENDING;
                 return;
+        }
         read_pid(c);
         st->pid = c->pid;
+        if (st->state == BRM_CS_RUNNING && st->pid <= 0)
+                st->state = BRM_CS_PENDING;
         if (c->sup->cg.ops->stats(&c->sup->cg, c->cgpath, &cs) < 0)
                 return;
         /* OOM kills of a run still under way (a child killed, the init alive). */
