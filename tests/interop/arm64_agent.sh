@@ -24,7 +24,9 @@ pids+=($!)
 export BRAMBLE_CONFIG=$tmp/m/admin.json
 for _ in $(seq 50); do "$BRM_HOST_BIN/bramble" token list >/dev/null 2>&1 && break; sleep 0.1; done
 token=$("$BRM_HOST_BIN/bramble" token create --ttl 10m --uses 1)
-arm "$BRM_ARM_BIN/bramble-agent" --master "127.0.0.1:$port" --token "$token" --name arm-pi3 \
+# qemu itself in the background (not through the function), so that the
+# pid cleanup kills is the emulated agent's.
+qemu-aarch64-static -L "$BRM_SYSROOT" "$BRM_ARM_BIN/bramble-agent" --master "127.0.0.1:$port" --token "$token" --name arm-pi3 \
   --state-dir "$tmp/agent" --heartbeat-interval 1s --root "$BRM_SRC/tests/unit/fixtures/rpi3" >"$tmp/agent.log" 2>&1 &
 pids+=($!)
 
