@@ -88,10 +88,17 @@ wait_for 20 ps_is web stopped || fail "web not stopped within 20 s: $(ps_field w
 wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "web stopped, but its process $pid still runs"
 cli start pi-1/web
 wait_for 20 ps_is web running || fail "web not running again within 20 s: $(ps_field web 'c')"
+pid=$(ps_field web 'c["pid"]')
 cli rm pi-1/web
 cli rm pi-1/hog
 [[ $CLI_RC -eq 0 ]] || fail "bramble rm: $CLI_ERR"
 cli -o json ps pi-1
 assert_eq "[]" "$(printf '%s' "$CLI_OUT" | tr -d ' \n\t')" "containers after rm"
+# Containers outlive their agent by design, so the node must really have
+# removed them before the test stops it.
+wait_for 20 sh -c "! kill -0 $pid 2>/dev/null" || fail "web removed, but its process $pid still runs"
+runtime_root=${AGENT_STATE[pi-1]}/runtime
+wait_for 20 sh -c "[ -z \"\$(ls '$runtime_root' 2>/dev/null)\" ]" ||
+        fail "the runtime still knows containers after rm: $(ls "$runtime_root")"
 expect_refused 1 "no container named 'web'" stop pi-1/web
 pass
