@@ -371,20 +371,6 @@ static const char *const restart_names[] = {
 };
 static const char *const network_names[] = { [BRM_NET_HOST] = "host", [BRM_NET_NONE] = "none" };
 
-bool brm_ocispec_valid_name(const char *name)
-{
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 63 || !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-                        return false;
-        }
-        return true;
-}
-
 cJSON *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
 {
         cJSON *o = cJSON_CreateObject(), *a;
@@ -475,7 +461,7 @@ int brm_ocispec_decode_spec(const cJSON *o, struct brm_container_spec *ret)
         int restart, net, r;
 
         memset(&s, 0, sizeof(s));
-        if (!cJSON_IsObject(o) || get_str(o, "name", s.name, sizeof(s.name)) < 0 || !brm_ocispec_valid_name(s.name) ||
+        if (!cJSON_IsObject(o) || get_str(o, "name", s.name, sizeof(s.name)) < 0 || !brm_valid_container_name(s.name) ||
             get_str(o, "image", s.image, sizeof(s.image)) < 0 ||
             get_num(o, "memory_max", 9007199254740992.0, &s.memory_max) < 0 ||
             get_num(o, "memory_high", 9007199254740992.0, &s.memory_high) < 0 ||

@@ -43,7 +43,5 @@ int brm_ocispec_decode_spec(const struct cJSON *o, struct brm_container_spec *re
 /* Deep copy of a spec whose args/env may point anywhere. */
 int brm_ocispec_spec_dup(const struct brm_container_spec *s, struct brm_container_spec *ret);
 void brm_ocispec_spec_free(struct brm_container_spec *s);
-/* [a-z0-9][a-z0-9_.-]{0,62} */
-bool brm_ocispec_valid_name(const char *name);
 
 #endif

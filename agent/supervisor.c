@@ -889,7 +889,7 @@ static void load_containers(struct brm_supervisor *sup)
                 uint8_t *data;
                 size_t len;
 
-                if (e->d_type != DT_DIR || !brm_ocispec_valid_name(e->d_name))
+                if (e->d_type != DT_DIR || !brm_valid_container_name(e->d_name))
                         continue;
                 if (!(c = find(sup, e->d_name)) && !(c = create(sup, e->d_name)))
                         continue;
@@ -1022,7 +1022,7 @@ void brm_supervisor_caps(const struct brm_supervisor *sup, struct brm_supervisor
 
 static int validate(const struct brm_container_spec *s, char *why, size_t size)
 {
-        if (!brm_ocispec_valid_name(s->name))
+        if (!brm_valid_container_name(s->name))
                 return snprintf(why, size, "name '%s' is not valid: expected [a-z0-9][a-z0-9_.-]{0,62}", s->name),
                        -EINVAL;
         if (!s->image[0])

@@ -11,18 +11,6 @@
 #include "frame.h"
 #include "util.h"
 
-static bool valid_name(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i])))
-                        return false;
-        return true;
-}
-
 int brm_cli_run(struct cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -112,7 +100,7 @@ int brm_cli_run(struct cli *c, int argc, char **argv)
                 return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
         if (!brm_valid_node_name(node))
                 return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
-        if (!valid_name(name))
+        if (!brm_valid_container_name(name))
                 return brm_cli_usage_error("'%s' is not a valid container name: use 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit",
                                            name);
         if (!spec.image || !*spec.image)
@@ -227,7 +215,7 @@ int brm_cli_container_change(struct cli *c, int argc, char **argv)
         node[slash - argv[1]] = '\0';
         if (!brm_valid_node_name(node))
                 return brm_cli_usage_error("'%s' is not a node name", node);
-        if (!valid_name(slash + 1))
+        if (!brm_valid_container_name(slash + 1))
                 return brm_cli_usage_error("'%s' is not a valid container name", slash + 1);
         cr.node = node;
         cr.name = slash + 1;

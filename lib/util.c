@@ -42,17 +42,11 @@ int brm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
         return 0;
 }
 
-int brm_parse_duration_ms(const char *s, uint64_t *ret_ms)
+/* Leading decimal digits of s: their value, and where the unit starts. */
+static int split_number(const char *s, uint64_t *ret_value, size_t *ret_len)
 {
-        static const struct {
-                const char *suffix;
-                uint64_t ms;
-        } units[] = {
-                { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 },
-        };
         char num[24];
         size_t n = 0;
-        uint64_t v;
 
         if (!s)
                 return -EINVAL;
@@ -62,7 +56,24 @@ int brm_parse_duration_ms(const char *s, uint64_t *ret_ms)
                 return -EINVAL;
         memcpy(num, s, n);
         num[n] = '\0';
-        if (brm_parse_u64(num, 0, UINT64_MAX, &v) < 0)
+        if (brm_parse_u64(num, 0, UINT64_MAX, ret_value) < 0)
+                return -EINVAL;
+        *ret_len = n;
+        return 0;
+}
+
+int brm_parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+        static const struct {
+                const char *suffix;
+                uint64_t ms;
+        } units[] = {
+                { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 },
+        };
+        size_t n;
+        uint64_t v;
+
+        if (split_number(s, &v, &n) < 0)
                 return -EINVAL;
         for (size_t i = 0; i < BRM_ARRAY_SIZE(units); i++) {
                 if (strcmp(s + n, units[i].suffix) != 0)
@@ -117,6 +128,18 @@ bool brm_valid_node_name(const char *s)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return false;
+        return true;
+}
+
+bool brm_valid_container_name(const char *s)
+{
+        size_t n = s ? strlen(s) : 0;
+
+        if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i])))
                         return false;
         return true;
 }
@@ -220,19 +243,10 @@ int brm_parse_size(const char *s, uint64_t *ret_bytes)
                 { "G", 30 },   { "g", 30 },    { "GB", 30 },   { "Gi", 30 }, { "GiB", 30 }, { "T", 40 },
                 { "TB", 40 },  { "Ti", 40 },   { "TiB", 40 },
         };
-        char num[24];
-        size_t n = 0;
+        size_t n;
         uint64_t v;
 
-        if (!s)
-                return -EINVAL;
-        while (s[n] >= '0' && s[n] <= '9')
-                n++;
-        if (n == 0 || n >= sizeof(num))
-                return -EINVAL;
-        memcpy(num, s, n);
-        num[n] = '\0';
-        if (brm_parse_u64(num, 0, UINT64_MAX, &v) < 0)
+        if (split_number(s, &v, &n) < 0)
                 return -EINVAL;
         for (size_t i = 0; i < BRM_ARRAY_SIZE(units); i++) {
                 if (strcmp(s + n, units[i].suffix) != 0)

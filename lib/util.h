@@ -36,6 +36,10 @@ int brm_parse_hostport(const char *s, char *ret_host, size_t host_size, uint16_t
  * (a DNS label, so it is also a valid hostname). */
 bool brm_valid_node_name(const char *s);
 
+/* A container name: 1-63 chars of [a-z0-9_.-] starting with a letter or
+ * digit (so it is also a safe file name in the state dir). */
+bool brm_valid_container_name(const char *s);
+
 /* Fills buf with cryptographically secure random bytes (getrandom). */
 int brm_random(void *buf, size_t len);
 

@@ -14,7 +14,7 @@
 
 #define MOD "api"
 
-static void reply(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
+void brm_api_reply(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
 {
         env->has_id = id != 0;
         env->id = id;
@@ -22,14 +22,14 @@ static void reply(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
                 brm_conn_close(&s->conn, -ENOBUFS);
 }
 
-static void reply_ok(struct brm_session *s, uint64_t id)
+void brm_api_reply_ok(struct brm_session *s, uint64_t id)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__Ok ok = BRAMBLE__OK__INIT;
 
         env.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
         env.ok = &ok;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
 }
 
 void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest *req)
@@ -117,7 +117,7 @@ void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest
         resp.ca_der.len = m->ca.der_len;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE;
         env.join_response = &resp;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
         mbedtls_x509_csr_free(&csr);
         return;
 internal:
@@ -163,7 +163,7 @@ void brm_api_renew(struct brm_session *s, uint64_t id, const Bramble__RenewReque
         resp.cert_der.len = (size_t)n;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE;
         env.renew_response = &resp;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
 out:
         mbedtls_x509_csr_free(&csr);
 }
@@ -216,7 +216,7 @@ static void token_create(struct brm_session *s, uint64_t id, const Bramble__Toke
         resp.info = &ti;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_TOKEN_CREATED;
         env.token_created = &resp;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
 }
 
 struct token_list {
@@ -262,7 +262,7 @@ static void token_list(struct brm_session *s, uint64_t id)
         resp.tokens = l.items;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_TOKENS;
         env.tokens = &resp;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
 out:
         free(infos);
         free(l.items);
@@ -290,7 +290,7 @@ static void token_revoke(struct brm_session *s, uint64_t id, const Bramble__Toke
                 return;
         }
         brm_info(MOD, "token %s revoked", req->id);
-        reply_ok(s, id);
+        brm_api_reply_ok(s, id);
 }
 
 struct node_list {
@@ -352,7 +352,7 @@ static void node_list(struct brm_session *s, uint64_t id)
         resp.nodes = l.items;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_NODES;
         env.nodes = &resp;
-        reply(s, id, &env);
+        brm_api_reply(s, id, &env);
 out:
         for (size_t i = 0; i < l.n; i++) {
                 if (l.infos[i])
@@ -397,7 +397,7 @@ static void node_remove(struct brm_session *s, uint64_t id, const Bramble__NodeR
         }
         brm_registry_remove(&m->reg, req->name);
         brm_info(MOD, "node %s removed", req->name);
-        reply_ok(s, id);
+        brm_api_reply_ok(s, id);
 }
 
 void brm_api_admin(struct brm_session *s, Bramble__Envelope *env)

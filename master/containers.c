@@ -16,41 +16,10 @@
 #define MOD "containers"
 #define CHECK_TIMEOUT_MS 15000
 
-static void reply_env(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
-{
-        env->has_id = id != 0;
-        env->id = id;
-        if (brm_conn_send(&s->conn, env) == -ENOBUFS)
-                brm_conn_close(&s->conn, -ENOBUFS);
-}
-
-static void reply_ok(struct brm_session *s, uint64_t id)
-{
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__Ok ok = BRAMBLE__OK__INIT;
-
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
-        env.ok = &ok;
-        reply_env(s, id, &env);
-}
-
-/* Container names: like node names, plus '_' and '.' inside. */
-static bool valid_container_name(const char *s)
-{
-        size_t n = s ? strlen(s) : 0;
-
-        if (n == 0 || n > 63 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i])))
-                        return false;
-        return true;
-}
-
 /* The master re-checks what the CLI checked: other clients exist. */
 static const char *spec_problem(const Bramble__ContainerSpec *sp)
 {
-        if (!sp || !valid_container_name(sp->name))
+        if (!sp || !brm_valid_container_name(sp->name))
                 return "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit";
         if (!sp->image || !*sp->image || strlen(sp->image) >= 512)
                 return "--image is required (a root file-system directory, an OCI layout, or an oci-archive on the node)";
@@ -278,7 +247,7 @@ bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env)
                 brm_info(MOD, "container %s/%s created", p->node, sp ? sp->name : "?");
                 brm_containers_push(m, p->node);
                 if (admin)
-                        reply_ok(admin, p->admin_req_id);
+                        brm_api_reply_ok(admin, p->admin_req_id);
         }
         if (sp)
                 bramble__container_spec__free_unpacked(sp, NULL);
@@ -325,7 +294,7 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
 
         if (!(n = connected_node(s, id, req->node)))
                 return;
-        if (!req->name || !valid_container_name(req->name)) {
+        if (!req->name || !brm_valid_container_name(req->name)) {
                 brm_conn_send_error(&s->conn, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
                 return;
         }
@@ -366,7 +335,7 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
         }
         brm_info(MOD, "container %s/%s %s", n->name, req->name, op == 'r' ? "removed" : op == 's' ? "stopped" : "started");
         brm_containers_push(m, n->name);
-        reply_ok(s, id);
+        brm_api_reply_ok(s, id);
 }
 
 /* ---- ps ---- */
@@ -480,7 +449,7 @@ static void ps(struct brm_session *s, uint64_t id, const Bramble__PsRequest *req
                 resp.containers = c.entries;
                 env.msg_case = BRAMBLE__ENVELOPE__MSG_PS_RESULT;
                 env.ps_result = &resp;
-                reply_env(s, id, &env);
+                brm_api_reply(s, id, &env);
         }
         for (size_t i = 0; i < c.n; i++) {
                 Bramble__ContainerStatus *st = c.entries[i]->status;

@@ -92,7 +92,10 @@ void brm_containers_push(struct brm_master *m, const char *node);
 void brm_containers_expire(struct brm_master *m);
 void brm_containers_free(struct brm_master *m);
 
-/* api.c: operator calls and joins, answered on the session. */
+/* api.c: operator calls and joins, answered on the session. A reply that
+ * cannot be queued (the peer stopped reading) drops the session. */
+void brm_api_reply(struct brm_session *s, uint64_t id, Bramble__Envelope *env);
+void brm_api_reply_ok(struct brm_session *s, uint64_t id);
 void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest *req);
 void brm_api_renew(struct brm_session *s, uint64_t id, const Bramble__RenewRequest *req);
 void brm_api_admin(struct brm_session *s, Bramble__Envelope *env);

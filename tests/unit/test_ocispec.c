@@ -12,6 +12,7 @@
 #include "check.h"
 #include "fileio.h"
 #include "ocispec.h"
+#include "util.h"
 
 static cJSON *build(const struct brm_ocispec_params *p)
 {
@@ -217,11 +218,11 @@ int main(void)
                 CHECK_INT(brm_ocispec_decode_spec(enc, &d), ==, -EINVAL);
                 cJSON_Delete(enc);
         }
-        CHECK(brm_ocispec_valid_name("web-1.a_b"));
-        CHECK(!brm_ocispec_valid_name("_agent"));
-        CHECK(!brm_ocispec_valid_name("Web"));
-        CHECK(!brm_ocispec_valid_name("a/b"));
-        CHECK(!brm_ocispec_valid_name(""));
+        CHECK(brm_valid_container_name("web-1.a_b"));
+        CHECK(!brm_valid_container_name("_agent"));
+        CHECK(!brm_valid_container_name("Web"));
+        CHECK(!brm_valid_container_name("a/b"));
+        CHECK(!brm_valid_container_name(""));
 
         snprintf(path, sizeof(path), "rm -rf %s", work);
         CHECK_INT(system(path), ==, 0);
