@@ -1,0 +1,480 @@
+#include "logrec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const stream_names[2] = { "stdout", "stderr" };
+
+int64_t brm_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date and back (the usual
+ * era-based arithmetic; valid for every year 0..9999). */
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+        z += 719468;
+        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+        unsigned doe = (unsigned)(z - era * 146097);
+        unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t yy = (int64_t)yoe + era * 400;
+        unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        unsigned mp = (5 * doy + 2) / 153;
+        *d = doy - (153 * mp + 2) / 5 + 1;
+        *m = mp < 10 ? mp + 3 : mp - 9;
+        *y = (int)(yy + (*m <= 2));
+}
+
+static int64_t days_from_civil(int y, unsigned m, unsigned d)
+{
+        y -= m <= 2;
+        int64_t era = (y >= 0 ? y : y - 399) / 400;
+        unsigned yoe = (unsigned)(y - era * 400);
+        unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+        unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void put_digits(char *p, uint64_t v, int width)
+{
+        for (int i = width - 1; i >= 0; i--) {
+                p[i] = (char)('0' + v % 10);
+                v /= 10;
+        }
+}
+
+static void format_prefix(int64_t sec, char out[20])
+{
+        int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+        int64_t rem = sec - days * 86400;
+        unsigned m, d;
+        int y;
+
+        civil_from_days(days, &y, &m, &d);
+        if (y < 0)
+                y = 0;
+        if (y > 9999)
+                y = 9999;
+        put_digits(out, (uint64_t)y, 4);
+        out[4] = '-';
+        put_digits(out + 5, m, 2);
+        out[7] = '-';
+        put_digits(out + 8, d, 2);
+        out[10] = 'T';
+        put_digits(out + 11, (uint64_t)(rem / 3600), 2);
+        out[13] = ':';
+        put_digits(out + 14, (uint64_t)(rem / 60 % 60), 2);
+        out[16] = ':';
+        put_digits(out + 17, (uint64_t)(rem % 60), 2);
+        out[19] = '.';
+}
+
+static void split_ns(int64_t ts_ns, int64_t *sec, int64_t *nsec)
+{
+        *sec = ts_ns / 1000000000;
+        *nsec = ts_ns % 1000000000;
+        if (*nsec < 0) {
+                *nsec += 1000000000;
+                (*sec)--;
+        }
+}
+
+void brm_log_format_ts(int64_t ts_ns, char out[BRM_LOG_TS_LEN + 1])
+{
+        int64_t sec, nsec;
+        char prefix[20];
+
+        split_ns(ts_ns, &sec, &nsec);
+        format_prefix(sec, prefix);
+        memcpy(out, prefix, 20);
+        put_digits(out + 20, (uint64_t)nsec, 9);
+        out[29] = 'Z';
+        out[30] = '\0';
+}
+
+static int digits(const char *s, int n, unsigned *ret)
+{
+        unsigned v = 0;
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EBADMSG;
+                v = v * 10 + (unsigned)(s[i] - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns)
+{
+        unsigned y, mo, d, h, mi, se, ns;
+        static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+        if (len != BRM_LOG_TS_LEN || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+            s[19] != '.' || s[29] != 'Z')
+                return -EBADMSG;
+        if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
+            digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) || digits(s + 20, 9, &ns))
+                return -EBADMSG;
+        if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+                return -EBADMSG;
+        *ret_ns = (days_from_civil((int)y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000000000 + ns;
+        return 0;
+}
+
+static int parse_u64(const char **p, const char *end, uint64_t *ret)
+{
+        const char *s = *p;
+        uint64_t v = 0;
+
+        if (s >= end || *s < '0' || *s > '9')
+                return -EBADMSG;
+        while (s < end && *s >= '0' && *s <= '9') {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -EBADMSG;
+                v = v * 10 + (uint64_t)(*s - '0');
+                s++;
+        }
+        *ret = v;
+        *p = s;
+        return 0;
+}
+
+int brm_logrec_parse(const char *line, size_t len, struct brm_logrec *r)
+{
+        const char *p = line + BRM_LOG_TS_LEN, *end = line + len;
+        struct brm_logrec out;
+
+        if (len < BRM_LOG_TS_LEN + 1 + 6 + 1 + 1 + 1 + 1 + 1 + 1 + 1 ||
+            brm_log_parse_ts(line, BRM_LOG_TS_LEN, &out.ts_ns) < 0 || *p++ != ' ')
+                return -EBADMSG;
+        if (memcmp(p, "stdout", 6) == 0)
+                out.stream = BRM_LOG_STDOUT;
+        else if (memcmp(p, "stderr", 6) == 0)
+                out.stream = BRM_LOG_STDERR;
+        else
+                return -EBADMSG;
+        p += 6;
+        if (*p++ != ' ' || (*p != 'F' && *p != 'P'))
+                return -EBADMSG;
+        out.partial = *p++ == 'P';
+        if (p >= end || *p++ != ' ' || parse_u64(&p, end, &out.n[0]) < 0 || p >= end || *p++ != ' ' ||
+            parse_u64(&p, end, &out.n[1]) < 0)
+                return -EBADMSG;
+        /* The record's own counter includes it. */
+        if (out.n[out.stream] == 0)
+                return -EBADMSG;
+        if (p == end) {
+                out.data = p;
+                out.len = 0;
+        } else {
+                if (*p++ != ' ')
+                        return -EBADMSG;
+                out.data = p;
+                out.len = (size_t)(end - p);
+        }
+        if (out.len > BRM_LOG_LINE_MAX || memchr(out.data, '\n', out.len))
+                return -EBADMSG;
+        *r = out;
+        return 0;
+}
+
+/* ---- writer ---- */
+
+static int log_path(const struct brm_logwriter *w, unsigned i, char *out, size_t size)
+{
+        int n = i ? snprintf(out, size, "%s/log.%u", w->dir, i) : snprintf(out, size, "%s/log", w->dir);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* The last complete, parseable record of one file, scanning backwards. */
+static int file_last_counters(const char *path, uint64_t ret_n[2])
+{
+        char *buf;
+        struct stat st;
+        size_t want = 2 * BRM_LOG_REC_MAX;
+        ssize_t got;
+        off_t from;
+        int fd, r = -ENOENT;
+
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !(buf = malloc(want))) {
+                close(fd);
+                return -ENOMEM;
+        }
+        from = st.st_size > (off_t)want ? st.st_size - (off_t)want : 0;
+        got = pread(fd, buf, want, from);
+        close(fd);
+        if (got > 0) {
+                size_t end = (size_t)got;
+                /* Drop a torn last record (no newline yet). */
+                while (end > 0 && buf[end - 1] != '\n')
+                        end--;
+                while (end > 0) {
+                        size_t start = end - 1;
+                        struct brm_logrec rec;
+                        while (start > 0 && buf[start - 1] != '\n')
+                                start--;
+                        if ((start > 0 || from == 0) && brm_logrec_parse(buf + start, end - 1 - start, &rec) == 0) {
+                                ret_n[0] = rec.n[0];
+                                ret_n[1] = rec.n[1];
+                                r = 0;
+                                break;
+                        }
+                        end = start;
+                }
+        }
+        free(buf);
+        return r;
+}
+
+int brm_log_last_counters(const char *dir, unsigned max_files, uint64_t ret_n[2])
+{
+        struct brm_logwriter tmp;
+        char path[1100];
+
+        ret_n[0] = ret_n[1] = 0;
+        if (snprintf(tmp.dir, sizeof(tmp.dir), "%s", dir) >= (int)sizeof(tmp.dir))
+                return -ENAMETOOLONG;
+        for (unsigned i = 0; i < max_files && i < BRM_LOG_MAX_FILES; i++) {
+                if (log_path(&tmp, i, path, sizeof(path)) < 0)
+                        return -ENAMETOOLONG;
+                if (file_last_counters(path, ret_n) == 0)
+                        return 0;
+        }
+        return 0;
+}
+
+static int open_current(struct brm_logwriter *w)
+{
+        char path[1100];
+        struct stat st;
+        int r;
+
+        if ((r = log_path(w, 0, path, sizeof(path))) < 0)
+                return r;
+        w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (w->fd < 0)
+                return -errno;
+        if (fstat(w->fd, &st) < 0) {
+                r = -errno;
+                close(w->fd);
+                w->fd = -1;
+                return r;
+        }
+        w->size = (uint64_t)st.st_size;
+        return 0;
+}
+
+int brm_logwriter_open(struct brm_logwriter *w, const char *dir, uint64_t max_size, unsigned max_files)
+{
+        int r;
+
+        memset(w, 0, sizeof(*w));
+        w->fd = -1;
+        w->ts_sec = INT64_MIN;
+        if (max_files < 1 || max_files > BRM_LOG_MAX_FILES || max_size < 4096)
+                return -EINVAL;
+        if (snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir))
+                return -ENAMETOOLONG;
+        w->max_size = max_size;
+        w->max_files = max_files;
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        if ((r = brm_log_last_counters(dir, max_files, w->n)) < 0)
+                return r;
+        if ((r = open_current(w)) < 0)
+                return r;
+        /* A record torn by a crash gets its newline so the next one starts
+         * on a line of its own (the torn one then fails to parse and is
+         * passed over by readers). */
+        if (w->size > 0) {
+                char last;
+                char path[1100];
+                int fd;
+                log_path(w, 0, path, sizeof(path));
+                if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+                        if (pread(fd, &last, 1, (off_t)w->size - 1) == 1 && last != '\n' && write(w->fd, "\n", 1) == 1)
+                                w->size++;
+                        close(fd);
+                }
+        }
+        w->cap = 64 * 1024 + BRM_LOG_REC_MAX;
+        if (!(w->buf = malloc(w->cap))) {
+                close(w->fd);
+                w->fd = -1;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int rotate(struct brm_logwriter *w)
+{
+        char from[1100], to[1100];
+        int r;
+
+        if (w->fd >= 0)
+                close(w->fd);
+        w->fd = -1;
+        if (w->max_files == 1) {
+                log_path(w, 0, from, sizeof(from));
+                if (unlink(from) < 0 && errno != ENOENT)
+                        return -errno;
+        } else {
+                log_path(w, w->max_files - 1, from, sizeof(from));
+                if (unlink(from) < 0 && errno != ENOENT)
+                        return -errno;
+                for (unsigned i = w->max_files - 1; i > 0; i--) {
+                        log_path(w, i - 1, from, sizeof(from));
+                        log_path(w, i, to, sizeof(to));
+                        if (rename(from, to) < 0 && errno != ENOENT)
+                                return -errno;
+                }
+        }
+        if ((r = open_current(w)) < 0)
+                return r;
+        return 0;
+}
+
+int brm_logwriter_flush(struct brm_logwriter *w)
+{
+        size_t off = 0;
+        int r;
+
+        if (w->len == 0)
+                return 0;
+        if (w->fd < 0 && (r = open_current(w)) < 0)
+                goto fail;
+        if (w->size > 0 && w->size + w->len > w->max_size && (r = rotate(w)) < 0)
+                goto fail;
+        while (off < w->len) {
+                ssize_t n = write(w->fd, w->buf + off, w->len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EIO;
+                        goto fail;
+                }
+                off += (size_t)n;
+                w->size += (uint64_t)n;
+        }
+        w->len = 0;
+        return 0;
+fail:
+        /* Whole records or nothing: a full disk drops what is queued rather
+         * than blocking the container. */
+        w->len = 0;
+        if (!w->error)
+                w->error = r;
+        return r;
+}
+
+int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t ts_ns, const void *data, size_t len)
+{
+        int64_t sec, nsec;
+        char *p;
+        int r;
+
+        if ((stream != BRM_LOG_STDOUT && stream != BRM_LOG_STDERR) || len > BRM_LOG_LINE_MAX)
+                return -EINVAL;
+        if (w->len + BRM_LOG_HDR_MAX + len + 1 > w->cap && (r = brm_logwriter_flush(w)) < 0)
+                return r;
+        split_ns(ts_ns, &sec, &nsec);
+        if (sec != w->ts_sec) {
+                format_prefix(sec, w->ts_prefix);
+                w->ts_sec = sec;
+        }
+        w->n[stream]++;
+        p = w->buf + w->len;
+        memcpy(p, w->ts_prefix, 20);
+        put_digits(p + 20, (uint64_t)nsec, 9);
+        p[29] = 'Z';
+        p[30] = ' ';
+        memcpy(p + 31, stream_names[stream], 6);
+        p[37] = ' ';
+        p[38] = partial ? 'P' : 'F';
+        p += 39;
+        p += sprintf(p, " %llu %llu", (unsigned long long)w->n[0], (unsigned long long)w->n[1]);
+        if (len) {
+                *p++ = ' ';
+                memcpy(p, data, len);
+                p += len;
+        }
+        *p++ = '\n';
+        w->len = (size_t)(p - w->buf);
+        return 0;
+}
+
+int brm_logwriter_close(struct brm_logwriter *w)
+{
+        int r = 0;
+
+        if (w->buf)
+                r = brm_logwriter_flush(w);
+        free(w->buf);
+        w->buf = NULL;
+        if (w->fd >= 0 && close(w->fd) < 0 && r == 0)
+                r = -errno;
+        w->fd = -1;
+        return r;
+}
+
+/* ---- splitter ---- */
+
+int brm_logsplit_feed(struct brm_logsplit *s, struct brm_logwriter *w, int64_t ts_ns, const char *data, size_t len)
+{
+        int r;
+
+        while (len > 0) {
+                const char *nl = memchr(data, '\n', len);
+                size_t take = nl ? (size_t)(nl - data) : len;
+
+                if (s->len == 0 && nl && take <= BRM_LOG_LINE_MAX) {
+                        /* The common case: a whole line, no copy. */
+                        if ((r = brm_logwriter_add(w, s->stream, false, ts_ns, data, take)) < 0)
+                                return r;
+                        data += take + 1;
+                        len -= take + 1;
+                        continue;
+                }
+                size_t room = BRM_LOG_LINE_MAX - s->len;
+                size_t n = take < room ? take : room;
+                memcpy(s->buf + s->len, data, n);
+                s->len += n;
+                data += n;
+                len -= n;
+                if (s->len == BRM_LOG_LINE_MAX && !(nl && n == take)) {
+                        /* Full and the line goes on: a piece. */
+                        if ((r = brm_logwriter_add(w, s->stream, true, ts_ns, s->buf, s->len)) < 0)
+                                return r;
+                        s->len = 0;
+                } else if (nl && n == take) {
+                        if ((r = brm_logwriter_add(w, s->stream, false, ts_ns, s->buf, s->len)) < 0)
+                                return r;
+                        s->len = 0;
+                        data++;
+                        len--;
+                }
+        }
+        return 0;
+}
+
+int brm_logsplit_flush(struct brm_logsplit *s, struct brm_logwriter *w, int64_t ts_ns)
+{
+        int r;
+
+        if (s->len == 0)
+                return 0;
+        r = brm_logwriter_add(w, s->stream, true, ts_ns, s->buf, s->len);
+        s->len = 0;
+        return r;
+}
