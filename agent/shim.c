@@ -1,6 +1,6 @@
 /* bramble-shim: one tiny process per container, like conmon.
  *
- *   bramble-shim RUNTIME RUNTIME_ROOT ID DIR
+ *   bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES
  *
  * Exit codes survive the agent only if something other than the agent is
  * the container's parent. The shim starts the container with
@@ -14,29 +14,75 @@
  * cgroup (OOM kills) first and deletes it after, also when it learns of the
  * exit only after a restart.
  *
- * The shim keeps no heap, no libuv and no threads: its resident memory is
- * what the C library maps, and that is shared with every other process.
- * Only SIGKILL ends it early; the agent then reports the container's exit
- * code as unknown. */
+ * Output: the runtime gets two pipes as its stdout and stderr and passes
+ * them through to the container (--detach, no terminal), so the runtime's
+ * own complaints land in the log too. The shim reads them (64 KiB at a
+ * time, one timestamp per read) into the log directory LOGDIR, rotated at
+ * MAX_SIZE bytes with MAX_FILES files kept (lib/logrec.h: one record per
+ * line, with counters per stream), and writes once per poll round. A line
+ * left without its newline for a second is stored as a partial record.
+ * The container never waits for anyone but the shim, and the shim only
+ * writes local files: when that fails (a full disk) it drops records (the
+ * counters show the gap) and keeps reading. When the init has exited, the
+ * shim drains the pipes until both reach EOF or nothing came for 2 s (10 s
+ * at most: something else may still hold them), stores the last partial
+ * lines, closes the log and only then writes DIR/exit, so whoever sees the
+ * exit finds every line stored.
+ *
+ * The shim keeps no heap beyond the log writer's buffer, no libuv and no
+ * threads: its resident memory is that buffer, its static buffers and what
+ * the C library maps, and that is shared with every other process. Only
+ * SIGKILL ends it early; the agent then reports the container's exit code
+ * as unknown. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-static int write_atomic(const char *dir, const char *name, const char *text)
+#include "logrec.h"
+
+#define READ_MAX (64 * 1024)
+#define PIPE_SIZE (1024 * 1024)
+#define PARTIAL_MS 1000    /* an unfinished line waits this long for more */
+#define DRAIN_IDLE_MS 2000 /* after the init's exit: no data this long ends the drain */
+#define DRAIN_MAX_MS 10000 /* and this long in all */
+
+struct stream {
+        int fd;            /* read end; -1 after EOF */
+        int64_t last_ns;   /* when its last bytes were read */
+        long long last_ms; /* the same, monotonic */
+        struct brm_logsplit split;
+};
+
+static struct stream streams[2];
+static struct brm_logwriter writer;
+static bool have_log;
+static char rbuf[READ_MAX];
+
+static const char *dir;
+static char pidfile[4096];
+static pid_t runtime_pid, cpid;
+static bool runtime_reaped, draining;
+static int exit_code = -1, exit_started;
+static long long drain_start_ms, last_data_ms;
+
+static int write_atomic(const char *d, const char *name, const char *text)
 {
         char tmp[4096], path[4096];
         int fd, r = 0;
         size_t len = strlen(text);
 
-        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", d, name);
+        snprintf(path, sizeof(path), "%s/%s", d, name);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return -1;
@@ -85,6 +131,13 @@ static long long now_ms(void)
         return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static long long mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int code_of(int st)
 {
         if (WIFEXITED(st))
@@ -94,7 +147,7 @@ static int code_of(int st)
         return -1;
 }
 
-static void finish(const char *dir, int code, int started)
+static void finish(int code, int started)
 {
         char text[96];
 
@@ -104,97 +157,258 @@ static void finish(const char *dir, int code, int started)
         _exit(0);
 }
 
-static int open_log(const char *dir, const char *name, int target)
+static bool parse_u64(const char *s, unsigned long long *ret)
 {
-        char path[4096];
-        int fd;
+        char *end;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return -1;
-        if (fd != target && dup2(fd, target) < 0)
-                return -1;
-        if (fd != target)
-                close(fd);
-        return 0;
+        if (*s < '0' || *s > '9')
+                return false;
+        errno = 0;
+        *ret = strtoull(s, &end, 10);
+        return errno == 0 && *end == '\0';
+}
+
+/* ---- output ---- */
+
+/* One read from a stream: its bytes, or its end. */
+static void pump(struct stream *s, long long mono)
+{
+        ssize_t n = read(s->fd, rbuf, sizeof(rbuf));
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n > 0) {
+                s->last_ns = brm_now_ns();
+                s->last_ms = last_data_ms = mono;
+                if (have_log)
+                        brm_logsplit_feed(&s->split, &writer, s->last_ns, rbuf, (size_t)n);
+                return;
+        }
+        /* EOF (every writer is gone), or an error that will not pass. */
+        if (have_log)
+                brm_logsplit_flush(&s->split, &writer, s->last_ns);
+        s->split.len = 0;
+        close(s->fd);
+        s->fd = -1;
+}
+
+/* Everything still held goes out and the log is closed. */
+static void close_log(void)
+{
+        if (!have_log)
+                return;
+        for (int i = 0; i < 2; i++)
+                brm_logsplit_flush(&streams[i].split, &writer, streams[i].last_ns);
+        brm_logwriter_close(&writer);
+        have_log = false;
+}
+
+/* ---- children ---- */
+
+static void start_drain(int code, int started)
+{
+        exit_code = code;
+        exit_started = started;
+        draining = true;
+        drain_start_ms = mono_ms();
+        if (last_data_ms < drain_start_ms)
+                last_data_ms = drain_start_ms;
+}
+
+/* Reaps every child that has ended (a subreaper must, or zombies pile up):
+ * the runtime first, then whatever is re-parented to us, noting the
+ * container's init among them. */
+static void reap(void)
+{
+        pid_t w;
+        int st;
+
+        while (!runtime_reaped) {
+                /* Only the runtime until it is gone: the init may be
+                 * re-parented to us before, and we know its pid after. */
+                w = waitpid(runtime_pid, &st, WNOHANG);
+                if (w == 0)
+                        return;
+                if (w < 0 && errno == EINTR)
+                        continue;
+                runtime_reaped = true;
+                if (w < 0 || code_of(st) != 0) {
+                        start_drain(w < 0 ? -1 : code_of(st), 0);
+                        break;
+                }
+                int fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        char text[64];
+                        ssize_t n = read(fd, text, sizeof(text) - 1);
+                        if (n > 0) {
+                                text[n] = '\0';
+                                cpid = (pid_t)atoi(text);
+                        }
+                        close(fd);
+                }
+                if (cpid <= 0)
+                        start_drain(-1, 1);
+        }
+        for (;;) {
+                w = waitpid(-1, &st, WNOHANG);
+                if (w == 0)
+                        return;
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0) {
+                        /* ECHILD: the init was never ours, we cannot tell. */
+                        if (!draining)
+                                start_drain(-1, 1);
+                        return;
+                }
+                if (w == cpid && !draining)
+                        start_drain(code_of(st), 1);
+        }
 }
 
 int main(int argc, char **argv)
 {
-        char pidfile[4096], logfile[4096], text[64];
-        const char *runtime, *root, *id, *dir;
-        pid_t child, cpid = 0, w;
-        int st, fd;
+        char logfile[4096], text[64];
+        const char *runtime, *root, *id, *logdir;
+        unsigned long long max_size, max_files;
+        int out[2], err[2], fd, sfd;
+        sigset_t chld, old;
 
-        if (argc != 5) {
-                fprintf(stderr, "usage: bramble-shim RUNTIME RUNTIME_ROOT ID DIR\n");
+        if (argc != 8 || !parse_u64(argv[6], &max_size) || !parse_u64(argv[7], &max_files) || max_files < 1) {
+                fprintf(stderr, "usage: bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES\n");
                 return 2;
         }
         runtime = argv[1];
         root = argv[2];
         id = argv[3];
         dir = argv[4];
+        logdir = argv[5];
+        if (max_size < 4096)
+                max_size = 4096;
+        if (max_files > BRM_LOG_MAX_FILES)
+                max_files = BRM_LOG_MAX_FILES;
         setsid();
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
         signal(SIGTERM, SIG_IGN);
         signal(SIGPIPE, SIG_IGN);
+        signal(SIGCHLD, SIG_DFL); /* ignored, it would reap our children for us and lose the codes */
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
                 return 1;
+        /* 0-2 open (on /dev/null), so that no pipe end below lands there. */
+        for (int i = 0; i < 3; i++)
+                if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i)
+                        return 1;
         snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), start_time(getpid()));
         if (write_atomic(dir, "shim.pid", text) < 0)
                 return 1;
-        /* The container inherits these (no terminal: the runtime passes its
-         * stdio through). Files now; the log issue swaps them for pipes. */
         if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(fd, 0) < 0)
                 return 1;
         close(fd);
-        if (open_log(dir, "stdout.log", 1) < 0 || open_log(dir, "stderr.log", 2) < 0)
+        /* The container's output. Without a log (it cannot be created) the
+         * pipes are still read, and what comes is dropped. */
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+                return 1;
+        fcntl(out[0], F_SETPIPE_SZ, PIPE_SIZE);
+        fcntl(err[0], F_SETPIPE_SZ, PIPE_SIZE);
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        streams[0].fd = out[0];
+        streams[1].fd = err[0];
+        streams[0].split.stream = BRM_LOG_STDOUT;
+        streams[1].split.stream = BRM_LOG_STDERR;
+        streams[0].last_ns = streams[1].last_ns = brm_now_ns();
+        have_log = brm_logwriter_open(&writer, logdir, max_size, (unsigned)max_files) == 0;
+        /* Children's exits come through a signalfd, beside the pipes. */
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &chld, &old) < 0 || (sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
                 return 1;
         snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
         snprintf(logfile, sizeof(logfile), "%s/runtime.log", dir);
         unlink(pidfile);
 
-        child = fork();
-        if (child < 0)
-                finish(dir, -1, 0);
-        if (child == 0) {
-                /* Ignored signals stay ignored across exec: the runtime and
-                 * the container must get the defaults back. */
+        runtime_pid = fork();
+        if (runtime_pid < 0) {
+                close_log();
+                finish(-1, 0);
+        }
+        if (runtime_pid == 0) {
+                /* Ignored signals stay ignored across exec, and so does the
+                 * signal mask: the runtime and the container must get the
+                 * defaults back. The write ends become stdout and stderr
+                 * (dup2 clears close-on-exec); every other fd of ours is
+                 * close-on-exec. */
                 signal(SIGINT, SIG_DFL);
                 signal(SIGHUP, SIG_DFL);
                 signal(SIGTERM, SIG_DFL);
                 signal(SIGPIPE, SIG_DFL);
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                if (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+                        _exit(127);
                 execl(runtime, runtime, "--root", root, "--log", logfile, "run", "--detach", "--bundle", dir,
                       "--pid-file", pidfile, id, (char *)NULL);
+                /* Into the container's log, as stderr. */
+                dprintf(2, "bramble-shim: cannot run %s: %s\n", runtime, strerror(errno));
                 _exit(127);
         }
-        while ((w = waitpid(child, &st, 0)) < 0 && errno == EINTR)
-                ;
-        if (w < 0 || code_of(st) != 0)
-                finish(dir, w < 0 ? -1 : code_of(st), 0);
+        /* Only the runtime and the container hold the write ends: EOF comes
+         * when they are all gone. */
+        close(out[1]);
+        close(err[1]);
 
-        fd = open(pidfile, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                ssize_t n = read(fd, text, sizeof(text) - 1);
-                if (n > 0) {
-                        text[n] = '\0';
-                        cpid = (pid_t)atoi(text);
-                }
-                close(fd);
-        }
-        if (cpid <= 0)
-                finish(dir, -1, 1);
-        /* Reap everything re-parented to us (a subreaper must, or zombies
-         * pile up) until the container's init is among them. */
         for (;;) {
-                w = waitpid(-1, &st, 0);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        finish(dir, -1, 1); /* ECHILD: never ours, cannot tell */
-                if (w == cpid)
-                        finish(dir, code_of(st), 1);
+                struct pollfd pfd[3];
+                long long mono = mono_ms(), deadline = -1;
+                int timeout, n;
+
+                for (int i = 0; i < 2; i++) {
+                        struct stream *s = &streams[i];
+                        pfd[i].fd = s->fd;
+                        pfd[i].events = POLLIN;
+                        pfd[i].revents = 0;
+                        if (s->fd >= 0 && s->split.len > 0 && (deadline < 0 || s->last_ms + PARTIAL_MS < deadline))
+                                deadline = s->last_ms + PARTIAL_MS;
+                }
+                pfd[2].fd = sfd;
+                pfd[2].events = POLLIN;
+                pfd[2].revents = 0;
+                if (draining) {
+                        long long end = last_data_ms + DRAIN_IDLE_MS;
+                        if (end > drain_start_ms + DRAIN_MAX_MS)
+                                end = drain_start_ms + DRAIN_MAX_MS;
+                        if (deadline < 0 || end < deadline)
+                                deadline = end;
+                }
+                timeout = deadline < 0 ? -1 : deadline <= mono ? 0 : (int)(deadline - mono);
+                n = poll(pfd, 3, timeout);
+                if (n < 0 && errno != EINTR)
+                        usleep(10000); /* ENOMEM: try again, without spinning */
+                mono = mono_ms();
+                for (int i = 0; i < 2; i++)
+                        if (n > 0 && streams[i].fd >= 0 && pfd[i].revents)
+                                pump(&streams[i], mono);
+                /* A line without its newline waited long enough. */
+                for (int i = 0; i < 2; i++) {
+                        struct stream *s = &streams[i];
+                        if (s->fd >= 0 && s->split.len > 0 && mono - s->last_ms >= PARTIAL_MS) {
+                                if (have_log)
+                                        brm_logsplit_flush(&s->split, &writer, s->last_ns);
+                                s->split.len = 0;
+                        }
+                }
+                if (have_log)
+                        brm_logwriter_flush(&writer);
+                if (n > 0 && pfd[2].revents) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                                ;
+                        reap();
+                }
+                if (draining && ((streams[0].fd < 0 && streams[1].fd < 0) || mono - last_data_ms >= DRAIN_IDLE_MS ||
+                                 mono - drain_start_ms >= DRAIN_MAX_MS))
+                        break;
         }
+        close_log();
+        finish(exit_code, exit_started);
 }

@@ -11,9 +11,17 @@
  *   STATE/containers/NAME/          the bundle and the container's record:
  *     config.json (OCI spec), spec.json (the spec it runs), state.json
  *     (counters, atomic), shim.pid, pid, exit (written by the shim),
- *     stdout.log, stderr.log, runtime.log
+ *     runtime.log (stdout.log and stderr.log of older versions are
+ *     removed with the rest)
  *   STATE/runtime/                  the runtime's --root
  *   STATE/images/                   the image store (image.h)
+ *   LOGS/containers/NAME/           the container's output, written by its
+ *     shim: log, log.1, ... (lib/logrec.h); kept across runs and restarts
+ *     of the container, so its counters go on
+ *   LOGS/removed/NAME.MS/           the same, moved there when the container
+ *     is removed (MS: wall-clock ms); what happens to it next is the
+ *     on_removed callback's business
+ * LOGS is opts.log_dir, STATE/logs unless given.
  * A restarted agent rebuilds everything from these files: a container whose
  * shim lives is re-adopted (pidfd), one whose shim wrote an exit is
  * accounted as exited (the cgroup still holds its OOM count: only the agent
@@ -37,6 +45,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "log.h"
+#include "logrec.h"
 #include "ocispec.h"
 #include "runtime.h"
 #include "util.h"
@@ -49,6 +58,8 @@
 #define RUNTIME_TIMEOUT_MS 60000
 #define AGENT_MEMORY_MIN (16u << 20)      /* v2 memory.min for the agent and its shims */
 #define STATE_MAX (64 * 1024)
+#define LOG_MAX_SIZE (10u << 20)
+#define LOG_MAX_FILES 3
 #define DESIRED_MAX (4 * 1024 * 1024)
 
 enum phase { P_IDLE, P_STARTING, P_RUNNING, P_STOPPING, P_DELETING, P_BACKOFF };
@@ -91,6 +102,11 @@ struct brm_supervisor {
         char dir[512];            /* STATE/containers */
         char images[512];
         char shim[512];
+        char logs[512];           /* LOGS: containers/, removed/ */
+        uint64_t log_max_size;
+        unsigned log_max_files;
+        void (*on_removed)(const char *name, const char *moved_to, void *arg);
+        void *on_removed_arg;
         uint64_t stop_grace_ms;
         struct brm_cgroup cg;
         struct brm_runtime rt;
@@ -373,10 +389,28 @@ static void remove_dir(struct container *c)
                 brm_warn(MOD, "%s: could not remove %s: %s", c->name, path, strerror(errno));
 }
 
+/* LOGS/containers/NAME -> LOGS/removed/NAME.MS, then the callback. */
+static void move_logs(struct brm_supervisor *sup, const char *name)
+{
+        char from[1024], to[1100];
+        const char *moved = NULL;
+
+        if (brm_supervisor_log_dir(sup, name, from, sizeof(from)) == 0 &&
+            brm_path(to, sizeof(to), "%s/removed/%s.%lld", sup->logs, name, (long long)brm_now_ms()) >= 0) {
+                if (rename(from, to) == 0)
+                        moved = to;
+                else if (errno != ENOENT)
+                        brm_warn(MOD, "%s: cannot move %s to %s: %s", name, from, to, strerror(errno));
+        }
+        if (sup->on_removed)
+                sup->on_removed(name, moved, sup->on_removed_arg);
+}
+
 static void discard(struct container *c)
 {
         brm_info(MOD, "%s: removed", c->name);
         remove_dir(c);
+        move_logs(c->sup, c->name);
         c->closing = true;
         uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
@@ -624,11 +658,13 @@ static void resolved(uv_work_t *req, int status)
         c->state = BRM_CS_RUNNING;
         c->reason[0] = '\0';
         save_state(c);
-        char dir[1024];
+        char dir[1024], logdir[1024];
         cpath(c, "", dir, sizeof(dir));
         dir[strlen(dir) - 1] = '\0';
+        brm_supervisor_log_dir(c->sup, c->name, logdir, sizeof(logdir));
         c->shim.data = c;
-        r = brm_runtime_spawn_shim(c->sup->loop, &c->sup->rt, c->sup->shim, c->name, dir, &c->shim, on_shim_exit);
+        r = brm_runtime_spawn_shim(c->sup->loop, &c->sup->rt, c->sup->shim, c->name, dir, logdir,
+                                   c->sup->log_max_size, c->sup->log_max_files, &c->shim, on_shim_exit);
         c->refs++;
         c->shim_open = true;
         if (r < 0) {
@@ -922,7 +958,35 @@ static bool same_boot(struct brm_supervisor *sup)
         return same;
 }
 
+/* Log directories without a container: the agent ended after removing the
+ * container and before moving its logs. */
+static void sweep_logs(struct brm_supervisor *sup)
+{
+        char path[600];
+        struct dirent *e;
+        DIR *d;
+
+        if (brm_path(path, sizeof(path), "%s/containers", sup->logs) < 0 || !(d = opendir(path)))
+                return;
+        while ((e = readdir(d)))
+                if (e->d_type == DT_DIR && brm_valid_container_name(e->d_name) && !find(sup, e->d_name))
+                        move_logs(sup, e->d_name);
+        closedir(d);
+}
+
 /* ---- the public interface ---- */
+
+int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size)
+{
+        if (!brm_valid_container_name(name))
+                return -EINVAL;
+        return brm_path(out, size, "%s/containers/%s", sup->logs, name) < 0 ? -ENAMETOOLONG : 0;
+}
+
+const char *brm_supervisor_logs_root(const struct brm_supervisor *sup)
+{
+        return sup->logs;
+}
 
 static void shim_default(char *out, size_t size)
 {
@@ -944,7 +1008,7 @@ static void shim_default(char *out, size_t size)
 int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts, struct brm_supervisor **ret)
 {
         struct brm_supervisor *sup = calloc(1, sizeof(*sup));
-        char rtroot[600], why[600];
+        char rtroot[600], why[600], logs_c[600], logs_r[600];
         bool boot;
         int r;
 
@@ -958,9 +1022,29 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 r = -ENAMETOOLONG;
                 goto fail;
         }
+        if ((opts->log_dir ? brm_path(sup->logs, sizeof(sup->logs), "%s", opts->log_dir)
+                           : brm_path(sup->logs, sizeof(sup->logs), "%s/logs", opts->state_dir)) < 0 ||
+            brm_path(logs_c, sizeof(logs_c), "%s/containers", sup->logs) < 0 ||
+            brm_path(logs_r, sizeof(logs_r), "%s/removed", sup->logs) < 0) {
+                r = -ENAMETOOLONG;
+                goto fail;
+        }
+        sup->log_max_size = opts->log_max_size ? opts->log_max_size : LOG_MAX_SIZE;
+        if (sup->log_max_size < 4096)
+                sup->log_max_size = 4096;
+        sup->log_max_files = opts->log_max_files ? opts->log_max_files : LOG_MAX_FILES;
+        if (sup->log_max_files > BRM_LOG_MAX_FILES)
+                sup->log_max_files = BRM_LOG_MAX_FILES;
+        sup->on_removed = opts->on_removed;
+        sup->on_removed_arg = opts->on_removed_arg;
         if ((r = brm_mkdir_p(sup->dir, 0700)) < 0 || (r = brm_mkdir_p(sup->images, 0700)) < 0 ||
             (r = brm_mkdir_p(rtroot, 0700)) < 0) {
                 brm_err(MOD, "cannot create the state dir %s: %s", opts->state_dir, strerror(-r));
+                goto fail;
+        }
+        if ((r = brm_mkdir_p(sup->logs, 0700)) < 0 || (r = brm_mkdir_p(logs_c, 0700)) < 0 ||
+            (r = brm_mkdir_p(logs_r, 0700)) < 0) {
+                brm_err(MOD, "cannot create the log dir %s: %s", sup->logs, strerror(-r));
                 goto fail;
         }
         if ((r = brm_cgroup_open(opts->cgroup_root, NULL, &sup->cg)) < 0) {
@@ -998,6 +1082,7 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         if ((r = load_desired(sup)) < 0)
                 brm_warn(MOD, "desired.json is not readable (%s): starting with an empty desired set", strerror(-r));
         load_containers(sup);
+        sweep_logs(sup);
         boot = same_boot(sup);
         for (struct container *c = sup->list; c; c = c->next)
                 adopt(c, boot);

@@ -59,6 +59,18 @@ struct brm_supervisor_opts {
         const char *cgroup_root;  /* "/sys/fs/cgroup" unless tests say otherwise */
         const char *shim;         /* bramble-shim; NULL = beside this executable, else on PATH */
         uint32_t stop_grace_ms;   /* SIGTERM to SIGKILL when stopping; 0 = 10 s */
+        /* Container output (stored by each container's shim, lib/logrec.h):
+         * LOG_DIR/containers/NAME while the container exists, moved to
+         * LOG_DIR/removed/NAME.MS (wall-clock ms) when it is removed. */
+        const char *log_dir;      /* the logs root; NULL = STATE_DIR/logs */
+        uint64_t log_max_size;    /* bytes per file before rotation; 0 = 10 MiB (at least 4096) */
+        unsigned log_max_files;   /* files kept per container, the current one included; 0 = 3 */
+        /* Called when a removed container's log directory has been moved:
+         * MOVED_TO is the new path, NULL when it had none (or the move
+         * failed). Also called from brm_supervisor_open for log directories
+         * left without a container (an agent ended between the two steps). */
+        void (*on_removed)(const char *name, const char *moved_to, void *arg);
+        void *on_removed_arg;
 };
 
 struct brm_supervisor;
@@ -89,6 +101,13 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
 
 /* Current status of every desired container; *ret is an array to free(). */
 int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
+
+/* The live log directory of container NAME (LOG_DIR/containers/NAME),
+ * whether or not the container exists. 0, -EINVAL for a name that is not a
+ * valid container name, -ENAMETOOLONG. */
+int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size);
+/* LOG_DIR: holds containers/ and removed/. */
+const char *brm_supervisor_logs_root(const struct brm_supervisor *sup);
 
 /* Stops supervising (containers keep running: they belong to the node, not
  * to this process) and frees everything once its handles are closed. */

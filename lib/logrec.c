@@ -34,7 +34,7 @@ static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
         *y = (int)(yy + (*m <= 2));
 }
 
-static int64_t days_from_civil(int y, unsigned m, unsigned d)
+int64_t brm_days_from_civil(int y, unsigned m, unsigned d)
 {
         y -= m <= 2;
         int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -113,10 +113,17 @@ static int digits(const char *s, int n, unsigned *ret)
         return 0;
 }
 
+unsigned brm_days_in_month(unsigned y, unsigned m)
+{
+        static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        if (m < 1 || m > 12)
+                return 0;
+        return mdays[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
 int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns)
 {
         unsigned y, mo, d, h, mi, se, ns;
-        static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
         if (len != BRM_LOG_TS_LEN || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
             s[19] != '.' || s[29] != 'Z')
@@ -124,9 +131,13 @@ int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns)
         if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
             digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) || digits(s + 20, 9, &ns))
                 return -EBADMSG;
-        if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+        if (mo < 1 || mo > 12 || d < 1 || d > brm_days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
                 return -EBADMSG;
-        *ret_ns = (days_from_civil((int)y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000000000 + ns;
+        /* Nanoseconds since 1970 in an int64_t reach from 1677 to 2262. */
+        int64_t sec = brm_days_from_civil((int)y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        if (sec < INT64_MIN / 1000000000 || sec > (INT64_MAX - (int64_t)ns) / 1000000000)
+                return -EBADMSG;
+        *ret_ns = sec * 1000000000 + ns;
         return 0;
 }
 
@@ -153,7 +164,8 @@ int brm_logrec_parse(const char *line, size_t len, struct brm_logrec *r)
         const char *p = line + BRM_LOG_TS_LEN, *end = line + len;
         struct brm_logrec out;
 
-        if (len < BRM_LOG_TS_LEN + 1 + 6 + 1 + 1 + 1 + 1 + 1 + 1 + 1 ||
+        /* The shortest record: "TIMESTAMP stdout F 1 0" (43 bytes). */
+        if (len < BRM_LOG_TS_LEN + 1 + 6 + 1 + 1 + 1 + 1 + 1 + 1 ||
             brm_log_parse_ts(line, BRM_LOG_TS_LEN, &out.ts_ns) < 0 || *p++ != ' ')
                 return -EBADMSG;
         if (memcmp(p, "stdout", 6) == 0)
@@ -254,6 +266,9 @@ int brm_log_last_counters(const char *dir, unsigned max_files, uint64_t ret_n[2]
         return 0;
 }
 
+/* Opens "log" for append. A record torn by a crash or a failed write gets
+ * its newline so the next one starts on a line of its own (the torn one
+ * then fails to parse and is passed over by readers). */
 static int open_current(struct brm_logwriter *w)
 {
         char path[1100];
@@ -262,7 +277,7 @@ static int open_current(struct brm_logwriter *w)
 
         if ((r = log_path(w, 0, path, sizeof(path))) < 0)
                 return r;
-        w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        w->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (w->fd < 0)
                 return -errno;
         if (fstat(w->fd, &st) < 0) {
@@ -272,6 +287,11 @@ static int open_current(struct brm_logwriter *w)
                 return r;
         }
         w->size = (uint64_t)st.st_size;
+        if (w->size > 0) {
+                char last;
+                if (pread(w->fd, &last, 1, (off_t)w->size - 1) == 1 && last != '\n' && write(w->fd, "\n", 1) == 1)
+                        w->size++;
+        }
         return 0;
 }
 
@@ -294,20 +314,6 @@ int brm_logwriter_open(struct brm_logwriter *w, const char *dir, uint64_t max_si
                 return r;
         if ((r = open_current(w)) < 0)
                 return r;
-        /* A record torn by a crash gets its newline so the next one starts
-         * on a line of its own (the torn one then fails to parse and is
-         * passed over by readers). */
-        if (w->size > 0) {
-                char last;
-                char path[1100];
-                int fd;
-                log_path(w, 0, path, sizeof(path));
-                if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-                        if (pread(fd, &last, 1, (off_t)w->size - 1) == 1 && last != '\n' && write(w->fd, "\n", 1) == 1)
-                                w->size++;
-                        close(fd);
-                }
-        }
         w->cap = 64 * 1024 + BRM_LOG_REC_MAX;
         if (!(w->buf = malloc(w->cap))) {
                 close(w->fd);
@@ -345,6 +351,36 @@ static int rotate(struct brm_logwriter *w)
         return 0;
 }
 
+/* Appends whole records to "log". A short write (a full disk) is cut back
+ * to where it started, so no torn record is left for the next one to run
+ * into; if even that fails, the file is closed and reopening repairs it. */
+static int write_records(struct brm_logwriter *w, const char *p, size_t len)
+{
+        uint64_t start = w->size;
+        size_t off = 0;
+
+        while (off < len) {
+                ssize_t n = write(w->fd, p + off, len - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int r = n < 0 ? -errno : -EIO;
+                        if (off > 0) {
+                                if (ftruncate(w->fd, (off_t)start) == 0) {
+                                        w->size = start;
+                                } else {
+                                        close(w->fd);
+                                        w->fd = -1;
+                                }
+                        }
+                        return r;
+                }
+                off += (size_t)n;
+                w->size += (uint64_t)n;
+        }
+        return 0;
+}
+
 int brm_logwriter_flush(struct brm_logwriter *w)
 {
         size_t off = 0;
@@ -352,26 +388,38 @@ int brm_logwriter_flush(struct brm_logwriter *w)
 
         if (w->len == 0)
                 return 0;
-        if (w->fd < 0 && (r = open_current(w)) < 0)
-                goto fail;
-        if (w->size > 0 && w->size + w->len > w->max_size && (r = rotate(w)) < 0)
-                goto fail;
         while (off < w->len) {
-                ssize_t n = write(w->fd, w->buf + off, w->len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = n < 0 ? -errno : -EIO;
+                size_t chunk = w->len - off;
+
+                if (w->fd < 0 && (r = open_current(w)) < 0)
                         goto fail;
+                if (w->size + chunk > w->max_size) {
+                        /* The whole records that still fit go to "log", the
+                         * rest to the next file. */
+                        size_t room = w->size < w->max_size ? (size_t)(w->max_size - w->size) : 0;
+                        const char *nl = room ? memrchr(w->buf + off, '\n', room) : NULL;
+                        if (nl) {
+                                chunk = (size_t)(nl - (w->buf + off)) + 1;
+                        } else if (w->size > 0) {
+                                if ((r = rotate(w)) < 0)
+                                        goto fail;
+                                continue;
+                        } else {
+                                /* A record longer than max_size: alone in a file. */
+                                nl = memchr(w->buf + off, '\n', chunk);
+                                chunk = (size_t)(nl - (w->buf + off)) + 1;
+                        }
                 }
-                off += (size_t)n;
-                w->size += (uint64_t)n;
+                if ((r = write_records(w, w->buf + off, chunk)) < 0)
+                        goto fail;
+                off += chunk;
         }
         w->len = 0;
         return 0;
 fail:
         /* Whole records or nothing: a full disk drops what is queued rather
-         * than blocking the container. */
+         * than blocking the container (the counters still count them, so
+         * readers see the gap). */
         w->len = 0;
         if (!w->error)
                 w->error = r;
@@ -382,12 +430,16 @@ int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t
 {
         int64_t sec, nsec;
         char *p;
-        int r;
 
         if ((stream != BRM_LOG_STDOUT && stream != BRM_LOG_STDERR) || len > BRM_LOG_LINE_MAX)
                 return -EINVAL;
-        if (w->len + BRM_LOG_HDR_MAX + len + 1 > w->cap && (r = brm_logwriter_flush(w)) < 0)
-                return r;
+        if (!w->buf)
+                return -EBADF;
+        /* A failed flush empties the buffer too (the error is kept in
+         * w->error): the record is still queued and counted, so a full disk
+         * shows as a gap in the counters rather than as lines never seen. */
+        if (w->len + BRM_LOG_HDR_MAX + len + 1 > w->cap)
+                brm_logwriter_flush(w);
         split_ns(ts_ns, &sec, &nsec);
         if (sec != w->ts_sec) {
                 format_prefix(sec, w->ts_prefix);

@@ -31,6 +31,8 @@
 #define BRM_LOG_HDR_MAX 96       /* timestamp, stream, flag, two counters, spaces */
 #define BRM_LOG_REC_MAX (BRM_LOG_HDR_MAX + BRM_LOG_LINE_MAX + 1)
 #define BRM_LOG_MAX_FILES 100
+/* A log stream may have this many bytes of frames between node and viewer. */
+#define BRM_LOG_WINDOW (256 * 1024)
 
 enum { BRM_LOG_STDOUT = 0, BRM_LOG_STDERR = 1 };
 
@@ -52,8 +54,13 @@ int brm_logrec_parse(const char *line, size_t len, struct brm_logrec *r);
 
 /* Formats ts_ns as the 30-character timestamp plus a NUL. */
 void brm_log_format_ts(int64_t ts_ns, char out[BRM_LOG_TS_LEN + 1]);
-/* Parses exactly the 30-character form. */
+/* Parses exactly the 30-character form (-EBADMSG outside what ts_ns can
+ * hold: 1677-09-21 to 2262-04-11). */
 int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and a month's days. */
+int64_t brm_days_from_civil(int y, unsigned m, unsigned d);
+unsigned brm_days_in_month(unsigned y, unsigned m);
 
 /* Wall-clock time in nanoseconds. */
 int64_t brm_now_ns(void);
@@ -78,10 +85,13 @@ struct brm_logwriter {
  * counters from the newest record on disk. max_files >= 1. */
 int brm_logwriter_open(struct brm_logwriter *w, const char *dir, uint64_t max_size, unsigned max_files);
 /* Queues one record; data must not contain a newline and len must be at
- * most BRM_LOG_LINE_MAX. Flushes by itself when the buffer is full. */
+ * most BRM_LOG_LINE_MAX. Flushes by itself when the buffer is full (a
+ * failed flush there only shows in w->error: the record is still queued). */
 int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t ts_ns, const void *data, size_t len);
-/* Writes what is queued (one write per file), rotating first if the
- * records would take "log" past max_size. */
+/* Writes what is queued: whole records into "log" up to max_size, then
+ * rotation and the rest into the new "log" (one write per file; a single
+ * record longer than max_size gets a file of its own). On an error (a full
+ * disk) what is queued is dropped, never retried: the counters show the gap. */
 int brm_logwriter_flush(struct brm_logwriter *w);
 /* Flushes and closes. */
 int brm_logwriter_close(struct brm_logwriter *w);

@@ -29,6 +29,7 @@
 #include "check.h"
 #include "fileio.h"
 #include "log.h"
+#include "logrec.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -601,7 +602,8 @@ static void scenario_image(const char *image)
 
         a = agent_start(&s, 1);
         WAIT_FOR("img", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the image's command to finish");
-        snprintf(path, sizeof(path), "%s/containers/img/stdout.log", state);
+        /* The container's output, as records (lib/logrec.h). */
+        snprintf(path, sizeof(path), "%s/logs/containers/img/log", state);
         CHECK_INT(brm_file_read(path, 65536, &data, &len), ==, 0);
         text = (char *)data;
         printf("image: state %d exit %d reason '%s' output: %s", x.state, x.exit_code, x.reason, text);
@@ -614,7 +616,220 @@ static void scenario_image(const char *image)
         teardown();
 }
 
+/* ---- container output ---- */
+
+struct logfile {
+        uint8_t *text;
+        size_t len, n;
+        int bad;
+        struct brm_logrec *r;
+};
+
+/* Parses DIR/NAME into records; false when there is no such file. */
+static bool log_load(const char *dir, const char *name, struct logfile *lf)
+{
+        char path[700];
+        size_t cap = 0;
+
+        memset(lf, 0, sizeof(*lf));
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (brm_file_read(path, 64u << 20, &lf->text, &lf->len) < 0)
+                return false;
+        for (size_t off = 0; off < lf->len;) {
+                char *line = (char *)lf->text + off, *nl = memchr(line, '\n', lf->len - off);
+                size_t l = nl ? (size_t)(nl - line) : lf->len - off;
+                if (lf->n == cap) {
+                        cap = cap ? cap * 2 : 1024;
+                        CHECK((lf->r = realloc(lf->r, cap * sizeof(*lf->r))));
+                }
+                if (brm_logrec_parse(line, l, &lf->r[lf->n]) == 0)
+                        lf->n++;
+                else
+                        lf->bad++;
+                off += l + 1;
+        }
+        return true;
+}
+
+static void log_free(struct logfile *lf)
+{
+        free(lf->text);
+        free(lf->r);
+}
+
+static bool rec_is(const struct brm_logrec *r, int stream, bool partial, const char *text)
+{
+        return r->stream == stream && r->partial == partial && r->len == strlen(text) &&
+               memcmp(r->data, text, r->len) == 0;
+}
+
+/* Output lands in STATE/logs/containers/NAME/log as records, all of it by
+ * the time the exit is reported (the shim writes the exit file only after
+ * closing the log); a runtime that cannot start the container leaves its
+ * complaint there as stderr; removal moves the directory to removed/. */
+static void scenario_logs(void)
+{
+        struct brm_container_spec s[2] = {
+                spec("talker", rootfs, BRM_RESTART_NEVER,
+                     "i=1; while [ $i -le 10000 ]; do echo \"line $i\"; i=$((i+1)); done; "
+                     "echo 'err one' >&2; echo 'err two' >&2; echo -n 'no newline at the end'; exit 4"),
+                spec("broken", rootfs, BRM_RESTART_NEVER, NULL),
+        };
+        char dir[1700], cmd[1400];
+        struct logfile lf;
+        struct snap x;
+        uint64_t n[2];
+        pid_t a;
+
+        s[1].args[0] = "/bin/no-such-program";
+        a = agent_start(s, 2);
+        WAIT_FOR("talker", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the talker to finish");
+        /* Read at once: the exit is reported, so every line is stored. */
+        snprintf(dir, sizeof(dir), "%s/logs/containers/talker", state);
+        CHECK(log_load(dir, "log", &lf));
+        CHECK_INT(x.state, ==, BRM_CS_EXITED);
+        CHECK_INT(x.exit_code, ==, 4);
+        CHECK_INT(lf.bad, ==, 0);
+        CHECK_INT(lf.n, ==, 10003);
+        {
+                size_t out = 0;
+                int64_t prev = 0;
+                for (size_t i = 0; i < lf.n; i++) {
+                        const struct brm_logrec *r = &lf.r[i];
+                        char want[32];
+                        CHECK_INT(r->ts_ns, >=, prev);
+                        prev = r->ts_ns;
+                        if (r->stream != BRM_LOG_STDOUT || r->partial)
+                                continue;
+                        out++;
+                        snprintf(want, sizeof(want), "line %zu", out);
+                        if (!rec_is(r, BRM_LOG_STDOUT, false, want) || r->n[0] != out || r->n[1] != 0)
+                                CHECK_FAIL_("record %zu: '%.*s' counters %llu %llu, expected '%s' %zu 0", i,
+                                            (int)r->len, r->data, (unsigned long long)r->n[0],
+                                            (unsigned long long)r->n[1], want, out);
+                }
+                CHECK_INT(out, ==, 10000);
+        }
+        CHECK(rec_is(&lf.r[10000], BRM_LOG_STDERR, false, "err one"));
+        CHECK_U64(lf.r[10000].n[1], ==, 1);
+        CHECK(rec_is(&lf.r[10001], BRM_LOG_STDERR, false, "err two"));
+        CHECK(rec_is(&lf.r[10002], BRM_LOG_STDOUT, true, "no newline at the end"));
+        CHECK_U64(lf.r[10002].n[0], ==, 10001);
+        CHECK_U64(lf.r[10002].n[1], ==, 2);
+        printf("logs: talker: %zu records, stdout 1..10000 in order, then 2 stderr lines and a partial; exit %d\n",
+               lf.n, x.exit_code);
+        log_free(&lf);
+
+        /* The runtime's own complaint, as stderr. */
+        WAIT_FOR("broken", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the broken one to fail");
+        printf("logs: broken: state %d reason '%s'\n", x.state, x.reason);
+        CHECK(strstr(x.reason, "start failed"));
+        snprintf(dir, sizeof(dir), "%s/logs/containers/broken", state);
+        CHECK(log_load(dir, "log", &lf));
+        {
+                bool found = false;
+                for (size_t i = 0; i < lf.n; i++) {
+                        const struct brm_logrec *r = &lf.r[i];
+                        printf("logs: broken: %s '%.*s'\n", r->stream ? "stderr" : "stdout", (int)r->len, r->data);
+                        found |= r->stream == BRM_LOG_STDERR && memmem(r->data, r->len, "no-such-program", 15);
+                }
+                CHECK(found);
+        }
+        log_free(&lf);
+        agent_kill(a, SIGTERM);
+
+        /* Removal moves the directories aside. */
+        a = agent_start(NULL, 0);
+        {
+                uint64_t t0 = brm_mono_ms();
+                snprintf(dir, sizeof(dir), "%s/logs/containers/talker", state);
+                while (access(dir, F_OK) == 0) {
+                        if (brm_mono_ms() - t0 > 15000)
+                                CHECK_FAIL_("%s still there", dir);
+                        sleep_ms(50);
+                }
+        }
+        agent_kill(a, SIGTERM);
+        snprintf(cmd, sizeof(cmd), "ls %s/logs/removed/ | grep -c '^talker\\.[0-9]*$' >/dev/null && "
+                                   "ls %s/logs/removed/ | grep -q '^broken\\.[0-9]*$'", state, state);
+        sh(cmd);
+        snprintf(cmd, sizeof(cmd), "ls %s/logs/removed/talker.*/log >/dev/null", state);
+        sh(cmd);
+        /* The counters of a moved log are what they were. */
+        snprintf(cmd, sizeof(cmd), "%s/logs/removed", state);
+        {
+                DIR *d = opendir(cmd);
+                struct dirent *e;
+                CHECK(d);
+                while ((e = readdir(d)))
+                        if (strncmp(e->d_name, "talker.", 7) == 0) {
+                                snprintf(dir, sizeof(dir), "%s/%s", cmd, e->d_name);
+                                CHECK_INT(brm_log_last_counters(dir, 3, n), ==, 0);
+                                CHECK_U64(n[0], ==, 10001);
+                                CHECK_U64(n[1], ==, 2);
+                        }
+                closedir(d);
+        }
+        teardown();
+}
+
 /* ---- benchmarks (figures printed, nothing asserted on timings) ---- */
+
+/* How many records a second the shim stores: a container writes 99-character
+ * lines with `yes` as fast as it can for SECONDS, then stops. */
+static void bench_logs(int seconds)
+{
+        char script[400], dir[600];
+        struct brm_container_spec s;
+        struct logfile lf;
+        struct snap x;
+        uint64_t n[2];
+        pid_t a;
+
+        snprintf(script, sizeof(script), "yes %.99s & sleep %d; kill $!; wait",
+                 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN",
+                 seconds);
+        s = spec("yes", rootfs, BRM_RESTART_NEVER, script);
+        a = agent_start(&s, 1);
+        WAIT_FOR("yes", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, (uint64_t)(60000 + seconds * 1000),
+                 "the writer to finish");
+        snprintf(dir, sizeof(dir), "%s/logs/containers/yes", state);
+        CHECK_INT(brm_log_last_counters(dir, 3, n), ==, 0);
+        /* The oldest record kept and the newest give the steady rate. */
+        {
+                static const char *const names[] = { "log.2", "log.1", "log" };
+                int64_t t_first = 0, t_last = 0;
+                uint64_t n_first = 0, n_last = 0, bytes = 0;
+                for (int f = 0; f < 3; f++) {
+                        char path[700];
+                        struct stat st;
+                        if (!log_load(dir, names[f], &lf))
+                                continue;
+                        snprintf(path, sizeof(path), "%s/%s", dir, names[f]);
+                        if (stat(path, &st) == 0)
+                                bytes += (uint64_t)st.st_size;
+                        CHECK_INT(lf.bad, ==, 0);
+                        if (lf.n && !t_first) {
+                                t_first = lf.r[0].ts_ns;
+                                n_first = lf.r[0].n[0];
+                        }
+                        if (lf.n) {
+                                t_last = lf.r[lf.n - 1].ts_ns;
+                                n_last = lf.r[lf.n - 1].n[0];
+                                CHECK(lf.r[lf.n - 1].len == 99 || lf.r[lf.n - 1].partial);
+                        }
+                        log_free(&lf);
+                }
+                printf("logs: %llu stdout records stored in ~%d s: %.0f records/s (%.1f MB/s of output); "
+                       "kept on disk %llu records in %.1f MiB (newest %.3f s): %.0f records/s\n",
+                       (unsigned long long)n[0], seconds, (double)n[0] / seconds, (double)n[0] * 100 / seconds / 1e6,
+                       (unsigned long long)(n_last - n_first + 1), (double)bytes / (1 << 20),
+                       (double)(t_last - t_first) / 1e9,
+                       t_last > t_first ? (double)(n_last - n_first) / ((double)(t_last - t_first) / 1e9) : 0.0);
+        }
+        agent_kill(a, SIGTERM);
+        teardown();
+}
 
 static bool exec_done(int pid)
 {
@@ -883,8 +1098,8 @@ static void bench_memory(int n)
 int main(int argc, char **argv)
 {
         if (argc < 2) {
-                fprintf(stderr, "usage: supervise oom|pids|cpu|readopt|desired|refuse|image IMAGE|bench-start [N]|"
-                                "bench-memory [N]\n");
+                fprintf(stderr, "usage: supervise oom|pids|cpu|readopt|desired|refuse|logs|image IMAGE|bench-start [N]|"
+                                "bench-memory [N]|bench-logs [SECONDS]\n");
                 return 2;
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -901,12 +1116,16 @@ int main(int argc, char **argv)
                 scenario_desired();
         else if (strcmp(argv[1], "refuse") == 0)
                 scenario_refuse();
+        else if (strcmp(argv[1], "logs") == 0)
+                scenario_logs();
         else if (strcmp(argv[1], "image") == 0 && argc == 3)
                 scenario_image(argv[2]);
         else if (strcmp(argv[1], "bench-start") == 0)
                 bench_start(argc > 2 ? atoi(argv[2]) : 10);
         else if (strcmp(argv[1], "bench-memory") == 0)
                 bench_memory(argc > 2 ? atoi(argv[2]) : 20);
+        else if (strcmp(argv[1], "bench-logs") == 0)
+                bench_logs(argc > 2 ? atoi(argv[2]) : 5);
         else {
                 fprintf(stderr, "supervise: unknown scenario %s\n", argv[1]);
                 return 2;
