@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "heartbeat.h"
 #include "identity.h"
+#include "logs.h"
 #include "token.h"
 #include "workload.h"
 
@@ -28,6 +29,7 @@ struct brm_agent {
         struct brm_node_info info;
         struct brm_workload wl;
         struct brm_link *link;
+        struct brm_logs *logs;          /* NULL if the log directory is unusable */
         uv_signal_t sigint, sigterm;
         bool stopping;
 };

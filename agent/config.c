@@ -11,7 +11,7 @@
 #include "token.h"
 #include "util.h"
 
-enum ftype { F_STRING, F_MASTERS, F_DURATION };
+enum ftype { F_STRING, F_MASTERS, F_DURATION, F_SIZE, F_COUNT };
 
 struct field {
         const char *name;
@@ -20,6 +20,8 @@ struct field {
         enum ftype type;
         /* NULL when value is acceptable, else the expected form. */
         const char *(*check)(const char *value);
+        uint64_t min, max;      /* numbers: the accepted range */
+        const char *range;      /* numbers: the range in words */
 };
 
 static const char *check_master(const char *v)
@@ -56,17 +58,23 @@ static const char *check_level(const char *v)
         return brm_log_parse_level(v, &l) < 0 ? "one of \"error\", \"warn\", \"info\", \"debug\"" : NULL;
 }
 
-#define FIELD(n, member, t, chk) { n, offsetof(struct brm_agent_config, member), sizeof(((struct brm_agent_config *)0)->member), t, chk }
+#define FIELD(n, member, t, chk) { n, offsetof(struct brm_agent_config, member), sizeof(((struct brm_agent_config *)0)->member), t, chk, 0, 0, NULL }
+#define NUMBER(n, member, t, lo, hi, words) \
+        { n, offsetof(struct brm_agent_config, member), sizeof(((struct brm_agent_config *)0)->member), t, NULL, lo, hi, words }
 
 static const struct field fields[] = {
         FIELD("master", masters, F_MASTERS, check_master),
         FIELD("token", token, F_STRING, check_token),
         FIELD("name", name, F_STRING, check_name),
         FIELD("state_dir", state_dir, F_STRING, check_path),
-        FIELD("heartbeat_interval", heartbeat_interval_ms, F_DURATION, NULL),
+        NUMBER("heartbeat_interval", heartbeat_interval_ms, F_DURATION, 100, 3600000, "a duration from 100ms to 1h, e.g. \"5s\""),
         FIELD("log_level", log_level, F_STRING, check_level),
         FIELD("root", root, F_STRING, check_root),
         FIELD("runtime", runtime, F_STRING, NULL),
+        NUMBER("log_max_size", log_max_size, F_SIZE, 64 << 10, 1ull << 30, "a size from 64K to 1G, e.g. \"10M\""),
+        NUMBER("log_max_files", log_max_files, F_COUNT, 1, 100, "a whole number from 1 to 100"),
+        NUMBER("log_budget", log_budget, F_SIZE, 1 << 20, 1ull << 40, "a size from 1M to 1T, e.g. \"512M\""),
+        NUMBER("log_retention", log_retention_ms, F_DURATION, 0, 30ull * 86400000, "a duration up to 30d, e.g. \"1h\""),
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg)
@@ -75,6 +83,10 @@ void brm_agent_config_defaults(struct brm_agent_config *cfg)
         snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/bramble");
         snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
         cfg->heartbeat_interval_ms = 5000;
+        cfg->log_max_size = 10u << 20;
+        cfg->log_max_files = 3;
+        cfg->log_budget = 512u << 20;
+        cfg->log_retention_ms = 3600000;
 }
 
 static const struct field *find(const char *name)
@@ -122,12 +134,27 @@ static int set_duration(struct brm_agent_config *cfg, const struct field *f, con
 {
         uint64_t ms;
 
-        if (brm_parse_duration_ms(v, &ms) < 0 || ms < 100 || ms > 3600000) {
-                snprintf(err, err_size, "field '%s': '%s' is not valid: expected a duration from 100ms to 1h, e.g. \"5s\"",
-                         f->name, v);
+        if (brm_parse_duration_ms(v, &ms) < 0 || ms < f->min || ms > f->max) {
+                snprintf(err, err_size, "field '%s': '%s' is not valid: expected %s", f->name, v, f->range);
                 return -EINVAL;
         }
         *(uint64_t *)((char *)cfg + f->off) = ms;
+        return 0;
+}
+
+static int set_number(struct brm_agent_config *cfg, const struct field *f, const char *v, char *err, size_t err_size)
+{
+        uint64_t n;
+        int r = f->type == F_SIZE ? brm_parse_size(v, &n) : brm_parse_u64(v, 0, UINT64_MAX, &n);
+
+        if (r < 0 || n < f->min || n > f->max) {
+                snprintf(err, err_size, "field '%s': '%s' is not valid: expected %s", f->name, v, f->range);
+                return -EINVAL;
+        }
+        if (f->size == sizeof(uint64_t))
+                *(uint64_t *)((char *)cfg + f->off) = n;
+        else
+                *(unsigned *)((char *)cfg + f->off) = (unsigned)n;
         return 0;
 }
 
@@ -146,6 +173,9 @@ int brm_agent_config_set(struct brm_agent_config *cfg, const char *field, const 
                 return set_master(cfg, f, value, err, err_size);
         case F_DURATION:
                 return set_duration(cfg, f, value, err, err_size);
+        case F_SIZE:
+        case F_COUNT:
+                return set_number(cfg, f, value, err, err_size);
         }
         return -EINVAL;
 }
@@ -199,14 +229,16 @@ int brm_agent_config_parse_json(struct brm_agent_config *cfg, const char *text, 
                         }
                         continue;
                 }
-                if (f->type == F_DURATION && cJSON_IsNumber(item)) {
-                        /* A bare number is seconds, as on the command line. */
-                        if (item->valuedouble < 0 || item->valuedouble > 3600 || item->valuedouble != (double)(long)item->valuedouble) {
-                                snprintf(err, err_size, "field '%s': expected a duration like \"5s\"", f->name);
+                if (f->type != F_STRING && cJSON_IsNumber(item)) {
+                        /* A bare number is seconds for a duration, bytes for
+                         * a size, as on the command line. */
+                        if (item->valuedouble < 0 || item->valuedouble > 1e15 ||
+                            item->valuedouble != (double)(long long)item->valuedouble) {
+                                snprintf(err, err_size, "field '%s': expected %s", f->name, f->range);
                                 goto out;
                         }
-                        snprintf(num, sizeof(num), "%lds", (long)item->valuedouble);
-                        if (set_duration(&tmp, f, num, err, err_size) < 0)
+                        snprintf(num, sizeof(num), f->type == F_DURATION ? "%llds" : "%lld", (long long)item->valuedouble);
+                        if (brm_agent_config_set(&tmp, f->name, num, err, err_size) < 0)
                                 goto out;
                         continue;
                 }

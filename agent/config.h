@@ -19,6 +19,10 @@ struct brm_agent_config {
         uint64_t heartbeat_interval_ms;
         char log_level[16];
         char runtime[256];                  /* "crun", "runc", a path; "" = auto-detect */
+        uint64_t log_max_size;              /* a log file is rotated at this size */
+        unsigned log_max_files;             /* files kept per log, the one being written included */
+        uint64_t log_budget;                /* all logs of the node together */
+        uint64_t log_retention_ms;          /* logs of a removed container are kept this long */
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg);

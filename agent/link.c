@@ -56,6 +56,8 @@ static void attempt_closed(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
 
+        if (l->a->logs)
+                brm_logs_attach(l->a->logs, NULL);
         mbedtls_ssl_config_free(l->tls);
         free(l->tls);
         free(c);
@@ -79,8 +81,17 @@ static void attempt_closed(struct brm_conn *c)
 static void drop(struct brm_link *l, int reason)
 {
         uv_timer_stop(&l->beat);
+        if (l->a->logs)
+                brm_logs_attach(l->a->logs, NULL);
         if (l->conn)
                 brm_conn_close(l->conn, reason);
+}
+
+static void link_drained(struct brm_conn *c)
+{
+        struct brm_link *l = c->data;
+        if (l->a->logs)
+                brm_logs_drained(l->a->logs);
 }
 
 static void send_heartbeat(struct brm_link *l)
@@ -92,6 +103,10 @@ static void send_heartbeat(struct brm_link *l)
         if (brm_heartbeat_build(&a->hb) < 0)
                 return;
         brm_workload_fill_heartbeat(&a->wl, &a->hb.msg);
+        if (a->logs) {
+                a->hb.msg.has_log_streams = 1;
+                a->hb.msg.log_streams = brm_logs_active(a->logs);
+        }
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &a->hb.msg;
         r = brm_conn_send(l->conn, &env);
@@ -262,6 +277,10 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                          (unsigned long long)l->interval_ms);
                 send_heartbeat(l);
                 if (l->conn) {
+                        if (a->logs) {
+                                brm_logs_attach(a->logs, l->conn);
+                                brm_conn_set_drain(l->conn, link_drained);
+                        }
                         maybe_renew(l);
                         uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
                 }
@@ -302,6 +321,12 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 }
                 return;
         }
+        case BRAMBLE__ENVELOPE__MSG_LOGS:
+        case BRAMBLE__ENVELOPE__MSG_LOG_CREDIT:
+        case BRAMBLE__ENVELOPE__MSG_LOG_CLOSE:
+                if (a->logs && !l->joining)
+                        brm_logs_msg(a->logs, env);
+                return;
         default:
                 brm_debug(MOD, "ignoring message %d", env->msg_case);
                 return;

@@ -20,10 +20,12 @@ static void usage(FILE *f)
         fprintf(f,
                 "usage: bramble-agent [--config FILE] [--master HOST:PORT]... [--token TOKEN] [--name NAME]\n"
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
+                "                     [--runtime RUNTIME] [--log-max-size 10M] [--log-max-files 3]\n"
+                "                     [--log-budget 512M] [--log-retention 1h]\n"
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
-                "here). Flags override the file. The token is needed only for the\n"
+                "here), log_max_size, log_max_files, log_budget, log_retention. Flags override the file. The token is needed only for the\n"
                 "first start; later starts use the identity stored in the state dir.\n");
 }
 
@@ -34,6 +36,9 @@ static void on_signal(uv_signal_t *sig, int signum)
         brm_info(MOD, "signal %d: stopping", signum);
         a->stopping = true;
         brm_link_stop(a);
+        a->wl.logs = NULL;
+        brm_logs_close(a->logs);
+        a->logs = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -52,6 +57,10 @@ int main(int argc, char **argv)
                 { "log-level", required_argument, NULL, 'L' },
                 { "root", required_argument, NULL, 'r' },
                 { "runtime", required_argument, NULL, 'R' },
+                { "log-max-size", required_argument, NULL, 1001 },
+                { "log-max-files", required_argument, NULL, 1002 },
+                { "log-budget", required_argument, NULL, 1003 },
+                { "log-retention", required_argument, NULL, 1004 },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -68,6 +77,10 @@ int main(int argc, char **argv)
                 { 'L', "log_level", "--log-level" },
                 { 'r', "root", "--root" },
                 { 'R', "runtime", "--runtime" },
+                { 1001, "log_max_size", "--log-max-size" },
+                { 1002, "log_max_files", "--log-max-files" },
+                { 1003, "log_budget", "--log-budget" },
+                { 1004, "log_retention", "--log-retention" },
         };
         struct brm_agent a;
         const char *config_path = NULL;
@@ -155,6 +168,20 @@ int main(int argc, char **argv)
                 a.has_token = true;
         }
         a.loop = uv_default_loop();
+        {
+                char logdir[1100], kmsg[1100];
+                snprintf(logdir, sizeof(logdir), "%s/logs", a.cfg.state_dir);
+                snprintf(kmsg, sizeof(kmsg), "%s/dev/kmsg", a.cfg.root);
+                struct brm_logs_opts lo = {
+                        .loop = a.loop, .dir = logdir, .kmsg = kmsg,
+                        .max_size = a.cfg.log_max_size, .max_files = a.cfg.log_max_files,
+                        .budget = a.cfg.log_budget, .retention_ms = a.cfg.log_retention_ms,
+                };
+                if ((r = brm_logs_open(&lo, &a.logs)) < 0)
+                        brm_warn(MOD, "logs directory %s unusable: %s; logs cannot be streamed", logdir, brm_strerror(r));
+                else
+                        brm_logs_capture_agent(a.logs);
+        }
         brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir);
         uv_signal_init(a.loop, &a.sigint);
         uv_signal_init(a.loop, &a.sigterm);
@@ -165,7 +192,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
-        brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL);
+        brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
+                          a.cfg.log_max_files, a.logs);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);

@@ -15,12 +15,42 @@ static const char *state_names[] = {
         [BRM_CS_BACKOFF] = "backoff", [BRM_CS_FAILED] = "failed",   [BRM_CS_STOPPED] = "stopped",
 };
 
-void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime)
+static void removed(const char *name, const char *moved_to, void *arg)
 {
-        struct brm_supervisor_opts opts = { .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL };
+        struct brm_workload *w = arg;
+        if (w->logs)
+                brm_logs_container_removed(w->logs, name, moved_to);
+}
+
+static bool known(void *arg, const char *name)
+{
+        struct brm_workload *w = arg;
+        struct brm_container_status *st;
+        size_t n;
+        bool found = false;
+
+        if (!w->sup || brm_supervisor_status(w->sup, &st, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++)
+                found = strcmp(st[i].name, name) == 0;
+        free(st);
+        return found;
+}
+
+void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
+                       uint64_t log_max_size, unsigned log_max_files, struct brm_logs *logs)
+{
+        struct brm_supervisor_opts opts = {
+                .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL,
+                .log_max_size = log_max_size, .log_max_files = log_max_files,
+                .on_removed = removed, .on_removed_arg = w,
+        };
         int r;
 
         memset(w, 0, sizeof(*w));
+        w->logs = logs;
+        if (logs)
+                brm_logs_set_known(logs, known, w);
         r = brm_supervisor_open(loop, &opts, &w->sup);
         if (r < 0) {
                 w->sup = NULL;

@@ -7,12 +7,14 @@
 #include <stddef.h>
 
 #include "bramble.pb-c.h"
+#include "logs.h"
 #include "supervisor.h"
 
 struct brm_workload {
         struct brm_supervisor *sup;      /* NULL when no runtime works here */
         char unavailable[160];           /* why, when sup is NULL */
         struct brm_supervisor_caps caps;
+        struct brm_logs *logs;           /* told of removed containers; may be NULL */
         /* Storage the heartbeat's container statuses point into. */
         struct brm_container_status *st;
         size_t n_st;
@@ -22,7 +24,8 @@ struct brm_workload {
 
 /* Opens the supervisor; never fails the agent: without a runtime the node
  * still reports and refuses containers with the reason. */
-void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime);
+void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
+                       uint64_t log_max_size, unsigned log_max_files, struct brm_logs *logs);
 void brm_workload_close(struct brm_workload *w);
 /* Converts and applies a DesiredState; returns 0 or -errno. */
 int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, char *why, size_t why_size);

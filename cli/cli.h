@@ -28,6 +28,9 @@ struct cli {
 
 /* Prints "bramble: <fmt with arg>" and a hint; returns EXIT_USAGE. */
 int brm_cli_usage_error(const char *fmt, const char *arg);
+/* Loads the credentials and connects, once; 0, or prints the error and
+ * returns the exit code. */
+int brm_cli_connect(struct cli *c);
 /* Sends one request and returns its reply (free with brm_msg_free), or
  * prints the error and returns NULL with *rc set to the exit code. */
 Bramble__Envelope *brm_cli_call(struct cli *c, Bramble__Envelope *req, Bramble__Envelope__MsgCase want, int *rc);
@@ -39,5 +42,8 @@ void brm_cli_human_bytes(uint64_t b, char *out, size_t size);
 int brm_cli_run(struct cli *c, int argc, char **argv);
 int brm_cli_ps(struct cli *c, int argc, char **argv);
 int brm_cli_container_change(struct cli *c, int argc, char **argv);
+
+/* logs.c; argv[0] is "logs". */
+int brm_cli_logs(struct cli *c, int argc, char **argv);
 
 #endif

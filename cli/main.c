@@ -38,6 +38,12 @@ static void usage(FILE *f)
                 "      [-- CMD ARGS...]                run a container on a node\n"
                 "  ps [NODE]                           list containers\n"
                 "  stop|start|rm NODE/NAME             stop, start again, or remove a container\n"
+                "  logs [-f] [--tail N] [--since 15m|TIME] [-t] [--stdout|--stderr] NODE/NAME\n"
+                "                                      print a container's output (-f: keep following it;\n"
+                "                                      -t: prefix each line with its time; --since takes a\n"
+                "                                      duration or an RFC 3339 time like 2026-11-22T10:00:00Z)\n"
+                "  logs [options] NODE --agent|--kernel\n"
+                "                                      print the node agent's own log or the kernel's\n"
                 "  image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]\n"
                 "                                      write bramble.json into an SD-card image file\n"
                 "  flash IMG TARGET [--master HOST:PORT --token TOKEN] [--name-prefix P] [--no-bmap]\n"
@@ -118,22 +124,30 @@ out:
         return r;
 }
 
+int brm_cli_connect(struct cli *c)
+{
+        int r;
+
+        if (c->connected)
+                return 0;
+        if ((r = load_creds(c)) != 0)
+                return r;
+        if (brm_client_connect(&c->client, c->master, &c->creds, BRM_TLS_VERIFY_REQUIRED, c->timeout_ms) < 0) {
+                fprintf(stderr, "bramble: %s\n", c->client.error);
+                return EXIT_CONNECT;
+        }
+        c->connected = true;
+        return 0;
+}
+
 Bramble__Envelope *brm_cli_call(struct cli *c, Bramble__Envelope *req, Bramble__Envelope__MsgCase want, int *rc)
 {
         Bramble__Envelope *resp;
         int r;
 
-        if (!c->connected) {
-                if ((r = load_creds(c)) != 0) {
-                        *rc = r;
-                        return NULL;
-                }
-                if (brm_client_connect(&c->client, c->master, &c->creds, BRM_TLS_VERIFY_REQUIRED, c->timeout_ms) < 0) {
-                        fprintf(stderr, "bramble: %s\n", c->client.error);
-                        *rc = EXIT_CONNECT;
-                        return NULL;
-                }
-                c->connected = true;
+        if ((r = brm_cli_connect(c)) != 0) {
+                *rc = r;
+                return NULL;
         }
         if (brm_client_call(&c->client, req, &resp) < 0) {
                 fprintf(stderr, "bramble: %s\n", c->client.error);
@@ -194,6 +208,8 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
         cJSON_AddStringToObject(o, "name", n->name);
         cJSON_AddStringToObject(o, "state", n->state);
         cJSON_AddBoolToObject(o, "connected", n->connected);
+        if (n->has_log_streams)
+                cJSON_AddNumberToObject(o, "log_streams", n->log_streams);
         rfc3339(n->created_ms, ts, sizeof(ts));
         cJSON_AddStringToObject(o, "created", ts);
         if (n->last_seen_ms) {
@@ -253,6 +269,8 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
                         cJSON_AddNumberToObject(o, "net_rx_bytes", (double)hb->net_rx_bytes);
                         cJSON_AddNumberToObject(o, "net_tx_bytes", (double)hb->net_tx_bytes);
                 }
+                if (hb->has_log_streams)
+                        cJSON_AddNumberToObject(o, "node_log_streams", hb->log_streams);
                 if (hb->has_temp_celsius)
                         cJSON_AddNumberToObject(o, "temp_celsius", (double)(int)(hb->temp_celsius * 10 + 0.5) / 10);
                 if (hb->throttle) {
@@ -508,6 +526,8 @@ static int run(struct cli *c, int argc, char **argv)
                 return brm_cli_ps(c, argc, argv);
         if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "rm") == 0)
                 return brm_cli_container_change(c, argc, argv);
+        if (strcmp(cmd, "logs") == 0)
+                return brm_cli_logs(c, argc, argv);
         if (strcmp(cmd, "image") == 0) {
                 if (argc >= 2 && strcmp(argv[1], "configure") == 0)
                         return brm_cli_image_configure(argc - 1, argv + 1);

@@ -208,7 +208,7 @@ int brm_client_recv(struct brm_client *c, Bramble__Envelope **ret_env)
         return r;
 }
 
-int brm_client_call(struct brm_client *c, Bramble__Envelope *req, Bramble__Envelope **ret_resp)
+int brm_client_send(struct brm_client *c, Bramble__Envelope *req)
 {
         uint8_t *buf;
         size_t len;
@@ -216,14 +216,38 @@ int brm_client_call(struct brm_client *c, Bramble__Envelope *req, Bramble__Envel
 
         req->has_id = 1;
         req->id = c->next_id++;
-        if ((r = brm_frame_pack(req, &buf, &len)) < 0)
+        if ((r = brm_frame_pack(req, &buf, &len)) < 0) {
+                snprintf(c->error, sizeof(c->error), "cannot encode the request: %s", brm_strerror(r));
                 return r;
+        }
         r = brm_client_send_raw(c, buf, len);
         free(buf);
         if (r < 0) {
                 snprintf(c->error, sizeof(c->error), "sending to master failed: %s", brm_strerror(r));
                 return r;
         }
+        return 0;
+}
+
+int brm_client_set_timeout(struct brm_client *c, int timeout_ms)
+{
+        struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+
+        if (timeout_ms < 0)
+                return -EINVAL;
+        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+                return -errno;
+        c->timeout_ms = timeout_ms;
+        return 0;
+}
+
+int brm_client_call(struct brm_client *c, Bramble__Envelope *req, Bramble__Envelope **ret_resp)
+{
+        int r;
+
+        if ((r = brm_client_send(c, req)) < 0)
+                return r;
         for (;;) {
                 Bramble__Envelope *env;
                 r = brm_client_recv(c, &env);

@@ -31,6 +31,13 @@ int brm_client_connect(struct brm_client *c, const char *hostport, struct brm_tl
  * Returns 0 with *ret_resp to free with brm_msg_free(); an Error reply is
  * returned as a reply, not as a failure. */
 int brm_client_call(struct brm_client *c, Bramble__Envelope *req, Bramble__Envelope **ret_resp);
+/* Sends req with a fresh id (set here) and returns without waiting for
+ * anything: for requests answered by a stream of frames, read with
+ * brm_client_recv. On failure c->error says why. */
+int brm_client_send(struct brm_client *c, Bramble__Envelope *req);
+/* Changes how long brm_client_recv waits for data (and sends may block)
+ * from the timeout given to brm_client_connect; 0 waits for ever. */
+int brm_client_set_timeout(struct brm_client *c, int timeout_ms);
 /* Sends raw bytes on the TLS channel (tests use it for malformed frames). */
 int brm_client_send_raw(struct brm_client *c, const uint8_t *data, size_t len);
 /* Reads one frame; -ECONNRESET when the peer closed. */

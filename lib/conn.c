@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include "util.h"
 
 static void handle_closed(struct brm_conn *c)
@@ -98,7 +101,11 @@ static int on_frame(void *arg, const uint8_t *body, size_t len)
                 brm_msg_free(env);
                 return -EBADMSG;
         }
+        c->frame = body;
+        c->frame_len = len;
         c->on_msg(c, env);
+        c->frame = NULL;
+        c->frame_len = 0;
         brm_msg_free(env);
         return c->closing ? -ECANCELED : 0;
 }
@@ -193,6 +200,54 @@ int brm_conn_send(struct brm_conn *c, const Bramble__Envelope *env)
         r = brm_tls_stream_write(&c->tls, buf, len);
         free(buf);
         return r;
+}
+
+int brm_conn_send_packed(struct brm_conn *c, const uint8_t *body, size_t len)
+{
+        uint8_t hdr[4];
+        int r;
+
+        if (c->closing || !c->ready)
+                return -ENOTCONN;
+        if (len > UINT32_MAX)
+                return -EMSGSIZE;
+        hdr[0] = (uint8_t)(len >> 24);
+        hdr[1] = (uint8_t)(len >> 16);
+        hdr[2] = (uint8_t)(len >> 8);
+        hdr[3] = (uint8_t)len;
+        /* Header and body in one TLS record when the body is small. */
+        if (len <= 16 * 1024 - 4) {
+                uint8_t buf[16 * 1024];
+                memcpy(buf, hdr, 4);
+                memcpy(buf + 4, body, len);
+                return brm_tls_stream_write(&c->tls, buf, len + 4);
+        }
+        if ((r = brm_tls_stream_write(&c->tls, hdr, 4)) < 0)
+                return r;
+        return brm_tls_stream_write(&c->tls, body, len);
+}
+
+size_t brm_conn_backlog(const struct brm_conn *c)
+{
+        size_t n = brm_tls_stream_queued(&c->tls);
+        int fd, outq = 0;
+
+        if (uv_fileno((const uv_handle_t *)&c->tls.tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0)
+                n += (size_t)outq;
+        return n;
+}
+
+static void tls_drained(struct brm_tls_stream *s)
+{
+        struct brm_conn *c = s->data;
+        if (c->on_drain && !c->closing)
+                c->on_drain(c);
+}
+
+void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb)
+{
+        c->on_drain = cb;
+        c->tls.on_drain = cb ? tls_drained : NULL;
 }
 
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg)

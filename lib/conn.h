@@ -18,6 +18,8 @@ typedef void (*brm_conn_ready_cb)(struct brm_conn *c, int status);
 typedef void (*brm_conn_msg_cb)(struct brm_conn *c, Bramble__Envelope *env);
 /* Called exactly once when every handle is closed; the owner may free c. */
 typedef void (*brm_conn_closed_cb)(struct brm_conn *c);
+/* Everything queued has been handed to the kernel. */
+typedef void (*brm_conn_drain_cb)(struct brm_conn *c);
 
 struct brm_conn {
         struct brm_tls_stream tls;
@@ -34,6 +36,9 @@ struct brm_conn {
         brm_conn_ready_cb on_ready;
         brm_conn_msg_cb on_msg;
         brm_conn_closed_cb on_closed;
+        brm_conn_drain_cb on_drain;    /* optional; set with brm_conn_set_drain() */
+        const uint8_t *frame;          /* during on_msg: the frame's packed body */
+        size_t frame_len;
         void *data;
 };
 
@@ -50,6 +55,12 @@ int brm_conn_connect(struct brm_conn *c, const struct sockaddr *addr, brm_conn_r
 void brm_conn_set_idle(struct brm_conn *c, uint64_t idle_ms);
 /* Packs and sends one Envelope. -ENOBUFS if the peer is not reading. */
 int brm_conn_send(struct brm_conn *c, const Bramble__Envelope *env);
+/* Sends an already packed Envelope body (a frame being relayed). */
+int brm_conn_send_packed(struct brm_conn *c, const uint8_t *body, size_t len);
+/* Bytes queued for the peer: in this process and in the kernel's send
+ * buffer (not yet acknowledged). */
+size_t brm_conn_backlog(const struct brm_conn *c);
+void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb);
 /* Sends an Error envelope (best effort) in reply to request id. */
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg);
 /* Closes; reason is kept in close_reason. Idempotent. */

@@ -7,6 +7,14 @@
 #include <time.h>
 
 static enum brm_log_level max_level = BRM_LOG_INFO;
+static brm_log_sink_fn sink;
+static void *sink_arg;
+
+void brm_log_set_sink(brm_log_sink_fn fn, void *arg)
+{
+        sink = fn;
+        sink_arg = arg;
+}
 
 void brm_log_set_level(enum brm_log_level level)
 {
@@ -46,4 +54,11 @@ void brm_log(enum brm_log_level level, const char *module, const char *fmt, ...)
         va_end(ap);
         /* One write per line so lines from concurrent processes never interleave. */
         fprintf(stderr, "%s\n", line);
+        if (sink) {
+                /* A sink that logs must not come back here. */
+                brm_log_sink_fn fn = sink;
+                sink = NULL;
+                fn(sink_arg, level, line, strnlen(line, sizeof(line)));
+                sink = fn;
+        }
 }

@@ -133,7 +133,12 @@ struct write_req {
 
 static void on_written(uv_write_t *req, int status)
 {
+        struct brm_tls_stream *s = req->handle->data;
+
         free(req);
+        if (status == 0 && s->on_drain && !s->closing && !s->failed &&
+            uv_stream_get_write_queue_size((const uv_stream_t *)&s->tcp) == 0)
+                s->on_drain(s);
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)

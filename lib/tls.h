@@ -51,6 +51,8 @@ typedef void (*brm_tls_data_cb)(struct brm_tls_stream *s, const uint8_t *data, s
 /* The stream failed or the peer closed (status < 0); the owner closes it. */
 typedef void (*brm_tls_error_cb)(struct brm_tls_stream *s, int status);
 typedef void (*brm_tls_close_cb)(struct brm_tls_stream *s);
+/* Everything queued has been handed to the kernel. */
+typedef void (*brm_tls_drain_cb)(struct brm_tls_stream *s);
 
 struct brm_tls_stream {
         uv_tcp_t tcp;
@@ -63,6 +65,7 @@ struct brm_tls_stream {
         brm_tls_data_cb on_data;
         brm_tls_error_cb on_error;
         brm_tls_close_cb on_close;
+        brm_tls_drain_cb on_drain; /* optional */
         void *data;
 };
 

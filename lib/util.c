@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include "logrec.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -290,4 +292,106 @@ int brm_parse_cpus(const char *s, uint32_t *ret_millis)
                 return -EINVAL;
         *ret_millis = (uint32_t)(whole * 1000 + frac);
         return 0;
+}
+
+/* Exactly n decimal digits at s. */
+static int fixed_digits(const char *s, int n, unsigned *ret)
+{
+        unsigned v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned)(s[i] - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+static int parse_rfc3339(const char *s, int64_t *ret_ns)
+{
+        unsigned y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0;
+        int64_t frac = 0, off = 0, sec;
+        const char *p = s;
+
+        if (fixed_digits(p, 4, &y) || p[4] != '-' || fixed_digits(p + 5, 2, &mo) || p[7] != '-' ||
+            fixed_digits(p + 8, 2, &d))
+                return -EINVAL;
+        p += 10;
+        if (mo < 1 || mo > 12)
+                return -EINVAL;
+        if (d < 1 || d > brm_days_in_month(y, mo))
+                return -EINVAL;
+        if (*p != '\0') {
+                if (*p != 'T' && *p != 't' && *p != ' ')
+                        return -EINVAL;
+                p++;
+                if (fixed_digits(p, 2, &h) || p[2] != ':' || fixed_digits(p + 3, 2, &mi) || p[5] != ':' ||
+                    fixed_digits(p + 6, 2, &se))
+                        return -EINVAL;
+                p += 8;
+                /* 60 is a leap second (RFC 3339 allows it); it counts as :00 of the next minute. */
+                if (h > 23 || mi > 59 || se > 60)
+                        return -EINVAL;
+                if (*p == '.') {
+                        int n = 0;
+                        p++;
+                        while (*p >= '0' && *p <= '9') {
+                                if (++n > 9)
+                                        return -EINVAL;
+                                frac = frac * 10 + (*p++ - '0');
+                        }
+                        if (n == 0)
+                                return -EINVAL;
+                        while (n++ < 9)
+                                frac *= 10;
+                }
+                if (*p == 'Z' || *p == 'z') {
+                        p++;
+                } else if (*p == '+' || *p == '-') {
+                        int sign = *p == '-' ? -1 : 1;
+                        p++;
+                        if (fixed_digits(p, 2, &oh))
+                                return -EINVAL;
+                        p += 2;
+                        if (*p == ':')
+                                p++;
+                        if (fixed_digits(p, 2, &om))
+                                return -EINVAL;
+                        p += 2;
+                        if (oh > 23 || om > 59)
+                                return -EINVAL;
+                        off = sign * (int64_t)(oh * 3600 + om * 60);
+                } else {
+                        return -EINVAL; /* a time of day needs its zone */
+                }
+                if (*p != '\0')
+                        return -EINVAL;
+        }
+        /* Years 0000-9999 give seconds far inside int64; only the
+         * nanoseconds can overflow (int64 covers 1677-09-21 to 2262-04-11). */
+        sec = brm_days_from_civil((int)y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+        if (sec > (INT64_MAX - frac) / 1000000000 || sec < INT64_MIN / 1000000000)
+                return -EINVAL;
+        *ret_ns = sec * 1000000000 + frac;
+        return 0;
+}
+
+int brm_parse_since(const char *s, int64_t now_ns, int64_t *ret_ns)
+{
+        uint64_t ms;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (brm_parse_duration_ms(s, &ms) == 0) {
+                /* now_ns - ms * 1e6 without overflow. */
+                if (ms > (uint64_t)INT64_MAX / 1000000)
+                        return -EINVAL;
+                int64_t back = (int64_t)ms * 1000000;
+                if (now_ns < INT64_MIN + back)
+                        return -EINVAL;
+                *ret_ns = now_ns - back;
+                return 0;
+        }
+        return parse_rfc3339(s, ret_ns);
 }

@@ -18,6 +18,16 @@ uint64_t brm_mono_ms(void);
  * Returns 0, or -EINVAL for anything else (including overflow). */
 int brm_parse_duration_ms(const char *s, uint64_t *ret_ms);
 
+/* Parses a --since value into a wall-clock time in nanoseconds: either a
+ * duration as brm_parse_duration_ms takes it ("90s", "15m", "2h", "7d",
+ * "500ms", a bare number of seconds), meaning now_ns minus that, or an
+ * RFC 3339 time "2026-11-22T10:00:00Z" with an optional fraction of up to 9
+ * digits and "Z"/"z" or a numeric offset "+02:00" / "-0530"; 't' or a space
+ * may stand for the 'T', and a bare date "2026-11-22" means its midnight
+ * UTC. -EINVAL for anything else, out-of-range fields (month 13, Feb 30,
+ * hour 24, ...) and times that do not fit in int64 nanoseconds. */
+int brm_parse_since(const char *s, int64_t now_ns, int64_t *ret_ns);
+
 /* Parses a decimal unsigned integer that must fit in [min, max]. */
 int brm_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 

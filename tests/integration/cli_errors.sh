@@ -67,6 +67,28 @@ for cfg in "$BRAMBLE_CONFIG" "$WORK/dead.json"; do
         expect 2 "unknown command" "'frobnicate'" -- "$B" --config "$cfg" frobnicate
         expect 2 "'yaml'" -- "$B" --config "$cfg" -o yaml nodes
         expect 2 "'extra'" -- "$B" --config "$cfg" nodes extra
+        # logs: every argument is checked before anything is sent.
+        expect 2 "--tail must be a whole number >= 0, not '-5'" -- "$B" --config "$cfg" logs --tail -5 pi-1/web
+        expect 2 "--tail must be a whole number >= 0, not '1.5'" -- "$B" --config "$cfg" logs pi-1/web --tail 1.5
+        expect 2 "--tail needs a value" -- "$B" --config "$cfg" logs pi-1/web --tail
+        expect 2 "invalid --since 'yesterday'" -- "$B" --config "$cfg" logs --since yesterday pi-1/web
+        expect 2 "invalid --since '2026-02-30'" -- "$B" --config "$cfg" logs --since 2026-02-30 pi-1/web
+        expect 2 "invalid --since '2026-11-22T10:00:00'" -- "$B" --config "$cfg" logs --since 2026-11-22T10:00:00 pi-1/web
+        expect 2 "--stdout and --stderr exclude each other" -- "$B" --config "$cfg" logs --stdout --stderr pi-1/web
+        expect 2 "--agent takes a node, not NODE/NAME" "'pi-1/web'" -- "$B" --config "$cfg" logs pi-1/web --agent
+        expect 2 "--kernel takes a node, not NODE/NAME" "'pi-1/web'" -- "$B" --config "$cfg" logs --kernel pi-1/web
+        expect 2 "--agent and --kernel exclude each other" -- "$B" --config "$cfg" logs pi-1 --agent --kernel
+        expect 2 "missing NODE/NAME" -- "$B" --config "$cfg" logs
+        expect 2 "missing NODE/NAME" -- "$B" --config "$cfg" logs -f --tail 10
+        expect 2 "missing NODE" -- "$B" --config "$cfg" logs --agent
+        expect 2 "'pi-1' is not NODE/NAME" "--agent or --kernel" -- "$B" --config "$cfg" logs pi-1
+        expect 2 "'Pi-1' is not a node name" -- "$B" --config "$cfg" logs Pi-1/web
+        expect 2 "'Web' is not a valid container name" -- "$B" --config "$cfg" logs pi-1/Web
+        expect 2 "'Bad_Node' is not a node name" -- "$B" --config "$cfg" logs Bad_Node --kernel
+        expect 2 "unexpected argument 'extra'" -- "$B" --config "$cfg" logs pi-1/web extra
+        expect 2 "unknown option '--frobnicate'" -- "$B" --config "$cfg" logs --frobnicate pi-1/web
+        expect 2 "unknown option '-x'" -- "$B" --config "$cfg" logs -fx pi-1/web
+        expect 2 "'--follow=yes' takes no value" -- "$B" --config "$cfg" logs --follow=yes pi-1/web
 done
 expect 2 "" -- "$B"
 
@@ -74,6 +96,8 @@ expect 2 "" -- "$B"
 expect 1 "no node named 'nosuch'" -- "$B" node rm nosuch
 expect 1 "no token" "zzzzzz" -- "$B" token revoke zzzzzz
 expect 1 "token id" -- "$B" token revoke NOT-AN-ID
+expect 1 "no node named 'nosuch'" -- "$B" logs nosuch/web
+expect 1 "no node named 'nosuch'" -- "$B" logs -f nosuch --kernel
 # None of that changed anything.
 cli_json "len(d)" -o json token list
 assert_eq "$NTOK" "$Q" "number of tokens after the failed commands"

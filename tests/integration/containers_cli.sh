@@ -6,33 +6,15 @@
 # start and rm converge on the node.
 source "$(dirname "$0")/lib.sh"
 
-[[ $(id -u) -eq 0 ]] || skip "needs root for cgroups and the OCI runtime"
-command -v runc >/dev/null || command -v crun >/dev/null || skip "no OCI runtime (runc or crun) installed"
-BUSYBOX=$(command -v busybox || true)
-[[ -n "$BUSYBOX" ]] && { ldd "$BUSYBOX" 2>&1 || true; } | grep -q "not a dynamic executable" ||
-        skip "needs a static busybox (package busybox-static) for the test root file system"
-
+need_containers
 ROOTFS=$WORK/rootfs
-mkdir -p "$ROOTFS/bin" "$ROOTFS/proc" "$ROOTFS/sys" "$ROOTFS/dev" "$ROOTFS/tmp" "$ROOTFS/etc"
-cp "$BUSYBOX" "$ROOTFS/bin/busybox"
-for a in sh sleep tail cat echo true false ls; do ln -s busybox "$ROOTFS/bin/$a"; done
+busybox_rootfs "$ROOTFS"
 
 start_master
 TOKEN=$(create_token --ttl 1h --uses 1)
 start_agent pi-1 --token "$TOKEN"
 wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
 
-ps_field() { # NAME EXPR -> prints the value of EXPR on the container's ps object
-        cli -o json ps pi-1
-        [[ $CLI_RC -eq 0 ]] || { echo "ps-failed"; return; }
-        printf '%s' "$CLI_OUT" | python3 -c '
-import json, sys
-c = [x for x in json.load(sys.stdin) if x["name"] == sys.argv[1]]
-print(eval(sys.argv[2], {"c": c[0]}) if c else "absent")' "$1" "$2"
-}
-ps_is() { # NAME STATE (a function, so wait_for evaluates it every time)
-        [[ "$(ps_field "$1" 'c["state"]')" == "$2" ]]
-}
 expect_refused() { # RC NEEDLE ARGS...
         local rc=$1 needle=$2
         shift 2

@@ -86,12 +86,27 @@ _brm_cleanup() {
         for pid in "${BRM_PIDS[@]}"; do
                 { wait "$pid"; } 2>/dev/null || true
         done
+        _brm_remove_containers
         if [[ "${BRM_KEEP:-0}" == 1 ]]; then
                 echo "lib.sh: kept $WORK" >&2
         else
                 rm -rf "$WORK"
         fi
         exit "$rc"
+}
+# Containers outlive their agent on purpose; the ones a test started go
+# with the test (their shims then exit by themselves).
+_brm_remove_containers() {
+        local root rt id
+        for root in "$WORK"/agents/*/runtime; do
+                [[ -d "$root" ]] || continue
+                for rt in runc crun; do
+                        command -v "$rt" >/dev/null || continue
+                        for id in $("$rt" --root "$root" list -q 2>/dev/null); do
+                                "$rt" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
+                        done
+                done
+        done
 }
 trap _brm_cleanup EXIT
 trap 'exit 130' INT
@@ -547,4 +562,42 @@ rss_kib() { # PID
 need_probe() {
         PROBE=$BRM_BIN/brm_probe
         [[ -x "$PROBE" ]] || fail "$PROBE is missing: build the brm_probe target (tests/integration/CMakeLists.txt)"
+}
+
+# ---- containers ----
+
+# need_containers: skips the test unless this host can run containers (root,
+# an OCI runtime, a static busybox for the test root file system).
+need_containers() {
+        [[ $(id -u) -eq 0 ]] || skip "needs root for cgroups and the OCI runtime"
+        command -v runc >/dev/null || command -v crun >/dev/null || skip "no OCI runtime (runc or crun) installed"
+        BUSYBOX=$(command -v busybox || true)
+        [[ -n "$BUSYBOX" ]] && { ldd "$BUSYBOX" 2>&1 || true; } | grep -q "not a dynamic executable" ||
+                skip "needs a static busybox (package busybox-static) for the test root file system"
+}
+
+# busybox_rootfs DIR: a root file system of one static busybox and links for
+# the applets the tests use.
+busybox_rootfs() {
+        local dir=$1 a
+        mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc"
+        cp "$BUSYBOX" "$dir/bin/busybox"
+        for a in sh sleep usleep tail cat echo true false ls seq yes head printf; do
+                ln -sf busybox "$dir/bin/$a"
+        done
+}
+
+# ps_field NAME EXPR [NODE]: the value of the Python expression EXPR on the
+# container's ps object c (node pi-1 unless given), "absent" if there is none.
+ps_field() {
+        cli -o json ps "${3:-pi-1}"
+        [[ $CLI_RC -eq 0 ]] || { echo "ps-failed"; return; }
+        printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+c = [x for x in json.load(sys.stdin) if x["name"] == sys.argv[1]]
+print(eval(sys.argv[2], {"c": c[0]}) if c else "absent")' "$1" "$2"
+}
+# ps_is NAME STATE: for wait_for, which evaluates it every time.
+ps_is() {
+        [[ "$(ps_field "$1" 'c["state"]')" == "$2" ]]
 }

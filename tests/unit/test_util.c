@@ -29,6 +29,83 @@ int main(void)
         CHECK_INT(brm_parse_duration_ms("99999999999999999999d", &v), ==, -EINVAL);
         CHECK_U64(v, ==, 90000); /* untouched on failure */
 
+        /* --since: durations back from now, and RFC 3339 times. */
+        const int64_t now = 1795341600LL * 1000000000 + 500; /* 2026-11-22T10:00:00.0000005Z */
+        const int64_t t10 = 1795341600LL * 1000000000;
+        int64_t ns = 42;
+        CHECK_INT(brm_parse_since("90s", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 90LL * 1000000000);
+        CHECK_INT(brm_parse_since("15m", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 900LL * 1000000000);
+        CHECK_INT(brm_parse_since("2h", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 7200LL * 1000000000);
+        CHECK_INT(brm_parse_since("7d", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 604800LL * 1000000000);
+        CHECK_INT(brm_parse_since("500ms", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 500000000LL);
+        CHECK_INT(brm_parse_since("0s", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now);
+        CHECK_INT(brm_parse_since("30", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 30LL * 1000000000);
+        /* A bare number is seconds, as for every duration (a year needs -MM-DD). */
+        CHECK_INT(brm_parse_since("2026", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, now - 2026LL * 1000000000);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22t10:00:00z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22 10:00:00Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00.123Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10 + 123000000);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00.5Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10 + 500000000);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00.000000001Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10 + 1);
+        CHECK_INT(brm_parse_since("2026-11-22T12:00:00+02:00", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22T04:30:00-0530", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00+00:00", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22T10:00:00-00:00", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, t10);
+        CHECK_INT(brm_parse_since("2026-11-22", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, 1795305600LL * 1000000000);
+        CHECK_INT(brm_parse_since("2024-02-29T23:59:59.999999999Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, 1709251199LL * 1000000000 + 999999999);
+        CHECK_INT(brm_parse_since("2000-02-29", now, &ns), ==, 0);
+        CHECK_INT(brm_parse_since("1970-01-01T00:00:00Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, 0);
+        CHECK_INT(brm_parse_since("1969-12-31T23:59:59Z", now, &ns), ==, 0);
+        CHECK_INT(ns, ==, -1000000000LL);
+        CHECK_INT(brm_parse_since("2016-12-31T23:59:60Z", now, &ns), ==, 0); /* leap second */
+        CHECK_INT(ns, ==, 1483228800LL * 1000000000);
+        CHECK_INT(brm_parse_since("2262-04-11T23:47:16Z", now, &ns), ==, 0); /* near the int64 end */
+        CHECK_INT(ns, ==, 9223372036LL * 1000000000);
+        ns = 7;
+        static const char *bad_since[] = {
+                "", "x", "-5m", "5x", "15 m", "1.5h", "2026-11", "2026-11-22T", "2026-11-22T10:00:00",
+                "2026-11-22T10:00Z", "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00.1234567890Z",
+                "2026-11-22T10:00:00ZZ", "2026-11-22T10:00:00Z ", " 2026-11-22", "2026-11-22x", "2026-13-01",
+                "2026-00-10", "2026-11-00", "2026-11-31", "2026-02-29", "1900-02-29", "2026-11-22T24:00:00Z",
+                "2026-11-22T10:60:00Z", "2026-11-22T10:00:61Z", "2026-11-22T10:00:00+24:00",
+                "2026-11-22T10:00:00+02:60", "2026-11-22T10:00:00+2:00", "2026-11-22T10:00:00+02", "2026-11-22T10:00:00+02:0",
+                "2026-11-22T10:00:00+02:00:00", "2026-11-22_10:00:00Z", "26-11-22", "2026/11/22", "+2026-11-22",
+                "2026-1-22", "2262-04-11T23:47:17Z", "9999-12-31T23:59:59Z", "1677-01-01", "0000-01-01",
+                "99999999999999999999s", "200000d", "2026-11-22T10:00:00.-1Z", "2026-11-22T1O:00:00Z",
+        };
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(bad_since); i++)
+                if (brm_parse_since(bad_since[i], now, &ns) != -EINVAL) {
+                        fprintf(stderr, "brm_parse_since accepted '%s'\n", bad_since[i]);
+                        return 1;
+                }
+        CHECK_INT(ns, ==, 7); /* untouched on failure */
+        CHECK_INT(brm_parse_since(NULL, now, &ns), ==, -EINVAL);
+        /* Far back from a small "now" overflows instead of wrapping. */
+        CHECK_INT(brm_parse_since("106000d", INT64_MIN / 2, &ns), ==, -EINVAL);
+        CHECK_INT(brm_parse_since("1d", INT64_MIN / 2, &ns), ==, 0);
+
         CHECK_INT(brm_parse_u64("100", 1, 100, &v), ==, 0);
         CHECK_U64(v, ==, 100);
         CHECK_INT(brm_parse_u64("101", 1, 100, &v), ==, -ERANGE);

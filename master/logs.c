@@ -1,0 +1,242 @@
+/* Log streams: the master relays a node's log frames to the operator who
+ * asked for them, over the two mTLS sessions it already has.
+ *
+ * The master keeps no log data. It forwards each LogChunk frame unchanged
+ * (the node stamps it with the stream id the master chose) and returns the
+ * frame's size to the node as credit once the operator's connection has
+ * taken it, so a stream never has more than BRM_LOG_WINDOW bytes between the
+ * node and the operator. A viewer that stops reading stops getting credit;
+ * its node skips ahead and says how many lines it skipped. Nothing waits on
+ * a viewer: other viewers and the node's control traffic go on. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "logrec.h"
+#include "master.h"
+#include "util.h"
+
+#define MOD "logs"
+#define MAX_STREAMS_PER_NODE 32
+
+struct brm_logrelay {
+        uint64_t id;
+        struct brm_session *viewer;
+        struct brm_session *node;
+        uint64_t owed;          /* credit to give back once the viewer has drained */
+        struct brm_logrelay *next;
+};
+
+static void unlink_relay(struct brm_master *m, struct brm_logrelay *r)
+{
+        for (struct brm_logrelay **p = &m->logs; *p; p = &(*p)->next)
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
+        if (r->viewer && r->viewer->log == r)
+                r->viewer->log = NULL;
+        free(r);
+}
+
+static struct brm_logrelay *find(struct brm_master *m, uint64_t id)
+{
+        for (struct brm_logrelay *r = m->logs; r; r = r->next)
+                if (r->id == id)
+                        return r;
+        return NULL;
+}
+
+unsigned brm_logs_count(struct brm_master *m, const char *node)
+{
+        unsigned n = 0;
+        for (struct brm_logrelay *r = m->logs; r; r = r->next)
+                if (r->node && strcmp(r->node->name, node) == 0)
+                        n++;
+        return n;
+}
+
+static void send_to_node(struct brm_session *node, Bramble__Envelope *env)
+{
+        int r = brm_conn_send(&node->conn, env);
+        if (r == -ENOBUFS)
+                brm_conn_close(&node->conn, r);
+}
+
+static void send_close(struct brm_session *node, uint64_t id)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__LogClose lc = BRAMBLE__LOG_CLOSE__INIT;
+
+        lc.has_stream_id = 1;
+        lc.stream_id = id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CLOSE;
+        env.log_close = &lc;
+        send_to_node(node, &env);
+}
+
+static void give_credit(struct brm_logrelay *r)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__LogCredit lc = BRAMBLE__LOG_CREDIT__INIT;
+
+        if (!r->owed || !r->node)
+                return;
+        lc.has_stream_id = lc.has_bytes = 1;
+        lc.stream_id = r->id;
+        lc.bytes = (uint32_t)r->owed;
+        r->owed = 0;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CREDIT;
+        env.log_credit = &lc;
+        send_to_node(r->node, &env);
+}
+
+static void viewer_drained(struct brm_conn *c)
+{
+        struct brm_session *s = c->data;
+        if (s->log)
+                give_credit(s->log);
+}
+
+static void fail_viewer(struct brm_session *viewer, uint64_t stream_id, int code, const char *msg)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__LogEnd end = BRAMBLE__LOG_END__INIT;
+
+        end.has_stream_id = 1;
+        end.stream_id = stream_id;
+        end.error = (char *)msg;
+        end.has_code = 1;
+        end.code = code;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_END;
+        env.log_end = &end;
+        if (brm_conn_send(&viewer->conn, &env) == -ENOBUFS)
+                brm_conn_close(&viewer->conn, -ENOBUFS);
+}
+
+void brm_logs_admin(struct brm_session *s, uint64_t id, const Bramble__LogsRequest *req)
+{
+        struct brm_master *m = s->m;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__LogsRequest fwd;
+        struct brm_logrelay *r;
+        struct brm_node *n;
+        char msg[200];
+
+        if (s->log)
+                return brm_conn_send_error(&s->conn, id, -EBUSY, "this connection already has a log stream");
+        if (!req->node || !brm_valid_node_name(req->node))
+                return brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
+        if (req->has_source && req->source != BRAMBLE__LOG_SOURCE__LOG_CONTAINER &&
+            req->source != BRAMBLE__LOG_SOURCE__LOG_AGENT && req->source != BRAMBLE__LOG_SOURCE__LOG_KERNEL)
+                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log source");
+        if ((!req->has_source || req->source == BRAMBLE__LOG_SOURCE__LOG_CONTAINER) &&
+            (!req->container || !brm_valid_container_name(req->container)))
+                return brm_conn_send_error(&s->conn, id, -EINVAL,
+                                           "container name must be 1-63 characters of a-z, 0-9, '_', '.' and '-', "
+                                           "starting with a letter or digit");
+        if (req->has_tail && req->tail < 0)
+                return brm_conn_send_error(&s->conn, id, -EINVAL, "--tail must not be negative");
+        if (req->has_streams && req->streams > 3)
+                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log stream selection");
+        if (!(n = brm_registry_get(&m->reg, req->node))) {
+                snprintf(msg, sizeof(msg), "no node named '%s'", req->node);
+                return brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+        }
+        if (!n->session || n->session->conn.closing) {
+                snprintf(msg, sizeof(msg),
+                         "node '%s' is not connected; its logs are kept on the node and can be read when it is back",
+                         req->node);
+                return brm_conn_send_error(&s->conn, id, -EHOSTUNREACH, msg);
+        }
+        if (brm_logs_count(m, req->node) >= MAX_STREAMS_PER_NODE) {
+                snprintf(msg, sizeof(msg), "node '%s' already has %d log streams open", req->node,
+                         MAX_STREAMS_PER_NODE);
+                return brm_conn_send_error(&s->conn, id, -EBUSY, msg);
+        }
+        if (!(r = calloc(1, sizeof(*r))))
+                return brm_conn_send_error(&s->conn, id, -ENOMEM, "out of memory");
+        r->id = ++m->next_log_id;
+        r->viewer = s;
+        r->node = n->session;
+        r->next = m->logs;
+        m->logs = r;
+        s->log = r;
+        brm_conn_set_drain(&s->conn, viewer_drained);
+        /* A followed log can be quiet for hours; the operator's side ends it
+         * by closing, and TCP keepalive finds a vanished operator. */
+        if (req->follow) {
+                brm_conn_set_idle(&s->conn, 0);
+                uv_tcp_keepalive(&s->conn.tls.tcp, 1, 60);
+        }
+        fwd = *req;
+        fwd.node = NULL;
+        fwd.has_stream_id = 1;
+        fwd.stream_id = r->id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_LOGS;
+        env.logs = &fwd;
+        brm_debug(MOD, "stream %llu: %s %s", (unsigned long long)r->id, req->node,
+                  req->container ? req->container : "");
+        send_to_node(r->node, &env);
+}
+
+/* A frame from a node about one of its streams. */
+void brm_logs_node(struct brm_session *s, Bramble__Envelope *env)
+{
+        struct brm_master *m = s->m;
+        uint64_t id = env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_CHUNK ? env->log_chunk->stream_id
+                                                                        : env->log_end->stream_id;
+        struct brm_logrelay *r = find(m, id);
+        int rc;
+
+        if (!r || r->node != s) {
+                /* The viewer left while this was on its way. */
+                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_CHUNK)
+                        send_close(s, id);
+                return;
+        }
+        rc = brm_conn_send_packed(&r->viewer->conn, s->conn.frame, s->conn.frame_len);
+        if (env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_END) {
+                unlink_relay(m, r);
+                return;
+        }
+        if (rc < 0) {
+                /* Cannot happen within the window unless the viewer is gone. */
+                brm_conn_close(&r->viewer->conn, rc);
+                return;
+        }
+        r->owed += s->conn.frame_len;
+        if (brm_tls_stream_queued(&r->viewer->conn.tls) < BRM_LOG_WINDOW / 4)
+                give_credit(r);
+}
+
+/* Called when a session goes away: its streams end on the other side. */
+void brm_logs_session_closed(struct brm_session *s)
+{
+        struct brm_master *m = s->m;
+        struct brm_logrelay *r, *next;
+        char msg[160];
+
+        for (r = m->logs; r; r = next) {
+                next = r->next;
+                if (r->viewer == s) {
+                        if (r->node && !m->stopping)
+                                send_close(r->node, r->id);
+                        r->viewer = NULL;
+                        unlink_relay(m, r);
+                } else if (r->node == s) {
+                        snprintf(msg, sizeof(msg), "node '%s' disconnected", s->name);
+                        if (r->viewer && !m->stopping)
+                                fail_viewer(r->viewer, r->id, -ECONNRESET, msg);
+                        unlink_relay(m, r);
+                }
+        }
+}
+
+void brm_logs_free(struct brm_master *m)
+{
+        while (m->logs)
+                unlink_relay(m, m->logs);
+}
