@@ -165,12 +165,12 @@ void brm_logs_admin(struct brm_session *s, uint64_t id, const Bramble__LogsReque
         m->logs = r;
         s->log = r;
         brm_conn_set_drain(&s->conn, viewer_drained);
-        /* A followed log can be quiet for hours; the operator's side ends it
-         * by closing, and TCP keepalive finds a vanished operator. */
-        if (req->follow) {
-                brm_conn_set_idle(&s->conn, 0);
-                uv_tcp_keepalive(&s->conn.tls.tcp, 1, 60);
-        }
+        /* The operator sends nothing while reading: a followed log can be
+         * quiet for hours, and a long history piped into a pager is read
+         * slowly. The stream ends when the operator closes; TCP keepalive
+         * finds one that vanished. */
+        brm_conn_set_idle(&s->conn, 0);
+        uv_tcp_keepalive(&s->conn.tls.tcp, 1, 60);
         fwd = *req;
         fwd.node = NULL;
         fwd.has_stream_id = 1;
