@@ -43,4 +43,7 @@ done
 expected="Ready|aarch64|Raspberry Pi 3 Model B Plus Rev 1.3|True"
 [ "$state" = "$expected" ] || fail "arm64 node seen as '$state', expected '$expected'"
 grep -q "connected to master" "$tmp/agent.log" || fail "agent log has no mutual-TLS connection"
+# A log stream from the arm64 agent, relayed by the host master, read by the arm64 CLI.
+agent_log=$(arm "$BRM_ARM_BIN/bramble" logs arm-pi3 --agent 2>&1) || fail "bramble logs --agent failed: $agent_log"
+case $agent_log in *"connected to master"*) ;; *) fail "the agent's log stream lacks 'connected to master': $agent_log" ;; esac
 echo "arm64 (mbedTLS 3.6) agent and CLI interoperate with the host (mbedTLS $(dpkg-query -W -f='${Version}' libmbedtls-dev 2>/dev/null || echo '?')) master"
