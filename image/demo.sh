@@ -68,7 +68,7 @@ for i in 1 2 3; do
 done
 echo "== running a sample container on ${names[0]} (the busybox root file system every node carries)"
 "$BIN/bramble" run "${names[0]}" hello --image /usr/share/bramble/rootfs/busybox --memory 32M --cpus 0.25 \
-	-- sh -c 'while true; do echo "hello from $(hostname)"; sleep 5; done' | sed 's/^/   /'
+	-- sh -c 'while true; do echo "hello from $(hostname) at $(date)"; sleep 5; done' | sed 's/^/   /'
 for _ in $(seq 100); do
 	"$BIN/bramble" -o json ps "${names[0]}" | grep -q '"state":[[:space:]]*"running"' && break
 	sleep 0.3
@@ -78,10 +78,15 @@ sleep 2 # one more heartbeat, so CPU use is known
 echo
 "$BIN/bramble" ps
 echo
+echo "== its output so far (bramble logs --tail 5 ${names[0]}/hello; the node's agent relays it)"
+"$BIN/bramble" logs --tail 5 "${names[0]}/hello" 2>&1 | sed 's/^/   /' || echo "   (bramble logs failed)"
+echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
 echo "  $BIN/bramble run ${names[1]} hog --image /usr/share/bramble/rootfs/busybox --memory 32M -- tail /dev/zero   # OOM-killed, restarted"
 echo "  $BIN/bramble ps"
+echo "  $BIN/bramble logs -f ${names[0]}/hello   # follow its output (Ctrl-C to stop)"
+echo "  $BIN/bramble logs ${names[0]} --kernel --tail 20   # the node's kernel log (--agent: the agent's own)"
 echo "  kill \$(cat $RUN/node-1/qemu.pid)   # ${names[0]} turns NotReady after 3 missed heartbeats"
 echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"

@@ -118,11 +118,14 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
 {
         struct brm_node *n = s->node;
         size_t len = bramble__heartbeat__get_packed_size(hb);
-        uint8_t buf[512];
+        uint8_t stack[1024], *buf = len <= sizeof(stack) ? stack : malloc(len);
 
-        if (len <= sizeof(buf)) {
+        /* A heartbeat grows with the node's containers (each ~80 bytes). */
+        if (buf) {
                 bramble__heartbeat__pack(hb, buf);
                 brm_registry_set_blob(&n->last_hb, &n->last_hb_len, buf, len);
+                if (buf != stack)
+                        free(buf);
         }
         n->last_seen_ms = brm_now_ms();
         n->last_seen_mono = brm_mono_ms();

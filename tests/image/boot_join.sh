@@ -76,6 +76,54 @@ set -- $st
 [ "$1" = running ] && [ "$2" -gt 0 ] || fail "web not running under crun on cgroup v2: $st"
 [ "$3" -ge 1 ] && [ "$4" = OOMKilled ] && [ "$5" = 137 ] || fail "hog not OOM-killed at 32 MiB: oom_kills=$3 reason=$4 exit=$5"
 pass "cgroup v2 + crun: web running (pid $2); hog OOM-killed (oom_kills $3, exit $5, restarts $6)"
+
+# Logs relayed from the node's agent: a container's stdout and stderr as
+# bramble-shim stored them on the data partition, --tail, the kernel's
+# /dev/kmsg, the agent's own log, and -f of a container that keeps printing.
+"$B/bramble" run qemu-c0ffee out --image "$SAMPLE" --memory 32M --restart never \
+	-- sh -c 'for i in 1 2 3; do echo out-$i; done; echo err-1 >&2' >/dev/null || fail "bramble run out"
+"$B/bramble" run qemu-c0ffee web2 --image "$SAMPLE" --memory 32M --cpus 0.25 \
+	-- sh -c 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done' >/dev/null || fail "bramble run web2"
+out_state() {
+	"$B/bramble" -o json ps qemu-c0ffee | python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)}.get("out", {})
+print(c.get("state"), c.get("exit_code"))'
+}
+for _ in $(seq 100); do
+	st=$(out_state)
+	[ "${st%% *}" = exited ] && break
+	sleep 0.2
+done
+expect_eq "container out ran once and exited" "exited 0" "$st"
+L=$WORK/logs
+mkdir -p "$L"
+"$B/bramble" logs --stdout qemu-c0ffee/out >"$L/stdout.1" 2>"$L/stdout.2" || fail "bramble logs --stdout qemu-c0ffee/out: exit $?: $(cat "$L/stdout.2")"
+expect_eq "logs --stdout (stdout)" "out-1 out-2 out-3" "$(paste -sd' ' "$L/stdout.1")"
+expect_eq "logs --stdout (stderr)" "" "$(cat "$L/stdout.2")"
+"$B/bramble" logs --stderr qemu-c0ffee/out >"$L/stderr.1" 2>"$L/stderr.2" || fail "bramble logs --stderr qemu-c0ffee/out: exit $?: $(cat "$L/stderr.2")"
+expect_eq "logs --stderr (stderr)" "err-1" "$(paste -sd' ' "$L/stderr.2")"
+expect_eq "logs --stderr (stdout)" "" "$(cat "$L/stderr.1")"
+"$B/bramble" logs --tail 2 qemu-c0ffee/out >"$L/tail" 2>&1 || fail "bramble logs --tail 2 qemu-c0ffee/out: exit $?: $(cat "$L/tail")"
+expect_eq "logs --tail 2 (stdout and stderr in order)" "out-3 err-1" "$(paste -sd' ' "$L/tail")"
+"$B/bramble" logs qemu-c0ffee --kernel --tail 5 >"$L/kernel" 2>&1 || fail "bramble logs qemu-c0ffee --kernel --tail 5: exit $?: $(cat "$L/kernel")"
+expect_eq "lines of logs --kernel --tail 5" 5 "$(wc -l <"$L/kernel")"
+"$B/bramble" logs qemu-c0ffee --agent >"$L/agent" 2>&1 || fail "bramble logs qemu-c0ffee --agent: exit $?: $(tail -n 5 "$L/agent")"
+expect_grep "logs --agent has the agent's own log" "connected to master" "$L/agent"
+# -f: new lines (--tail 0) of web2 as they come, one every 0.2 s.
+: >"$L/follow"
+"$B/bramble" logs -f --tail 0 qemu-c0ffee/web2 >"$L/follow" 2>&1 &
+FOLLOW=$!
+trap 'kill "$FOLLOW" 2>/dev/null || true; image_test_cleanup' EXIT
+for _ in $(seq 50); do [ "$(grep -c '^tick-[0-9]*$' "$L/follow")" -ge 3 ] && break; sleep 0.2; done
+kill -0 "$FOLLOW" 2>/dev/null || fail "bramble logs -f qemu-c0ffee/web2 ended: $(tail -n 5 "$L/follow")"
+[ "$(grep -c '^tick-[0-9]*$' "$L/follow")" -ge 3 ] || fail "logs -f: $(grep -c . "$L/follow") lines within 10 s, expected 3 or more: $(tail -n 5 "$L/follow" | paste -sd' ')"
+kill "$FOLLOW"
+wait "$FOLLOW" 2>/dev/null || true
+trap image_test_cleanup EXIT
+pass "logs -f followed web2: $(grep -c '^tick-' "$L/follow") lines ($(head -n1 "$L/follow") .. $(tail -n1 "$L/follow"))"
+# The second boot runs what the first left, without the ticker.
+"$B/bramble" rm qemu-c0ffee/web2 >/dev/null || fail "bramble rm qemu-c0ffee/web2"
 brm_node_stop "$N"
 
 brm_node_fat "$N" "$WORK/boot-after.vfat" || fail "cannot read the node's boot partition"
