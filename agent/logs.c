@@ -25,6 +25,7 @@
 #define LINK_LOW (64 * 1024)     /* log frames go out only below this much queued */
 #define LAG_MAX (1024 * 1024)    /* a follower further behind than this skips ahead */
 #define SWEEP_MS 30000
+#define PUMP_CHUNKS 8            /* chunks per turn of the loop */
 #define KMSG_REC_MAX 8192
 
 enum source { SRC_CONTAINER, SRC_AGENT, SRC_KERNEL };
@@ -417,6 +418,7 @@ static void on_retry(uv_timer_t *t)
 static void pump(struct brm_logs *L)
 {
         bool progress = true;
+        int budget = PUMP_CHUNKS;
 
         if (!L->conn || L->closing)
                 return;
@@ -431,6 +433,12 @@ static void pump(struct brm_logs *L)
                                  * us; look again shortly. */
                                 if (!uv_is_active((uv_handle_t *)&L->retry))
                                         uv_timer_start(&L->retry, on_retry, 5, 0);
+                                return;
+                        }
+                        if (budget-- == 0) {
+                                /* Let timers (heartbeats) and messages run
+                                 * first; go on in the next loop iteration. */
+                                uv_timer_start(&L->retry, on_retry, 0, 0);
                                 return;
                         }
                         if (s->src == SRC_KERNEL ? step_kernel(s) : step_file(s))
