@@ -241,25 +241,17 @@ int brm_logcursor_open(struct brm_logcursor *c, const char *dir, unsigned max_fi
                         r = scan_back(c, c->fd, files[k].size, tail < 0 ? INT64_MAX : tail, &count, &at);
                         if (r < 0)
                                 goto fail;
-                        if (r == 1) {
-                                r = open_entry(c, &files[k], at);
-                                if (r == -EAGAIN) {
-                                        raced = true;
-                                        break;
-                                }
-                                if (r < 0)
-                                        goto fail;
-                                found = true;
-                        } else if (k == 0) {
-                                r = open_entry(c, &files[0], 0);
-                                if (r == -EAGAIN) {
-                                        raced = true;
-                                        break;
-                                }
-                                if (r < 0)
-                                        goto fail;
-                                found = true;
+                        if (r == 0 && k > 0)
+                                continue; /* all of this file counted: go back further */
+                        /* The start is in this file, or it is the oldest. */
+                        r = open_entry(c, &files[k], r == 1 ? at : 0);
+                        if (r == -EAGAIN) {
+                                raced = true;
+                                break;
                         }
+                        if (r < 0)
+                                goto fail;
+                        found = true;
                 }
                 if (raced)
                         continue;

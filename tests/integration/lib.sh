@@ -587,6 +587,19 @@ busybox_rootfs() {
         done
 }
 
+# container_node [bramble-agent args...]: the usual start of a container
+# test: skips unless containers can run here, makes $ROOTFS, starts a master
+# and node pi-1 (with the given agent args) and waits until it is Ready.
+container_node() {
+        need_containers
+        ROOTFS=$WORK/rootfs
+        busybox_rootfs "$ROOTFS"
+        start_master
+        TOKEN=$(create_token --ttl 1h --uses 1)
+        start_agent pi-1 --token "$TOKEN" "$@"
+        wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+}
+
 # ps_field NAME EXPR [NODE]: the value of the Python expression EXPR on the
 # container's ps object c (node pi-1 unless given), "absent" if there is none.
 ps_field() {

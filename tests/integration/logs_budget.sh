@@ -4,16 +4,9 @@
 # for the retention time, then deleted.
 source "$(dirname "$0")/lib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
 LOGS_DIR=$WORK/agents/pi-1/logs
 AGENT_ARGS=(--log-max-size 64K --log-max-files 4 --log-budget 1M --log-retention 3s)
-
-start_master
-TOKEN=$(create_token --ttl 1h --uses 1)
-start_agent pi-1 --token "$TOKEN" "${AGENT_ARGS[@]}"
-wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+container_node "${AGENT_ARGS[@]}"
 
 exited() { [[ "$(ps_field "$1" 'c["state"]')" == exited ]]; }
 total() { find "$LOGS_DIR" -type f -name 'log*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }

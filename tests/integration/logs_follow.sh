@@ -6,15 +6,8 @@
 # nor the heartbeats wait and later sees a marker whose count is exact.
 source "$(dirname "$0")/lib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
-
-start_master
-TOKEN=$(create_token --ttl 1h --uses 1)
 # Small files so rotation happens within the test.
-start_agent pi-1 --token "$TOKEN" --log-max-size 64K --log-max-files 3
-wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+container_node --log-max-size 64K --log-max-files 3
 LOGDIR=$WORK/agents/pi-1/logs/containers
 
 run() { # NAME ARGS... (after the image)
@@ -87,20 +80,22 @@ viewer "$WORK/stall.out" -f --tail 0 pi-1/fast
 stalled=$VIEWER
 wait_for 10 lines_in "$WORK/stall.out" 1000 || fail "the viewer got no lines from fast"
 disk_count() { tail -n 1 "$LOGDIR/fast/log" | cut -d' ' -f4; }
-hb_age() {
-        nodes_json | python3 -c '
+# worst_hb_age N: the oldest pi-1's last heartbeat looked in N looks 0.5 s apart.
+worst_hb_age() {
+        local worst=0 age
+        for _ in $(seq 1 "$1"); do
+                sleep 0.5
+                age=$(nodes_json | python3 -c '
 import json, sys, time
 n = [x for x in json.load(sys.stdin) if x["name"] == "pi-1"][0]
-print(int(time.time() * 1000) - n["last_seen_ms"])'
+print(int(time.time() * 1000) - n["last_seen_ms"])')
+                ((age > worst)) && worst=$age
+        done
+        echo "$worst"
 }
 # First with the viewer reading: the node link is full of log data, yet
 # heartbeats keep their pace and a command relayed to the node gets through.
-worst=0
-for _ in $(seq 1 6); do
-        sleep 0.5
-        age=$(hb_age)
-        ((age > worst)) && worst=$age
-done
+worst=$(worst_hb_age 6)
 t0=$(now_ms)
 cli run pi-1 probe --image "$ROOTFS" -- sleep 1000
 [[ $CLI_RC -eq 0 ]] || fail "bramble run (checked by the node) failed while logs streamed: $CLI_ERR"
@@ -108,12 +103,7 @@ log "while a viewer follows flat-out output: oldest heartbeat $worst ms; 'brambl
 ((worst < 3000)) || fail "a heartbeat was $worst ms old while logs streamed (interval 1 s)"
 kill -STOP "$stalled"
 n0=$(disk_count)
-worst=0
-for _ in $(seq 1 12); do
-        sleep 0.5
-        age=$(hb_age)
-        ((age > worst)) && worst=$age
-done
+worst=$(worst_hb_age 12)
 n1=$(disk_count)
 kill -CONT "$stalled"
 log "during a 6 s stall the container wrote $((n1 - n0)) lines; oldest heartbeat seen was $worst ms old"

@@ -7,14 +7,7 @@
 # is down and readable once it is back.
 source "$(dirname "$0")/lib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
-
-start_master
-TOKEN=$(create_token --ttl 1h --uses 1)
-start_agent pi-1 --token "$TOKEN"
-wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+container_node
 
 run() { # NAME ARGS... (after the image)
         local name=$1
