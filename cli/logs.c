@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "err.h"
 #include "frame.h"
+#include "fileio.h"
 #include "logrec.h"
 #include "util.h"
 
@@ -44,33 +45,12 @@ struct outs {
         bool timestamps;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                                /* Our stdout may be a non-blocking fd we inherited. */
-                                struct pollfd pf = { .fd = fd, .events = POLLOUT };
-                                poll(&pf, 1, -1);
-                                continue;
-                        }
-                        return -errno;
-                }
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 static int out_flush(struct out *o)
 {
         int r = 0;
 
         if (o->len)
-                r = write_all(o->fd, o->buf, o->len);
+                r = brm_write_all(o->fd, o->buf, o->len);
         o->len = 0;
         return r;
 }
@@ -94,7 +74,7 @@ static int out_add(struct outs *w, int i, const char *p, size_t n)
         if (n > OUT_BUF - o->len && (r = out_flush(o)) < 0)
                 return r;
         if (n >= OUT_BUF)
-                return write_all(o->fd, p, n);
+                return brm_write_all(o->fd, p, n);
         memcpy(o->buf + o->len, p, n);
         o->len += n;
         return 0;

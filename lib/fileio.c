@@ -7,15 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <unistd.h>
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int brm_write_all(int fd, const void *data, size_t len)
 {
+        const uint8_t *p = data;
+
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                                struct pollfd pf = { .fd = fd, .events = POLLOUT };
+                                poll(&pf, 1, -1);
+                                continue;
+                        }
                         return -errno;
                 }
                 p += n;
@@ -50,7 +58,7 @@ int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
-        r = write_all(fd, data, len);
+        r = brm_write_all(fd, data, len);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = -errno;
         if (r == 0 && fsync(fd) < 0)

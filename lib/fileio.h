@@ -15,6 +15,10 @@ int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t
  * (not counted in *ret_len) and must be freed. -EFBIG when larger. */
 int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 
+/* Writes all of len bytes, through EINTR, short writes and (for an fd
+ * that is non-blocking) EAGAIN. Returns 0 or -errno. */
+int brm_write_all(int fd, const void *data, size_t len);
+
 /* mkdir -p with the given mode for created directories. */
 int brm_mkdir_p(const char *path, mode_t mode);
 

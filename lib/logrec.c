@@ -101,7 +101,7 @@ void brm_log_format_ts(int64_t ts_ns, char out[BRM_LOG_TS_LEN + 1])
         out[30] = '\0';
 }
 
-static int digits(const char *s, int n, unsigned *ret)
+int brm_fixed_digits(const char *s, int n, unsigned *ret)
 {
         unsigned v = 0;
         for (int i = 0; i < n; i++) {
@@ -128,8 +128,9 @@ int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns)
         if (len != BRM_LOG_TS_LEN || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
             s[19] != '.' || s[29] != 'Z')
                 return -EBADMSG;
-        if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
-            digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) || digits(s + 20, 9, &ns))
+        if (brm_fixed_digits(s, 4, &y) || brm_fixed_digits(s + 5, 2, &mo) || brm_fixed_digits(s + 8, 2, &d) ||
+            brm_fixed_digits(s + 11, 2, &h) || brm_fixed_digits(s + 14, 2, &mi) || brm_fixed_digits(s + 17, 2, &se) ||
+            brm_fixed_digits(s + 20, 9, &ns))
                 return -EBADMSG;
         if (mo < 1 || mo > 12 || d < 1 || d > brm_days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
                 return -EBADMSG;

@@ -62,6 +62,9 @@ int brm_log_parse_ts(const char *s, size_t len, int64_t *ret_ns);
 int64_t brm_days_from_civil(int y, unsigned m, unsigned d);
 unsigned brm_days_in_month(unsigned y, unsigned m);
 
+/* Exactly n decimal digits at s: 0, or -EBADMSG. */
+int brm_fixed_digits(const char *s, int n, unsigned *ret);
+
 /* Wall-clock time in nanoseconds. */
 int64_t brm_now_ns(void);
 

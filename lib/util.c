@@ -294,28 +294,14 @@ int brm_parse_cpus(const char *s, uint32_t *ret_millis)
         return 0;
 }
 
-/* Exactly n decimal digits at s. */
-static int fixed_digits(const char *s, int n, unsigned *ret)
-{
-        unsigned v = 0;
-
-        for (int i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-                v = v * 10 + (unsigned)(s[i] - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
 static int parse_rfc3339(const char *s, int64_t *ret_ns)
 {
         unsigned y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0;
         int64_t frac = 0, off = 0, sec;
         const char *p = s;
 
-        if (fixed_digits(p, 4, &y) || p[4] != '-' || fixed_digits(p + 5, 2, &mo) || p[7] != '-' ||
-            fixed_digits(p + 8, 2, &d))
+        if (brm_fixed_digits(p, 4, &y) || p[4] != '-' || brm_fixed_digits(p + 5, 2, &mo) || p[7] != '-' ||
+            brm_fixed_digits(p + 8, 2, &d))
                 return -EINVAL;
         p += 10;
         if (mo < 1 || mo > 12)
@@ -326,8 +312,8 @@ static int parse_rfc3339(const char *s, int64_t *ret_ns)
                 if (*p != 'T' && *p != 't' && *p != ' ')
                         return -EINVAL;
                 p++;
-                if (fixed_digits(p, 2, &h) || p[2] != ':' || fixed_digits(p + 3, 2, &mi) || p[5] != ':' ||
-                    fixed_digits(p + 6, 2, &se))
+                if (brm_fixed_digits(p, 2, &h) || p[2] != ':' || brm_fixed_digits(p + 3, 2, &mi) || p[5] != ':' ||
+                    brm_fixed_digits(p + 6, 2, &se))
                         return -EINVAL;
                 p += 8;
                 /* 60 is a leap second (RFC 3339 allows it); it counts as :00 of the next minute. */
@@ -351,12 +337,12 @@ static int parse_rfc3339(const char *s, int64_t *ret_ns)
                 } else if (*p == '+' || *p == '-') {
                         int sign = *p == '-' ? -1 : 1;
                         p++;
-                        if (fixed_digits(p, 2, &oh))
+                        if (brm_fixed_digits(p, 2, &oh))
                                 return -EINVAL;
                         p += 2;
                         if (*p == ':')
                                 p++;
-                        if (fixed_digits(p, 2, &om))
+                        if (brm_fixed_digits(p, 2, &om))
                                 return -EINVAL;
                         p += 2;
                         if (oh > 23 || om > 59)
