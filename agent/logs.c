@@ -19,7 +19,7 @@
 #define MOD "logs"
 #define MAX_STREAMS 32
 #define CHUNK_DATA (48 * 1024)   /* a chunk is closed once its estimate passes this */
-#define CHUNK_LINES 4096
+#define CHUNK_LINES 2048
 #define CHUNK_MAX_EST (CHUNK_DATA + BRM_LOG_LINE_MAX + 16 + 64)
 #define LINE_EST 16              /* per line: timestamp, flags, length */
 #define LINK_LOW (64 * 1024)     /* log frames go out only below this much queued */

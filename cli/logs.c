@@ -215,6 +215,10 @@ static int stream(struct cli *c, bool follow, bool timestamps)
                                 fprintf(stderr, "bramble: %s\n", env->log_end->error);
                                 rc = EXIT_REFUSED;
                         } else {
+                                /* A followed log that ends says why. */
+                                const char *why = env->log_end->reason;
+                                if (follow && why && *why)
+                                        fprintf(stderr, "bramble: log ended: %s\n", why);
                                 rc = 0;
                         }
                         break;

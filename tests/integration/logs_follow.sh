@@ -49,6 +49,7 @@ cli rm pi-1/tick
 wait_for 20 _not_alive "$VIEWER" || fail "-f did not end within 20 s of removing the container"
 wait "$VIEWER" && rc=0 || rc=$?
 [[ $rc -eq 0 ]] || fail "-f of a removed container exited $rc: $(tail -3 "$WORK/tick.out")"
+assert_file_contains "$WORK/tick.out" "bramble: log ended: container removed" "the end of -f"
 
 # Rotation while two viewers follow: 20,000 lines through 64 KiB files (the
 # container waits for its viewers, which read from its first line).
