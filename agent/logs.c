@@ -26,6 +26,7 @@
 #define LAG_MAX (1024 * 1024)    /* a follower further behind than this skips ahead */
 #define SWEEP_MS 30000
 #define PUMP_CHUNKS 8            /* chunks per turn of the loop */
+#define BATCH_MS 5               /* new lines wait this long for more to share a chunk */
 #define KMSG_REC_MAX 8192
 
 enum source { SRC_CONTAINER, SRC_AGENT, SRC_KERNEL };
@@ -73,7 +74,7 @@ struct brm_logs {
         unsigned n_streams;      /* live streams */
         unsigned allocated;      /* streams not yet freed (dead ones wait for their handles) */
         struct brm_conn *conn;
-        uv_timer_t sweep, retry;
+        uv_timer_t sweep, retry, batch;
         int handles;
         bool closing;
         bool (*known)(void *arg, const char *name);
@@ -225,14 +226,22 @@ static struct lstream *find(struct brm_logs *L, uint64_t id)
 
 /* ---- files (containers, the agent) ---- */
 
+static void on_batch(uv_timer_t *t)
+{
+        pump(t->data);
+}
+
 static void on_watch(uv_fs_event_t *h, const char *filename, int events, int status)
 {
         struct lstream *s = h->data;
         (void)filename;
         (void)events;
         (void)status;
-        if (!s->dead)
-                pump(s->L);
+        /* A shim writes once per read of its pipes, so a slow writer wakes
+         * us per line: gather what comes within a few milliseconds into one
+         * chunk. */
+        if (!s->dead && !uv_is_active((uv_handle_t *)&s->L->batch))
+                uv_timer_start(&s->L->batch, on_batch, BATCH_MS, 0);
 }
 
 /* One step of a file stream: fills and sends at most one chunk. Returns
@@ -251,6 +260,8 @@ static bool step_file(struct lstream *s)
                         finish(s);
                         return false;
                 }
+                s->skipped += s->cur.skipped; /* said now, even if no line follows */
+                s->cur.skipped = 0;
         }
         while (!chunk_full(s)) {
                 r = brm_logcursor_next(&s->cur, &rec);
@@ -854,7 +865,8 @@ int brm_logs_open(const struct brm_logs_opts *opts, struct brm_logs **ret)
         }
         uv_timer_init(opts->loop, &L->sweep);
         uv_timer_init(opts->loop, &L->retry);
-        L->sweep.data = L->retry.data = L;
+        uv_timer_init(opts->loop, &L->batch);
+        L->sweep.data = L->retry.data = L->batch.data = L;
         uv_timer_start(&L->sweep, on_sweep, 1000, SWEEP_MS);
         *ret = L;
         return 0;
@@ -878,9 +890,10 @@ void brm_logs_close(struct brm_logs *L)
         }
         L->conn = NULL;
         L->closing = true;
-        L->handles = 2 + L->allocated;
+        L->handles = 3 + L->allocated;
         uv_close((uv_handle_t *)&L->sweep, timer_closed);
         uv_close((uv_handle_t *)&L->retry, timer_closed);
+        uv_close((uv_handle_t *)&L->batch, timer_closed);
         for (struct lstream *s = L->streams, *next; s; s = next) {
                 next = s->next;
                 finish(s);

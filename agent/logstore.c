@@ -265,11 +265,28 @@ fail:
 
 /* Moves to the file after the current one, or returns -EAGAIN if the
  * current one is still being written. */
+/* Whether the cursor's file is still "log", the one being written (one
+ * stat: the common case while following). Fills *size if so. */
+static bool on_current(const struct brm_logcursor *c, off_t *size)
+{
+        char path[1100];
+        struct stat st;
+
+        if (c->fd < 0 || file_path(c, 0, path, sizeof(path)) < 0 || stat(path, &st) < 0 || st.st_ino != c->ino)
+                return false;
+        *size = st.st_size;
+        return true;
+}
+
 static int advance_once(struct brm_logcursor *c)
 {
         struct chain_file files[BRM_LOG_MAX_FILES];
         unsigned n, k;
+        off_t size;
         int r;
+
+        if (on_current(c, &size))
+                return -EAGAIN;
 
         if ((r = chain(c, files, &n)) < 0)
                 return r;
@@ -384,11 +401,14 @@ uint64_t brm_logcursor_backlog(struct brm_logcursor *c)
         uint64_t total = 0;
         struct stat st;
 
+        off_t done = c->off - (off_t)(c->len - c->pos), size;
+
+        if (on_current(c, &size))
+                return size > done ? (uint64_t)(size - done) : 0;
         if (c->fd < 0 || chain(c, files, &n) < 0)
                 return 0;
         for (k = 0; k < n && files[k].ino != c->ino; k++)
                 ;
-        off_t done = c->off - (off_t)(c->len - c->pos);
         if (k == n) {
                 if (fstat(c->fd, &st) == 0 && st.st_size > done)
                         total += (uint64_t)(st.st_size - done);
@@ -403,22 +423,60 @@ uint64_t brm_logcursor_backlog(struct brm_logcursor *c)
         return total;
 }
 
+/* The counters of the last whole record before offset `at` of the open
+ * file: what a reader that starts at `at` has passed over. */
+static int counters_before(struct brm_logcursor *c, off_t at, uint64_t ret_n[2])
+{
+        size_t want = 2 * BRM_LOG_REC_MAX < c->cap ? 2 * BRM_LOG_REC_MAX : c->cap;
+        off_t from = at > (off_t)want ? at - (off_t)want : 0;
+        ssize_t got = pread(c->fd, c->buf, (size_t)(at - from), from);
+        struct brm_logrec rec;
+
+        if (got != at - from)
+                return -EIO;
+        size_t end = (size_t)got;
+        while (end > 0 && c->buf[end - 1] != '\n')
+                end--; /* a record cut at `at` is not passed yet */
+        while (end > 0) {
+                size_t start = end - 1;
+                while (start > 0 && c->buf[start - 1] != '\n')
+                        start--;
+                if ((start > 0 || from == 0) && brm_logrec_parse(c->buf + start, end - 1 - start, &rec) == 0) {
+                        ret_n[0] = rec.n[0];
+                        ret_n[1] = rec.n[1];
+                        return 0;
+                }
+                end = start;
+        }
+        return -ENOENT;
+}
+
 int brm_logcursor_skip_to_end(struct brm_logcursor *c)
 {
         struct chain_file files[BRM_LOG_MAX_FILES];
+        uint64_t n_end[2];
         unsigned n;
-        int r;
+        int r = -EAGAIN;
 
-        for (int attempt = 0; attempt < 10; attempt++) {
+        for (int attempt = 0; attempt < 10 && r == -EAGAIN; attempt++) {
                 if ((r = chain(c, files, &n)) < 0)
                         return r;
                 if (n == 0)
                         return 0;
                 r = open_entry(c, &files[n - 1], files[n - 1].size);
-                if (r != -EAGAIN)
-                        return r;
         }
-        return -EAGAIN;
+        if (r < 0)
+                return r;
+        /* Count what was passed over now, not when the next line comes: the
+         * container may have gone quiet. */
+        if (c->have_last && counters_before(c, c->off, n_end) == 0) {
+                for (int s = 0; s < 2; s++)
+                        if (n_end[s] > c->last_n[s] && (c->streams & (1u << s)))
+                                c->skipped += n_end[s] - c->last_n[s];
+                c->last_n[0] = n_end[0];
+                c->last_n[1] = n_end[1];
+        }
+        return 0;
 }
 
 void brm_logcursor_moved(struct brm_logcursor *c, const char *dir)

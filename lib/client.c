@@ -1,6 +1,8 @@
 #include "client.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -89,6 +91,7 @@ static int connect_handshake(struct brm_client *c, const char *hostport, struct 
                         r = -errno;
                         continue;
                 }
+                setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
                 r = connect_timeout(c->fd, ai->ai_addr, ai->ai_addrlen, timeout_ms);
                 if (r == 0)
                         break;

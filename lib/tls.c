@@ -291,6 +291,9 @@ int brm_tls_stream_start(struct brm_tls_stream *s, brm_tls_handshake_cb on_hands
         s->on_handshake = on_handshake;
         s->on_data = on_data;
         s->on_error = on_error;
+        /* Frames are written whole: Nagle would only hold a frame's last
+         * segment back for the peer's delayed ACK (tens of ms). */
+        uv_tcp_nodelay(&s->tcp, 1);
         r = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
         if (r < 0)
                 return r;

@@ -41,7 +41,8 @@ viewer "$WORK/tick.out" -f pi-1/tick
 wait_for 30 lines_in "$WORK/tick.out" 10 || fail "-f saw $(grep -c . "$WORK/tick.out") lines, expected 10 across a restart: $(cat "$WORK/tick.out")"
 expected=$(for r in 1 2; do for i in 1 2 3 4 5; do echo "run-$i"; done; done)
 [[ "$(head -n 10 "$WORK/tick.out")" == "$expected" ]] || fail "-f across a restart: got $(head -n 10 "$WORK/tick.out" | tr '\n' ' ')"
-(($(ps_field tick 'c["restarts"]') >= 1)) || fail "tick should have restarted"
+restarted() { (($(ps_field tick 'c["restarts"]') >= 1)); }
+wait_for 5 restarted || fail "tick should have restarted: $(ps_field tick c)"
 
 # -f ends when the container is removed.
 cli rm pi-1/tick
