@@ -26,7 +26,7 @@
 #define LAG_MAX (1024 * 1024)    /* a follower further behind than this skips ahead */
 #define SWEEP_MS 30000
 #define PUMP_CHUNKS 8            /* chunks per turn of the loop */
-#define BATCH_MS 5               /* new lines wait this long for more to share a chunk */
+#define BATCH_MS 10              /* new lines wait this long for more to share a chunk */
 #define KMSG_REC_MAX 8192
 
 enum source { SRC_CONTAINER, SRC_AGENT, SRC_KERNEL };
