@@ -54,6 +54,7 @@
 #define PIPE_SIZE (1024 * 1024)
 #define PARTIAL_MS 1000    /* an unfinished line waits this long for more */
 #define DRAIN_IDLE_MS 2000 /* after the init's exit: no data this long ends the drain */
+#define SYNC_MS 1000       /* stored lines reach the disk at least this often */
 #define DRAIN_MAX_MS 10000 /* and this long in all */
 
 struct stream {
@@ -73,7 +74,7 @@ static char pidfile[4096];
 static pid_t runtime_pid, cpid;
 static bool runtime_reaped, draining;
 static int exit_code = -1, exit_started;
-static long long drain_start_ms, last_data_ms;
+static long long drain_start_ms, last_data_ms, last_sync_ms;
 
 static int write_atomic(const char *d, const char *name, const char *text)
 {
@@ -373,6 +374,10 @@ int main(int argc, char **argv)
                 pfd[2].fd = sfd;
                 pfd[2].events = POLLIN;
                 pfd[2].revents = 0;
+                /* Stored lines become durable within SYNC_MS: a Pi's power is
+                 * often simply pulled. */
+                if (have_log && writer.dirty && (deadline < 0 || last_sync_ms + SYNC_MS < deadline))
+                        deadline = last_sync_ms + SYNC_MS;
                 if (draining) {
                         long long end = last_data_ms + DRAIN_IDLE_MS;
                         if (end > drain_start_ms + DRAIN_MAX_MS)
@@ -399,6 +404,10 @@ int main(int argc, char **argv)
                 }
                 if (have_log)
                         brm_logwriter_flush(&writer);
+                if (have_log && writer.dirty && mono - last_sync_ms >= SYNC_MS) {
+                        brm_logwriter_sync(&writer);
+                        last_sync_ms = mono;
+                }
                 if (n > 0 && pfd[2].revents) {
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))

@@ -324,6 +324,14 @@ int brm_logwriter_open(struct brm_logwriter *w, const char *dir, uint64_t max_si
         return 0;
 }
 
+int brm_logwriter_sync(struct brm_logwriter *w)
+{
+        if (!w->dirty || w->fd < 0)
+                return 0;
+        w->dirty = false;
+        return fdatasync(w->fd) < 0 ? -errno : 0;
+}
+
 static int rotate(struct brm_logwriter *w)
 {
         char from[1100], to[1100];
@@ -378,6 +386,7 @@ static int write_records(struct brm_logwriter *w, const char *p, size_t len)
                 }
                 off += (size_t)n;
                 w->size += (uint64_t)n;
+                w->dirty = true;
         }
         return 0;
 }
@@ -473,6 +482,7 @@ int brm_logwriter_close(struct brm_logwriter *w)
 
         if (w->buf)
                 r = brm_logwriter_flush(w);
+        brm_logwriter_sync(w);
         free(w->buf);
         w->buf = NULL;
         if (w->fd >= 0 && close(w->fd) < 0 && r == 0)

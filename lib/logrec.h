@@ -82,6 +82,7 @@ struct brm_logwriter {
         int64_t ts_sec;         /* cache of the timestamp's seconds part */
         char ts_prefix[20];
         int error;              /* first write error since the last flush, as -errno */
+        bool dirty;             /* written since the last brm_logwriter_sync() */
 };
 
 /* Opens (creating the directory's "log" if needed) and recovers the
@@ -96,7 +97,10 @@ int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t
  * record longer than max_size gets a file of its own). On an error (a full
  * disk) what is queued is dropped, never retried: the counters show the gap. */
 int brm_logwriter_flush(struct brm_logwriter *w);
-/* Flushes and closes. */
+/* Makes what was written durable (fdatasync), if anything was: a power
+ * cut then loses at most what came after. */
+int brm_logwriter_sync(struct brm_logwriter *w);
+/* Flushes, syncs and closes. */
 int brm_logwriter_close(struct brm_logwriter *w);
 
 /* Reads the counters of the newest parseable record in the log directory
