@@ -538,12 +538,10 @@ static void account_exit(struct container *c, int code, bool started, int64_t wh
         delete_container(c);
 }
 
-static void exited(struct container *c, const char *lost)
+/* Stops watching the shim (as our child or through its pidfd). The shim
+ * itself is not touched. */
+static void unwatch(struct container *c)
 {
-        long long v[3] = { -1, 1, 0 };
-        size_t got = 0;
-
-        uv_timer_stop(&c->timer);
         if (c->shim_open) {
                 c->shim_open = false;
                 uv_close((uv_handle_t *)&c->shim, handle_closed);
@@ -554,6 +552,15 @@ static void exited(struct container *c, const char *lost)
                 close(c->pidfd);
                 c->pidfd = -1;
         }
+}
+
+static void exited(struct container *c, const char *lost)
+{
+        long long v[3] = { -1, 1, 0 };
+        size_t got = 0;
+
+        uv_timer_stop(&c->timer);
+        unwatch(c);
         if (!lost && (read_int_file(c, "exit", v, 3, &got) < 0 || got < 2))
                 lost = "exit status lost: the shim ended without writing it";
         account_exit(c, lost ? -1 : (int)v[0], lost || v[1], got >= 3 ? v[2] : 0, lost);
@@ -1265,18 +1272,8 @@ void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), voi
                         c->closing = true;
                         uv_close((uv_handle_t *)&c->timer, handle_closed);
                 }
-                /* Closing the handle does not touch the shim: the container
-                 * keeps running and the next agent re-adopts it. */
-                if (c->shim_open) {
-                        c->shim_open = false;
-                        uv_close((uv_handle_t *)&c->shim, handle_closed);
-                }
-                if (c->poll_open) {
-                        c->poll_open = false;
-                        uv_close((uv_handle_t *)&c->poll, handle_closed);
-                        close(c->pidfd);
-                        c->pidfd = -1;
-                }
+                /* The container keeps running; the next agent re-adopts it. */
+                unwatch(c);
         }
         uv_close((uv_handle_t *)&sup->idle, idle_closed);
 }

@@ -53,7 +53,7 @@ unsigned brm_logs_count(struct brm_master *m, const char *node)
 {
         unsigned n = 0;
         for (struct brm_logrelay *r = m->logs; r; r = r->next)
-                if (r->node && strcmp(r->node->name, node) == 0)
+                if (strcmp(r->node->name, node) == 0)
                         n++;
         return n;
 }
@@ -82,7 +82,7 @@ static void give_credit(struct brm_logrelay *r)
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__LogCredit lc = BRAMBLE__LOG_CREDIT__INIT;
 
-        if (!r->owed || !r->node)
+        if (!r->owed)
                 return;
         lc.has_stream_id = lc.has_bytes = 1;
         lc.stream_id = r->id;
@@ -222,9 +222,8 @@ void brm_logs_session_closed(struct brm_session *s)
         for (r = m->logs; r; r = next) {
                 next = r->next;
                 if (r->viewer == s) {
-                        if (r->node && !m->stopping)
+                        if (!m->stopping)
                                 send_close(r->node, r->id);
-                        r->viewer = NULL;
                         unlink_relay(m, r);
                 } else if (r->node == s) {
                         snprintf(msg, sizeof(msg), "node '%s' disconnected", s->name);

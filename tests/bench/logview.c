@@ -45,24 +45,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logline.h"
+
 #define BUF (1024 * 1024)
-#define TS_DIGITS 19
-#define SEQ_DIGITS 12
 #define STATUS_MS 100
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig)
-{
-        (void)sig;
-        stop = 1;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static struct {
         uint64_t lines, bytes, skipped, markers, mismatches, first, last, other, pending;

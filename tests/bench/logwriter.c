@@ -32,24 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TS_DIGITS 19
-#define SEQ_DIGITS 12
+#include "logline.h"
+
 #define HDR (TS_DIGITS + 1 + SEQ_DIGITS + 1)
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-        (void)sig;
-        stop = 1;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-        struct timespec ts;
-        clock_gettime(id, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void put_digits(char *p, int n, uint64_t v)
 {

@@ -8,14 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 container_node
 
-expect_refused() { # RC NEEDLE ARGS...
-        local rc=$1 needle=$2
-        shift 2
-        cli "$@"
-        [[ $CLI_RC -eq $rc ]] || fail "bramble $*: expected exit $rc, got $CLI_RC ($CLI_ERR)"
-        assert_contains "$CLI_ERR" "$needle" "error of 'bramble $*'"
-}
-
 # Bad requests: each names what is wrong, and nothing is created.
 expect_refused 1 "no node named 'nosuch'" run nosuch web --image "$ROOTFS" -- sleep 100
 expect_refused 2 "invalid --memory '64Q'" run pi-1 web --image "$ROOTFS" --memory 64Q -- sleep 100

@@ -401,6 +401,16 @@ $(printf '%s\n' "$2" | grep -E -A12 "$SANITIZER_PATTERN" | head -40)"
         fi
 }
 
+# expect_refused RC NEEDLE ARGS...: bramble ARGS must exit RC with NEEDLE in
+# its stderr.
+expect_refused() { # RC NEEDLE ARGS...
+        local rc=$1 needle=$2
+        shift 2
+        cli "$@"
+        [[ $CLI_RC -eq $rc ]] || fail "bramble $*: expected exit $rc, got $CLI_RC ($CLI_ERR)"
+        assert_contains "$CLI_ERR" "$needle" "error of 'bramble $*'"
+}
+
 # cli_ok ARGS...: like cli but fails the test unless bramble exits 0; prints
 # stdout.
 cli_ok() {

@@ -81,7 +81,17 @@ wait_for 10 ps_is fast running || fail "fast not running"
 viewer "$WORK/stall.out" -f --tail 0 pi-1/fast
 stalled=$VIEWER
 wait_for 10 lines_in "$WORK/stall.out" 1000 || fail "the viewer got no lines from fast"
-disk_count() { tail -n 1 "$LOGDIR/fast/log" | cut -d' ' -f4; }
+# disk_count: stdout lines stored so far (the newest record's counter). The
+# 64 KiB "log" is replaced many times a second: look again if it is between
+# files.
+disk_count() {
+        local n
+        for _ in $(seq 1 50); do
+                n=$(tail -n 1 "$LOGDIR/fast/log" 2>/dev/null | cut -d' ' -f4) && [[ -n "$n" ]] && break
+                sleep 0.01
+        done
+        echo "${n:?no record in $LOGDIR/fast/log}"
+}
 # worst_hb_age N: the oldest pi-1's last heartbeat looked in N looks 0.5 s apart.
 worst_hb_age() {
         local worst=0 age
