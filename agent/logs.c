@@ -53,7 +53,7 @@ struct lstream {
         uv_poll_t kpoll;
         bool kpoll_open, kpolling;
         int64_t kboot_ns;
-        uint64_t kskip;          /* records to pass over to start at the tail */
+        struct brm_kmsg_window kwin; /* the records a --tail read shows */
         uint64_t klast_seq;
         bool khave_seq;
         char *kbuf;
@@ -334,29 +334,18 @@ static bool kmsg_wanted(const struct lstream *s, const struct brm_kmsg *k, int64
         return *ts >= s->since_ns;
 }
 
-/* Counts the wanted records from the start (to find where the tail starts). */
-static int kmsg_count(struct lstream *s, uint64_t *ret)
+static ssize_t kmsg_read(void *arg, char *buf, size_t len)
 {
-        uint64_t n = 0;
+        struct lstream *s = arg;
+        ssize_t got = read(s->kfd, buf, len);
+        return got < 0 ? -errno : got;
+}
+
+static bool kmsg_want(void *arg, const struct brm_kmsg *k)
+{
         int64_t ts;
         uint32_t flags;
-
-        for (;;) {
-                ssize_t got = read(s->kfd, s->kbuf, KMSG_REC_MAX);
-                struct brm_kmsg k;
-                if (got < 0 && (errno == EPIPE || errno == EINTR))
-                        continue;
-                if (got < 0 && errno == EAGAIN)
-                        break;
-                if (got < 0)
-                        return -errno;
-                if (got == 0)
-                        break;
-                if (brm_kmsg_parse(s->kbuf, (size_t)got, &k) == 0 && kmsg_wanted(s, &k, &ts, &flags))
-                        n++;
-        }
-        *ret = n;
-        return 0;
+        return kmsg_wanted(arg, k, &ts, &flags);
 }
 
 static bool step_kernel(struct lstream *s)
@@ -386,19 +375,25 @@ static bool step_kernel(struct lstream *s)
                 }
                 if (brm_kmsg_parse(s->kbuf, (size_t)got, &k) < 0)
                         continue;
-                if (s->khave_seq && k.seq > s->klast_seq + 1 && s->kskip == 0) {
+                enum brm_kmsg_verdict v = brm_kmsg_window_check(&s->kwin, k.seq, s->follow);
+                if (v == BRM_KMSG_END) {
+                        more = false; /* what came after the count is not part of --tail */
+                        break;
+                }
+                /* Records lost to the ring buffer inside the window (the
+                 * kernel overwrote them before we read) count as skipped. */
+                uint64_t from = s->khave_seq ? s->klast_seq + 1 : s->kwin.first_seq;
+                if (from < s->kwin.first_seq)
+                        from = s->kwin.first_seq;
+                if (k.seq > from && (s->khave_seq || s->kwin.first_seq > 0)) {
                         if (s->n)
                                 send_chunk(s);
-                        s->skipped += k.seq - s->klast_seq - 1;
+                        s->skipped += k.seq - from;
                 }
                 s->klast_seq = k.seq;
                 s->khave_seq = true;
-                if (!kmsg_wanted(s, &k, &ts, &flags))
+                if (v == BRM_KMSG_SKIP || !kmsg_wanted(s, &k, &ts, &flags))
                         continue;
-                if (s->kskip) {
-                        s->kskip--;
-                        continue;
-                }
                 add_line(s, ts, flags, k.msg, k.msg_len < BRM_LOG_LINE_MAX ? k.msg_len : BRM_LOG_LINE_MAX);
         }
         send_chunk(s);
@@ -552,15 +547,16 @@ static void open_stream(struct brm_logs *L, const Bramble__LogsRequest *req)
                         send_end(s, NULL, -errno, msg);
                         return finish(s);
                 }
+                /* Without --tail, everything until the reader finds the end. */
+                s->kwin = (struct brm_kmsg_window){ .first_seq = 0, .end_seq = UINT64_MAX, .any = true };
                 if (tail == 0) {
                         lseek(s->kfd, 0, SEEK_END);
                 } else if (tail > 0) {
-                        uint64_t total = 0;
-                        if ((r = kmsg_count(s, &total)) < 0 || lseek(s->kfd, 0, SEEK_SET) < 0) {
+                        if ((r = brm_kmsg_tail(kmsg_read, s, kmsg_want, s, s->kbuf, KMSG_REC_MAX, (uint64_t)tail, &s->kwin)) < 0 ||
+                            lseek(s->kfd, 0, SEEK_SET) < 0) {
                                 send_end(s, NULL, r < 0 ? r : -errno, "reading the kernel log failed");
                                 return finish(s);
                         }
-                        s->kskip = total > (uint64_t)tail ? total - (uint64_t)tail : 0;
                 }
                 if (uv_poll_init(L->o.loop, &s->kpoll, s->kfd) == 0) {
                         s->kpoll.data = s;
