@@ -8,6 +8,9 @@ void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *
         memset(hb, 0, sizeof(*hb));
         hb->root = root;
         hb->disk_path = disk_path;
+        /* The first sample now, so that the first heartbeat has a
+         * cpu_percent (it is a difference of two samples). */
+        hb->has_prev = brm_metrics_cpu_sample(root, &hb->prev_cpu) == 0;
 }
 
 int brm_heartbeat_build(struct brm_heartbeat *hb)
@@ -19,7 +22,9 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
         r = brm_metrics_collect(hb->root, hb->disk_path, hb->has_prev ? &hb->prev_cpu : NULL, m);
         if (r < 0)
                 return r;
-        if (m->cpu.total) {
+        /* Within one clock tick of the last sample there is no difference
+         * to report: keep the older sample so that the next one has one. */
+        if (m->cpu.total && (!hb->has_prev || m->cpu.total != hb->prev_cpu.total)) {
                 hb->prev_cpu = m->cpu;
                 hb->has_prev = true;
         }

@@ -516,6 +516,24 @@ static void note(int r, int *err)
                 *err = r;
 }
 
+int brm_metrics_cpu_sample(const char *root, struct brm_cpu_times *ret)
+{
+        struct brm_cpu_times t;
+        char *text = malloc(TEXT_MAX);
+        int r;
+
+        if (!text)
+                return -ENOMEM;
+        r = read_at(root, "/proc/stat", text, TEXT_MAX, true);
+        if (r >= 0)
+                r = brm_metrics_parse_stat(text, &t);
+        free(text);
+        if (r < 0)
+                return r;
+        *ret = t;
+        return 0;
+}
+
 int brm_metrics_collect(const char *root, const char *disk_path, const struct brm_cpu_times *prev,
                         struct brm_metrics *ret)
 {

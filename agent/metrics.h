@@ -84,6 +84,10 @@ int brm_metrics_parse_os_release(const char *text, char *ret, size_t size);
 
 /* CPU use between two samples in percent (0..100); -EINVAL if no time passed
  * or the counters went backwards. */
+/* Reads the CPU counters of /proc/stat under root: 0, or -errno (ret
+ * untouched). A first sample at start gives the first heartbeat a
+ * cpu_percent. */
+int brm_metrics_cpu_sample(const char *root, struct brm_cpu_times *ret);
 int brm_metrics_cpu_percent(const struct brm_cpu_times *prev, const struct brm_cpu_times *cur,
                             float *ret_percent);
 
