@@ -13,7 +13,11 @@
  * for the root file system of the manifest with digest HEX). Every blob is
  * checked against its sha256 digest, and layer whiteouts (.wh.NAME,
  * .wh..wh..opq) are honoured. Unpacking runs once per manifest; later
- * resolutions reuse the store. Nothing here logs. */
+ * resolutions reuse the store. Nothing here logs.
+ *
+ * The agent itself links only the reference checks (imageref.c); resolving
+ * and unpacking (image.c, with libarchive) run in the bramble-unpack helper
+ * (unpack.h), so the agent maps none of libarchive's libraries. */
 #ifndef BRM_IMAGE_H
 #define BRM_IMAGE_H
 
@@ -41,6 +45,10 @@ void brm_image_config_free(struct brm_image_config *c);
  * a one-line reason (missing path, a directory that is neither a root file
  * system nor a layout, a layout without the tag). */
 int brm_image_identify(const char *ref, enum brm_image_kind *ret_kind, char *why, size_t why_size);
+
+/* Splits "PATH:TAG" into its parts when PATH alone names something and the
+ * whole does not; tag is "" when there is none. 0 or -ENAMETOOLONG. */
+int brm_image_split_ref(const char *ref, char *path, size_t size, char *tag, size_t tag_size);
 
 /* Resolves REF, unpacking it into STORE when needed (may take seconds: call
  * it off the event loop). 0, or -errno with a one-line reason; on failure

@@ -44,6 +44,7 @@
 #include "cgroup.h"
 #include "fileio.h"
 #include "image.h"
+#include "unpack.h"
 #include "log.h"
 #include "logrec.h"
 #include "ocispec.h"
@@ -102,6 +103,7 @@ struct brm_supervisor {
         char dir[512];            /* STATE/containers */
         char images[512];
         char shim[512];
+        char unpack[512];
         char logs[512];           /* LOGS: containers/, removed/ */
         uint64_t log_max_size;
         unsigned log_max_files;
@@ -590,6 +592,7 @@ struct start_work {
         struct container *c;
         char images[512];
         char ref[512];
+        char unpack[512];
         struct brm_image_config img;
         int r;
         char why[160];
@@ -598,7 +601,7 @@ struct start_work {
 static void resolve_work(uv_work_t *req)
 {
         struct start_work *w = req->data;
-        w->r = brm_image_resolve(w->images, w->ref, &w->img, w->why, sizeof(w->why));
+        w->r = brm_unpack_run(w->unpack, w->images, w->ref, &w->img, w->why, sizeof(w->why));
 }
 
 static void fail(struct container *c, const char *fmt, const char *arg)
@@ -713,6 +716,7 @@ static void start(struct container *c)
         w->req.data = w;
         snprintf(w->images, sizeof(w->images), "%s", c->sup->images);
         snprintf(w->ref, sizeof(w->ref), "%s", s->image);
+        snprintf(w->unpack, sizeof(w->unpack), "%s", c->sup->unpack);
         c->phase = P_STARTING;
         c->state = BRM_CS_PENDING;
         brm_debug(MOD, "%s: resolving %s", c->name, s->image);
@@ -1067,6 +1071,7 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 snprintf(sup->shim, sizeof(sup->shim), "%s", opts->shim);
         else
                 shim_default(sup->shim, sizeof(sup->shim));
+        brm_unpack_default(sup->unpack, sizeof(sup->unpack));
         brm_info(MOD, "runtime %s (%s), cgroup %s%s base %s, controllers:%s%s%s", sup->rt.version, sup->rt.path,
                  sup->cg.ops->name, sup->cg.hybrid ? " (hybrid)" : "", sup->cg.base, sup->cg.memory ? " memory" : "",
                  sup->cg.cpu ? " cpu" : "", sup->cg.pids ? " pids" : "");

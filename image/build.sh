@@ -98,7 +98,7 @@ if [[ -z ${BRM_AGENT_BIN:-} ]]; then
     say "configuring the arm64 cross build (cmake --preset rpi-arm64)"
     (cd "$SRC" && cmake --preset rpi-arm64 >/dev/null) || die "cmake --preset rpi-arm64 failed"
   fi
-  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent bramble-shim -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
+  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent bramble-shim bramble-unpack -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
     die "cross-building bramble-agent failed (see $OUT/agent-build.log)"
 fi
 [[ -x $AGENT ]] || die "$AGENT is not an executable"
@@ -242,6 +242,10 @@ install -m 755 "$AGENT" "$R/usr/bin/bramble-agent"
 SHIM=${BRM_SHIM_BIN:-$(dirname "$AGENT")/bramble-shim}
 [[ -x $SHIM ]] || die "$SHIM is not an executable (build the bramble-shim target)"
 install -m 755 "$SHIM" "$R/usr/bin/bramble-shim"
+# The image helper too: the agent runs it to unpack OCI images.
+UNPACK=${BRM_UNPACK_BIN:-$(dirname "$AGENT")/bramble-unpack}
+[[ -x $UNPACK ]] || die "$UNPACK is not an executable (build the bramble-unpack target)"
+install -m 755 "$UNPACK" "$R/usr/bin/bramble-unpack"
 for a in "${APPLETS[@]}"; do [[ -e $R/usr/bin/$a ]] || ln -s busybox "$R/usr/bin/$a"; done
 # A sample container image on every node: a minimal busybox root file system
 # (a directory is one of the image forms the agent runs), for the demo and

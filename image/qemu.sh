@@ -169,7 +169,7 @@ brm_image_path() {
 	(
 		flock 9
 		if [ ! -f "$img" ] || [ ! -f "$img.bmap" ] ||
-			[ -n "$(find "$1/image" "$1/board" "$1/build/rpi-arm64/bin/bramble-agent" "$1/build/rpi-arm64/bin/bramble-shim" -newer "$img" 2>/dev/null | head -n1)" ]; then
+			[ -n "$(find "$1/image" "$1/board" "$1/build/rpi-arm64/bin/bramble-agent" "$1/build/rpi-arm64/bin/bramble-shim" "$1/build/rpi-arm64/bin/bramble-unpack" -newer "$img" 2>/dev/null | head -n1)" ]; then
 			echo "building the image (image/build.sh)" >&2
 			BRM_IMAGE_NOXZ=${BRM_IMAGE_NOXZ:-1} "$1/image/build.sh" --quiet >&2 || exit 1
 		fi
