@@ -31,6 +31,9 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
         bramble__heartbeat__init(msg);
         msg->has_seq = 1;
         msg->seq = ++hb->seq;
+        /* The agent's own footprint, so it is visible fleet-wide. */
+        if (brm_metrics_proc_rss(0, &msg->agent_rss_bytes) == 0)
+                msg->has_agent_rss_bytes = 1;
         /* Each metric is set only when the node has it: absent, not zero. */
         if (m->has & BRM_M_UPTIME) {
                 msg->has_uptime_ms = 1;

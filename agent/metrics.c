@@ -516,6 +516,32 @@ static void note(int r, int *err)
                 *err = r;
 }
 
+int brm_metrics_proc_rss(int pid, uint64_t *ret_bytes)
+{
+        char path[64], buf[128];
+        unsigned long long size, resident;
+        ssize_t n;
+        int fd;
+
+        if (pid > 0)
+                snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+        else
+                snprintf(path, sizeof(path), "/proc/self/statm");
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return n < 0 ? -errno : -EBADMSG;
+        buf[n] = '\0';
+        /* "size resident shared text lib data dt", in pages; resident is
+         * what /proc/PID/status calls VmRSS. */
+        if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+                return -EBADMSG;
+        *ret_bytes = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+        return 0;
+}
+
 int brm_metrics_cpu_sample(const char *root, struct brm_cpu_times *ret)
 {
         struct brm_cpu_times t;

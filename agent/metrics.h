@@ -84,6 +84,10 @@ int brm_metrics_parse_os_release(const char *text, char *ret, size_t size);
 
 /* CPU use between two samples in percent (0..100); -EINVAL if no time passed
  * or the counters went backwards. */
+/* The resident memory (VmRSS) of process pid, 0 for this one, from
+ * /proc/PID/statm of the running system: 0, or -errno (ret untouched). */
+int brm_metrics_proc_rss(int pid, uint64_t *ret_bytes);
+
 /* Reads the CPU counters of /proc/stat under root: 0, or -errno (ret
  * untouched). A first sample at start gives the first heartbeat a
  * cpu_percent. */

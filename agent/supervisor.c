@@ -47,6 +47,7 @@
 #include "unpack.h"
 #include "log.h"
 #include "logrec.h"
+#include "metrics.h"
 #include "ocispec.h"
 #include "runtime.h"
 #include "util.h"
@@ -563,6 +564,7 @@ static void exited(struct container *c, const char *lost)
 
         uv_timer_stop(&c->timer);
         unwatch(c);
+        c->shim_pid = 0; /* gone: its pid may be reused */
         if (!lost && (read_int_file(c, "exit", v, 3, &got) < 0 || got < 2))
                 lost = "exit status lost: the shim ended without writing it";
         account_exit(c, lost ? -1 : (int)v[0], lost || v[1], got >= 3 ? v[2] : 0, lost);
@@ -1256,6 +1258,16 @@ int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_statu
         *ret = arr;
         *ret_n = n;
         return 0;
+}
+
+uint64_t brm_supervisor_shim_rss(const struct brm_supervisor *sup)
+{
+        uint64_t total = 0, rss;
+
+        for (const struct container *c = sup->list; c; c = c->next)
+                if (c->shim_pid > 0 && brm_metrics_proc_rss(c->shim_pid, &rss) == 0)
+                        total += rss;
+        return total;
 }
 
 static void idle_closed(uv_handle_t *h)

@@ -111,6 +111,9 @@ const char *brm_supervisor_logs_root(const struct brm_supervisor *sup);
 
 /* Stops supervising (containers keep running: they belong to the node, not
  * to this process) and frees everything once its handles are closed. */
+/* The resident memory of all the container shims together, in bytes. */
+uint64_t brm_supervisor_shim_rss(const struct brm_supervisor *sup);
+
 void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -165,6 +165,10 @@ void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
         free_statuses(w);
         hb->n_containers = 0;
         hb->containers = NULL;
+        if (w->sup) {
+                hb->has_shim_rss_bytes = 1;
+                hb->shim_rss_bytes = brm_supervisor_shim_rss(w->sup);
+        }
         if (!w->sup || brm_supervisor_status(w->sup, &st, &n) < 0 || n == 0) {
                 free(st);
                 return;

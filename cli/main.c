@@ -271,6 +271,10 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
                 }
                 if (hb->has_log_streams)
                         cJSON_AddNumberToObject(o, "node_log_streams", hb->log_streams);
+                if (hb->has_agent_rss_bytes)
+                        cJSON_AddNumberToObject(o, "agent_rss_bytes", (double)hb->agent_rss_bytes);
+                if (hb->has_shim_rss_bytes)
+                        cJSON_AddNumberToObject(o, "shim_rss_bytes", (double)hb->shim_rss_bytes);
                 if (hb->has_temp_celsius)
                         cJSON_AddNumberToObject(o, "temp_celsius", (double)(int)(hb->temp_celsius * 10 + 0.5) / 10);
                 if (hb->throttle) {

@@ -28,6 +28,12 @@ pid=$(ps_field web 'c["pid"]')
 kill -0 "$pid" || fail "web's pid $pid is not a live process"
 grep -q sleep "/proc/$pid/cmdline" || fail "pid $pid is not the container's sleep: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
 expect_refused 1 "already exists" run pi-1 web --image "$ROOTFS" -- sleep 5
+# The node reports its shims' memory in its heartbeats once one runs.
+has_shim_rss() { local v; v=$(node_field pi-1 shim_rss_bytes); [[ $v =~ ^[0-9]+$ ]] && ((v > 0)); }
+wait_for 10 has_shim_rss || fail "pi-1 reports no shim_rss_bytes while web runs: $(nodes_dump)"
+shim_rss=$(node_field pi-1 shim_rss_bytes)
+((shim_rss < 16 << 20)) || fail "shim_rss_bytes $shim_rss for one shim is not plausible"
+log "one shim: shim_rss_bytes $((shim_rss / 1024)) KiB, agent_rss_bytes $(($(node_field pi-1 agent_rss_bytes) / 1024)) KiB"
 
 # Past its memory limit: OOM-killed, reported, restarted with backoff.
 cli run pi-1 hog --image "$ROOTFS" --memory 32M --restart always -- tail /dev/zero

@@ -84,6 +84,11 @@ for n in d:
     mt, ma = n.get("mem_total_bytes"), n.get("mem_available_bytes")
     if isinstance(mt, num) and isinstance(ma, num) and not (0 < ma <= mt):
         bad("%s: expected 0 < mem_available_bytes <= mem_total_bytes, got %r / %r" % (nm, ma, mt))
+    # The agent reports its own resident memory; a real process is more
+    # than 100 KiB and, idle, far less than 64 MiB.
+    rss = n.get("agent_rss_bytes")
+    if not isinstance(rss, num) or not (100 << 10 < rss < 64 << 20):
+        bad("%s: agent_rss_bytes: expected 100 KiB..64 MiB, got %r" % (nm, rss))
     if nm == "pi-1":
         if n.get("model") != "Raspberry Pi 4 Model B Rev 1.4":
             bad("pi-1: model: expected \"Raspberry Pi 4 Model B Rev 1.4\", got %r" % n.get("model"))
