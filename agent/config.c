@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
+#include <jansson.h>
 
 #include "log.h"
 #include "token.h"
@@ -183,76 +183,82 @@ int brm_agent_config_set(struct brm_agent_config *cfg, const char *field, const 
 int brm_agent_config_parse_json(struct brm_agent_config *cfg, const char *text, char *err, size_t err_size)
 {
         struct brm_agent_config tmp = *cfg;
-        cJSON *root = cJSON_Parse(text), *item;
+        json_error_t jerr;
+        json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr), *item;
+        const char *key;
         int r = -EINVAL;
 
         if (!root) {
-                const char *at = cJSON_GetErrorPtr();
-                int line = 1;
-                for (const char *p = text; at && p < at && *p; p++)
-                        line += *p == '\n';
-                snprintf(err, err_size, "not valid JSON (near line %d)", line);
+                /* jansson says: duplicate object key near '"NAME"' */
+                const char *k = strstr(jerr.text, "'\"");
+                const char *e = k ? strstr(k + 2, "\"'") : NULL;
+                if (json_error_code(&jerr) == json_error_duplicate_key && e)
+                        snprintf(err, err_size, "field '%.*s' is given more than once (line %d)", (int)(e - k - 2), k + 2,
+                                 jerr.line);
+                else
+                        snprintf(err, err_size, "not valid JSON (near line %d): %s", jerr.line, jerr.text);
                 return -EINVAL;
         }
-        if (!cJSON_IsObject(root)) {
+        if (!json_is_object(root)) {
                 snprintf(err, err_size, "must be a JSON object");
                 goto out;
         }
-        cJSON_ArrayForEach(item, root)
+        json_object_foreach(root, key, item)
         {
-                const struct field *f = find(item->string);
+                const struct field *f = find(key);
                 char num[32];
                 if (!f) {
-                        snprintf(err, err_size, "unknown field '%s'", item->string);
+                        snprintf(err, err_size, "unknown field '%s'", key);
                         goto out;
                 }
                 if (f->type == F_MASTERS) {
                         tmp.n_masters = 0;
-                        if (cJSON_IsString(item)) {
-                                if (set_master(&tmp, f, item->valuestring, err, err_size) < 0)
+                        if (json_is_string(item)) {
+                                if (set_master(&tmp, f, json_string_value(item), err, err_size) < 0)
                                         goto out;
                                 continue;
                         }
-                        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) == 0) {
+                        if (!json_is_array(item) || json_array_size(item) == 0) {
                                 snprintf(err, err_size, "field 'master': expected \"HOST:PORT\" or a list of them");
                                 goto out;
                         }
-                        cJSON *m;
-                        cJSON_ArrayForEach(m, item)
+                        size_t i;
+                        json_t *m;
+                        json_array_foreach(item, i, m)
                         {
-                                if (!cJSON_IsString(m)) {
+                                if (!json_is_string(m)) {
                                         snprintf(err, err_size, "field 'master': every entry must be a \"HOST:PORT\" string");
                                         goto out;
                                 }
-                                if (set_master(&tmp, f, m->valuestring, err, err_size) < 0)
+                                if (set_master(&tmp, f, json_string_value(m), err, err_size) < 0)
                                         goto out;
                         }
                         continue;
                 }
-                if (f->type != F_STRING && cJSON_IsNumber(item)) {
+                if (f->type != F_STRING && json_is_number(item)) {
                         /* A bare number is seconds for a duration, bytes for
                          * a size, as on the command line. */
-                        if (item->valuedouble < 0 || item->valuedouble > 1e15 ||
-                            item->valuedouble != (double)(long long)item->valuedouble) {
+                        double v = json_number_value(item);
+                        if (v < 0 || v > 1e15 || v != (double)(long long)v) {
                                 snprintf(err, err_size, "field '%s': expected %s", f->name, f->range);
                                 goto out;
                         }
-                        snprintf(num, sizeof(num), f->type == F_DURATION ? "%llds" : "%lld", (long long)item->valuedouble);
+                        snprintf(num, sizeof(num), f->type == F_DURATION ? "%llds" : "%lld", (long long)v);
                         if (brm_agent_config_set(&tmp, f->name, num, err, err_size) < 0)
                                 goto out;
                         continue;
                 }
-                if (!cJSON_IsString(item)) {
+                if (!json_is_string(item)) {
                         snprintf(err, err_size, "field '%s': expected a string", f->name);
                         goto out;
                 }
-                if (brm_agent_config_set(&tmp, f->name, item->valuestring, err, err_size) < 0)
+                if (brm_agent_config_set(&tmp, f->name, json_string_value(item), err, err_size) < 0)
                         goto out;
         }
         *cfg = tmp;
         r = 0;
 out:
-        cJSON_Delete(root);
+        json_decref(root);
         return r;
 }
 

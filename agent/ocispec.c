@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
+#include <jansson.h>
 
 #include "util.h"
 
@@ -50,37 +50,48 @@ static const struct mount_def mounts[] = {
  * runc works around it on its own, crun (the Pi image's runtime) does not. */
 static const struct mount_def sys_bind = { "/sys", "bind", "/sys", { "rbind", "nosuid", "noexec", "nodev", "ro" } };
 
-static cJSON *add_obj(cJSON *parent, const char *key)
+/* jansson's *_new calls take the value's reference even when they fail,
+ * so a child attached this way is freed with its parent or at once. A NULL
+ * json_string() is out of memory or a string that is not UTF-8. */
+static json_t *add_obj(json_t *parent, const char *key)
 {
-        cJSON *o = cJSON_CreateObject();
-        if (o && !cJSON_AddItemToObject(parent, key, o)) {
-                cJSON_Delete(o);
-                return NULL;
-        }
-        return o;
+        json_t *o = json_object();
+        return json_object_set_new(parent, key, o) < 0 ? NULL : o;
 }
 
-static cJSON *add_arr(cJSON *parent, const char *key)
+static json_t *add_arr(json_t *parent, const char *key)
 {
-        cJSON *a = cJSON_CreateArray();
-        if (a && !cJSON_AddItemToObject(parent, key, a)) {
-                cJSON_Delete(a);
-                return NULL;
-        }
-        return a;
+        json_t *a = json_array();
+        return json_object_set_new(parent, key, a) < 0 ? NULL : a;
 }
 
-static int push_str(cJSON *arr, const char *s)
+static json_t *push_obj(json_t *arr)
 {
-        cJSON *v = cJSON_CreateString(s);
-        if (!v || !cJSON_AddItemToArray(arr, v)) {
-                cJSON_Delete(v);
-                return -ENOMEM;
-        }
-        return 0;
+        json_t *o = json_object();
+        return json_array_append_new(arr, o) < 0 ? NULL : o;
 }
 
-static int push_strs(cJSON *arr, const char *const *v, size_t n)
+static int push_str(json_t *arr, const char *s)
+{
+        return json_array_append_new(arr, json_string(s)) < 0 ? -ENOMEM : 0;
+}
+
+static int set_str(json_t *o, const char *key, const char *v)
+{
+        return json_object_set_new(o, key, json_string(v)) < 0 ? -ENOMEM : 0;
+}
+
+static int set_int(json_t *o, const char *key, json_int_t v)
+{
+        return json_object_set_new(o, key, json_integer(v)) < 0 ? -ENOMEM : 0;
+}
+
+static int set_bool(json_t *o, const char *key, bool v)
+{
+        return json_object_set_new(o, key, json_boolean(v)) < 0 ? -ENOMEM : 0;
+}
+
+static int push_strs(json_t *arr, const char *const *v, size_t n)
 {
         for (size_t i = 0; i < n && v[i]; i++)
                 if (push_str(arr, v[i]) < 0)
@@ -159,11 +170,11 @@ static bool env_overridden(char *const *env, const char *entry)
         return false;
 }
 
-static int build_process(cJSON *root, const struct brm_ocispec_params *p)
+static int build_process(json_t *root, const struct brm_ocispec_params *p)
 {
         const struct brm_container_spec *s = p->spec;
         const struct brm_image_config *img = p->image;
-        cJSON *proc, *user, *args, *env, *capo, *rl, *nofile;
+        json_t *proc, *user, *args, *env, *capo, *rl, *nofile;
         unsigned long uid, gid;
         bool has_path = false;
         const char *cwd;
@@ -172,11 +183,9 @@ static int build_process(cJSON *root, const struct brm_ocispec_params *p)
                 return -EINVAL;
         if (!(proc = add_obj(root, "process")))
                 return -ENOMEM;
-        cJSON_AddBoolToObject(proc, "terminal", 0);
-        if (!(user = add_obj(proc, "user")))
+        if (set_bool(proc, "terminal", false) < 0 || !(user = add_obj(proc, "user")) ||
+            set_int(user, "uid", (json_int_t)uid) < 0 || set_int(user, "gid", (json_int_t)gid) < 0)
                 return -ENOMEM;
-        cJSON_AddNumberToObject(user, "uid", (double)uid);
-        cJSON_AddNumberToObject(user, "gid", (double)gid);
         if (!(args = add_arr(proc, "args")))
                 return -ENOMEM;
         if (s->args[0]) {
@@ -187,7 +196,7 @@ static int build_process(cJSON *root, const struct brm_ocispec_params *p)
                     push_strs(args, (const char *const *)img->cmd, BRM_MAX_ARGS) < 0)
                         return -ENOMEM;
         }
-        if (cJSON_GetArraySize(args) == 0)
+        if (json_array_size(args) == 0)
                 return -EINVAL;
         if (!(env = add_arr(proc, "env")))
                 return -ENOMEM;
@@ -206,121 +215,101 @@ static int build_process(cJSON *root, const struct brm_ocispec_params *p)
         if (!has_path && push_str(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
                 return -ENOMEM;
         cwd = s->workdir[0] ? s->workdir : img && img->workdir[0] ? img->workdir : "/";
-        cJSON_AddStringToObject(proc, "cwd", cwd);
-        if (!(capo = add_obj(proc, "capabilities")))
+        if (set_str(proc, "cwd", cwd) < 0 || !(capo = add_obj(proc, "capabilities")))
                 return -ENOMEM;
         static const char *const sets[] = { "bounding", "effective", "permitted" };
         for (size_t i = 0; i < BRM_ARRAY_SIZE(sets); i++) {
-                cJSON *a = add_arr(capo, sets[i]);
+                json_t *a = add_arr(capo, sets[i]);
                 if (!a || push_strs(a, caps, BRM_ARRAY_SIZE(caps)) < 0)
                         return -ENOMEM;
         }
-        if (!(rl = add_arr(proc, "rlimits")) || !(nofile = cJSON_CreateObject()) ||
-            !cJSON_AddItemToArray(rl, nofile))
+        if (!(rl = add_arr(proc, "rlimits")) || !(nofile = push_obj(rl)) ||
+            set_str(nofile, "type", "RLIMIT_NOFILE") < 0 || set_int(nofile, "hard", 1024) < 0 ||
+            set_int(nofile, "soft", 1024) < 0 || set_bool(proc, "noNewPrivileges", true) < 0)
                 return -ENOMEM;
-        cJSON_AddStringToObject(nofile, "type", "RLIMIT_NOFILE");
-        cJSON_AddNumberToObject(nofile, "hard", 1024);
-        cJSON_AddNumberToObject(nofile, "soft", 1024);
-        cJSON_AddBoolToObject(proc, "noNewPrivileges", 1);
         /* The agent runs with a low oom_score_adj to protect itself; the
          * container must not inherit it through the shim and the runtime. */
-        cJSON_AddNumberToObject(proc, "oomScoreAdj", 0);
-        return 0;
+        return set_int(proc, "oomScoreAdj", 0);
 }
 
-static int build_mounts(cJSON *root, bool host_network)
+static int build_mounts(json_t *root, bool host_network)
 {
-        cJSON *arr = add_arr(root, "mounts");
+        json_t *arr = add_arr(root, "mounts");
 
         if (!arr)
                 return -ENOMEM;
         for (size_t i = 0; i < BRM_ARRAY_SIZE(mounts); i++) {
                 const struct mount_def *d = &mounts[i];
-                cJSON *m = cJSON_CreateObject(), *o;
+                json_t *m, *o;
                 if (host_network && strcmp(d->type, "sysfs") == 0)
                         d = &sys_bind;
-                if (!m || !cJSON_AddItemToArray(arr, m)) {
-                        cJSON_Delete(m);
-                        return -ENOMEM;
-                }
-                cJSON_AddStringToObject(m, "destination", d->dest);
-                cJSON_AddStringToObject(m, "type", d->type);
-                cJSON_AddStringToObject(m, "source", d->source);
-                if (!(o = add_arr(m, "options")) || push_strs(o, d->opts, BRM_ARRAY_SIZE(d->opts)) < 0)
+                if (!(m = push_obj(arr)) || set_str(m, "destination", d->dest) < 0 ||
+                    set_str(m, "type", d->type) < 0 || set_str(m, "source", d->source) < 0 ||
+                    !(o = add_arr(m, "options")) || push_strs(o, d->opts, BRM_ARRAY_SIZE(d->opts)) < 0)
                         return -ENOMEM;
         }
         return 0;
 }
 
-static void add_u64(cJSON *o, const char *key, uint64_t v)
+static int add_u64(json_t *o, const char *key, uint64_t v)
 {
-        /* cJSON numbers are doubles: exact up to 2^53, far above any limit. */
-        cJSON_AddNumberToObject(o, key, (double)v);
+        /* Limits are far below 2^63. */
+        return set_int(o, key, (json_int_t)v);
 }
 
-static int build_resources(cJSON *linux_, const struct brm_ocispec_params *p)
+static int build_resources(json_t *linux_, const struct brm_ocispec_params *p)
 {
         const struct brm_container_spec *s = p->spec;
-        cJSON *res = add_obj(linux_, "resources"), *dev, *devs, *mem, *cpu, *pids, *uni;
+        json_t *res = add_obj(linux_, "resources"), *dev, *devs, *mem, *cpu, *pids, *uni;
 
-        if (!res || !(devs = add_arr(res, "devices")) || !(dev = cJSON_CreateObject()) ||
-            !cJSON_AddItemToArray(devs, dev))
+        if (!res || !(devs = add_arr(res, "devices")) || !(dev = push_obj(devs)) || set_bool(dev, "allow", false) < 0 ||
+            set_str(dev, "access", "rwm") < 0)
                 return -ENOMEM;
-        cJSON_AddBoolToObject(dev, "allow", 0);
-        cJSON_AddStringToObject(dev, "access", "rwm");
         if (s->memory_max || s->memory_high) {
                 if (!(mem = add_obj(res, "memory")))
                         return -ENOMEM;
-                if (s->memory_max) {
-                        add_u64(mem, "limit", s->memory_max);
-                        /* swap = memory + swap: equal to the limit means no
-                         * swap, so the limit is what the container gets. */
-                        if (p->swap)
-                                add_u64(mem, "swap", s->memory_max);
-                }
+                /* swap = memory + swap: equal to the limit means no swap,
+                 * so the limit is what the container gets. */
+                if (s->memory_max &&
+                    (add_u64(mem, "limit", s->memory_max) < 0 || (p->swap && add_u64(mem, "swap", s->memory_max) < 0)))
+                        return -ENOMEM;
                 /* memory.high (throttle, then reclaim) exists on v2 only;
                  * v1's nearest is the soft limit, reclaimed under pressure. */
-                if (s->memory_high && p->cgroup_version == 1)
-                        add_u64(mem, "reservation", s->memory_high);
+                if (s->memory_high && p->cgroup_version == 1 && add_u64(mem, "reservation", s->memory_high) < 0)
+                        return -ENOMEM;
         }
         if (s->memory_high && p->cgroup_version == 2) {
                 char v[32];
                 snprintf(v, sizeof(v), "%" PRIu64, s->memory_high);
-                if (!(uni = add_obj(res, "unified")) || !cJSON_AddStringToObject(uni, "memory.high", v))
+                if (!(uni = add_obj(res, "unified")) || set_str(uni, "memory.high", v) < 0)
                         return -ENOMEM;
         }
         if (s->cpu_millis) {
                 /* --cpus 0.2 -> 20 ms of every 100 ms period (cpu.max "20000 100000"). */
-                if (!(cpu = add_obj(res, "cpu")))
+                if (!(cpu = add_obj(res, "cpu")) || add_u64(cpu, "quota", (uint64_t)s->cpu_millis * 100) < 0 ||
+                    add_u64(cpu, "period", 100000) < 0)
                         return -ENOMEM;
-                add_u64(cpu, "quota", (uint64_t)s->cpu_millis * 100);
-                add_u64(cpu, "period", 100000);
         }
         if (s->pids_max) {
-                if (!(pids = add_obj(res, "pids")))
+                if (!(pids = add_obj(res, "pids")) || add_u64(pids, "limit", s->pids_max) < 0)
                         return -ENOMEM;
-                add_u64(pids, "limit", s->pids_max);
         }
         return 0;
 }
 
-static int build_linux(cJSON *root, const struct brm_ocispec_params *p)
+static int build_linux(json_t *root, const struct brm_ocispec_params *p)
 {
         static const char *const ns_host[] = { "pid", "mount", "uts", "ipc" };
-        cJSON *lx = add_obj(root, "linux"), *ns, *a;
+        json_t *lx = add_obj(root, "linux"), *ns, *a;
 
         if (!lx || !(ns = add_arr(lx, "namespaces")))
                 return -ENOMEM;
         for (size_t i = 0; i < BRM_ARRAY_SIZE(ns_host) + (p->spec->network == BRM_NET_NONE); i++) {
-                cJSON *n = cJSON_CreateObject();
-                if (!n || !cJSON_AddItemToArray(ns, n)) {
-                        cJSON_Delete(n);
+                json_t *n = push_obj(ns);
+                if (!n || set_str(n, "type", i < BRM_ARRAY_SIZE(ns_host) ? ns_host[i] : "network") < 0)
                         return -ENOMEM;
-                }
-                cJSON_AddStringToObject(n, "type", i < BRM_ARRAY_SIZE(ns_host) ? ns_host[i] : "network");
         }
-        cJSON_AddStringToObject(lx, "cgroupsPath", p->cgroups_path);
-        if (build_resources(lx, p) < 0)
+        if (set_str(lx, "cgroupsPath", p->cgroups_path) < 0 || build_resources(lx, p) < 0)
                 return -ENOMEM;
         if (!(a = add_arr(lx, "maskedPaths")) || push_strs(a, masked, BRM_ARRAY_SIZE(masked)) < 0)
                 return -ENOMEM;
@@ -331,7 +320,7 @@ static int build_linux(cJSON *root, const struct brm_ocispec_params *p)
 
 int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json)
 {
-        cJSON *root = cJSON_CreateObject(), *r, *ann;
+        json_t *root = json_object(), *r, *ann;
         char *json;
         int rc = -ENOMEM;
 
@@ -341,26 +330,25 @@ int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json)
                 rc = -EINVAL;
                 goto out;
         }
-        cJSON_AddStringToObject(root, "ociVersion", "1.0.2");
+        if (set_str(root, "ociVersion", "1.0.2") < 0)
+                goto out;
         if ((rc = build_process(root, p)) < 0)
                 goto out;
         rc = -ENOMEM;
-        if (!(r = add_obj(root, "root")))
+        if (!(r = add_obj(root, "root")) || set_str(r, "path", p->image->rootfs) < 0 || set_bool(r, "readonly", true) < 0 ||
+            set_str(root, "hostname", p->spec->name) < 0)
                 goto out;
-        cJSON_AddStringToObject(r, "path", p->image->rootfs);
-        cJSON_AddBoolToObject(r, "readonly", 1);
-        cJSON_AddStringToObject(root, "hostname", p->spec->name);
         if (build_mounts(root, p->spec->network == BRM_NET_HOST) < 0 || build_linux(root, p) < 0 || !(ann = add_obj(root, "annotations")))
                 goto out;
-        cJSON_AddStringToObject(ann, "org.bramble.container", p->spec->name);
-        if (p->image->digest[0])
-                cJSON_AddStringToObject(ann, "org.opencontainers.image.digest", p->image->digest);
-        if (!(json = cJSON_PrintUnformatted(root)))
+        if (set_str(ann, "org.bramble.container", p->spec->name) < 0 ||
+            (p->image->digest[0] && set_str(ann, "org.opencontainers.image.digest", p->image->digest) < 0))
+                goto out;
+        if (!(json = json_dumps(root, JSON_COMPACT)))
                 goto out;
         *ret_json = json;
         rc = 0;
 out:
-        cJSON_Delete(root);
+        json_decref(root);
         return rc;
 }
 
@@ -371,69 +359,67 @@ static const char *const restart_names[] = {
 };
 static const char *const network_names[] = { [BRM_NET_HOST] = "host", [BRM_NET_NONE] = "none" };
 
-cJSON *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
+json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
 {
-        cJSON *o = cJSON_CreateObject(), *a;
+        json_t *o = json_object(), *a;
 
         if (!o)
                 return NULL;
-        if (!cJSON_AddStringToObject(o, "name", s->name) || !cJSON_AddStringToObject(o, "image", s->image) ||
-            !cJSON_AddNumberToObject(o, "memory_max", (double)s->memory_max) ||
-            !cJSON_AddNumberToObject(o, "memory_high", (double)s->memory_high) ||
-            !cJSON_AddNumberToObject(o, "cpu_millis", s->cpu_millis) ||
-            !cJSON_AddNumberToObject(o, "pids_max", s->pids_max) ||
-            !cJSON_AddStringToObject(o, "restart", restart_names[s->restart]) ||
-            !cJSON_AddStringToObject(o, "network", network_names[s->network]) ||
-            !cJSON_AddStringToObject(o, "workdir", s->workdir) || !(a = add_arr(o, "args")) ||
+        if (set_str(o, "name", s->name) < 0 || set_str(o, "image", s->image) < 0 ||
+            add_u64(o, "memory_max", s->memory_max) < 0 || add_u64(o, "memory_high", s->memory_high) < 0 ||
+            add_u64(o, "cpu_millis", s->cpu_millis) < 0 || add_u64(o, "pids_max", s->pids_max) < 0 ||
+            set_str(o, "restart", restart_names[s->restart]) < 0 || set_str(o, "network", network_names[s->network]) < 0 ||
+            set_str(o, "workdir", s->workdir) < 0 || !(a = add_arr(o, "args")) ||
             push_strs(a, (const char *const *)s->args, BRM_MAX_ARGS) < 0 || !(a = add_arr(o, "env")) ||
             push_strs(a, (const char *const *)s->env, BRM_MAX_ENV) < 0 ||
-            (with_stopped && !cJSON_AddBoolToObject(o, "stopped", s->stopped))) {
-                cJSON_Delete(o);
+            (with_stopped && set_bool(o, "stopped", s->stopped) < 0)) {
+                json_decref(o);
                 return NULL;
         }
         return o;
 }
 
-static int get_str(const cJSON *o, const char *key, char *out, size_t size)
+static int get_str(const json_t *o, const char *key, char *out, size_t size)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= size)
+        const json_t *v = json_object_get(o, key);
+        if (!json_is_string(v) || json_string_length(v) >= size || strlen(json_string_value(v)) != json_string_length(v))
                 return -EINVAL;
-        memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
+        memcpy(out, json_string_value(v), json_string_length(v) + 1);
         return 0;
 }
 
-static int get_num(const cJSON *o, const char *key, double max, uint64_t *ret)
+static int get_num(const json_t *o, const char *key, double max, uint64_t *ret)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max)
+        const json_t *v = json_object_get(o, key);
+        double d = json_number_value(v);
+        if (!json_is_number(v) || d < 0 || d > max)
                 return -EINVAL;
-        *ret = (uint64_t)v->valuedouble;
+        *ret = (uint64_t)d;
         return 0;
 }
 
-static int get_enum(const cJSON *o, const char *key, const char *const *names, size_t n, int *ret)
+static int get_enum(const json_t *o, const char *key, const char *const *names, size_t n, int *ret)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        for (size_t i = 0; cJSON_IsString(v) && i < n; i++)
-                if (strcmp(v->valuestring, names[i]) == 0) {
+        const json_t *v = json_object_get(o, key);
+        for (size_t i = 0; json_is_string(v) && i < n; i++)
+                if (strcmp(json_string_value(v), names[i]) == 0) {
                         *ret = (int)i;
                         return 0;
                 }
         return -EINVAL;
 }
 
-static int get_strv(const cJSON *o, const char *key, char **out, size_t max)
+static int get_strv(const json_t *o, const char *key, char **out, size_t max)
 {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *v;
-        size_t n = 0;
+        const json_t *a = json_object_get(o, key), *v;
+        size_t i;
 
-        if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) >= max)
+        if (!json_is_array(a) || json_array_size(a) >= max)
                 return -EINVAL;
-        cJSON_ArrayForEach(v, a) {
-                if (!cJSON_IsString(v))
+        json_array_foreach(a, i, v) {
+                if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
                         return -EINVAL;
-                if (!(out[n++] = strdup(v->valuestring)))
+                if (!(out[i] = strdup(json_string_value(v))))
                         return -ENOMEM;
         }
         return 0;
@@ -453,15 +439,15 @@ void brm_ocispec_spec_free(struct brm_container_spec *s)
         }
 }
 
-int brm_ocispec_decode_spec(const cJSON *o, struct brm_container_spec *ret)
+int brm_ocispec_decode_spec(const json_t *o, struct brm_container_spec *ret)
 {
         struct brm_container_spec s;
-        const cJSON *st;
+        const json_t *st;
         uint64_t cpu, pids;
         int restart, net, r;
 
         memset(&s, 0, sizeof(s));
-        if (!cJSON_IsObject(o) || get_str(o, "name", s.name, sizeof(s.name)) < 0 || !brm_valid_container_name(s.name) ||
+        if (!json_is_object(o) || get_str(o, "name", s.name, sizeof(s.name)) < 0 || !brm_valid_container_name(s.name) ||
             get_str(o, "image", s.image, sizeof(s.image)) < 0 ||
             get_num(o, "memory_max", 9007199254740992.0, &s.memory_max) < 0 ||
             get_num(o, "memory_high", 9007199254740992.0, &s.memory_high) < 0 ||
@@ -474,8 +460,8 @@ int brm_ocispec_decode_spec(const cJSON *o, struct brm_container_spec *ret)
         s.pids_max = (uint32_t)pids;
         s.restart = (enum brm_restart)restart;
         s.network = (enum brm_network)net;
-        st = cJSON_GetObjectItemCaseSensitive(o, "stopped");
-        s.stopped = cJSON_IsTrue(st);
+        st = json_object_get(o, "stopped");
+        s.stopped = json_is_true(st);
         if ((r = get_strv(o, "args", s.args, BRM_MAX_ARGS)) < 0 || (r = get_strv(o, "env", s.env, BRM_MAX_ENV)) < 0) {
                 brm_ocispec_spec_free(&s);
                 return r;

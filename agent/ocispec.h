@@ -16,6 +16,8 @@
 #include "image.h"
 #include "supervisor.h"
 
+struct json_t;
+
 struct brm_ocispec_params {
         const struct brm_container_spec *spec;
         const struct brm_image_config *image; /* rootfs + defaults */
@@ -35,11 +37,12 @@ int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json);
 /* The container spec as the node persists it (desired.json, spec.json).
  * WITH_STOPPED false leaves out the stopped flag: that form compares two
  * specs for "needs a new container" (stopping one is not a change of it).
- * Returns a cJSON object (caller deletes) or NULL when out of memory. */
-struct cJSON *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped);
+ * Returns a jansson object (the caller's reference; json_decref) or NULL
+ * when out of memory or a string is not UTF-8. */
+struct json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped);
 /* The inverse; strings in ret->args/env are malloc'd (brm_ocispec_spec_free).
  * -EINVAL when a field is missing, of the wrong type or too long. */
-int brm_ocispec_decode_spec(const struct cJSON *o, struct brm_container_spec *ret);
+int brm_ocispec_decode_spec(const struct json_t *o, struct brm_container_spec *ret);
 /* Deep copy of a spec whose args/env may point anywhere. */
 int brm_ocispec_spec_dup(const struct brm_container_spec *s, struct brm_container_spec *ret);
 void brm_ocispec_spec_free(struct brm_container_spec *s);

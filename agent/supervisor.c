@@ -39,7 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
+#include <jansson.h>
 
 #include "cgroup.h"
 #include "fileio.h"
@@ -224,27 +224,30 @@ static int write_fast(const char *path, const char *text)
         return r;
 }
 
+/* A JSON string of text that may not be UTF-8 (a reason can quote a
+ * runtime's output): a stand-in then, so that the record is still saved. */
+static json_t *text_value(const char *text)
+{
+        json_t *v = json_string(text);
+        return v ? v : json_string("(text that is not UTF-8)");
+}
+
 static int save_state(struct container *c)
 {
         char path[1024], *text;
-        cJSON *o = cJSON_CreateObject();
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:i, s:o, s:o}", "restarts", (json_int_t)c->restarts,
+                              "oom_kills", (json_int_t)c->oom_kills, "backoff_ms", (json_int_t)c->backoff_ms,
+                              "started_ms", (json_int_t)c->started_ms, "finished_ms", (json_int_t)c->finished_ms,
+                              "running", (int)c->running, "state", (int)c->state, "reason", text_value(c->reason),
+                              "cgroup", text_value(c->cgpath));
         int r;
 
-        if (!o)
-                return -ENOMEM;
-        cJSON_AddNumberToObject(o, "restarts", c->restarts);
-        cJSON_AddNumberToObject(o, "oom_kills", c->oom_kills);
-        if (c->has_exit)
-                cJSON_AddNumberToObject(o, "exit_code", c->exit_code);
-        cJSON_AddNumberToObject(o, "backoff_ms", (double)c->backoff_ms);
-        cJSON_AddNumberToObject(o, "started_ms", (double)c->started_ms);
-        cJSON_AddNumberToObject(o, "finished_ms", (double)c->finished_ms);
-        cJSON_AddBoolToObject(o, "running", c->running);
-        cJSON_AddNumberToObject(o, "state", c->state);
-        cJSON_AddStringToObject(o, "reason", c->reason);
-        cJSON_AddStringToObject(o, "cgroup", c->cgpath);
-        text = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
+        if (o && c->has_exit && json_object_set_new(o, "exit_code", json_integer(c->exit_code)) < 0) {
+                json_decref(o);
+                o = NULL;
+        }
+        text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
         if (!text)
                 return -ENOMEM;
         r = cpath(c, "state.json", path, sizeof(path));
@@ -257,10 +260,10 @@ static int save_state(struct container *c)
         return r;
 }
 
-static double num(const cJSON *o, const char *key, double dflt)
+static double num(const json_t *o, const char *key, double dflt)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+        const json_t *v = json_object_get(o, key);
+        return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
 static void load_state(struct container *c)
@@ -268,59 +271,59 @@ static void load_state(struct container *c)
         char path[1024];
         uint8_t *data;
         size_t len;
-        cJSON *o, *v;
+        json_t *o, *v;
 
         if (cpath(c, "state.json", path, sizeof(path)) < 0 || brm_file_read(path, STATE_MAX, &data, &len) < 0)
                 return;
-        o = cJSON_Parse((char *)data);
+        o = json_loadb((const char *)data, len, 0, NULL);
         free(data);
         if (!o)
                 return;
         c->restarts = (uint32_t)num(o, "restarts", 0);
         c->oom_kills = (uint32_t)num(o, "oom_kills", 0);
-        v = cJSON_GetObjectItemCaseSensitive(o, "exit_code");
-        c->has_exit = cJSON_IsNumber(v);
-        c->exit_code = c->has_exit ? v->valueint : 0;
+        v = json_object_get(o, "exit_code");
+        c->has_exit = json_is_integer(v);
+        c->exit_code = c->has_exit ? (int)json_integer_value(v) : 0;
         c->backoff_ms = (uint64_t)num(o, "backoff_ms", 0);
         c->started_ms = (int64_t)num(o, "started_ms", 0);
         c->finished_ms = (int64_t)num(o, "finished_ms", 0);
-        c->running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "running"));
+        c->running = json_is_true(json_object_get(o, "running"));
         c->state = (enum brm_cstate)num(o, "state", BRM_CS_PENDING);
         if (c->state > BRM_CS_STOPPED)
                 c->state = BRM_CS_PENDING;
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "reason")) && cJSON_IsString(v))
-                snprintf(c->reason, sizeof(c->reason), "%s", v->valuestring);
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "cgroup")) && cJSON_IsString(v))
-                snprintf(c->cgpath, sizeof(c->cgpath), "%s", v->valuestring);
-        cJSON_Delete(o);
+        if (json_is_string(v = json_object_get(o, "reason")))
+                snprintf(c->reason, sizeof(c->reason), "%s", json_string_value(v));
+        if (json_is_string(v = json_object_get(o, "cgroup")))
+                snprintf(c->cgpath, sizeof(c->cgpath), "%s", json_string_value(v));
+        json_decref(o);
 }
 
+/* The spec as one compact JSON line: compared with spec.json (the spec
+ * the container runs), so its form must stay as it is written there. */
 static char *spec_key(const struct brm_container_spec *s)
 {
-        cJSON *o = brm_ocispec_encode_spec(s, false);
-        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-        cJSON_Delete(o);
+        json_t *o = brm_ocispec_encode_spec(s, false);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
         return text;
 }
 
 static int save_desired(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n)
 {
-        cJSON *arr = cJSON_CreateArray();
+        json_t *arr = json_array();
         char path[600], *text;
         int r;
 
         if (!arr)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                cJSON *o = brm_ocispec_encode_spec(&specs[i], true);
-                if (!o || !cJSON_AddItemToArray(arr, o)) {
-                        cJSON_Delete(o);
-                        cJSON_Delete(arr);
+                if (json_array_append_new(arr, brm_ocispec_encode_spec(&specs[i], true)) < 0) {
+                        json_decref(arr);
                         return -ENOMEM;
                 }
         }
-        text = cJSON_PrintUnformatted(arr);
-        cJSON_Delete(arr);
+        text = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
         if (!text)
                 return -ENOMEM;
         r = brm_path(path, sizeof(path), "%s/desired.json", sup->dir);
@@ -894,7 +897,8 @@ static int load_desired(struct brm_supervisor *sup)
         char path[600];
         uint8_t *data;
         size_t len;
-        cJSON *arr, *o;
+        json_t *arr, *o;
+        size_t i;
         int r;
 
         if (brm_path(path, sizeof(path), "%s/desired.json", sup->dir) < 0)
@@ -904,13 +908,13 @@ static int load_desired(struct brm_supervisor *sup)
                 return 0;
         if (r < 0)
                 return r;
-        arr = cJSON_Parse((char *)data);
+        arr = json_loadb((const char *)data, len, 0, NULL);
         free(data);
-        if (!cJSON_IsArray(arr)) {
-                cJSON_Delete(arr);
+        if (!json_is_array(arr)) {
+                json_decref(arr);
                 return -EINVAL;
         }
-        cJSON_ArrayForEach(o, arr) {
+        json_array_foreach(arr, i, o) {
                 struct brm_container_spec s;
                 struct container *c;
                 if (brm_ocispec_decode_spec(o, &s) < 0) {
@@ -921,7 +925,7 @@ static int load_desired(struct brm_supervisor *sup)
                         set_desired(c, &s);
                 brm_ocispec_spec_free(&s);
         }
-        cJSON_Delete(arr);
+        json_decref(arr);
         return 0;
 }
 

@@ -32,10 +32,13 @@ PACKAGES=(
   libmbedcrypto16 libmbedx509-7 libmbedtls21 libmbedtls-dev
   libprotobuf-c1 libprotobuf-c-dev
   libcjson1 libcjson-dev
+  libjansson4 libjansson-dev
   libsqlite3-0 libsqlite3-dev
   # OCI image layouts; the rest is what the linker needs to resolve libarchive.
   libarchive13t64 libarchive-dev
   libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g
+  # musl's static libc for bramble-shim.
+  musl musl-dev
 )
 # Bump when the layout produced below changes, to force a rebuild.
 LAYOUT=1

@@ -5,10 +5,17 @@
 # heartbeat over a window (utime+stime from /proc/PID/stat, and the
 # nanosecond run time from /proc/PID/schedstat, divided by the heartbeats
 # sent), and the stripped size of the agent binary for the host and for
-# arm64 (the Raspberry Pi build), beside the targets. A benchmark: it prints
-# figures and asserts nothing.
+# arm64 (the Raspberry Pi build), beside the targets. Side by side, in the
+# same run: collectd (Debian's collectd-core) with the plugins a person
+# would use for the same figures (cpu, memory, load, interface, df,
+# thermal, network output to loopback, 1 s interval), and one idle
+# bramble-shim (a real container under runc, when root and runc are there).
+# A benchmark: it prints figures and asserts nothing.
 #
-#   tests/bench/agent_footprint.sh
+#   tests/bench/agent_footprint.sh [--smoke]
+#
+# --smoke: a 2 s window, no arm64 build, no qemu: keeps the script working
+# under CTest (it fails only if the agent does not join).
 #
 # Environment (all optional):
 #   BRM_BIN      host binaries (default build/host/bin)
@@ -23,6 +30,9 @@
 #   BRM_KEEP=1   keep the work directory
 set -euo pipefail
 
+if [[ ${1:-} == --smoke ]]; then
+        WINDOW=2 SETTLE=1 QEMU=0 NO_ARM_BUILD=1
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 BRM_BIN=${BRM_BIN:-$src/build/host/bin}
@@ -35,6 +45,7 @@ SETTLE=${SETTLE:-5}
 QEMU=${QEMU:-1}
 PERF=${PERF:-0}
 RSS_TARGET_KIB=2048
+SHIM_TARGET_KIB=400
 SIZE_TARGET=262144
 
 for b in "$MASTER" "$AGENT" "$CLI"; do
@@ -151,6 +162,75 @@ breakdown=$(awk '
 libc_kib=$(echo "$breakdown" | awk '$3 ~ /^(libc\.so|ld-linux)/ { s += $1 } END { print s + 0 }')
 own_kib=$((rss0 - libc_kib))
 
+# --- collectd, the classic C metrics daemon, in the same run -----------------
+collectd_rss=
+if command -v collectd >/dev/null && [[ -d /usr/lib/collectd ]]; then
+        mkdir -p "$WORK/collectd"
+        cat >"$WORK/collectd.conf" <<EOF
+Interval 1
+Hostname "bench"
+FQDNLookup false
+BaseDir "$WORK/collectd"
+PIDFile "$WORK/collectd/collectd.pid"
+PluginDir "/usr/lib/collectd"
+TypesDB "/usr/share/collectd/types.db"
+LoadPlugin logfile
+<Plugin logfile>
+  File "$WORK/collectd.log"
+</Plugin>
+LoadPlugin cpu
+LoadPlugin memory
+LoadPlugin load
+LoadPlugin interface
+LoadPlugin df
+LoadPlugin thermal
+LoadPlugin network
+<Plugin network>
+  Server "127.0.0.1" "25826"
+</Plugin>
+EOF
+        collectd -f -C "$WORK/collectd.conf" >"$WORK/collectd.out" 2>&1 &
+        CPID=$!
+        PIDS+=("$CPID")
+        sleep $((SETTLE + 2))
+        if kill -0 "$CPID" 2>/dev/null; then
+                collectd_rss=$(status_kib "$CPID" VmRSS)
+                log "collectd pid $CPID (cpu memory load interface df thermal network, 1 s): VmRSS $collectd_rss KiB"
+        else
+                log "collectd did not stay up; see $WORK/collectd.out"
+        fi
+        kill -TERM "$CPID" 2>/dev/null || true
+else
+        log "collectd is not installed (Debian package collectd-core): no side-by-side figure"
+fi
+
+# --- one idle container shim ------------------------------------------------
+shim_rss=
+shim_how=
+if [[ $(id -u) == 0 ]] && command -v runc >/dev/null && command -v busybox >/dev/null; then
+        ROOTFS=$WORK/rootfs
+        mkdir -p "$ROOTFS/bin" "$ROOTFS/proc" "$ROOTFS/dev" "$ROOTFS/sys" "$ROOTFS/tmp"
+        cp "$(command -v busybox)" "$ROOTFS/bin/busybox"
+        ln -s busybox "$ROOTFS/bin/sleep"
+        v=0
+        if "$CLI" run pi-1 idle --image "$ROOTFS" -- /bin/sleep 100000 >/dev/null 2>"$WORK/run.err"; then
+                for _ in $(seq 1 100); do
+                        v=$("$CLI" nodes -o json 2>/dev/null | jq -r '.[] | select(.name == "pi-1") | .shim_rss_bytes // 0')
+                        [[ $v =~ ^[0-9]+$ ]] && ((v > 0)) && break
+                        sleep 0.2
+                done
+                if [[ $v =~ ^[0-9]+$ ]] && ((v > 0)); then
+                        shim_rss=$((v / 1024))
+                        shim_how=$(file -b "$(dirname "$AGENT")/bramble-shim" | grep -o 'statically linked\|dynamically linked' || true)
+                fi
+                "$CLI" rm pi-1/idle >/dev/null 2>&1 || true
+        else
+                log "bramble run failed, no shim figure: $(cat "$WORK/run.err")"
+        fi
+else
+        log "not root, or no runc or busybox: no shim figure"
+fi
+
 # --- CPU per heartbeat -----------------------------------------------------
 log "measuring CPU over ${WINDOW} s of heartbeats"
 HZ=$(getconf CLK_TCK)
@@ -250,6 +330,14 @@ printf '%-44s %14s   %s\n' "figure" "value" "target"
 printf '%-44s %10s KiB   < %d KiB: %s\n' "VmRSS (host build)" "$rss0" "$RSS_TARGET_KIB" "$(verdict "$rss0" "$RSS_TARGET_KIB")"
 printf '%-44s %10s KiB\n' "  of which anonymous / file-backed" "$anon0 / $file0"
 printf '%-44s %10s KiB   < %d KiB: %s\n' "VmRSS without libc and ld.so pages" "$own_kib" "$RSS_TARGET_KIB" "$(verdict "$own_kib" "$RSS_TARGET_KIB")"
+if [[ -n $collectd_rss ]]; then
+        printf '%-44s %10s KiB\n' "collectd VmRSS (same run, 7 plugins, 1 s)" "$collectd_rss"
+        printf '%-44s %10s      <= 0.70: %s\n' "agent / collectd VmRSS" "$(awk -v a="$rss0" -v c="$collectd_rss" 'BEGIN { printf "%.2f", a / c }')" \
+                "$(verdict "$((rss0 * 10))" "$((collectd_rss * 7 + 1))")"
+fi
+if [[ -n $shim_rss ]]; then
+        printf '%-44s %10s KiB   < %d KiB: %s\n' "one idle bramble-shim VmRSS (${shim_how:-?})" "$shim_rss" "$SHIM_TARGET_KIB" "$(verdict "$shim_rss" "$SHIM_TARGET_KIB")"
+fi
 printf '%-44s %10s KiB\n' "Pss (shared libraries split with others)" "$pss0"
 printf '%-44s %10s KiB\n' "private (clean + dirty)" "$priv0"
 printf '%-44s %10s KiB\n' "VmHWM (peak, includes the join)" "$hwm1"
@@ -257,7 +345,10 @@ printf '%-44s %10s us\n' "CPU per heartbeat (schedstat)" "$per_ns"
 printf '%-44s %10s us\n' "CPU per heartbeat (utime+stime, 1/$HZ s)" "$per_tick"
 printf '%-44s %10s %%\n' "CPU, % of one core at 1 heartbeat/s" "$pct"
 printf '%-44s %10s B\n' "stripped bramble-agent, host $(uname -m)" "$host_size"
-if [[ -n $arm_size ]]; then
+if [[ -n $arm_size && -z $arm_libs ]]; then
+        # Static: the figure includes libc, libuv, mbedTLS, protobuf-c and jansson.
+        printf '%-44s %10s B   (static: all it runs)\n' "stripped bramble-agent, arm64" "$arm_size"
+elif [[ -n $arm_size ]]; then
         printf '%-44s %10s B   < %d B: %s\n' "stripped bramble-agent, arm64" "$arm_size" "$SIZE_TARGET" "$(verdict "$arm_size" "$SIZE_TARGET")"
         [[ -n $arm_libs_size ]] && printf '%-44s %10s B\n' "  + its shared libraries beyond libc (sysroot)" "$arm_libs_size"
         printf '%-44s %s\n' "  arm64 NEEDED" "$arm_libs"
@@ -273,9 +364,10 @@ if [[ -n $qemu_rss ]]; then
         printf '%-44s %10s KiB   (qemu user mode: NOT representative of a Pi)\n' "VmRSS of the arm64 agent under qemu" "$qemu_rss"
 fi
 echo
-echo "VmRSS counts every resident page of the shared libraries. libc and ld.so are shared with every"
-echo "other process on a Pi as well; mbedTLS, libuv, protobuf-c and cJSON are likely the agent's alone there,"
-echo "so their pages are its cost. Pss splits shared pages between the processes that map them. The CPU"
+echo "VmRSS counts every resident page, those of shared libraries too. The agent is linked statically"
+echo "(glibc, libuv, mbedTLS, protobuf-c, jansson) when every library has a static archive, so its VmRSS"
+echo "is its own; collectd maps the shared libc and loader besides its plugins. Pss splits shared pages"
+echo "between the processes that map them. The CPU"
 echo "figures are for this $(uname -m) host; a Pi core is several times slower: scale them, do not read them as"
 echo "Pi figures."
 

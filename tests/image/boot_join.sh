@@ -77,6 +77,20 @@ set -- $st
 [ "$3" -ge 1 ] && [ "$4" = OOMKilled ] && [ "$5" = 137 ] || fail "hog not OOM-killed at 32 MiB: oom_kills=$3 reason=$4 exit=$5"
 pass "cgroup v2 + crun: web running (pid $2); hog OOM-killed (oom_kills $3, exit $5, restarts $6)"
 
+# The node reports its agent's and its shims' memory in its heartbeats: the
+# footprint as the emulated Pi measures it (arm64, static agent, musl shims).
+# The next heartbeat after the containers started carries the shims.
+mem=""
+for _ in $(seq 50); do
+	arss=$(brm_node_field "$B" qemu-c0ffee agent_rss_bytes)
+	srss=$(brm_node_field "$B" qemu-c0ffee shim_rss_bytes)
+	[ -n "$arss" ] && [ -n "$srss" ] && [ "$srss" -gt 0 ] && break
+	sleep 0.4
+done
+[ -n "$arss" ] && [ "$arss" -gt 0 ] || fail "the node reports no agent_rss_bytes: '$arss'"
+[ -n "$srss" ] && [ "$srss" -gt 0 ] || fail "the node reports no shim_rss_bytes with two containers: '$srss'"
+pass "footprint on the emulated Pi: agent VmRSS $((arss / 1024)) KiB, two shims $((srss / 1024)) KiB together"
+
 # Logs relayed from the node's agent: a container's stdout and stderr as
 # bramble-shim stored them on the data partition, --tail, the kernel's
 # /dev/kmsg, the agent's own log, and -f of a container that keeps printing.

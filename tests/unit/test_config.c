@@ -69,6 +69,7 @@ int main(void)
         expect_error("{\"colour\": \"blue\"}", "unknown field 'colour'");
         expect_error("{\"name\": 5}", "name");
         expect_error("{\n\"master\": \"m:1\",\n\"name\": }", "not valid JSON (near line 3)");
+        expect_error("{\"name\": \"a\",\n\"name\": \"b\"}", "field 'name' is given more than once (line 2)");
         expect_error("[1, 2]", "JSON object");
         expect_error("{\"master\": \"m:1\", \"name\": \"ok\", \"heartbeat_interval\": \"soon\"}", "heartbeat_interval");
 

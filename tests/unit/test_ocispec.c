@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <jansson.h>
 
 #include "check.h"
 #include "fileio.h"
@@ -188,7 +189,7 @@ int main(void)
         /* The persisted spec: round trip, and the key without "stopped". */
         {
                 struct brm_container_spec d;
-                cJSON *enc, *k1, *k2;
+                json_t *enc, *k1, *k2;
                 char *t1, *t2;
                 s.restart = BRM_RESTART_ON_FAILURE;
                 s.stopped = true;
@@ -206,17 +207,28 @@ int main(void)
                 k1 = brm_ocispec_encode_spec(&s, false);
                 d.stopped = false;
                 k2 = brm_ocispec_encode_spec(&d, false);
-                t1 = cJSON_PrintUnformatted(k1);
-                t2 = cJSON_PrintUnformatted(k2);
+                t1 = json_dumps(k1, JSON_COMPACT);
+                t2 = json_dumps(k2, JSON_COMPACT);
                 CHECK_STR(t1, t2);
+                /* The key's form is what spec.json holds on nodes already
+                 * running containers: it must not change, or every
+                 * container restarts on an agent upgrade. */
+                CHECK_STR(t1, "{\"name\":\"web\",\"image\":\"/images/web\",\"memory_max\":1073741824,"
+                              "\"memory_high\":0,\"cpu_millis\":0,\"pids_max\":0,\"restart\":\"on-failure\","
+                              "\"network\":\"none\",\"workdir\":\"/work\",\"args\":[\"/bin/true\"],"
+                              "\"env\":[\"A=override\",\"B=2\"]}");
                 free(t1);
                 free(t2);
-                cJSON_Delete(k1);
-                cJSON_Delete(k2);
+                json_decref(k1);
+                json_decref(k2);
                 brm_ocispec_spec_free(&d);
-                cJSON_ReplaceItemInObject(enc, "restart", cJSON_CreateString("sometimes"));
+                json_object_set_new(enc, "restart", json_string("sometimes"));
                 CHECK_INT(brm_ocispec_decode_spec(enc, &d), ==, -EINVAL);
-                cJSON_Delete(enc);
+                /* A string with a NUL inside is refused, not cut short. */
+                json_object_set_new(enc, "restart", json_string("never"));
+                json_object_set_new(enc, "name", json_stringn("web\0x", 5));
+                CHECK_INT(brm_ocispec_decode_spec(enc, &d), ==, -EINVAL);
+                json_decref(enc);
         }
         CHECK(brm_valid_container_name("web-1.a_b"));
         CHECK(!brm_valid_container_name("_agent"));
