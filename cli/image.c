@@ -41,9 +41,9 @@
 #include "token.h"
 #include "util.h"
 
-extern char **environ;
+#include "common.h"
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+extern char **environ;
 
 #define MAX_MASTERS 8
 #define BUF_SIZE (1u << 20)
@@ -57,14 +57,6 @@ struct join_opts {
         const char *name;
 };
 
-static int usage_err(const char *cmd, const char *msg, const char *arg)
-{
-        fprintf(stderr, "bramble %s: ", cmd);
-        fprintf(stderr, msg, arg);
-        fprintf(stderr, "\n");
-        return EXIT_USAGE;
-}
-
 /* Takes one option of the join settings at argv[*i]; 1 when it was one,
  * 0 when it is not a join option, -1 (message printed) on a bad value. */
 static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct join_opts *o)
@@ -77,7 +69,7 @@ static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct 
                 n = strlen(names[k]);
                 if (strcmp(a, names[k]) == 0) {
                         if (*i + 1 >= argc) {
-                                usage_err(cmd, "%s needs a value", names[k]);
+                                brm_cli_command_error(cmd, "%s needs a value", names[k]);
                                 return -1;
                         }
                         val = argv[++*i];
@@ -95,11 +87,11 @@ static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct 
                 char host[256];
                 uint16_t port;
                 if (brm_parse_hostport(val, host, sizeof(host), &port) < 0) {
-                        usage_err(cmd, "--master '%s' is not HOST:PORT, e.g. 192.168.1.10:7443", val);
+                        brm_cli_command_error(cmd, "--master '%s' is not HOST:PORT, e.g. 192.168.1.10:7443", val);
                         return -1;
                 }
                 if (o->nmasters == MAX_MASTERS) {
-                        usage_err(cmd, "at most %s --master addresses", "8");
+                        brm_cli_command_error(cmd, "at most %d --master addresses", MAX_MASTERS);
                         return -1;
                 }
                 o->masters[o->nmasters++] = val;
@@ -108,7 +100,7 @@ static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct 
         case 1: {
                 const char *why = brm_token_problem(val);
                 if (why) {
-                        usage_err(cmd, "--token: %s", why);
+                        brm_cli_command_error(cmd, "--token: %s", why);
                         return -1;
                 }
                 o->token = val;
@@ -118,7 +110,7 @@ static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct 
                 size_t len = strlen(val);
                 /* The node name is PREFIX-<6 characters of the serial>. */
                 if (len == 0 || len > 56 || !brm_valid_node_name(val)) {
-                        usage_err(cmd, "--name-prefix '%s': expected 1-56 characters of a-z, 0-9 and '-', not starting or ending with '-'", val);
+                        brm_cli_command_error(cmd, "--name-prefix '%s': expected 1-56 characters of a-z, 0-9 and '-', not starting or ending with '-'", val);
                         return -1;
                 }
                 o->prefix = val;
@@ -126,7 +118,7 @@ static int take_join_opt(const char *cmd, int argc, char **argv, int *i, struct 
         }
         default:
                 if (!brm_valid_node_name(val)) {
-                        usage_err(cmd, "--name '%s': expected 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'", val);
+                        brm_cli_command_error(cmd, "--name '%s': expected 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'", val);
                         return -1;
                 }
                 o->name = val;
@@ -335,16 +327,14 @@ out:
 
 /* -------------------------------------------------------------- configure */
 
-int brm_cli_image_configure(int argc, char **argv)
+int brm_cli_image_configure(struct brm_cli *c, int argc, char **argv)
 {
         const char *cmd = "image configure", *img = NULL;
         struct join_opts o = { 0 };
         struct stat st;
-        int i = 1, r;
+        int r;
 
-        if (argc >= 1 && strcmp(argv[0], "image") == 0) /* called with "image configure ..." */
-                i = 2;
-        for (; i < argc; i++) {
+        for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
                         printf("usage: bramble image configure IMG --master HOST:PORT [--master ...] --token TOKEN\n"
                                "                               [--name-prefix PREFIX] [--name NAME]\n"
@@ -357,17 +347,17 @@ int brm_cli_image_configure(int argc, char **argv)
                 if (r > 0)
                         continue;
                 if (argv[i][0] == '-')
-                        return usage_err(cmd, "unknown option '%s'", argv[i]);
+                        return brm_cli_command_error(cmd, "unknown option '%s'", argv[i]);
                 if (img)
-                        return usage_err(cmd, "unexpected argument '%s' (one image at a time)", argv[i]);
+                        return brm_cli_command_error(cmd, "unexpected argument '%s' (one image at a time)", argv[i]);
                 img = argv[i];
         }
         if (!img)
-                return usage_err(cmd, "%s", "usage: bramble image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]");
+                return brm_cli_command_error(cmd, "%s", "usage: bramble image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]");
         if (o.nmasters == 0)
-                return usage_err(cmd, "%s", "--master HOST:PORT is required");
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required");
         if (!o.token)
-                return usage_err(cmd, "%s", "--token is required (create one with 'bramble token create')");
+                return brm_cli_command_error(cmd, "%s", "--token is required (create one with 'bramble token create')");
         if (stat(img, &st) < 0) {
                 fprintf(stderr, "bramble %s: %s: %s\n", cmd, img, strerror(errno));
                 return EXIT_FAIL;
@@ -735,7 +725,7 @@ out:
         return r;
 }
 
-int brm_cli_flash(int argc, char **argv)
+int brm_cli_flash(struct brm_cli *c, int argc, char **argv)
 {
         const char *cmd = "flash", *img = NULL, *target = NULL;
         struct join_opts o = { 0 };
@@ -765,20 +755,20 @@ int brm_cli_flash(int argc, char **argv)
                 if (r > 0)
                         continue;
                 if (argv[i][0] == '-' && argv[i][1])
-                        return usage_err(cmd, "unknown option '%s'", argv[i]);
+                        return brm_cli_command_error(cmd, "unknown option '%s'", argv[i]);
                 if (!img)
                         img = argv[i];
                 else if (!target)
                         target = argv[i];
                 else
-                        return usage_err(cmd, "unexpected argument '%s'", argv[i]);
+                        return brm_cli_command_error(cmd, "unexpected argument '%s'", argv[i]);
         }
         if (!img || !target)
-                return usage_err(cmd, "%s", "usage: bramble flash IMG TARGET [--master HOST:PORT --token TOKEN [--name-prefix P]]");
+                return brm_cli_command_error(cmd, "%s", "usage: bramble flash IMG TARGET [--master HOST:PORT --token TOKEN [--name-prefix P]]");
         if ((o.nmasters || o.name || o.prefix) && !o.token)
-                return usage_err(cmd, "%s", "--token is required with --master (create one with 'bramble token create')");
+                return brm_cli_command_error(cmd, "%s", "--token is required with --master (create one with 'bramble token create')");
         if (o.token && !o.nmasters)
-                return usage_err(cmd, "%s", "--master HOST:PORT is required with --token");
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required with --token");
 
         if ((ifd = open(img, O_RDONLY | O_CLOEXEC)) < 0 || fstat(ifd, &ist) < 0 || !S_ISREG(ist.st_mode)) {
                 fprintf(stderr, "bramble flash: %s: %s\n", img, ifd < 0 ? strerror(errno) : "not a regular file");
