@@ -1,6 +1,6 @@
 /* bramble: the operator CLI. main parses the global options and hands the
  * rest to the command the table below names; the commands live in one file
- * per concern (nodes, tokens, containers, logs, image). Exit codes are in
+ * per concern (nodes, tokens, containers, logs, image, flash). Exit codes are in
  * common.h: 0 done, 1 the request failed, 2 bad arguments, 3 credentials or
  * connection. */
 #include <getopt.h>
@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "containers.h"
+#include "flash.h"
 #include "image.h"
 #include "logs.h"
 #include "nodes.h"
