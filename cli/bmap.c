@@ -79,12 +79,19 @@ static int parse(char *text, struct brm_bmap *ret, char *why, size_t why_size)
                 if (!end || b.n == BRM_BMAP_MAX_RANGES)
                         goto bad;
                 rg = &b.r[b.n];
-                c = strstr(p, "chksum=\"");
-                if (sha256 && c && c < end) {
+                /* Only inside this tag: a search to the end of the text for
+                 * every range would be quadratic in the map's size. */
+                c = memmem(p, (size_t)(end - p), "chksum=\"", 8);
+                if (sha256 && c) {
                         char hex[65];
-                        memcpy(hex, c + 8, 64); /* within the text: the tag ends later */
+                        /* 64 hex digits, the closing quote, then the tag's
+                         * '>': checked before copying, as the text may end
+                         * just after the '>'. */
+                        if (end - (c + 8) != 65 || c[8 + 64] != '"')
+                                goto bad;
+                        memcpy(hex, c + 8, 64);
                         hex[64] = '\0';
-                        if (end - (c + 8) != 65 || c[8 + 64] != '"' || brm_unhex(hex, rg->sha, 32) < 0)
+                        if (brm_unhex(hex, rg->sha, 32) < 0)
                                 goto bad;
                         rg->has_sha = true;
                 }
