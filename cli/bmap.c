@@ -12,23 +12,37 @@
 
 #include "bmap.h"
 
-/* The number between <tag> and </tag>. */
+/* The decimal number at s, after white space: digits only (strtoull alone
+ * would take a sign, or nothing at all as 0). Returns 0 with *ret_end just
+ * after it, or -EINVAL. */
+static int number(const char *s, char **ret_end, uint64_t *ret)
+{
+        uint64_t v;
+        char *end;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        if (!isdigit((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno)
+                return -EINVAL;
+        *ret = v;
+        *ret_end = end;
+        return 0;
+}
+
+/* The number after <tag>. */
 static int xml_u64(const char *text, const char *tag, uint64_t *ret)
 {
-        char open[64];
+        char open[64], *end;
         const char *p;
 
         snprintf(open, sizeof(open), "<%s>", tag);
         if (!(p = strstr(text, open)))
                 return -EINVAL;
-        p += strlen(open);
-        while (isspace((unsigned char)*p))
-                p++;
-        if (!isdigit((unsigned char)*p))
-                return -EINVAL;
-        errno = 0;
-        *ret = strtoull(p, NULL, 10);
-        return errno ? -EINVAL : 0;
+        return number(p + strlen(open), &end, ret);
 }
 
 /* Blanks out <!-- comments --> (bmaptool's mention tag names). */
@@ -95,14 +109,14 @@ static int parse(char *text, struct brm_bmap *ret, char *why, size_t why_size)
                                 goto bad;
                         rg->has_sha = true;
                 }
-                errno = 0;
-                rg->first = strtoull(end + 1, &q, 10);
+                if (number(end + 1, &q, &rg->first) < 0)
+                        goto bad;
                 rg->last = rg->first;
-                if (*q == '-')
-                        rg->last = strtoull(q + 1, &q, 10);
+                if (*q == '-' && number(q + 1, &q, &rg->last) < 0)
+                        goto bad;
                 while (isspace((unsigned char)*q))
                         q++;
-                if (errno || strncmp(q, "</Range>", 8) != 0 || rg->last < rg->first ||
+                if (strncmp(q, "</Range>", 8) != 0 || rg->last < rg->first ||
                     (b.n && rg->first <= b.r[b.n - 1].last) || rg->last >= image_blocks)
                         goto bad;
                 b.n++;

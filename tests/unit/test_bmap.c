@@ -114,6 +114,14 @@ int main(void)
         refused(HEAD "<Range>16</Range>", "ranges are not valid");
         refused(HEAD "<Range>0-18446744073709551616</Range>", "ranges are not valid");
         refused(HEAD "<Range>1</Range", "ranges are not valid");
+        /* A range is digits: no sign, and nothing is not block 0. */
+        refused(HEAD "<Range></Range>", "ranges are not valid");
+        refused(HEAD "<Range> </Range>", "ranges are not valid");
+        refused(HEAD "<Range>0-</Range>", "ranges are not valid");
+        refused(HEAD "<Range>+3</Range>", "ranges are not valid");
+        refused(HEAD "<Range>-0</Range>", "ranges are not valid");
+        refused("<bmap><ImageSize>+65536</ImageSize><BlockSize>4096</BlockSize><BlocksCount>16</BlocksCount>",
+                "not a bmaptool block map");
         refused(HEAD SHA256 "<Range chksum=\"4af13f80\"> 0 </Range>", "ranges are not valid");
         refused(HEAD SHA256 "<Range chksum=\"4af13f80d96a387e88b432838ef382fbab85f2f42c5fe0a3b8069a263bcaf9aZ\"> 0 </Range>",
                 "ranges are not valid");
