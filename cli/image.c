@@ -49,8 +49,9 @@ int brm_cli_image_boot_partition(const char *path, uint64_t *ret_off, uint64_t *
         unsigned ss;
 
         if (fd < 0) {
-                snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
-                return -errno;
+                int r = -errno;
+                snprintf(why, why_size, "cannot open %s: %s", path, strerror(-r));
+                return r;
         }
         ss = sector_size(fd);
         if (pread(fd, mbr, sizeof(mbr), 0) != (ssize_t)sizeof(mbr)) {
