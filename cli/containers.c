@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "common.h"
+#include "containers.h"
 #include "frame.h"
 #include "util.h"
 
-int brm_cli_run(struct cli *c, int argc, char **argv)
+int brm_cli_run(struct brm_cli *c, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "image", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
@@ -154,7 +155,7 @@ static cJSON *status_json(const char *node, const Bramble__ContainerStatus *st)
         return o;
 }
 
-int brm_cli_ps(struct cli *c, int argc, char **argv)
+int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__PsRequest ps = BRAMBLE__PS_REQUEST__INIT;
@@ -201,7 +202,7 @@ int brm_cli_ps(struct cli *c, int argc, char **argv)
         return 0;
 }
 
-int brm_cli_container_change(struct cli *c, int argc, char **argv)
+int brm_cli_container_change(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__ContainerRequest cr = BRAMBLE__CONTAINER_REQUEST__INIT;

@@ -22,7 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common.h"
+#include "logs.h"
 #include "err.h"
 #include "frame.h"
 #include "fileio.h"
@@ -139,7 +140,7 @@ static int print_chunk(struct outs *w, const Bramble__LogChunk *ch)
 }
 
 /* Follows the stream until it ends; returns the exit code. */
-static int stream(struct cli *c, bool follow, bool timestamps)
+static int stream(struct brm_cli *c, bool follow, bool timestamps)
 {
         static struct outs w; /* 128 KiB: not on the stack */
         int idle_ms = c->timeout_ms > LOGS_IDLE_MS ? c->timeout_ms : LOGS_IDLE_MS;
@@ -183,10 +184,7 @@ static int stream(struct cli *c, bool follow, bool timestamps)
                                 rc = 0;
                                 break;
                         }
-                        fprintf(stderr, "bramble: %s\n",
-                                env->error->message && *env->error->message ? env->error->message
-                                                                             : "the master refused the request");
-                        rc = env->error->code == -EACCES && env->id == 0 ? EXIT_CONNECT : EXIT_REFUSED;
+                        rc = brm_cli_print_error(env);
                         break;
                 case BRAMBLE__ENVELOPE__MSG_LOG_CHUNK:
                         r = print_chunk(&w, env->log_chunk);
@@ -201,7 +199,7 @@ static int stream(struct cli *c, bool follow, bool timestamps)
                                 rc = 0;
                         } else if (r < 0) {
                                 fprintf(stderr, "bramble: writing the output failed: %s\n", strerror(-r));
-                                rc = EXIT_REFUSED;
+                                rc = EXIT_FAIL;
                         }
                         break;
                 case BRAMBLE__ENVELOPE__MSG_LOG_END:
@@ -210,10 +208,10 @@ static int stream(struct cli *c, bool follow, bool timestamps)
                                 rc = 0;
                         } else if (r < 0) {
                                 fprintf(stderr, "bramble: writing the output failed: %s\n", strerror(-r));
-                                rc = EXIT_REFUSED;
+                                rc = EXIT_FAIL;
                         } else if (env->log_end->error && *env->log_end->error) {
                                 fprintf(stderr, "bramble: %s\n", env->log_end->error);
-                                rc = EXIT_REFUSED;
+                                rc = EXIT_FAIL;
                         } else {
                                 /* A followed log that ends says why. */
                                 const char *why = env->log_end->reason;
@@ -230,7 +228,7 @@ static int stream(struct cli *c, bool follow, bool timestamps)
         return rc;
 }
 
-int brm_cli_logs(struct cli *c, int argc, char **argv)
+int brm_cli_logs(struct brm_cli *c, int argc, char **argv)
 {
         enum { OPT_TAIL = 256, OPT_SINCE, OPT_STDOUT, OPT_STDERR, OPT_AGENT, OPT_KERNEL };
         static const struct option opts[] = {

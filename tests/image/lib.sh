@@ -33,7 +33,8 @@ image_test_cleanup() {
 	if [ "${BRM_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 
-# The image commands are in this bramble (cli/image.c wired into main.c).
+# The image commands are in this bramble (cli/image.c and cli/flash.c, in the
+# command table of cli/main.c).
 need_image_cli() {
 	"$BRM_BIN/bramble" image configure --help >/dev/null 2>&1 ||
 		skip "$BRM_BIN/bramble has no 'image configure' command"

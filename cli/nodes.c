@@ -1,0 +1,183 @@
+/* bramble nodes / node rm: the cluster's nodes, with their state and the
+ * figures of their last heartbeat. */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "frame.h"
+#include "util.h"
+
+#include "common.h"
+#include "nodes.h"
+
+/* Floats on the wire are single precision; print what was measured, not
+ * the binary noise after it. */
+static double round2(float v)
+{
+        return (double)(long long)((double)v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
+}
+
+static cJSON *node_json(const Bramble__NodeStatus *n)
+{
+        const Bramble__NodeInfo *in = n->info;
+        const Bramble__Heartbeat *hb = n->last;
+        cJSON *o = cJSON_CreateObject();
+        char ts[32];
+
+        cJSON_AddStringToObject(o, "name", n->name);
+        cJSON_AddStringToObject(o, "state", n->state);
+        cJSON_AddBoolToObject(o, "connected", n->connected);
+        if (n->has_log_streams)
+                cJSON_AddNumberToObject(o, "log_streams", n->log_streams);
+        brm_cli_rfc3339(n->created_ms, ts, sizeof(ts));
+        cJSON_AddStringToObject(o, "created", ts);
+        if (n->last_seen_ms) {
+                brm_cli_rfc3339(n->last_seen_ms, ts, sizeof(ts));
+                cJSON_AddStringToObject(o, "last_seen", ts);
+                cJSON_AddNumberToObject(o, "last_seen_ms", (double)n->last_seen_ms);
+        } else {
+                cJSON_AddNullToObject(o, "last_seen");
+        }
+        if (in) {
+                if (in->arch)
+                        cJSON_AddStringToObject(o, "arch", in->arch);
+                if (in->model)
+                        cJSON_AddStringToObject(o, "model", in->model);
+                if (in->serial)
+                        cJSON_AddStringToObject(o, "serial", in->serial);
+                if (in->kernel)
+                        cJSON_AddStringToObject(o, "kernel", in->kernel);
+                if (in->os)
+                        cJSON_AddStringToObject(o, "os", in->os);
+                if (in->has_cpu_count)
+                        cJSON_AddNumberToObject(o, "cpu_count", in->cpu_count);
+                if (in->has_cgroup_version)
+                        cJSON_AddNumberToObject(o, "cgroup_version", in->cgroup_version);
+                cJSON *ctl = cJSON_AddArrayToObject(o, "cgroup_controllers");
+                for (size_t i = 0; i < in->n_cgroup_controllers; i++)
+                        cJSON_AddItemToArray(ctl, cJSON_CreateString(in->cgroup_controllers[i]));
+                if (in->agent_version)
+                        cJSON_AddStringToObject(o, "agent_version", in->agent_version);
+                if (in->runtime)
+                        cJSON_AddStringToObject(o, "runtime", in->runtime);
+                if (in->has_memory_controller)
+                        cJSON_AddBoolToObject(o, "memory_controller", in->memory_controller);
+                if (in->has_mem_total_bytes)
+                        cJSON_AddNumberToObject(o, "mem_total_bytes", (double)in->mem_total_bytes);
+        }
+        if (hb) {
+                if (hb->has_uptime_ms)
+                        cJSON_AddNumberToObject(o, "uptime_ms", (double)hb->uptime_ms);
+                if (hb->has_cpu_percent)
+                        cJSON_AddNumberToObject(o, "cpu_percent", (double)(int)(hb->cpu_percent * 10 + 0.5) / 10);
+                if (hb->has_load1) {
+                        cJSON_AddNumberToObject(o, "load1", round2(hb->load1));
+                        cJSON_AddNumberToObject(o, "load5", round2(hb->load5));
+                        cJSON_AddNumberToObject(o, "load15", round2(hb->load15));
+                }
+                if (hb->has_mem_total_bytes) {
+                        cJSON_DeleteItemFromObject(o, "mem_total_bytes");
+                        cJSON_AddNumberToObject(o, "mem_total_bytes", (double)hb->mem_total_bytes);
+                        cJSON_AddNumberToObject(o, "mem_available_bytes", (double)hb->mem_available_bytes);
+                }
+                if (hb->has_disk_total_bytes) {
+                        cJSON_AddNumberToObject(o, "disk_total_bytes", (double)hb->disk_total_bytes);
+                        cJSON_AddNumberToObject(o, "disk_free_bytes", (double)hb->disk_free_bytes);
+                }
+                if (hb->has_net_rx_bytes) {
+                        cJSON_AddNumberToObject(o, "net_rx_bytes", (double)hb->net_rx_bytes);
+                        cJSON_AddNumberToObject(o, "net_tx_bytes", (double)hb->net_tx_bytes);
+                }
+                if (hb->has_log_streams)
+                        cJSON_AddNumberToObject(o, "node_log_streams", hb->log_streams);
+                if (hb->has_agent_rss_bytes)
+                        cJSON_AddNumberToObject(o, "agent_rss_bytes", (double)hb->agent_rss_bytes);
+                if (hb->has_shim_rss_bytes)
+                        cJSON_AddNumberToObject(o, "shim_rss_bytes", (double)hb->shim_rss_bytes);
+                if (hb->has_temp_celsius)
+                        cJSON_AddNumberToObject(o, "temp_celsius", (double)(int)(hb->temp_celsius * 10 + 0.5) / 10);
+                if (hb->throttle) {
+                        const Bramble__Throttle *t = hb->throttle;
+                        cJSON *th = cJSON_AddObjectToObject(o, "throttle");
+                        cJSON_AddNumberToObject(th, "raw", t->raw);
+                        cJSON_AddBoolToObject(th, "under_voltage", t->under_voltage);
+                        cJSON_AddBoolToObject(th, "freq_capped", t->freq_capped);
+                        cJSON_AddBoolToObject(th, "throttled", t->throttled);
+                        cJSON_AddBoolToObject(th, "soft_temp_limit", t->soft_temp_limit);
+                        cJSON_AddBoolToObject(th, "under_voltage_occurred", t->under_voltage_occurred);
+                        cJSON_AddBoolToObject(th, "freq_capped_occurred", t->freq_capped_occurred);
+                        cJSON_AddBoolToObject(th, "throttled_occurred", t->throttled_occurred);
+                        cJSON_AddBoolToObject(th, "soft_temp_limit_occurred", t->soft_temp_limit_occurred);
+                }
+        }
+        return o;
+}
+
+int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__NodeListRequest nl = BRAMBLE__NODE_LIST_REQUEST__INIT;
+        int64_t now = brm_now_ms();
+        int rc = 0;
+
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_LIST;
+        req.node_list = &nl;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_NODES, &rc)))
+                return rc;
+        if (c->json) {
+                cJSON *arr = cJSON_CreateArray();
+                for (size_t i = 0; i < resp->nodes->n_nodes; i++)
+                        cJSON_AddItemToArray(arr, node_json(resp->nodes->nodes[i]));
+                brm_cli_print_json(arr);
+        } else {
+                printf("%-20s %-9s %-6s %-10s %5s %-13s %-7s %s\n", "NAME", "STATE", "AGE", "LAST SEEN", "CPU", "MEMORY",
+                       "TEMP", "MODEL");
+                for (size_t i = 0; i < resp->nodes->n_nodes; i++) {
+                        const Bramble__NodeStatus *n = resp->nodes->nodes[i];
+                        const Bramble__Heartbeat *hb = n->last;
+                        char age[16], seen[24] = "never", cpu[16] = "-", mem[32] = "-", temp[16] = "-", a[12], b[12];
+                        brm_format_age(now - n->created_ms, age, sizeof(age));
+                        if (n->last_seen_ms) {
+                                brm_format_age(now - n->last_seen_ms, seen, sizeof(seen));
+                                strcat(seen, " ago");
+                        }
+                        if (hb && hb->has_cpu_percent)
+                                snprintf(cpu, sizeof(cpu), "%.0f%%", hb->cpu_percent);
+                        if (hb && hb->has_mem_total_bytes) {
+                                brm_cli_human_bytes(hb->mem_total_bytes - hb->mem_available_bytes, a, sizeof(a));
+                                brm_cli_human_bytes(hb->mem_total_bytes, b, sizeof(b));
+                                snprintf(mem, sizeof(mem), "%s/%s", a, b);
+                        }
+                        if (hb && hb->has_temp_celsius)
+                                snprintf(temp, sizeof(temp), "%.1fC", hb->temp_celsius);
+                        printf("%-20s %-9s %-6s %-10s %5s %-13s %-7s %s%s\n", n->name, n->state, age, seen, cpu, mem, temp,
+                               n->info && n->info->model ? n->info->model : (n->info && n->info->arch ? n->info->arch : "-"),
+                               hb && hb->throttle && hb->throttle->under_voltage ? "  [UNDER-VOLTAGE]" : "");
+                }
+        }
+        brm_msg_free(resp);
+        return 0;
+}
+
+int brm_cli_node_rm(struct brm_cli *c, int argc, char **argv)
+{
+        const char *name = argv[1];
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__NodeRemoveRequest rm = BRAMBLE__NODE_REMOVE_REQUEST__INIT;
+        int rc = 0;
+
+        if (!brm_valid_node_name(name))
+                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", name);
+        rm.name = (char *)name;
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_REMOVE;
+        req.node_remove = &rm;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+                return rc;
+        brm_msg_free(resp);
+        if (c->json)
+                printf("{\"removed\": \"%s\"}\n", name);
+        else
+                printf("node %s removed\n", name);
+        return 0;
+}
