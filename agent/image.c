@@ -21,10 +21,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <cjson/cJSON.h>
 #include <mbedtls/md.h>
 
 #include "fileio.h"
+#include "oci.h"
 #include "util.h"
 
 #define JSON_MAX (4u << 20)
@@ -81,95 +81,33 @@ static bool hasher_matches(struct hasher *h, const char *hex)
         return ok && strcmp(got, hex) == 0;
 }
 
-/* "sha256:<64 lower-case hex>" -> the hex; anything else is refused, which
- * also keeps digests from naming paths outside blobs/. */
-static int digest_hex(const char *digest, char hex[65])
-{
-        if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
-                return -EINVAL;
-        for (size_t i = 7; i < 71; i++)
-                if (!((digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f')))
-                        return -EINVAL;
-        memcpy(hex, digest + 7, 65);
-        return 0;
-}
-
-/* A JSON blob (index, manifest, config), read whole and verified. */
-static cJSON *read_json_blob(const char *layout, const char *digest, struct ctx *x)
+/* A small blob (index, manifest, config), read whole and verified against
+ * its digest: 0 and the bytes (the caller frees them), or -errno with the
+ * reason in x->why. */
+static int read_blob(const char *layout, const char *digest, struct ctx *x, char **ret, size_t *ret_len)
 {
         char hex[65], path[1200];
         struct hasher h;
         uint8_t *data;
         size_t len;
-        cJSON *o;
 
-        if (digest_hex(digest, hex) < 0) {
+        if (brm_oci_digest_hex(digest, hex) < 0) {
                 snprintf(x->why, x->why_size, "unsupported or malformed digest '%s'", digest ? digest : "");
-                return NULL;
+                return -EINVAL;
         }
         if (brm_path(path, sizeof(path), "%s/blobs/sha256/%s", layout, hex) < 0 ||
             brm_file_read(path, JSON_MAX, &data, &len) < 0) {
                 snprintf(x->why, x->why_size, "blob %s is missing from the layout", digest);
-                return NULL;
+                return -ENOENT;
         }
         if (hasher_init(&h) < 0 || mbedtls_md_update(&h.md, data, len) != 0 || !hasher_matches(&h, hex)) {
                 free(data);
                 snprintf(x->why, x->why_size, "blob %s does not match its digest: refused", digest);
-                return NULL;
+                return -EINVAL;
         }
-        o = cJSON_Parse((char *)data);
-        free(data);
-        if (!o)
-                snprintf(x->why, x->why_size, "blob %s is not valid JSON", digest);
-        return o;
-}
-
-static const char *str_of(const cJSON *o, const char *key)
-{
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static const char *host_arch(void)
-{
-#if defined(__aarch64__)
-        return "arm64";
-#elif defined(__arm__)
-        return "arm";
-#elif defined(__x86_64__)
-        return "amd64";
-#else
-        return "";
-#endif
-}
-
-/* Picks the manifest descriptor in an index: the one tagged TAG, else the
- * only one; nested indexes (multi-platform images) by this node's arch. */
-static const cJSON *pick_manifest(const cJSON *index, const char *tag, struct ctx *x)
-{
-        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(index, "manifests"), *m, *found = NULL;
-        int n = 0;
-
-        cJSON_ArrayForEach(m, ms) {
-                const cJSON *ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
-                const cJSON *plat = cJSON_GetObjectItemCaseSensitive(m, "platform");
-                const char *name = str_of(ann, "org.opencontainers.image.ref.name");
-                const char *arch = str_of(plat, "architecture");
-                if (tag && tag[0] && !(name && strcmp(name, tag) == 0))
-                        continue;
-                if (arch && strcmp(arch, host_arch()) != 0)
-                        continue;
-                found = m;
-                n++;
-        }
-        if (n == 1)
-                return found;
-        if (n == 0)
-                snprintf(x->why, x->why_size, tag && tag[0] ? "no manifest tagged '%s' for %s" : "no manifest%s for %s",
-                         tag ? tag : "", host_arch());
-        else
-                snprintf(x->why, x->why_size, "%d manifests: name one with :TAG", n);
-        return NULL;
+        *ret = (char *)data;
+        *ret_len = len;
+        return 0;
 }
 
 /* ---- layers ---- */
@@ -369,47 +307,12 @@ done:
 
 /* ---- images ---- */
 
-static int set_strv(const cJSON *arr, char **out, size_t max)
-{
-        const cJSON *v;
-        size_t n = 0;
-
-        cJSON_ArrayForEach(v, arr) {
-                if (!cJSON_IsString(v))
-                        continue;
-                if (n + 1 >= max)
-                        return -E2BIG;
-                if (!(out[n++] = strdup(v->valuestring)))
-                        return -ENOMEM;
-        }
-        return 0;
-}
-
-static int parse_config(const cJSON *cfgblob, struct brm_image_config *img)
-{
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(cfgblob, "config");
-        const char *s;
-        int r;
-
-        if (!c)
-                return 0; /* an image without defaults */
-        if ((r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Entrypoint"), img->entrypoint, BRM_MAX_ARGS)) < 0 ||
-            (r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Cmd"), img->cmd, BRM_MAX_ARGS)) < 0 ||
-            (r = set_strv(cJSON_GetObjectItemCaseSensitive(c, "Env"), img->env, BRM_MAX_ENV)) < 0)
-                return r;
-        if ((s = str_of(c, "WorkingDir")))
-                snprintf(img->workdir, sizeof(img->workdir), "%s", s);
-        if ((s = str_of(c, "User")))
-                snprintf(img->user, sizeof(img->user), "%s", s);
-        return 0;
-}
-
 /* Builds STORE/rootfs/HEX (rootfs/ + config.json) from the manifest's
  * layers, in a temporary directory renamed into place when complete. */
-static int unpack(const char *layout, const cJSON *manifest, const char *hex, const cJSON *cfgblob, struct ctx *x)
+static int unpack(const char *layout, const struct brm_oci_manifest *m, const char *hex, const char *cfg,
+                  size_t cfg_len, struct ctx *x)
 {
-        char tmp[1200], root[1300], final[1200], path[1300], lhex[65], *text;
-        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(manifest, "layers"), *l;
+        char tmp[1200], root[1300], final[1200], path[1300], lhex[65];
         int r;
 
         if (brm_path(tmp, sizeof(tmp), "%s/rootfs/.tmp-%s-%ld", x->store, hex, (long)syscall(SYS_gettid)) < 0 ||
@@ -432,21 +335,15 @@ static int unpack(const char *layout, const cJSON *manifest, const char *hex, co
                 }
                 free(real);
         }
-        cJSON_ArrayForEach(l, layers) {
-                if (digest_hex(str_of(l, "digest"), lhex) < 0) {
-                        snprintf(x->why, x->why_size, "layer with an unsupported or malformed digest");
-                        r = -EINVAL;
-                        goto fail;
-                }
+        for (size_t i = 0; i < m->n_layers; i++) {
+                brm_oci_digest_hex(m->layers[i], lhex); /* checked by brm_oci_manifest_parse */
                 snprintf(path, sizeof(path), "%s/blobs/sha256/%s", layout, lhex);
                 if ((r = apply_pass(root, path, lhex, true, x)) < 0 || (r = apply_pass(root, path, lhex, false, x)) < 0)
                         goto fail;
         }
-        text = cJSON_PrintUnformatted(cfgblob);
+        /* The config blob as it came, verified: its digest still holds. */
         snprintf(path, sizeof(path), "%s/config.json", tmp);
-        r = text ? brm_file_write_atomic(path, text, strlen(text), 0644) : -ENOMEM;
-        free(text);
-        if (r < 0)
+        if ((r = brm_file_write_atomic(path, cfg, cfg_len, 0644)) < 0)
                 goto fail;
         if (rename(tmp, final) < 0) {
                 r = -errno;
@@ -465,64 +362,64 @@ fail:
 
 static int resolve_layout(const char *layout, const char *tag, struct brm_image_config *img, struct ctx *x)
 {
-        char path[1200], hex[65];
-        const cJSON *desc;
-        cJSON *index = NULL, *manifest = NULL, *cfg = NULL;
-        uint8_t *data;
-        size_t len;
+        char path[1200], hex[65], digest[BRM_OCI_DIGEST_SIZE];
+        char *index = NULL, *manifest = NULL, *cfg = NULL;
+        struct brm_oci_manifest *m = NULL;
+        size_t index_len, manifest_len, cfg_len;
         int r = -EINVAL, depth = 0;
 
-        if (brm_path(path, sizeof(path), "%s/index.json", layout) < 0 || brm_file_read(path, JSON_MAX, &data, &len) < 0) {
+        if (brm_path(path, sizeof(path), "%s/index.json", layout) < 0 ||
+            brm_file_read(path, JSON_MAX, (uint8_t **)&index, &index_len) < 0) {
                 snprintf(x->why, x->why_size, "%s: no readable index.json", layout);
                 return -ENOENT;
         }
-        index = cJSON_Parse((char *)data);
-        free(data);
-        if (!index) {
-                snprintf(x->why, x->why_size, "%s: index.json is not valid JSON", layout);
-                return -EINVAL;
+        if (!(m = calloc(1, sizeof(*m)))) {
+                r = -ENOMEM;
+                goto out;
         }
         for (;;) {
-                const char *mt;
-                if (!(desc = pick_manifest(index, depth ? NULL : tag, x)))
+                if ((r = brm_oci_index_pick(index, index_len, depth ? NULL : tag, brm_oci_host_arch(), digest, x->why,
+                                            x->why_size)) < 0 ||
+                    (r = read_blob(layout, digest, x, &manifest, &manifest_len)) < 0 ||
+                    (r = brm_oci_manifest_parse(manifest, manifest_len, m, x->why, x->why_size)) < 0)
                         goto out;
-                if (!(manifest = read_json_blob(layout, str_of(desc, "digest"), x)))
-                        goto out;
-                mt = str_of(manifest, "mediaType");
-                if (!mt || !strstr(mt, "index") || ++depth > 2)
+                if (!m->is_index)
                         break;
-                /* A multi-platform index: pick from it in turn. */
-                cJSON_Delete(index);
-                index = manifest;
-                manifest = NULL;
-        }
-        digest_hex(str_of(desc, "digest"), hex);
-        snprintf(img->digest, sizeof(img->digest), "sha256:%s", hex);
-        if (brm_path(img->rootfs, sizeof(img->rootfs), "%s/rootfs/%s/rootfs", x->store, hex) < 0)
-                goto out;
-        if (brm_path(path, sizeof(path), "%s/rootfs/%s/config.json", x->store, hex) < 0)
-                goto out;
-        if (access(path, F_OK) < 0) {
-                if (!(cfg = read_json_blob(layout, str_of(cJSON_GetObjectItemCaseSensitive(manifest, "config"), "digest"), x)))
-                        goto out;
-                if ((r = unpack(layout, manifest, hex, cfg, x)) < 0)
-                        goto out;
-        } else {
-                /* Unpacked before: the stored config was verified then. */
-                if (brm_file_read(path, JSON_MAX, &data, &len) < 0 || !(cfg = cJSON_Parse((char *)data))) {
-                        free(data);
-                        snprintf(x->why, x->why_size, "%s is damaged: remove it", path);
+                if (++depth > 2) {
+                        snprintf(x->why, x->why_size, "image indexes nested too deep");
+                        r = -EINVAL;
                         goto out;
                 }
-                free(data);
+                /* A multi-platform index: pick from it in turn. */
+                free(index);
+                index = manifest;
+                index_len = manifest_len;
+                manifest = NULL;
         }
-        r = parse_config(cfg, img);
+        brm_oci_digest_hex(digest, hex);
+        snprintf(img->digest, sizeof(img->digest), "%s", digest);
+        r = -ENAMETOOLONG;
+        if (brm_path(img->rootfs, sizeof(img->rootfs), "%s/rootfs/%s/rootfs", x->store, hex) < 0 ||
+            brm_path(path, sizeof(path), "%s/rootfs/%s/config.json", x->store, hex) < 0)
+                goto out;
+        if (access(path, F_OK) < 0) {
+                if ((r = read_blob(layout, m->config, x, &cfg, &cfg_len)) < 0 ||
+                    (r = unpack(layout, m, hex, cfg, cfg_len, x)) < 0)
+                        goto out;
+        } else if (brm_file_read(path, JSON_MAX, (uint8_t **)&cfg, &cfg_len) < 0) {
+                /* Unpacked before: the stored config was verified then. */
+                snprintf(x->why, x->why_size, "%s is damaged: remove it", path);
+                r = -EIO;
+                goto out;
+        }
+        r = brm_oci_config_parse(cfg, cfg_len, img);
         if (r < 0)
-                snprintf(x->why, x->why_size, "image config: %s", strerror(-r));
+                snprintf(x->why, x->why_size, "image config: %s", r == -EINVAL ? "not a JSON object" : strerror(-r));
 out:
-        cJSON_Delete(index);
-        cJSON_Delete(manifest);
-        cJSON_Delete(cfg);
+        free(m);
+        free(index);
+        free(manifest);
+        free(cfg);
         return r;
 }
 
@@ -556,7 +453,7 @@ static int extract_archive(const char *file, const char *dir, struct ctx *x)
                         if (strncmp(name, "blobs/sha256/", 13) != 0 || strlen(name) != 13 + 64)
                                 continue;
                         snprintf(digest, sizeof(digest), "sha256:%.64s", name + 13);
-                        if (digest_hex(digest, hex) < 0)
+                        if (brm_oci_digest_hex(digest, hex) < 0)
                                 continue;
                 }
                 if (brm_path(path, sizeof(path), "%s/%s", dir, name) < 0)
@@ -619,15 +516,12 @@ static int resolve_archive(const char *file, const char *tag, struct brm_image_c
                         snprintf(cfg, sizeof(cfg), "%s/rootfs/%s/config.json", x->store, img->digest + 7);
                         if (strlen(img->digest) == 71 && access(cfg, F_OK) == 0) {
                                 uint8_t *data;
-                                cJSON *o;
                                 free(old);
                                 snprintf(img->rootfs, sizeof(img->rootfs), "%s/rootfs/%s/rootfs", x->store, img->digest + 7);
                                 if (brm_file_read(cfg, JSON_MAX, &data, &len) < 0)
                                         return -EIO;
-                                o = cJSON_Parse((char *)data);
+                                r = brm_oci_config_parse((const char *)data, len, img);
                                 free(data);
-                                r = parse_config(o, img);
-                                cJSON_Delete(o);
                                 return r;
                         }
                 }
