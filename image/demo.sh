@@ -78,6 +78,13 @@ sleep 2 # one more heartbeat, so CPU use is known
 echo
 "$BIN/bramble" ps
 echo
+echo "== what Bramble itself costs on each node (the agent's and its container shims' memory, from heartbeats)"
+"$BIN/bramble" -o json nodes | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    a, s = n.get("agent_rss_bytes"), n.get("shim_rss_bytes")
+    print("   %-12s agent %s   shims %s" % (n["name"], "%4d KiB" % (a // 1024) if a else "   -", "%4d KiB" % (s // 1024) if s is not None else "-"))' || true
+echo
 echo "== its output so far (bramble logs --tail 5 ${names[0]}/hello; the node's agent relays it)"
 "$BIN/bramble" logs --tail 5 "${names[0]}/hello" 2>&1 | sed 's/^/   /' || echo "   (bramble logs failed)"
 echo
