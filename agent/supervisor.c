@@ -5,14 +5,12 @@
  * image off the loop, spawn the shim, ask the runtime to stop or delete);
  * each step's completion calls converge() again. Steps never block the loop.
  *
- * On disk (STATE = opts.state_dir):
- *   STATE/containers/desired.json   the whole desired set (atomic write)
- *   STATE/containers/boot_id        the boot the containers below belong to
- *   STATE/containers/NAME/          the bundle and the container's record:
- *     config.json (OCI spec), spec.json (the spec it runs), state.json
- *     (counters, atomic), shim.pid, pid, exit (written by the shim),
- *     runtime.log (stdout.log and stderr.log of older versions are
- *     removed with the rest)
+ * What lives elsewhere: the records on disk (desired.json, each
+ * container's state.json, bundle and run files) in ctrrecord.c; watching
+ * and re-adopting the shims in shimwatch.c; the OCI spec in ocispec.c.
+ *
+ * STATE is opts.state_dir:
+ *   STATE/containers/               the records (ctrrecord.h)
  *   STATE/runtime/                  the runtime's --root
  *   STATE/images/                   the image store (image.h)
  *   LOGS/containers/NAME/           the container's output, written by its
@@ -35,19 +33,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cgroup.h"
+#include "ctrrecord.h"
 #include "fileio.h"
 #include "image.h"
 #include "log.h"
 #include "logrec.h"
 #include "ocispec.h"
 #include "runtime.h"
+#include "shimwatch.h"
 #include "util.h"
 
 #define MOD "supervisor"
@@ -57,10 +53,8 @@
 #define STOP_GRACE_MS 10000               /* SIGTERM, then SIGKILL (Docker's default) */
 #define RUNTIME_TIMEOUT_MS 60000
 #define AGENT_MEMORY_MIN (16u << 20)      /* v2 memory.min for the agent and its shims */
-#define STATE_MAX (64 * 1024)
 #define LOG_MAX_SIZE (10u << 20)
 #define LOG_MAX_FILES 3
-#define DESIRED_MAX (4 * 1024 * 1024)
 
 enum phase { P_IDLE, P_STARTING, P_RUNNING, P_STOPPING, P_DELETING, P_BACKOFF };
 
@@ -73,22 +67,11 @@ struct container {
         char *desired_key;        /* spec JSON without "stopped": change detection */
         char *run_key;            /* the same for the current or last run; NULL = never ran */
         enum phase phase;
-        enum brm_cstate state;
-        char reason[160];
-        /* Persisted in state.json. */
-        uint32_t restarts, oom_kills;
-        bool has_exit;
-        int exit_code;
-        uint64_t backoff_ms;
-        int64_t started_ms, finished_ms;
-        bool running;             /* a run is under way (or ended unaccounted) */
-        char cgpath[600];
+        struct brm_ctrrecord_state rec; /* persisted in state.json */
         /* The run. */
-        int pid, shim_pid;
-        uv_process_t shim;        /* when the shim is our child */
-        uv_poll_t poll;           /* pidfd of an adopted shim */
-        int pidfd;
-        bool shim_open, poll_open, closing;
+        int pid;
+        struct brm_shimwatch shim;
+        bool closing;
         uv_timer_t timer;         /* backoff, stop escalation */
         int refs;                 /* open handles + steps in flight */
         /* CPU sampling for cpu_percent. */
@@ -119,14 +102,6 @@ struct brm_supervisor {
 
 static void converge(struct container *c);
 static void start(struct container *c);
-
-/* ---- small helpers ---- */
-
-static int cpath(const struct container *c, const char *file, char *out, size_t size)
-{
-        int r = brm_path(out, size, "%s/%s/%s", c->sup->dir, c->name, file);
-        return r < 0 ? r : 0;
-}
 
 static bool changed(const struct container *c)
 {
@@ -170,161 +145,50 @@ static void handle_closed(uv_handle_t *h)
         unref(h->data);
 }
 
-static int read_int_file(const struct container *c, const char *file, long long *v, int n, size_t *got)
-{
-        char path[1024];
-        uint8_t *data;
-        size_t len;
-        char *p, *end;
-        int r;
+static void exited(struct container *c, const char *lost);
 
-        if ((r = cpath(c, file, path, sizeof(path))) < 0 || (r = brm_file_read(path, 256, &data, &len)) < 0)
-                return r;
-        p = (char *)data;
-        *got = 0;
-        for (int i = 0; i < n; i++, p = end) {
-                v[i] = strtoll(p, &end, 10);
-                if (end == p)
-                        break;
-                (*got)++;
-        }
-        free(data);
-        return 0;
+static void shim_closed(struct brm_shimwatch *w)
+{
+        unref(w->data);
 }
 
-/* ---- persistence ---- */
-
-/* tmp + rename without fsync, for files that matter across agent restarts
- * but not across power loss: the page cache outlives a killed agent, and
- * after a reboot the containers these files describe are gone anyway. An
- * fsync costs tens of milliseconds on an SD card, on every start. The
- * desired state, which must survive a reboot, goes through
- * brm_file_write_atomic (fsynced). */
-static int write_fast(const char *path, const char *text)
+static void shim_ended(struct brm_shimwatch *w)
 {
-        char tmp[1100];
-        FILE *f;
-        int r = 0;
-
-        if (brm_path(tmp, sizeof(tmp), "%s.tmp", path) < 0)
-                return -ENAMETOOLONG;
-        if (!(f = fopen(tmp, "we")))
-                return -errno;
-        if (fputs(text, f) < 0)
-                r = -EIO;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        struct container *c = w->data;
+        if (!c->sup->closing)
+                exited(c, NULL);
 }
 
-static int save_state(struct container *c)
+static void save_state(struct container *c)
 {
-        char path[1024], *text;
-        cJSON *o = cJSON_CreateObject();
-        int r;
-
-        if (!o)
-                return -ENOMEM;
-        cJSON_AddNumberToObject(o, "restarts", c->restarts);
-        cJSON_AddNumberToObject(o, "oom_kills", c->oom_kills);
-        if (c->has_exit)
-                cJSON_AddNumberToObject(o, "exit_code", c->exit_code);
-        cJSON_AddNumberToObject(o, "backoff_ms", (double)c->backoff_ms);
-        cJSON_AddNumberToObject(o, "started_ms", (double)c->started_ms);
-        cJSON_AddNumberToObject(o, "finished_ms", (double)c->finished_ms);
-        cJSON_AddBoolToObject(o, "running", c->running);
-        cJSON_AddNumberToObject(o, "state", c->state);
-        cJSON_AddStringToObject(o, "reason", c->reason);
-        cJSON_AddStringToObject(o, "cgroup", c->cgpath);
-        text = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (!text)
-                return -ENOMEM;
-        r = cpath(c, "state.json", path, sizeof(path));
-        if (r == 0)
-                r = write_fast(path, text);
-        free(text);
+        int r = brm_ctrrecord_save_state(c->sup->dir, c->name, &c->rec);
         if (r < 0)
                 brm_warn(MOD, "%s: cannot save state.json (%s): counters may be lost on restart", c->name,
                          strerror(-r));
-        return r;
 }
 
-static double num(const cJSON *o, const char *key, double dflt)
+static void read_pid(struct container *c)
 {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-        return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+        if (c->pid == 0)
+                brm_ctrrecord_read_pid(c->sup->dir, c->name, &c->pid);
 }
 
-static void load_state(struct container *c)
+/* The limits a spec asks for that this node's cgroups cannot enforce: NULL,
+ * or which, in the words of a refusal (AT_CHECK) or of a failed start. A
+ * container never runs without the limits it asked for. */
+static const char *unenforceable(const struct brm_cgroup *cg, const struct brm_container_spec *s, bool at_check)
 {
-        char path[1024];
-        uint8_t *data;
-        size_t len;
-        cJSON *o, *v;
-
-        if (cpath(c, "state.json", path, sizeof(path)) < 0 || brm_file_read(path, STATE_MAX, &data, &len) < 0)
-                return;
-        o = cJSON_Parse((char *)data);
-        free(data);
-        if (!o)
-                return;
-        c->restarts = (uint32_t)num(o, "restarts", 0);
-        c->oom_kills = (uint32_t)num(o, "oom_kills", 0);
-        v = cJSON_GetObjectItemCaseSensitive(o, "exit_code");
-        c->has_exit = cJSON_IsNumber(v);
-        c->exit_code = c->has_exit ? v->valueint : 0;
-        c->backoff_ms = (uint64_t)num(o, "backoff_ms", 0);
-        c->started_ms = (int64_t)num(o, "started_ms", 0);
-        c->finished_ms = (int64_t)num(o, "finished_ms", 0);
-        c->running = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "running"));
-        c->state = (enum brm_cstate)num(o, "state", BRM_CS_PENDING);
-        if (c->state > BRM_CS_STOPPED)
-                c->state = BRM_CS_PENDING;
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "reason")) && cJSON_IsString(v))
-                snprintf(c->reason, sizeof(c->reason), "%s", v->valuestring);
-        if ((v = cJSON_GetObjectItemCaseSensitive(o, "cgroup")) && cJSON_IsString(v))
-                snprintf(c->cgpath, sizeof(c->cgpath), "%s", v->valuestring);
-        cJSON_Delete(o);
-}
-
-static char *spec_key(const struct brm_container_spec *s)
-{
-        cJSON *o = brm_ocispec_encode_spec(s, false);
-        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-        cJSON_Delete(o);
-        return text;
-}
-
-static int save_desired(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n)
-{
-        cJSON *arr = cJSON_CreateArray();
-        char path[600], *text;
-        int r;
-
-        if (!arr)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                cJSON *o = brm_ocispec_encode_spec(&specs[i], true);
-                if (!o || !cJSON_AddItemToArray(arr, o)) {
-                        cJSON_Delete(o);
-                        cJSON_Delete(arr);
-                        return -ENOMEM;
-                }
-        }
-        text = cJSON_PrintUnformatted(arr);
-        cJSON_Delete(arr);
-        if (!text)
-                return -ENOMEM;
-        r = brm_path(path, sizeof(path), "%s/desired.json", sup->dir);
-        if (r >= 0)
-                r = brm_file_write_atomic(path, text, strlen(text), 0600);
-        free(text);
-        return r;
+        if ((s->memory_max || s->memory_high) && !cg->memory)
+                return at_check ? "memory limit refused: this node has no memory cgroup controller"
+                                : "memory limit requested but the memory cgroup controller is not available "
+                                  "on this node (enable it: cgroup_enable=memory on the kernel command line)";
+        if (s->cpu_millis && !cg->cpu)
+                return at_check ? "--cpus refused: this node has no cpu controller"
+                                : "--cpus requested but the cpu controller (CFS bandwidth) is not available";
+        if (s->pids_max && !cg->pids)
+                return at_check ? "--pids refused: this node has no pids controller"
+                                : "--pids requested but the pids cgroup controller is not available";
+        return NULL;
 }
 
 /* ---- containers ---- */
@@ -340,21 +204,20 @@ static struct container *find(struct brm_supervisor *sup, const char *name)
 static struct container *create(struct brm_supervisor *sup, const char *name)
 {
         struct container *c = calloc(1, sizeof(*c));
-        char path[1024];
 
         if (!c)
                 return NULL;
         c->sup = sup;
-        c->pidfd = -1;
         snprintf(c->name, sizeof(c->name), "%s", name);
+        brm_shimwatch_init(&c->shim, shim_ended, shim_closed, c);
         uv_timer_init(sup->loop, &c->timer);
         c->timer.data = c;
         c->refs = 1; /* the timer */
         c->next = sup->list;
         sup->list = c;
-        if (cpath(c, "", path, sizeof(path)) == 0 && brm_mkdir_p(path, 0700) < 0)
-                brm_warn(MOD, "%s: cannot create %s", name, path);
-        brm_cgroup_container_path(&sup->cg, name, c->cgpath, sizeof(c->cgpath));
+        if (brm_ctrrecord_create(sup->dir, name) < 0)
+                brm_warn(MOD, "%s: cannot create its directory in %s", name, sup->dir);
+        brm_cgroup_container_path(&sup->cg, name, c->rec.cgroup, sizeof(c->rec.cgroup));
         return c;
 }
 
@@ -366,7 +229,7 @@ static void set_desired(struct container *c, const struct brm_container_spec *s)
         c->has_desired = false;
         if (!s)
                 return;
-        if (brm_ocispec_spec_dup(s, &c->desired) < 0 || !(c->desired_key = spec_key(s))) {
+        if (brm_ocispec_spec_dup(s, &c->desired) < 0 || !(c->desired_key = brm_ctrrecord_spec_key(s))) {
                 brm_ocispec_spec_free(&c->desired);
                 free(c->desired_key);
                 c->desired_key = NULL;
@@ -374,19 +237,6 @@ static void set_desired(struct container *c, const struct brm_container_spec *s)
                 return;
         }
         c->has_desired = true;
-}
-
-static void remove_dir(struct container *c)
-{
-        static const char *const files[] = { "config.json", "spec.json", "state.json", "shim.pid", "pid", "exit",
-                                             "stdout.log", "stderr.log", "runtime.log" };
-        char path[1024];
-
-        for (size_t i = 0; i < BRM_ARRAY_SIZE(files); i++)
-                if (cpath(c, files[i], path, sizeof(path)) == 0)
-                        unlink(path);
-        if (cpath(c, "", path, sizeof(path)) == 0 && rmdir(path) < 0 && errno != ENOENT)
-                brm_warn(MOD, "%s: could not remove %s: %s", c->name, path, strerror(errno));
 }
 
 /* LOGS/containers/NAME -> LOGS/removed/NAME.MS, then the callback. */
@@ -408,25 +258,17 @@ static void move_logs(struct brm_supervisor *sup, const char *name)
 
 static void discard(struct container *c)
 {
+        int r;
+
         brm_info(MOD, "%s: removed", c->name);
-        remove_dir(c);
+        if ((r = brm_ctrrecord_remove(c->sup->dir, c->name)) < 0)
+                brm_warn(MOD, "%s: could not remove %s/%s: %s", c->name, c->sup->dir, c->name, strerror(-r));
         move_logs(c->sup, c->name);
         c->closing = true;
         uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
 /* ---- exits ---- */
-
-static void clear_run_files(struct container *c)
-{
-        char path[1024];
-        if (cpath(c, "exit", path, sizeof(path)) == 0)
-                unlink(path);
-        if (cpath(c, "pid", path, sizeof(path)) == 0)
-                unlink(path);
-        if (cpath(c, "shim.pid", path, sizeof(path)) == 0)
-                unlink(path);
-}
 
 static void on_deleted(int status, const char *out, void *arg)
 {
@@ -438,9 +280,9 @@ static void on_deleted(int status, const char *out, void *arg)
         }
         if (status != 0)
                 brm_warn(MOD, "%s: %s delete failed (%d): %s; ignored", c->name, c->sup->rt.name, status, out);
-        clear_run_files(c);
+        brm_ctrrecord_clear_run(c->sup->dir, c->name);
         /* converge() arms the backoff timer. */
-        c->phase = c->state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+        c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
         converge(c);
         unref(c);
 }
@@ -450,7 +292,7 @@ static void backoff_fire(uv_timer_t *t)
         struct container *c = t->data;
 
         c->phase = P_IDLE;
-        c->restarts++;
+        c->rec.restarts++;
         start(c);
 }
 
@@ -478,109 +320,65 @@ static bool should_restart(const struct container *c)
                 return false;
         if (c->desired.restart == BRM_RESTART_ALWAYS)
                 return true;
-        return c->desired.restart == BRM_RESTART_ON_FAILURE && (!c->has_exit || c->exit_code != 0);
+        return c->desired.restart == BRM_RESTART_ON_FAILURE && (!c->rec.has_exit || c->rec.exit_code != 0);
 }
 
 /* Accounts one finished run: exit code, OOM kills from the cgroup (before
  * the runtime deletes it), counters persisted, then the restart policy. */
 static void account_exit(struct container *c, int code, bool started, int64_t when_ms, const char *lost)
 {
+        struct brm_ctrrecord_state *rec = &c->rec;
         struct brm_cgroup_stats st;
         uint64_t oom = 0;
         char out[200] = "";
 
-        if (c->sup->cg.ops->stats(&c->sup->cg, c->cgpath, &st) == 0 && st.has_oom)
+        if (c->sup->cg.ops->stats(&c->sup->cg, rec->cgroup, &st) == 0 && st.has_oom)
                 oom = st.oom_kills;
-        c->oom_kills += (uint32_t)oom;
-        c->has_exit = code >= 0;
-        c->exit_code = code;
-        c->finished_ms = when_ms ? when_ms : brm_now_ms();
-        c->running = false;
+        rec->oom_kills += (uint32_t)oom;
+        rec->has_exit = code >= 0;
+        rec->exit_code = code;
+        rec->finished_ms = when_ms ? when_ms : brm_now_ms();
+        rec->running = false;
         c->pid = 0;
         c->has_cpu = false;
-        if (lost)
-                snprintf(c->reason, sizeof(c->reason), "%s", lost);
-        else if (!started) {
-                char path[1024];
-                uint8_t *data;
-                size_t len;
+        if (lost) {
+                snprintf(rec->reason, sizeof(rec->reason), "%s", lost);
+        } else if (!started) {
                 /* The runtime's last log line says why it could not start. */
-                if (cpath(c, "runtime.log", path, sizeof(path)) == 0 &&
-                    brm_file_read(path, 1 << 20, &data, &len) == 0) {
-                        char *end = (char *)data + len, *line;
-                        while (end > (char *)data && (end[-1] == '\n' || end[-1] == '\r'))
-                                *--end = '\0';
-                        line = strrchr((char *)data, '\n');
-                        snprintf(out, sizeof(out), "%s", line ? line + 1 : (char *)data);
-                        free(data);
-                }
-                snprintf(c->reason, sizeof(c->reason), "start failed: %.140s", out[0] ? out : "runtime error");
+                brm_ctrrecord_runtime_error(c->sup->dir, c->name, out, sizeof(out));
+                snprintf(rec->reason, sizeof(rec->reason), "start failed: %.140s", out[0] ? out : "runtime error");
         } else if (oom > 0 && code == 128 + SIGKILL)
-                snprintf(c->reason, sizeof(c->reason), "OOMKilled");
+                snprintf(rec->reason, sizeof(rec->reason), "OOMKilled");
         else if (code == 0)
-                snprintf(c->reason, sizeof(c->reason), "Completed");
+                snprintf(rec->reason, sizeof(rec->reason), "Completed");
         else if (code > 128)
-                snprintf(c->reason, sizeof(c->reason), "Killed by signal %d", code - 128);
+                snprintf(rec->reason, sizeof(rec->reason), "Killed by signal %d", code - 128);
         else
-                snprintf(c->reason, sizeof(c->reason), "Error: exit code %d", code);
-        if (c->finished_ms - c->started_ms >= BACKOFF_RESET_MS)
-                c->backoff_ms = 0;
+                snprintf(rec->reason, sizeof(rec->reason), "Error: exit code %d", code);
+        if (rec->finished_ms - rec->started_ms >= BACKOFF_RESET_MS)
+                rec->backoff_ms = 0;
         if (should_restart(c)) {
-                c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_FIRST_MS;
-                if (c->backoff_ms > BACKOFF_CAP_MS)
-                        c->backoff_ms = BACKOFF_CAP_MS;
-                c->state = BRM_CS_BACKOFF;
+                rec->backoff_ms = rec->backoff_ms ? rec->backoff_ms * 2 : BACKOFF_FIRST_MS;
+                if (rec->backoff_ms > BACKOFF_CAP_MS)
+                        rec->backoff_ms = BACKOFF_CAP_MS;
+                rec->state = BRM_CS_BACKOFF;
         } else {
-                c->state = c->has_desired && c->desired.stopped ? BRM_CS_STOPPED : BRM_CS_EXITED;
+                rec->state = c->has_desired && c->desired.stopped ? BRM_CS_STOPPED : BRM_CS_EXITED;
         }
-        brm_info(MOD, "%s: exited (%s)%s", c->name, c->reason, c->state == BRM_CS_BACKOFF ? ", will restart" : "");
+        brm_info(MOD, "%s: exited (%s)%s", c->name, rec->reason, rec->state == BRM_CS_BACKOFF ? ", will restart" : "");
         save_state(c);
         delete_container(c);
 }
 
-/* Stops watching the shim (as our child or through its pidfd). The shim
- * itself is not touched. */
-static void unwatch(struct container *c)
-{
-        if (c->shim_open) {
-                c->shim_open = false;
-                uv_close((uv_handle_t *)&c->shim, handle_closed);
-        }
-        if (c->poll_open) {
-                c->poll_open = false;
-                uv_close((uv_handle_t *)&c->poll, handle_closed);
-                close(c->pidfd);
-                c->pidfd = -1;
-        }
-}
-
 static void exited(struct container *c, const char *lost)
 {
-        long long v[3] = { -1, 1, 0 };
-        size_t got = 0;
+        struct brm_ctrrecord_exit ex = { .code = -1, .started = true };
 
         uv_timer_stop(&c->timer);
-        unwatch(c);
-        if (!lost && (read_int_file(c, "exit", v, 3, &got) < 0 || got < 2))
+        brm_shimwatch_stop(&c->shim);
+        if (!lost && brm_ctrrecord_read_exit(c->sup->dir, c->name, &ex) < 0)
                 lost = "exit status lost: the shim ended without writing it";
-        account_exit(c, lost ? -1 : (int)v[0], lost || v[1], got >= 3 ? v[2] : 0, lost);
-}
-
-static void on_shim_exit(uv_process_t *p, int64_t status, int sig)
-{
-        struct container *c = p->data;
-        if (!c->sup->closing)
-                exited(c, NULL);
-}
-
-static void on_pidfd(uv_poll_t *h, int status, int events)
-{
-        struct container *c = h->data;
-
-        /* The shim is a child of ours only if this process spawned it before
-         * a supervisor restart in the same process; reap it then. */
-        waitpid(c->shim_pid, NULL, WNOHANG);
-        exited(c, NULL);
+        account_exit(c, lost ? -1 : ex.code, lost || ex.started, lost ? 0 : ex.ms, lost);
 }
 
 /* ---- start and stop ---- */
@@ -604,9 +402,9 @@ static void resolve_work(uv_work_t *req)
 static void fail(struct container *c, const char *fmt, const char *arg)
 {
         c->phase = P_IDLE;
-        c->state = BRM_CS_FAILED;
-        snprintf(c->reason, sizeof(c->reason), fmt, arg);
-        brm_warn(MOD, "%s: failed: %s", c->name, c->reason);
+        c->rec.state = BRM_CS_FAILED;
+        snprintf(c->rec.reason, sizeof(c->rec.reason), fmt, arg);
+        brm_warn(MOD, "%s: failed: %s", c->name, c->rec.reason);
         save_state(c);
 }
 
@@ -615,20 +413,19 @@ static int write_bundle(struct container *c, const struct brm_image_config *img)
         struct brm_ocispec_params p = {
                 .spec = &c->desired,
                 .image = img,
-                .cgroups_path = c->cgpath,
+                .cgroups_path = c->rec.cgroup,
                 .cgroup_version = c->sup->cg.ops->version,
                 .swap = c->sup->cg.swap,
         };
-        char path[1024], *json;
+        char *json;
         int r = brm_ocispec_build(&p, &json);
 
         if (r < 0)
                 return r;
-        if ((r = cpath(c, "config.json", path, sizeof(path))) == 0)
-                r = write_fast(path, json);
+        r = brm_ctrrecord_write(c->sup->dir, c->name, "config.json", json);
         free(json);
-        if (r == 0 && (r = cpath(c, "spec.json", path, sizeof(path))) == 0)
-                r = write_fast(path, c->desired_key);
+        if (r == 0)
+                r = brm_ctrrecord_write(c->sup->dir, c->name, "spec.json", c->desired_key);
         return r;
 }
 
@@ -636,9 +433,11 @@ static void resolved(uv_work_t *req, int status)
 {
         struct start_work *w = req->data;
         struct container *c = w->c;
+        struct brm_supervisor *sup = c->sup;
+        char dir[1024], logdir[1024];
         int r;
 
-        if (c->sup->closing || status < 0)
+        if (sup->closing || status < 0)
                 goto out;
         c->phase = P_IDLE;
         if (!c->has_desired || c->desired.stopped || strcmp(c->run_key ? c->run_key : "", c->desired_key)) {
@@ -659,31 +458,24 @@ static void resolved(uv_work_t *req, int status)
                 goto out;
         }
         brm_debug(MOD, "%s: image resolved", c->name);
-        clear_run_files(c);
-        c->started_ms = brm_now_ms();
-        c->running = true;
-        c->state = BRM_CS_RUNNING;
-        c->reason[0] = '\0';
+        brm_ctrrecord_clear_run(sup->dir, c->name);
+        c->rec.started_ms = brm_now_ms();
+        c->rec.running = true;
+        c->rec.state = BRM_CS_RUNNING;
+        c->rec.reason[0] = '\0';
         save_state(c);
-        char dir[1024], logdir[1024];
-        cpath(c, "", dir, sizeof(dir));
-        dir[strlen(dir) - 1] = '\0';
-        brm_supervisor_log_dir(c->sup, c->name, logdir, sizeof(logdir));
-        c->shim.data = c;
-        r = brm_runtime_spawn_shim(c->sup->loop, &c->sup->rt, c->sup->shim, c->name, dir, logdir,
-                                   c->sup->log_max_size, c->sup->log_max_files, &c->shim, on_shim_exit);
-        c->refs++;
-        c->shim_open = true;
+        brm_ctrrecord_path(sup->dir, c->name, NULL, dir, sizeof(dir));
+        brm_supervisor_log_dir(sup, c->name, logdir, sizeof(logdir));
+        r = brm_shimwatch_spawn(&c->shim, sup->loop, &sup->rt, sup->shim, c->name, dir, logdir, sup->log_max_size,
+                                sup->log_max_files);
+        c->refs++; /* the shim's process handle, open or already closing */
         if (r < 0) {
-                c->shim_open = false;
-                uv_close((uv_handle_t *)&c->shim, handle_closed);
-                c->running = false;
+                c->rec.running = false;
                 fail(c, "cannot start the shim: %s", uv_strerror(r));
                 goto out;
         }
-        c->shim_pid = c->shim.pid;
         c->phase = P_RUNNING;
-        brm_info(MOD, "%s: started (shim %d)", c->name, c->shim_pid);
+        brm_info(MOD, "%s: started (shim %d)", c->name, c->shim.pid);
 out:
         brm_image_config_free(&w->img);
         free(w);
@@ -693,20 +485,18 @@ out:
 static void start(struct container *c)
 {
         struct start_work *w;
-        struct brm_cgroup *cg = &c->sup->cg;
         const struct brm_container_spec *s = &c->desired;
+        const char *missing = unenforceable(&c->sup->cg, s, false);
         int r;
 
-        /* Never run a container without the limits it asked for. */
-        if ((s->memory_max || s->memory_high) && !cg->memory)
-                return fail(c, "%s", "memory limit requested but the memory cgroup controller is not available "
-                                     "on this node (enable it: cgroup_enable=memory on the kernel command line)");
-        if (s->cpu_millis && !cg->cpu)
-                return fail(c, "%s", "--cpus requested but the cpu controller (CFS bandwidth) is not available");
-        if (s->pids_max && !cg->pids)
-                return fail(c, "%s", "--pids requested but the pids cgroup controller is not available");
-        if (!(w = calloc(1, sizeof(*w))))
-                return fail(c, "%s", "out of memory");
+        if (missing) {
+                fail(c, "%s", missing);
+                return;
+        }
+        if (!(w = calloc(1, sizeof(*w)))) {
+                fail(c, "%s", "out of memory");
+                return;
+        }
         free(c->run_key);
         c->run_key = strdup(c->desired_key);
         w->c = c;
@@ -714,12 +504,13 @@ static void start(struct container *c)
         snprintf(w->images, sizeof(w->images), "%s", c->sup->images);
         snprintf(w->ref, sizeof(w->ref), "%s", s->image);
         c->phase = P_STARTING;
-        c->state = BRM_CS_PENDING;
+        c->rec.state = BRM_CS_PENDING;
         brm_debug(MOD, "%s: resolving %s", c->name, s->image);
         r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved);
         if (r < 0) {
                 free(w);
-                return fail(c, "cannot queue the image work: %s", uv_strerror(r));
+                fail(c, "cannot queue the image work: %s", uv_strerror(r));
+                return;
         }
         c->refs++;
 }
@@ -770,7 +561,7 @@ static void converge(struct container *c)
         case P_BACKOFF:
                 if (c->has_desired && !c->desired.stopped && !changed(c)) {
                         if (!uv_is_active((uv_handle_t *)&c->timer)) {
-                                int64_t left = c->finished_ms + (int64_t)c->backoff_ms - brm_now_ms();
+                                int64_t left = c->rec.finished_ms + (int64_t)c->rec.backoff_ms - brm_now_ms();
                                 uv_timer_start(&c->timer, backoff_fire, left > 0 ? (uint64_t)left : 0, 0);
                         }
                         return;
@@ -786,8 +577,8 @@ static void converge(struct container *c)
                 return;
         }
         if (c->desired.stopped) {
-                if (c->state != BRM_CS_STOPPED) {
-                        c->state = BRM_CS_STOPPED;
+                if (c->rec.state != BRM_CS_STOPPED) {
+                        c->rec.state = BRM_CS_STOPPED;
                         save_state(c);
                 }
                 return;
@@ -795,44 +586,17 @@ static void converge(struct container *c)
         if (changed(c)) {
                 /* A new spec is a new container: counters start over. */
                 if (c->run_key) {
-                        c->restarts = c->oom_kills = 0;
-                        c->has_exit = false;
-                        c->backoff_ms = 0;
+                        c->rec.restarts = c->rec.oom_kills = 0;
+                        c->rec.has_exit = false;
+                        c->rec.backoff_ms = 0;
                 }
                 start(c);
-        } else if (c->state == BRM_CS_STOPPED || c->state == BRM_CS_PENDING) {
+        } else if (c->rec.state == BRM_CS_STOPPED || c->rec.state == BRM_CS_PENDING) {
                 start(c);
         }
 }
 
-/* ---- re-adoption ---- */
-
-static unsigned long long proc_start_time(int pid)
-{
-        char path[64];
-        uint8_t *data;
-        size_t len;
-        unsigned long long t = 0;
-        char *p;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        if (brm_file_read(path, 4096, &data, &len) < 0)
-                return 0;
-        if ((p = strrchr((char *)data, ')')) &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
-                t = 0;
-        free(data);
-        return t;
-}
-
-static void read_pid(struct container *c)
-{
-        long long v[1];
-        size_t got = 0;
-
-        if (c->pid == 0 && read_int_file(c, "pid", v, 1, &got) == 0 && got == 1 && v[0] > 0)
-                c->pid = (int)v[0];
-}
+/* ---- loading and re-adoption ---- */
 
 /* Takes over a container found on disk: its shim still runs (watch it), or
  * it ended while no agent was there (account it now), or it was accounted
@@ -840,129 +604,51 @@ static void read_pid(struct container *c)
 static void adopt(struct container *c, bool same_boot)
 {
         char path[1024];
-        long long v[2];
-        size_t got = 0;
-        int fd;
+        unsigned long long start_time;
+        int pid;
 
-        if (!c->running) {
+        if (!c->rec.running) {
                 if (brm_path(path, sizeof(path), "%s/%s", c->sup->rt.root, c->name) >= 0 && access(path, F_OK) == 0) {
                         delete_container(c);
                         return;
                 }
-                c->phase = c->state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+                c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
                 return;
         }
         if (!same_boot) {
                 exited(c, "node rebooted");
                 return;
         }
-        if (read_int_file(c, "shim.pid", v, 2, &got) == 0 && got == 2 && v[0] > 0) {
-                fd = (int)syscall(SYS_pidfd_open, (pid_t)v[0], 0);
-                /* The pidfd pins the process; the start time tells a
-                 * recycled pid from our shim. */
-                if (fd >= 0 && proc_start_time((int)v[0]) != (unsigned long long)v[1]) {
-                        close(fd);
-                        fd = -1;
-                }
-                if (fd >= 0 && uv_poll_init(c->sup->loop, &c->poll, fd) == 0) {
-                        c->pidfd = fd;
-                        c->shim_pid = (int)v[0];
-                        c->poll.data = c;
-                        c->poll_open = true;
-                        c->refs++;
-                        uv_poll_start(&c->poll, UV_READABLE, on_pidfd);
-                        c->phase = P_RUNNING;
-                        c->state = BRM_CS_RUNNING;
-                        read_pid(c);
-                        brm_info(MOD, "%s: re-adopted (pid %d, shim %d)", c->name, c->pid, c->shim_pid);
-                        return;
-                }
-                if (fd >= 0)
-                        close(fd);
+        if (brm_ctrrecord_read_shim(c->sup->dir, c->name, &pid, &start_time) == 0 &&
+            brm_shimwatch_adopt(&c->shim, c->sup->loop, pid, start_time) == 0) {
+                c->refs++;
+                c->phase = P_RUNNING;
+                c->rec.state = BRM_CS_RUNNING;
+                read_pid(c);
+                brm_info(MOD, "%s: re-adopted (pid %d, shim %d)", c->name, c->pid, c->shim.pid);
+                return;
         }
         exited(c, NULL);
 }
 
-static int load_desired(struct brm_supervisor *sup)
+static void desired_found(const struct brm_container_spec *s, void *arg)
 {
-        char path[600];
-        uint8_t *data;
-        size_t len;
-        cJSON *arr, *o;
-        int r;
+        struct brm_supervisor *sup = arg;
+        struct container *c;
 
-        if (brm_path(path, sizeof(path), "%s/desired.json", sup->dir) < 0)
-                return -ENAMETOOLONG;
-        r = brm_file_read(path, DESIRED_MAX, &data, &len);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        arr = cJSON_Parse((char *)data);
-        free(data);
-        if (!cJSON_IsArray(arr)) {
-                cJSON_Delete(arr);
-                return -EINVAL;
-        }
-        cJSON_ArrayForEach(o, arr) {
-                struct brm_container_spec s;
-                struct container *c;
-                if (brm_ocispec_decode_spec(o, &s) < 0) {
-                        brm_warn(MOD, "%s: an entry is not valid: ignored", path);
-                        continue;
-                }
-                if (!find(sup, s.name) && (c = create(sup, s.name)))
-                        set_desired(c, &s);
-                brm_ocispec_spec_free(&s);
-        }
-        cJSON_Delete(arr);
-        return 0;
+        if (!find(sup, s->name) && (c = create(sup, s->name)))
+                set_desired(c, s);
 }
 
-static void load_containers(struct brm_supervisor *sup)
+static void record_found(const char *name, void *arg)
 {
-        DIR *d = opendir(sup->dir);
-        struct dirent *e;
+        struct brm_supervisor *sup = arg;
+        struct container *c;
 
-        if (!d)
+        if (!(c = find(sup, name)) && !(c = create(sup, name)))
                 return;
-        while ((e = readdir(d))) {
-                struct container *c;
-                char path[1024];
-                uint8_t *data;
-                size_t len;
-
-                if (e->d_type != DT_DIR || !brm_valid_container_name(e->d_name))
-                        continue;
-                if (!(c = find(sup, e->d_name)) && !(c = create(sup, e->d_name)))
-                        continue;
-                load_state(c);
-                if (cpath(c, "spec.json", path, sizeof(path)) == 0 && brm_file_read(path, STATE_MAX, &data, &len) == 0)
-                        c->run_key = (char *)data;
-        }
-        closedir(d);
-}
-
-/* Containers do not survive a reboot; their records do. The boot id tells
- * which records describe processes of this boot. */
-static bool same_boot(struct brm_supervisor *sup)
-{
-        char path[600], now[64] = "";
-        uint8_t *old = NULL, *cur;
-        size_t len;
-        bool same;
-
-        if (brm_file_read("/proc/sys/kernel/random/boot_id", 64, &cur, &len) == 0) {
-                snprintf(now, sizeof(now), "%s", (char *)cur);
-                free(cur);
-        }
-        if (brm_path(path, sizeof(path), "%s/boot_id", sup->dir) < 0)
-                return true;
-        same = brm_file_read(path, 64, &old, &len) < 0 || strcmp((char *)old, now) == 0;
-        free(old);
-        if (!same || access(path, F_OK) < 0)
-                brm_file_write_atomic(path, now, strlen(now), 0644);
-        return same;
+        brm_ctrrecord_load_state(sup->dir, name, &c->rec);
+        brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key);
 }
 
 /* Log directories without a container: the agent ended after removing the
@@ -981,6 +667,26 @@ static void sweep_logs(struct brm_supervisor *sup)
         closedir(d);
 }
 
+/* Loads the records, re-adopts what runs and converges everything. */
+static void load(struct brm_supervisor *sup)
+{
+        size_t invalid = 0;
+        bool boot;
+        int r;
+
+        if ((r = brm_ctrrecord_load_desired(sup->dir, desired_found, sup, &invalid)) < 0)
+                brm_warn(MOD, "desired.json is not readable (%s): starting with an empty desired set", strerror(-r));
+        else if (invalid)
+                brm_warn(MOD, "%s/desired.json: %zu entries are not valid: ignored", sup->dir, invalid);
+        brm_ctrrecord_list(sup->dir, record_found, sup);
+        sweep_logs(sup);
+        boot = brm_ctrrecord_same_boot(sup->dir, "/proc/sys/kernel/random/boot_id");
+        for (struct container *c = sup->list; c; c = c->next)
+                adopt(c, boot);
+        for (struct container *c = sup->list; c; c = c->next)
+                converge(c);
+}
+
 /* ---- the public interface ---- */
 
 int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size)
@@ -995,28 +701,30 @@ const char *brm_supervisor_logs_root(const struct brm_supervisor *sup)
         return sup->logs;
 }
 
-static void shim_default(char *out, size_t size)
+/* The agent's own protection: containers must not starve it of memory, and
+ * the kernel's OOM killer picks containers before the agent (and its
+ * shims, which inherit oom_score_adj; runc resets it to 0 for the
+ * container from the spec). */
+static void protect_self(struct brm_supervisor *sup)
 {
-        char exe[512];
-        size_t n = sizeof(exe);
+        FILE *f;
+        bool ok;
+        int r;
 
-        /* Beside our own binary (an installed or a build tree), else PATH. */
-        if (uv_exepath(exe, &n) == 0) {
-                char *slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = '\0';
-                        if (brm_path(out, size, "%s/bramble-shim", exe) >= 0 && access(out, X_OK) == 0)
-                                return;
-                }
-        }
-        snprintf(out, size, "bramble-shim");
+        if ((r = sup->cg.ops->protect_self(&sup->cg, AGENT_MEMORY_MIN)) < 0)
+                brm_warn(MOD, "could not fully protect the agent's cgroup (%s): continuing", strerror(-r));
+        f = fopen("/proc/self/oom_score_adj", "we");
+        ok = f && fputs("-900", f) >= 0;
+        if (f && fclose(f) != 0)
+                ok = false;
+        if (!ok)
+                brm_warn(MOD, "could not lower the agent's oom_score_adj (%s): continuing", strerror(errno));
 }
 
 int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts, struct brm_supervisor **ret)
 {
         struct brm_supervisor *sup = calloc(1, sizeof(*sup));
         char rtroot[600], why[600], logs_c[600], logs_r[600];
-        bool boot;
         int r;
 
         if (!sup)
@@ -1066,35 +774,14 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         if (opts->shim)
                 snprintf(sup->shim, sizeof(sup->shim), "%s", opts->shim);
         else
-                shim_default(sup->shim, sizeof(sup->shim));
+                brm_shimwatch_default_path(sup->shim, sizeof(sup->shim));
         brm_info(MOD, "runtime %s (%s), cgroup %s%s base %s, controllers:%s%s%s", sup->rt.version, sup->rt.path,
                  sup->cg.ops->name, sup->cg.hybrid ? " (hybrid)" : "", sup->cg.base, sup->cg.memory ? " memory" : "",
                  sup->cg.cpu ? " cpu" : "", sup->cg.pids ? " pids" : "");
-        /* A container must not be able to starve the agent of memory. */
-        if ((r = sup->cg.ops->protect_self(&sup->cg, AGENT_MEMORY_MIN)) < 0)
-                brm_warn(MOD, "could not fully protect the agent's cgroup (%s): continuing", strerror(-r));
-        {
-                /* The kernel's OOM killer picks containers before the agent
-                 * (and its shims, which inherit this; runc resets it to 0
-                 * for the container from the spec). */
-                FILE *f = fopen("/proc/self/oom_score_adj", "we");
-                bool ok = f && fputs("-900", f) >= 0;
-                if (f && fclose(f) != 0)
-                        ok = false;
-                if (!ok)
-                        brm_warn(MOD, "could not lower the agent's oom_score_adj (%s): continuing", strerror(errno));
-        }
+        protect_self(sup);
         uv_timer_init(loop, &sup->idle);
         sup->idle.data = sup;
-        if ((r = load_desired(sup)) < 0)
-                brm_warn(MOD, "desired.json is not readable (%s): starting with an empty desired set", strerror(-r));
-        load_containers(sup);
-        sweep_logs(sup);
-        boot = same_boot(sup);
-        for (struct container *c = sup->list; c; c = c->next)
-                adopt(c, boot);
-        for (struct container *c = sup->list; c; c = c->next)
-                converge(c);
+        load(sup);
         *ret = sup;
         return 0;
 fail:
@@ -1114,41 +801,48 @@ void brm_supervisor_caps(const struct brm_supervisor *sup, struct brm_supervisor
 
 static int validate(const struct brm_container_spec *s, char *why, size_t size)
 {
-        if (!brm_valid_container_name(s->name))
-                return snprintf(why, size, "name '%s' is not valid: expected [a-z0-9][a-z0-9_.-]{0,62}", s->name),
-                       -EINVAL;
-        if (!s->image[0])
-                return snprintf(why, size, "%s: image is empty", s->name), -EINVAL;
-        if ((unsigned)s->restart > BRM_RESTART_NEVER || (unsigned)s->network > BRM_NET_NONE)
-                return snprintf(why, size, "%s: restart or network out of range", s->name), -EINVAL;
-        if (s->memory_high && s->memory_max && s->memory_high > s->memory_max)
-                return snprintf(why, size, "%s: memory_high is above memory_max", s->name), -EINVAL;
+        if (!brm_valid_container_name(s->name)) {
+                snprintf(why, size, "name '%s' is not valid: expected [a-z0-9][a-z0-9_.-]{0,62}", s->name);
+                return -EINVAL;
+        }
+        if (!s->image[0]) {
+                snprintf(why, size, "%s: image is empty", s->name);
+                return -EINVAL;
+        }
+        if ((unsigned)s->restart > BRM_RESTART_NEVER || (unsigned)s->network > BRM_NET_NONE) {
+                snprintf(why, size, "%s: restart or network out of range", s->name);
+                return -EINVAL;
+        }
+        if (s->memory_high && s->memory_max && s->memory_high > s->memory_max) {
+                snprintf(why, size, "%s: memory_high is above memory_max", s->name);
+                return -EINVAL;
+        }
         for (size_t i = 0; i < BRM_MAX_ENV && s->env[i]; i++)
-                if (!strchr(s->env[i], '=') || s->env[i][0] == '=')
-                        return snprintf(why, size, "%s: env '%s' is not KEY=VALUE", s->name, s->env[i]), -EINVAL;
+                if (!strchr(s->env[i], '=') || s->env[i][0] == '=') {
+                        snprintf(why, size, "%s: env '%s' is not KEY=VALUE", s->name, s->env[i]);
+                        return -EINVAL;
+                }
         return 0;
 }
 
 int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_spec *spec, char *why, size_t why_size)
 {
         enum brm_image_kind kind;
+        const char *missing;
         int r;
 
         if ((r = validate(spec, why, why_size)) < 0)
                 return r;
-        if ((spec->memory_max || spec->memory_high) && !sup->cg.memory)
-                return snprintf(why, why_size, "memory limit refused: this node has no memory cgroup controller"),
-                       -ENOTSUP;
-        if (spec->cpu_millis && !sup->cg.cpu)
-                return snprintf(why, why_size, "--cpus refused: this node has no cpu controller"), -ENOTSUP;
-        if (spec->pids_max && !sup->cg.pids)
-                return snprintf(why, why_size, "--pids refused: this node has no pids controller"), -ENOTSUP;
+        if ((missing = unenforceable(&sup->cg, spec, true))) {
+                snprintf(why, why_size, "%s", missing);
+                return -ENOTSUP;
+        }
         if ((r = brm_image_identify(spec->image, &kind, why, why_size)) < 0)
                 return r;
-        if (kind == BRM_IMAGE_ROOTFS && !spec->args[0])
-                return snprintf(why, why_size, "image %s is a root file-system directory: give the command to run",
-                                spec->image),
-                       -EINVAL;
+        if (kind == BRM_IMAGE_ROOTFS && !spec->args[0]) {
+                snprintf(why, why_size, "image %s is a root file-system directory: give the command to run", spec->image);
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -1166,7 +860,7 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
                         if (strcmp(specs[i].name, specs[j].name) == 0)
                                 return -EINVAL;
         }
-        if ((r = save_desired(sup, specs, n)) < 0) {
+        if ((r = brm_ctrrecord_save_desired(sup->dir, specs, n)) < 0) {
                 brm_err(MOD, "cannot persist the desired state: %s", strerror(-r));
                 return r;
         }
@@ -1195,12 +889,12 @@ static void fill_status(struct container *c, struct brm_container_status *st)
         memset(st, 0, sizeof(*st));
         snprintf(st->name, sizeof(st->name), "%s", c->name);
         snprintf(st->image, sizeof(st->image), "%s", c->desired.image);
-        st->state = c->state;
-        st->restarts = c->restarts;
-        st->has_exit_code = c->has_exit;
-        st->exit_code = c->exit_code;
-        st->oom_kills = c->oom_kills;
-        snprintf(st->reason, sizeof(st->reason), "%s", c->reason);
+        st->state = c->rec.state;
+        st->restarts = c->rec.restarts;
+        st->has_exit_code = c->rec.has_exit;
+        st->exit_code = c->rec.exit_code;
+        st->oom_kills = c->rec.oom_kills;
+        snprintf(st->reason, sizeof(st->reason), "%s", c->rec.reason);
         /* "running" promises a process: until the runtime has written its
          * pid, the container is still starting. */
         if (c->phase != P_RUNNING && c->phase != P_STOPPING) {
@@ -1212,7 +906,7 @@ static void fill_status(struct container *c, struct brm_container_status *st)
         st->pid = c->pid;
         if (st->state == BRM_CS_RUNNING && st->pid <= 0)
                 st->state = BRM_CS_PENDING;
-        if (c->sup->cg.ops->stats(&c->sup->cg, c->cgpath, &cs) < 0)
+        if (c->sup->cg.ops->stats(&c->sup->cg, c->rec.cgroup, &cs) < 0)
                 return;
         /* OOM kills of a run still under way (a child killed, the init alive). */
         if (cs.has_oom)
@@ -1273,7 +967,7 @@ void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), voi
                         uv_close((uv_handle_t *)&c->timer, handle_closed);
                 }
                 /* The container keeps running; the next agent re-adopts it. */
-                unwatch(c);
+                brm_shimwatch_stop(&c->shim);
         }
         uv_close((uv_handle_t *)&sup->idle, idle_closed);
 }
