@@ -3,7 +3,8 @@
  * Each container is a small state machine driven by converge(): it compares
  * what is desired with what runs and starts one step at a time (resolve the
  * image off the loop, spawn the shim, ask the runtime to stop or delete);
- * each step's completion calls converge() again. Steps never block the loop.
+ * each step's completion calls converge() again, always from the loop and
+ * never from inside the step that started it. Steps never block the loop.
  *
  * What lives elsewhere: the records on disk (desired.json, each
  * container's state.json, bundle and run files) in ctrrecord.c; watching
@@ -72,7 +73,7 @@ struct container {
         int pid;
         struct brm_shimwatch shim;
         bool closing;
-        uv_timer_t timer;         /* backoff, stop escalation */
+        uv_timer_t timer;         /* backoff, stop escalation, a failed delete's completion */
         int refs;                 /* open handles + steps in flight */
         /* CPU sampling for cpu_percent. */
         uint64_t cpu_ns, cpu_ms;
@@ -270,21 +271,30 @@ static void discard(struct container *c)
 
 /* ---- exits ---- */
 
-static void on_deleted(int status, const char *out, void *arg)
+/* What follows the runtime's delete, whether it ran or not. */
+static void deleted(struct container *c)
 {
-        struct container *c = arg;
-
-        if (c->sup->closing) {
-                unref(c);
-                return;
-        }
-        if (status != 0)
-                brm_warn(MOD, "%s: %s delete failed (%d): %s; ignored", c->name, c->sup->rt.name, status, out);
         brm_ctrrecord_clear_run(c->sup->dir, c->name);
         /* converge() arms the backoff timer. */
         c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
         converge(c);
+}
+
+static void on_deleted(int status, const char *out, void *arg)
+{
+        struct container *c = arg;
+
+        if (!c->sup->closing) {
+                if (status != 0)
+                        brm_warn(MOD, "%s: %s delete failed (%d): %s; ignored", c->name, c->sup->rt.name, status, out);
+                deleted(c);
+        }
         unref(c);
+}
+
+static void delete_failed(uv_timer_t *t)
+{
+        deleted(t->data);
 }
 
 static void backoff_fire(uv_timer_t *t)
@@ -305,13 +315,17 @@ static void delete_container(struct container *c)
 
         c->phase = P_DELETING;
         r = brm_runtime_run(c->sup->loop, &c->sup->rt, args, RUNTIME_TIMEOUT_MS, on_deleted, c);
-        if (r < 0) {
-                brm_warn(MOD, "%s: cannot run %s delete: %s", c->name, c->sup->rt.name, uv_strerror(r));
+        if (r == 0) {
                 c->refs++;
-                on_deleted(r, "", c);
                 return;
         }
-        c->refs++;
+        brm_warn(MOD, "%s: cannot run %s delete: %s; ignored", c->name, c->sup->rt.name, uv_strerror(r));
+        /* Completed from the loop, as a delete that ran would be: the
+         * callers are steps of converge() and must not see it re-entered.
+         * The timer is idle here (exited() stopped it; adopt() runs before
+         * anything starts it), and closing the container closes it, so
+         * nothing is left pending then. */
+        uv_timer_start(&c->timer, delete_failed, 0, 0);
 }
 
 static bool should_restart(const struct container *c)
