@@ -896,6 +896,14 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
         return 0;
 }
 
+bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name)
+{
+        for (const struct container *c = sup->list; c; c = c->next)
+                if (c->has_desired && !c->closing && strcmp(c->name, name) == 0)
+                        return true;
+        return false;
+}
+
 static void fill_status(struct container *c, struct brm_container_status *st)
 {
         struct brm_cgroup_stats cs;

@@ -79,7 +79,12 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
  * no longer in the set are stopped and removed. */
 int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n);
 
-/* Current status of every desired container; *ret is an array to free(). */
+/* Whether container NAME is in the desired set (the containers
+ * brm_supervisor_status reports), without reading their cgroups. */
+bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name);
+
+/* Current status of every desired container; *ret is an array to free().
+ * Reads each running container's cgroup and takes a CPU sample. */
 int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
 
 /* The live log directory of container NAME (LOG_DIR/containers/NAME),
