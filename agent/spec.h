@@ -1,12 +1,16 @@
 /* A container as the node runs it: the spec the supervisor converges to,
- * and the states it reports. Only types live here, so that the modules the
- * supervisor uses (image, ocispec, the on-disk records) can name a spec
- * without including the supervisor. */
+ * the states it reports, and the rules a spec must meet on this node. This
+ * sits below the supervisor, so that the modules it uses (image, ocispec,
+ * the on-disk records) can name a spec without including it. Does not
+ * log. */
 #ifndef BRM_SPEC_H
 #define BRM_SPEC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct brm_cgroup;
 
 enum brm_restart { BRM_RESTART_ALWAYS, BRM_RESTART_ON_FAILURE, BRM_RESTART_NEVER };
 enum brm_network { BRM_NET_HOST, BRM_NET_NONE };
@@ -29,5 +33,16 @@ struct brm_container_spec {
         char *env[BRM_MAX_ENV];   /* "K=V", NULL-terminated; added to the image's */
         bool stopped;             /* desired state is "stopped" (bramble stop) */
 };
+
+/* Checks what a spec says on its own: a valid name, an image, restart
+ * and network in range, memory_high not above memory_max, env entries of
+ * the form KEY=VALUE. 0, or -EINVAL and a one-line reason in WHY. */
+int brm_spec_validate(const struct brm_container_spec *spec, char *why, size_t why_size);
+
+/* The first limit the spec asks for that the cgroup controllers of CG
+ * cannot enforce: NULL when there is none, else a one-line reason, worded
+ * as a refusal of the request (AT_CHECK) or as why a start failed. A
+ * container never runs without the limits it asked for. */
+const char *brm_spec_unenforceable(const struct brm_container_spec *spec, const struct brm_cgroup *cg, bool at_check);
 
 #endif
