@@ -48,26 +48,10 @@ static int read_ints(const char *dir, const char *name, const char *file, long l
         return 0;
 }
 
-/* tmp + rename without fsync: see ctrrecord.h for why. */
+/* Without fsync: see ctrrecord.h for why. */
 static int write_fast(const char *path, const char *text)
 {
-        char tmp[1100];
-        FILE *f;
-        int r = 0;
-
-        if (brm_path(tmp, sizeof(tmp), "%s.tmp", path) < 0)
-                return -ENAMETOOLONG;
-        if (!(f = fopen(tmp, "we")))
-                return -errno;
-        if (fputs(text, f) < 0)
-                r = -EIO;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        return brm_file_write_fast(path, text, strlen(text), 0644);
 }
 
 /* ---- the container's directory ---- */

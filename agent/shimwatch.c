@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "procstat.h"
 #include "util.h"
 
 void brm_shimwatch_init(struct brm_shimwatch *w, brm_shimwatch_cb on_exit, brm_shimwatch_cb on_closed, void *data)
@@ -62,33 +62,17 @@ int brm_shimwatch_spawn(struct brm_shimwatch *w, uv_loop_t *loop, const struct b
         return 0;
 }
 
-static unsigned long long proc_start_time(int pid)
-{
-        char path[64];
-        uint8_t *data;
-        size_t len;
-        unsigned long long t = 0;
-        char *p;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        if (brm_file_read(path, 4096, &data, &len) < 0)
-                return 0;
-        if ((p = strrchr((char *)data, ')')) &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
-                t = 0;
-        free(data);
-        return t;
-}
-
 int brm_shimwatch_adopt(struct brm_shimwatch *w, uv_loop_t *loop, int pid, unsigned long long start_time)
 {
+        unsigned long long now = 0;
         int fd, r;
 
         if ((fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
                 return -errno;
         /* The pidfd pins the process; the start time tells a recycled pid
          * from our shim. */
-        if (proc_start_time(pid) != start_time) {
+        brm_procstat_start_time(pid, &now);
+        if (now != start_time) {
                 close(fd);
                 return -ESRCH;
         }
