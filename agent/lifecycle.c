@@ -278,7 +278,7 @@ static void resolved(uv_work_t *req, int status)
         c->rec.reason[0] = '\0';
         brm_lifecycle_save_state(c);
         brm_ctrrecord_path(sup->dir, c->name, NULL, dir, sizeof(dir));
-        brm_supervisor_log_dir(sup, c->name, logdir, sizeof(logdir));
+        brm_logdir_container(&sup->logs, c->name, logdir, sizeof(logdir));
         r = brm_shimwatch_spawn(&c->shim, sup->loop, &sup->rt, sup->shim, c->name, dir, logdir, sup->log_max_size,
                                 sup->log_max_files);
         c->refs++; /* the shim's process handle, open or already closing */

@@ -17,13 +17,10 @@
  *   STATE/containers/               the records (ctrrecord.h)
  *   STATE/runtime/                  the runtime's --root
  *   STATE/images/                   the image store (image.h)
- *   LOGS/containers/NAME/           the container's output, written by its
- *     shim: log, log.1, ... (lib/logrec.h); kept across runs and restarts
- *     of the container, so its counters go on
- *   LOGS/removed/NAME.MS/           the same, moved there when the container
- *     is removed (MS: wall-clock ms); what happens to it next is the
- *     on_removed callback's business
- * LOGS is opts.log_dir, STATE/logs unless given.
+ *   LOGS (opts.log_dir, STATE/logs unless given): the containers' output,
+ *     written by their shims and kept across runs of a container, moved
+ *     aside when it is removed (logdir.h); what happens to a removed one's
+ *     next is the on_removed callback's business
  * A restarted agent rebuilds everything from these files: a container whose
  * shim lives is re-adopted (pidfd), one whose shim wrote an exit is
  * accounted as exited (the cgroup still holds its OOM count: only the agent
@@ -137,18 +134,13 @@ static void set_desired(struct container *c, const struct brm_container_spec *s)
 /* LOGS/containers/NAME -> LOGS/removed/NAME.MS, then the callback. */
 static void move_logs(struct brm_supervisor *sup, const char *name)
 {
-        char from[1024], to[1100];
-        const char *moved = NULL;
+        char to[1200];
+        int r = brm_logdir_move_removed(&sup->logs, name, brm_now_ms(), to, sizeof(to));
 
-        if (brm_supervisor_log_dir(sup, name, from, sizeof(from)) == 0 &&
-            brm_path(to, sizeof(to), "%s/removed/%s.%lld", sup->logs, name, (long long)brm_now_ms()) >= 0) {
-                if (rename(from, to) == 0)
-                        moved = to;
-                else if (errno != ENOENT)
-                        brm_warn(MOD, "%s: cannot move %s to %s: %s", name, from, to, strerror(errno));
-        }
+        if (r < 0 && r != -ENOENT)
+                brm_warn(MOD, "%s: cannot move its logs to %s/removed: %s", name, sup->logs.root, strerror(-r));
         if (sup->on_removed)
-                sup->on_removed(name, moved, sup->on_removed_arg);
+                sup->on_removed(name, r == 0 ? to : NULL, sup->on_removed_arg);
 }
 
 static void discard(struct container *c)
@@ -235,18 +227,12 @@ static void record_found(const char *name, void *arg)
 
 /* Log directories without a container: the agent ended after removing the
  * container and before moving its logs. */
-static void sweep_logs(struct brm_supervisor *sup)
+static void orphan_found(const struct brm_logdir_entry *e, void *arg)
 {
-        char path[600];
-        struct dirent *e;
-        DIR *d;
+        struct brm_supervisor *sup = arg;
 
-        if (brm_path(path, sizeof(path), "%s/containers", sup->logs) < 0 || !(d = opendir(path)))
-                return;
-        while ((e = readdir(d)))
-                if (e->d_type == DT_DIR && brm_valid_container_name(e->d_name) && !find(sup, e->d_name))
-                        move_logs(sup, e->d_name);
-        closedir(d);
+        if (e->kind == BRM_LOGDIR_CONTAINER && brm_valid_container_name(e->name) && !find(sup, e->name))
+                move_logs(sup, e->name);
 }
 
 /* Loads the records, re-adopts what runs and converges everything. */
@@ -261,7 +247,7 @@ static void load(struct brm_supervisor *sup)
         else if (invalid)
                 brm_warn(MOD, "%s/desired.json: %zu entries are not valid: ignored", sup->dir, invalid);
         brm_ctrrecord_list(sup->dir, record_found, sup);
-        sweep_logs(sup);
+        brm_logdir_walk(&sup->logs, orphan_found, sup);
         boot = brm_ctrrecord_same_boot(sup->dir, "/proc/sys/kernel/random/boot_id");
         for (struct container *c = sup->list; c; c = c->next)
                 brm_lifecycle_adopt(c, boot);
@@ -270,18 +256,6 @@ static void load(struct brm_supervisor *sup)
 }
 
 /* ---- the public interface ---- */
-
-int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size)
-{
-        if (!brm_valid_container_name(name))
-                return -EINVAL;
-        return brm_path(out, size, "%s/containers/%s", sup->logs, name) < 0 ? -ENAMETOOLONG : 0;
-}
-
-const char *brm_supervisor_logs_root(const struct brm_supervisor *sup)
-{
-        return sup->logs;
-}
 
 /* The agent's own protection: containers must not starve it of memory, and
  * the kernel's OOM killer picks containers before the agent (and its
@@ -306,7 +280,7 @@ static void protect_self(struct brm_supervisor *sup)
 int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts, struct brm_supervisor **ret)
 {
         struct brm_supervisor *sup = calloc(1, sizeof(*sup));
-        char rtroot[600], why[600], logs_c[600], logs_r[600];
+        char rtroot[600], why[600], logs[600];
         int r;
 
         if (!sup)
@@ -319,10 +293,9 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 r = -ENAMETOOLONG;
                 goto fail;
         }
-        if ((opts->log_dir ? brm_path(sup->logs, sizeof(sup->logs), "%s", opts->log_dir)
-                           : brm_path(sup->logs, sizeof(sup->logs), "%s/logs", opts->state_dir)) < 0 ||
-            brm_path(logs_c, sizeof(logs_c), "%s/containers", sup->logs) < 0 ||
-            brm_path(logs_r, sizeof(logs_r), "%s/removed", sup->logs) < 0) {
+        if ((opts->log_dir ? brm_path(logs, sizeof(logs), "%s", opts->log_dir)
+                           : brm_path(logs, sizeof(logs), "%s/logs", opts->state_dir)) < 0 ||
+            brm_logdir_init(&sup->logs, logs) < 0) {
                 r = -ENAMETOOLONG;
                 goto fail;
         }
@@ -339,9 +312,8 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 brm_err(MOD, "cannot create the state dir %s: %s", opts->state_dir, strerror(-r));
                 goto fail;
         }
-        if ((r = brm_mkdir_p(sup->logs, 0700)) < 0 || (r = brm_mkdir_p(logs_c, 0700)) < 0 ||
-            (r = brm_mkdir_p(logs_r, 0700)) < 0) {
-                brm_err(MOD, "cannot create the log dir %s: %s", sup->logs, strerror(-r));
+        if ((r = brm_logdir_create(&sup->logs)) < 0) {
+                brm_err(MOD, "cannot create the log dir %s: %s", sup->logs.root, strerror(-r));
                 goto fail;
         }
         if ((r = brm_cgroup_open(opts->cgroup_root, NULL, &sup->cg)) < 0) {

@@ -40,8 +40,8 @@ struct brm_supervisor_opts {
         const char *shim;         /* bramble-shim; NULL = beside this executable, else on PATH */
         uint32_t stop_grace_ms;   /* SIGTERM to SIGKILL when stopping; 0 = 10 s */
         /* Container output (stored by each container's shim, lib/logrec.h):
-         * LOG_DIR/containers/NAME while the container exists, moved to
-         * LOG_DIR/removed/NAME.MS (wall-clock ms) when it is removed. */
+         * in the log directory (logdir.h) while the container exists, moved
+         * to its removed/ part when it is removed. */
         const char *log_dir;      /* the logs root; NULL = STATE_DIR/logs */
         uint64_t log_max_size;    /* bytes per file before rotation; 0 = 10 MiB (at least 4096) */
         unsigned log_max_files;   /* files kept per container, the current one included; 0 = 3 */
@@ -86,13 +86,6 @@ bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name);
 /* Current status of every desired container; *ret is an array to free().
  * Reads each running container's cgroup and takes a CPU sample. */
 int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
-
-/* The live log directory of container NAME (LOG_DIR/containers/NAME),
- * whether or not the container exists. 0, -EINVAL for a name that is not a
- * valid container name, -ENAMETOOLONG. */
-int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size);
-/* LOG_DIR: holds containers/ and removed/. */
-const char *brm_supervisor_logs_root(const struct brm_supervisor *sup);
 
 /* Stops supervising (containers keep running: they belong to the node, not
  * to this process) and frees everything once its handles are closed. */

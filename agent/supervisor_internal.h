@@ -18,6 +18,7 @@
 
 #include "cgroup.h"
 #include "ctrrecord.h"
+#include "logdir.h"
 #include "runtime.h"
 #include "shimwatch.h"
 #include "supervisor.h"
@@ -53,7 +54,7 @@ struct brm_supervisor {
         char dir[512];            /* STATE/containers */
         char images[512];
         char shim[512];
-        char logs[512];           /* LOGS: containers/, removed/ */
+        struct brm_logdir logs;   /* the container logs: containers/, removed/ */
         uint64_t log_max_size;
         unsigned log_max_files;
         void (*on_removed)(const char *name, const char *moved_to, void *arg);
