@@ -23,7 +23,7 @@
 
 #include <stddef.h>
 
-#include "supervisor.h"
+#include "spec.h"
 
 enum brm_image_kind { BRM_IMAGE_ROOTFS, BRM_IMAGE_LAYOUT, BRM_IMAGE_ARCHIVE };
 

@@ -12,6 +12,7 @@
 
 #include "kmsg.h"
 #include "log.h"
+#include "logdir.h"
 #include "logrec.h"
 #include "logstore.h"
 #include "util.h"
@@ -68,7 +69,7 @@ struct lstream {
 
 struct brm_logs {
         struct brm_logs_opts o;
-        char dir[1024];
+        struct brm_logdir dir;
         char kmsg[1024];
         struct lstream *streams;
         unsigned n_streams;      /* live streams */
@@ -469,34 +470,6 @@ static int alloc_chunk(struct lstream *s)
         return s->ts && s->flags && s->lens && s->data ? 0 : -ENOMEM;
 }
 
-/* The newest removed log of a container, if any is still kept. */
-static int find_removed(struct brm_logs *L, const char *name, char *out, size_t size)
-{
-        char path[1100];
-        DIR *d;
-        struct dirent *e;
-        long long best = -1;
-        int n;
-        size_t nl = strlen(name);
-
-        snprintf(path, sizeof(path), "%s/removed", L->dir);
-        if (!(d = opendir(path)))
-                return -ENOENT;
-        while ((e = readdir(d))) {
-                char *end;
-                if (strncmp(e->d_name, name, nl) != 0 || e->d_name[nl] != '.')
-                        continue;
-                long long ms = strtoll(e->d_name + nl + 1, &end, 10);
-                if (*end || ms <= best)
-                        continue;
-                n = snprintf(out, size, "%s/%s", path, e->d_name);
-                if (n > 0 && (size_t)n < size)
-                        best = ms;
-        }
-        closedir(d);
-        return best >= 0 ? 0 : -ENOENT;
-}
-
 static void reject(struct brm_logs *L, uint64_t id, int code, const char *msg)
 {
         struct lstream tmp = { .L = L, .id = id };
@@ -566,20 +539,19 @@ static void open_stream(struct brm_logs *L, const Bramble__LogsRequest *req)
         }
 
         if (src == SRC_AGENT) {
-                snprintf(dir, sizeof(dir), "%s/agent", L->dir);
+                brm_logdir_agent(&L->dir, dir, sizeof(dir));
         } else {
-                if (!req->container || !brm_valid_container_name(req->container)) {
+                if (!req->container || brm_logdir_container(&L->dir, req->container, dir, sizeof(dir)) < 0) {
                         send_end(s, NULL, -EINVAL, "bad container name");
                         return finish(s);
                 }
                 snprintf(s->name, sizeof(s->name), "%s", req->container);
-                snprintf(dir, sizeof(dir), "%s/containers/%s", L->dir, s->name);
                 struct stat st;
                 if (stat(dir, &st) < 0) {
                         if (L->known && L->known(L->known_arg, s->name)) {
                                 /* Not started yet: its log will appear here. */
                                 mkdir(dir, 0750);
-                        } else if (find_removed(L, s->name, dir, sizeof(dir)) == 0) {
+                        } else if (brm_logdir_find_removed(&L->dir, s->name, dir, sizeof(dir)) == 0) {
                                 s->ending = true; /* what is left of a removed container */
                         } else {
                                 snprintf(msg, sizeof(msg), "no container '%s' on this node", s->name);
@@ -683,10 +655,10 @@ static void agent_sink(void *arg, enum brm_log_level level, const char *line, si
 
 void brm_logs_capture_agent(struct brm_logs *L)
 {
-        char dir[1100];
+        char dir[1200];
         int r;
 
-        snprintf(dir, sizeof(dir), "%s/agent", L->dir);
+        brm_logdir_agent(&L->dir, dir, sizeof(dir));
         if ((r = brm_logwriter_open(&L->agent, dir, L->o.max_size, L->o.max_files)) < 0) {
                 brm_warn(MOD, "cannot store the agent's log in %s: %s", dir, strerror(-r));
                 return;
@@ -721,8 +693,18 @@ static void remove_tree(const char *dir)
         rmdir(dir);
 }
 
+/* One sweep's findings: every log file's size, and the files it may
+ * delete. */
+struct sweep {
+        struct brm_logs *L;
+        int64_t now;
+        uint64_t total;
+        struct victim *v;
+        size_t n, cap;
+};
+
 /* Adds the files of one log directory to the total and the candidates. */
-static void scan_log(const char *dir, int rank, uint64_t *total, struct victim **v, size_t *n, size_t *cap)
+static void scan_log(struct sweep *w, const char *dir, int rank)
 {
         DIR *d = opendir(dir);
         struct dirent *e;
@@ -737,24 +719,36 @@ static void scan_log(const char *dir, int rank, uint64_t *total, struct victim *
                 snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
                 if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
                         continue;
-                *total += (uint64_t)st.st_size;
+                w->total += (uint64_t)st.st_size;
                 if (rank == 1 && strcmp(e->d_name, "log") == 0)
                         continue; /* being written: never deleted */
-                if (*n == *cap) {
-                        size_t nc = *cap ? *cap * 2 : 64;
-                        struct victim *nv = realloc(*v, nc * sizeof(**v));
+                if (w->n == w->cap) {
+                        size_t nc = w->cap ? w->cap * 2 : 64;
+                        struct victim *nv = realloc(w->v, nc * sizeof(*w->v));
                         if (!nv)
                                 continue;
-                        *v = nv;
-                        *cap = nc;
+                        w->v = nv;
+                        w->cap = nc;
                 }
-                struct victim *x = &(*v)[(*n)++];
+                struct victim *x = &w->v[w->n++];
                 snprintf(x->path, sizeof(x->path), "%s", path);
                 x->mtime = st.st_mtime;
                 x->size = (uint64_t)st.st_size;
                 x->rank = rank;
         }
         closedir(d);
+}
+
+static void visit(const struct brm_logdir_entry *e, void *arg)
+{
+        struct sweep *w = arg;
+
+        /* Removed containers' logs past their retention go whole. */
+        if (e->kind == BRM_LOGDIR_REMOVED && e->has_removed_ms &&
+            e->removed_ms + (long long)w->L->o.retention_ms <= w->now)
+                remove_tree(e->path);
+        else
+                scan_log(w, e->path, e->kind == BRM_LOGDIR_REMOVED ? 0 : 1);
 }
 
 static int cmp_victim(const void *a, const void *b)
@@ -767,60 +761,29 @@ static int cmp_victim(const void *a, const void *b)
 
 void brm_logs_sweep(struct brm_logs *L)
 {
-        char path[1100], sub[1400];
-        struct victim *v = NULL;
-        size_t n = 0, cap = 0;
-        uint64_t total = 0;
-        int64_t now = brm_now_ms();
-        DIR *d;
-        struct dirent *e;
+        struct sweep w = { .L = L, .now = brm_now_ms() };
+        uint64_t before;
+        size_t removed = 0;
 
-        /* Removed containers' logs past their retention. */
-        snprintf(path, sizeof(path), "%s/removed", L->dir);
-        if ((d = opendir(path))) {
-                while ((e = readdir(d))) {
-                        char *dot = strrchr(e->d_name, '.'), *end;
-                        if (e->d_name[0] == '.' || !dot)
-                                continue;
-                        long long ms = strtoll(dot + 1, &end, 10);
-                        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                        if (*end == '\0' && ms + (long long)L->o.retention_ms <= now)
-                                remove_tree(sub);
-                        else
-                                scan_log(sub, 0, &total, &v, &n, &cap);
-                }
-                closedir(d);
-        }
-        snprintf(path, sizeof(path), "%s/containers", L->dir);
-        if ((d = opendir(path))) {
-                while ((e = readdir(d)))
-                        if (e->d_name[0] != '.') {
-                                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-                                scan_log(sub, 1, &total, &v, &n, &cap);
-                        }
-                closedir(d);
-        }
-        snprintf(path, sizeof(path), "%s/agent", L->dir);
-        scan_log(path, 1, &total, &v, &n, &cap);
-        if (total > L->o.budget) {
-                uint64_t before = total;
-                size_t removed = 0;
-                qsort(v, n, sizeof(*v), cmp_victim);
-                for (size_t i = 0; i < n && total > L->o.budget; i++)
-                        if (unlink(v[i].path) == 0) {
-                                total -= v[i].size;
+        brm_logdir_walk(&L->dir, visit, &w);
+        if (w.total > L->o.budget) {
+                before = w.total;
+                qsort(w.v, w.n, sizeof(*w.v), cmp_victim);
+                for (size_t i = 0; i < w.n && w.total > L->o.budget; i++)
+                        if (unlink(w.v[i].path) == 0) {
+                                w.total -= w.v[i].size;
                                 removed++;
                         }
                 brm_info(MOD, "logs took %llu bytes, over the budget of %llu: removed %zu oldest files",
                          (unsigned long long)before, (unsigned long long)L->o.budget, removed);
-                if (total > L->o.budget && L->over_budget_warned + 3600000 < (uint64_t)now) {
-                        L->over_budget_warned = (uint64_t)now;
+                if (w.total > L->o.budget && L->over_budget_warned + 3600000 < (uint64_t)w.now) {
+                        L->over_budget_warned = (uint64_t)w.now;
                         brm_warn(MOD, "logs still take %llu bytes, over the budget of %llu: only files being "
                                       "written are left (lower log_max_size or raise log_budget)",
-                                 (unsigned long long)total, (unsigned long long)L->o.budget);
+                                 (unsigned long long)w.total, (unsigned long long)L->o.budget);
                 }
         }
-        free(v);
+        free(w.v);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -830,19 +793,6 @@ static void on_sweep(uv_timer_t *t)
 
 /* ---- open and close ---- */
 
-static int mkdirs(const char *root)
-{
-        static const char *const subs[] = { "", "/containers", "/removed", "/agent" };
-        char path[1100];
-
-        for (size_t i = 0; i < BRM_ARRAY_SIZE(subs); i++) {
-                snprintf(path, sizeof(path), "%s%s", root, subs[i]);
-                if (mkdir(path, 0750) < 0 && errno != EEXIST)
-                        return -errno;
-        }
-        return 0;
-}
-
 int brm_logs_open(const struct brm_logs_opts *opts, struct brm_logs **ret)
 {
         struct brm_logs *L = calloc(1, sizeof(*L));
@@ -851,11 +801,10 @@ int brm_logs_open(const struct brm_logs_opts *opts, struct brm_logs **ret)
         if (!L)
                 return -ENOMEM;
         L->o = *opts;
-        snprintf(L->dir, sizeof(L->dir), "%s", opts->dir);
         snprintf(L->kmsg, sizeof(L->kmsg), "%s", opts->kmsg ? opts->kmsg : "/dev/kmsg");
-        L->o.dir = L->dir;
         L->o.kmsg = L->kmsg;
-        if ((r = mkdirs(L->dir)) < 0) {
+        L->o.dir = NULL; /* L->dir from here on */
+        if ((r = brm_logdir_init(&L->dir, opts->dir)) < 0 || (r = brm_logdir_create(&L->dir)) < 0) {
                 free(L);
                 return r;
         }

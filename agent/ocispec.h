@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "image.h"
-#include "supervisor.h"
+#include "spec.h"
 
 struct json_t;
 

@@ -43,12 +43,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "logrec.h"
+#include "procstat.h"
+#include "util.h"
 
 #define READ_MAX (64 * 1024)
 #define PIPE_SIZE (1024 * 1024)
@@ -76,67 +78,22 @@ static bool runtime_reaped, draining;
 static int exit_code = -1, exit_started;
 static long long drain_start_ms, last_data_ms, last_sync_ms;
 
-static int write_atomic(const char *d, const char *name, const char *text)
-{
-        char tmp[4096], path[4096];
-        int fd, r = 0;
-        size_t len = strlen(text);
-
-        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", d, name);
-        snprintf(path, sizeof(path), "%s/%s", d, name);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -1;
-        if (write(fd, text, len) != (ssize_t)len)
-                r = -1;
-        /* No fsync: the file matters across agent restarts, not across power
-         * loss (containers do not survive a reboot), and rename is atomic. */
-        if (close(fd) < 0)
-                r = -1;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -1;
-        if (r < 0)
-                unlink(tmp);
-        return r;
-}
-
-/* Field 22 of /proc/PID/stat: with the pid it names a process uniquely, so a
- * restarted agent does not mistake a recycled pid for its shim. */
-static unsigned long long start_time(pid_t pid)
-{
-        char path[64], buf[1024];
-        unsigned long long t = 0;
-        ssize_t n;
-        char *p;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                return 0;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        if (!(p = strrchr(buf, ')')))
-                return 0;
-        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &t) != 1)
-                return 0;
-        return t;
-}
-
-static long long now_ms(void)
-{
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
+/* Monotonic milliseconds, as the deadlines below count them. */
 static long long mono_ms(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (long long)brm_mono_ms();
+}
+
+/* NAME in the container's directory, replaced whole. No fsync: the file
+ * matters across agent restarts, not across power loss (containers do not
+ * survive a reboot). */
+static int write_file(const char *name, const char *text)
+{
+        char path[4096];
+
+        if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        return brm_file_write_fast(path, text, strlen(text), 0644);
 }
 
 static int code_of(int st)
@@ -152,21 +109,10 @@ static void finish(int code, int started)
 {
         char text[96];
 
-        snprintf(text, sizeof(text), "%d %d %lld\n", code, started, now_ms());
-        if (write_atomic(dir, "exit", text) < 0)
+        snprintf(text, sizeof(text), "%d %d %lld\n", code, started, (long long)brm_now_ms());
+        if (write_file("exit", text) < 0)
                 _exit(1);
         _exit(0);
-}
-
-static bool parse_u64(const char *s, unsigned long long *ret)
-{
-        char *end;
-
-        if (*s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        *ret = strtoull(s, &end, 10);
-        return errno == 0 && *end == '\0';
 }
 
 /* ---- output ---- */
@@ -271,11 +217,13 @@ int main(int argc, char **argv)
 {
         char logfile[4096], text[64];
         const char *runtime, *root, *id, *logdir;
-        unsigned long long max_size, max_files;
+        unsigned long long start = 0;
+        uint64_t max_size, max_files;
         int out[2], err[2], fd, sfd;
         sigset_t chld, old;
 
-        if (argc != 8 || !parse_u64(argv[6], &max_size) || !parse_u64(argv[7], &max_files) || max_files < 1) {
+        if (argc != 8 || brm_parse_u64(argv[6], 0, UINT64_MAX, &max_size) < 0 ||
+            brm_parse_u64(argv[7], 1, UINT64_MAX, &max_files) < 0) {
                 fprintf(stderr, "usage: bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES\n");
                 return 2;
         }
@@ -300,8 +248,12 @@ int main(int argc, char **argv)
         for (int i = 0; i < 3; i++)
                 if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i)
                         return 1;
-        snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), start_time(getpid()));
-        if (write_atomic(dir, "shim.pid", text) < 0)
+        /* Our start time tells a restarted agent that this pid is still us
+         * (0 if it cannot be read, which the agent's reading will not match: it
+         * then does not adopt us). */
+        brm_procstat_start_time((int)getpid(), &start);
+        snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), start);
+        if (write_file("shim.pid", text) < 0)
                 return 1;
         if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(fd, 0) < 0)
                 return 1;

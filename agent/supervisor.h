@@ -15,27 +15,7 @@
 
 #include <uv.h>
 
-enum brm_restart { BRM_RESTART_ALWAYS, BRM_RESTART_ON_FAILURE, BRM_RESTART_NEVER };
-enum brm_network { BRM_NET_HOST, BRM_NET_NONE };
-enum brm_cstate { BRM_CS_PENDING, BRM_CS_RUNNING, BRM_CS_EXITED, BRM_CS_BACKOFF, BRM_CS_FAILED, BRM_CS_STOPPED };
-
-#define BRM_MAX_ARGS 64
-#define BRM_MAX_ENV 64
-
-struct brm_container_spec {
-        char name[64];            /* [a-z0-9][a-z0-9_.-]{0,62} */
-        char image[512];          /* a rootfs dir, an OCI layout dir, or an oci-archive tarball, on the node */
-        uint64_t memory_max;      /* bytes, 0 = none */
-        uint64_t memory_high;     /* bytes, 0 = none */
-        uint32_t cpu_millis;      /* --cpus 0.5 -> 500; 0 = none */
-        uint32_t pids_max;        /* 0 = none */
-        enum brm_restart restart;
-        enum brm_network network;
-        char workdir[256];        /* "" = image default */
-        char *args[BRM_MAX_ARGS]; /* NULL-terminated; empty = image entrypoint+cmd */
-        char *env[BRM_MAX_ENV];   /* "K=V", NULL-terminated; added to the image's */
-        bool stopped;             /* desired state is "stopped" (bramble stop) */
-};
+#include "spec.h"
 
 struct brm_container_status {
         char name[64];
@@ -60,8 +40,8 @@ struct brm_supervisor_opts {
         const char *shim;         /* bramble-shim; NULL = beside this executable, else on PATH */
         uint32_t stop_grace_ms;   /* SIGTERM to SIGKILL when stopping; 0 = 10 s */
         /* Container output (stored by each container's shim, lib/logrec.h):
-         * LOG_DIR/containers/NAME while the container exists, moved to
-         * LOG_DIR/removed/NAME.MS (wall-clock ms) when it is removed. */
+         * in the log directory (logdir.h) while the container exists, moved
+         * to its removed/ part when it is removed. */
         const char *log_dir;      /* the logs root; NULL = STATE_DIR/logs */
         uint64_t log_max_size;    /* bytes per file before rotation; 0 = 10 MiB (at least 4096) */
         unsigned log_max_files;   /* files kept per container, the current one included; 0 = 3 */
@@ -99,15 +79,13 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
  * no longer in the set are stopped and removed. */
 int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n);
 
-/* Current status of every desired container; *ret is an array to free(). */
-int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
+/* Whether container NAME is in the desired set (the containers
+ * brm_supervisor_status reports), without reading their cgroups. */
+bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name);
 
-/* The live log directory of container NAME (LOG_DIR/containers/NAME),
- * whether or not the container exists. 0, -EINVAL for a name that is not a
- * valid container name, -ENAMETOOLONG. */
-int brm_supervisor_log_dir(const struct brm_supervisor *sup, const char *name, char *out, size_t size);
-/* LOG_DIR: holds containers/ and removed/. */
-const char *brm_supervisor_logs_root(const struct brm_supervisor *sup);
+/* Current status of every desired container; *ret is an array to free().
+ * Reads each running container's cgroup and takes a CPU sample. */
+int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);
 
 /* Stops supervising (containers keep running: they belong to the node, not
  * to this process) and frees everything once its handles are closed. */

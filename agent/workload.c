@@ -25,16 +25,7 @@ static void removed(const char *name, const char *moved_to, void *arg)
 static bool known(void *arg, const char *name)
 {
         struct brm_workload *w = arg;
-        struct brm_container_status *st;
-        size_t n;
-        bool found = false;
-
-        if (!w->sup || brm_supervisor_status(w->sup, &st, &n) < 0)
-                return false;
-        for (size_t i = 0; i < n && !found; i++)
-                found = strcmp(st[i].name, name) == 0;
-        free(st);
-        return found;
+        return w->sup && brm_supervisor_has(w->sup, name);
 }
 
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,

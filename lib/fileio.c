@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 int brm_write_all(int fd, const void *data, size_t len)
@@ -48,7 +49,9 @@ static int fsync_dir_of(const char *path)
         return r;
 }
 
-int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Writes a temporary file beside PATH and renames it over PATH; fsyncs the
+ * file before the rename when DURABLE. */
+static int replace(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
         char tmp[4096];
         int fd, r;
@@ -59,19 +62,28 @@ int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t
         if (fd < 0)
                 return -errno;
         r = brm_write_all(fd, data, len);
-        if (r == 0 && fchmod(fd, mode) < 0)
+        if (r == 0 && durable && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
-        if (r < 0) {
+        if (r < 0)
                 unlink(tmp);
-                return r;
-        }
-        return fsync_dir_of(path);
+        return r;
+}
+
+int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        int r = replace(path, data, len, mode, true);
+        return r < 0 ? r : fsync_dir_of(path);
+}
+
+int brm_file_write_fast(const char *path, const void *data, size_t len, mode_t mode)
+{
+        return replace(path, data, len, mode, false);
 }
 
 int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)

@@ -11,6 +11,13 @@
  * leaves either the old or the new content. Returns 0 or -errno. */
 int brm_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* The same without any fsync: for files that must outlive the writer
+ * (the page cache survives a killed process) but not a power loss, where
+ * an fsync would cost tens of milliseconds on an SD card each time. A
+ * reader still sees either the old or the new content. Returns 0 or
+ * -errno. Plain libc: bramble-shim uses it. */
+int brm_file_write_fast(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Reads a whole file of at most max bytes; the buffer is NUL-terminated
  * (not counted in *ret_len) and must be freed. -EFBIG when larger. */
 int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);

@@ -576,6 +576,13 @@ static void scenario_refuse(void)
         CHECK_INT(brm_supervisor_check(sup, &s, why, sizeof(why)), ==, -ENOTSUP);
         printf("refuse: %s\n", why);
         CHECK(strstr(why, "memory"));
+        /* Known while desired, also when it could not start. */
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 0);
+        CHECK_INT(brm_supervisor_apply(sup, &s, 1), ==, 0);
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 1);
+        CHECK_INT(brm_supervisor_has(sup, "other"), ==, 0);
+        CHECK_INT(brm_supervisor_apply(sup, NULL, 0), ==, 0);
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 0);
         brm_supervisor_close(sup, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         CHECK_INT(uv_loop_close(&loop), ==, 0);

@@ -1,12 +1,14 @@
 /* Parsers for durations, numbers, addresses and names; backoff bounds;
- * atomic writes. */
+ * atomic writes; /proc start times. */
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backoff.h"
 #include "check.h"
 #include "fileio.h"
+#include "procstat.h"
 #include "util.h"
 
 int main(void)
@@ -197,9 +199,31 @@ int main(void)
         snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
         CHECK_INT(access(tmp, F_OK), ==, -1);
         CHECK_INT(brm_file_read(path, 3, &data, &len), ==, -EFBIG);
+        /* The fast variant (no fsync) replaces just as whole. */
+        CHECK_INT(brm_file_write_fast(path, "third!", 6, 0600), ==, 0);
+        CHECK_INT(brm_file_read(path, 100, &data, &len), ==, 0);
+        CHECK_STR((char *)data, "third!");
+        free(data);
+        CHECK_INT(access(tmp, F_OK), ==, -1);
         unlink(path);
         CHECK_INT(brm_file_read(path, 3, &data, &len), ==, -ENOENT);
+        snprintf(path, sizeof(path), "%s/no/such/dir/f", dir);
+        CHECK_INT(brm_file_write_fast(path, "x", 1, 0600), ==, -ENOENT);
         rmdir(dir);
+
+        /* Our own start time: stable, and nothing for a pid that is gone. */
+        unsigned long long t1 = 0, t2 = 0, t3 = 42;
+        pid_t child = fork();
+        CHECK(child >= 0);
+        if (child == 0)
+                _exit(0);
+        CHECK_INT(waitpid(child, NULL, 0), ==, child);
+        CHECK_INT(brm_procstat_start_time((int)getpid(), &t1), ==, 0);
+        CHECK_INT(brm_procstat_start_time((int)getpid(), &t2), ==, 0);
+        CHECK_U64(t1, >, 0);
+        CHECK_U64(t1, ==, t2);
+        CHECK_INT(brm_procstat_start_time((int)child, &t3), ==, -ESRCH);
+        CHECK_U64(t3, ==, 42);
         printf("util: ok\n");
         return 0;
 }

@@ -1,0 +1,372 @@
+/* The containers' records on disk; see ctrrecord.h for the layout. */
+#include "ctrrecord.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fileio.h"
+#include "ocispec.h"
+#include "util.h"
+
+#define STATE_MAX (64 * 1024)
+#define DESIRED_MAX (4 * 1024 * 1024)
+
+int brm_ctrrecord_path(const char *dir, const char *name, const char *file, char *ret_path, size_t size)
+{
+        int r = file ? brm_path(ret_path, size, "%s/%s/%s", dir, name, file) : brm_path(ret_path, size, "%s/%s", dir, name);
+        return r < 0 ? r : 0;
+}
+
+/* Up to N decimal numbers from the start of a small file; *got says how
+ * many were there. */
+static int read_ints(const char *dir, const char *name, const char *file, long long *v, int n, size_t *got)
+{
+        char path[1024];
+        uint8_t *data;
+        size_t len;
+        char *p, *end;
+        int r;
+
+        if ((r = brm_ctrrecord_path(dir, name, file, path, sizeof(path))) < 0 ||
+            (r = brm_file_read(path, 256, &data, &len)) < 0)
+                return r;
+        p = (char *)data;
+        *got = 0;
+        for (int i = 0; i < n; i++, p = end) {
+                v[i] = strtoll(p, &end, 10);
+                if (end == p)
+                        break;
+                (*got)++;
+        }
+        free(data);
+        return 0;
+}
+
+/* Without fsync: see ctrrecord.h for why. */
+static int write_fast(const char *path, const char *text)
+{
+        return brm_file_write_fast(path, text, strlen(text), 0644);
+}
+
+/* ---- the container's directory ---- */
+
+int brm_ctrrecord_create(const char *dir, const char *name)
+{
+        char path[1024];
+        int r = brm_ctrrecord_path(dir, name, NULL, path, sizeof(path));
+        return r < 0 ? r : brm_mkdir_p(path, 0700);
+}
+
+int brm_ctrrecord_remove(const char *dir, const char *name)
+{
+        /* stdout.log and stderr.log: output files of older versions. */
+        static const char *const files[] = { "config.json", "spec.json", "state.json", "shim.pid", "pid", "exit",
+                                             "stdout.log", "stderr.log", "runtime.log" };
+        char path[1024];
+        int r;
+
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(files); i++)
+                if (brm_ctrrecord_path(dir, name, files[i], path, sizeof(path)) == 0)
+                        unlink(path);
+        if ((r = brm_ctrrecord_path(dir, name, NULL, path, sizeof(path))) < 0)
+                return r;
+        return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int brm_ctrrecord_list(const char *dir, void (*each)(const char *name, void *arg), void *arg)
+{
+        DIR *d = opendir(dir);
+        struct dirent *e;
+
+        if (!d)
+                return -errno;
+        while ((e = readdir(d)))
+                if (e->d_type == DT_DIR && brm_valid_container_name(e->d_name))
+                        each(e->d_name, arg);
+        closedir(d);
+        return 0;
+}
+
+/* ---- state.json ---- */
+
+/* A JSON string of text that may not be UTF-8 (a reason can quote a
+ * runtime's output): a stand-in then, so that the record is still saved. */
+static json_t *text_value(const char *text)
+{
+        json_t *v = json_string(text);
+        return v ? v : json_string("(text that is not UTF-8)");
+}
+
+int brm_ctrrecord_save_state(const char *dir, const char *name, const struct brm_ctrrecord_state *st)
+{
+        char path[1024], *text;
+        json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:i, s:o, s:o}", "restarts", (json_int_t)st->restarts,
+                              "oom_kills", (json_int_t)st->oom_kills, "backoff_ms", (json_int_t)st->backoff_ms,
+                              "started_ms", (json_int_t)st->started_ms, "finished_ms", (json_int_t)st->finished_ms,
+                              "running", (int)st->running, "state", (int)st->state, "reason", text_value(st->reason),
+                              "cgroup", text_value(st->cgroup));
+        int r;
+
+        if (o && st->has_exit && json_object_set_new(o, "exit_code", json_integer(st->exit_code)) < 0) {
+                json_decref(o);
+                o = NULL;
+        }
+        text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!text)
+                return -ENOMEM;
+        r = brm_ctrrecord_path(dir, name, "state.json", path, sizeof(path));
+        if (r == 0)
+                r = write_fast(path, text);
+        free(text);
+        return r;
+}
+
+static double num(const json_t *o, const char *key, double dflt)
+{
+        const json_t *v = json_object_get(o, key);
+        return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+int brm_ctrrecord_load_state(const char *dir, const char *name, struct brm_ctrrecord_state *state)
+{
+        struct brm_ctrrecord_state st = *state;
+        char path[1024];
+        uint8_t *data;
+        size_t len;
+        json_t *o, *v;
+        int r;
+
+        if ((r = brm_ctrrecord_path(dir, name, "state.json", path, sizeof(path))) < 0 ||
+            (r = brm_file_read(path, STATE_MAX, &data, &len)) < 0)
+                return r;
+        o = json_loadb((const char *)data, len, 0, NULL);
+        free(data);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return -EINVAL;
+        }
+        st.restarts = (uint32_t)num(o, "restarts", 0);
+        st.oom_kills = (uint32_t)num(o, "oom_kills", 0);
+        v = json_object_get(o, "exit_code");
+        st.has_exit = json_is_integer(v);
+        st.exit_code = st.has_exit ? (int)json_integer_value(v) : 0;
+        st.backoff_ms = (uint64_t)num(o, "backoff_ms", 0);
+        st.started_ms = (int64_t)num(o, "started_ms", 0);
+        st.finished_ms = (int64_t)num(o, "finished_ms", 0);
+        st.running = json_is_true(json_object_get(o, "running"));
+        st.state = (enum brm_cstate)num(o, "state", BRM_CS_PENDING);
+        if (st.state > BRM_CS_STOPPED)
+                st.state = BRM_CS_PENDING;
+        if (json_is_string(v = json_object_get(o, "reason")))
+                snprintf(st.reason, sizeof(st.reason), "%s", json_string_value(v));
+        if (json_is_string(v = json_object_get(o, "cgroup")))
+                snprintf(st.cgroup, sizeof(st.cgroup), "%s", json_string_value(v));
+        json_decref(o);
+        *state = st;
+        return 0;
+}
+
+/* ---- the bundle and the run ---- */
+
+/* One compact JSON line, compared with spec.json (the spec a container
+ * runs): its form must stay as nodes already wrote it (test_ocispec). */
+char *brm_ctrrecord_spec_key(const struct brm_container_spec *s)
+{
+        json_t *o = brm_ocispec_encode_spec(s, false);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        return text;
+}
+
+int brm_ctrrecord_write(const char *dir, const char *name, const char *file, const char *text)
+{
+        char path[1024];
+        int r = brm_ctrrecord_path(dir, name, file, path, sizeof(path));
+        return r < 0 ? r : write_fast(path, text);
+}
+
+int brm_ctrrecord_read_run_key(const char *dir, const char *name, char **ret_key)
+{
+        char path[1024];
+        uint8_t *data;
+        size_t len;
+        int r;
+
+        if ((r = brm_ctrrecord_path(dir, name, "spec.json", path, sizeof(path))) < 0 ||
+            (r = brm_file_read(path, STATE_MAX, &data, &len)) < 0)
+                return r;
+        *ret_key = (char *)data;
+        return 0;
+}
+
+void brm_ctrrecord_clear_run(const char *dir, const char *name)
+{
+        static const char *const files[] = { "exit", "pid", "shim.pid" };
+        char path[1024];
+
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(files); i++)
+                if (brm_ctrrecord_path(dir, name, files[i], path, sizeof(path)) == 0)
+                        unlink(path);
+}
+
+int brm_ctrrecord_read_exit(const char *dir, const char *name, struct brm_ctrrecord_exit *ret)
+{
+        long long v[3];
+        size_t got = 0;
+        int r;
+
+        if ((r = read_ints(dir, name, "exit", v, 3, &got)) < 0)
+                return r;
+        if (got < 2)
+                return -EINVAL;
+        ret->code = (int)v[0];
+        ret->started = v[1] != 0;
+        ret->ms = got >= 3 ? v[2] : 0;
+        return 0;
+}
+
+int brm_ctrrecord_read_pid(const char *dir, const char *name, int *ret_pid)
+{
+        long long v[1];
+        size_t got = 0;
+        int r;
+
+        if ((r = read_ints(dir, name, "pid", v, 1, &got)) < 0)
+                return r;
+        if (got != 1 || v[0] <= 0 || v[0] > INT32_MAX)
+                return -EINVAL;
+        *ret_pid = (int)v[0];
+        return 0;
+}
+
+int brm_ctrrecord_read_shim(const char *dir, const char *name, int *ret_pid, unsigned long long *ret_start_time)
+{
+        long long v[2];
+        size_t got = 0;
+        int r;
+
+        if ((r = read_ints(dir, name, "shim.pid", v, 2, &got)) < 0)
+                return r;
+        if (got != 2 || v[0] <= 0 || v[0] > INT32_MAX)
+                return -EINVAL;
+        *ret_pid = (int)v[0];
+        *ret_start_time = (unsigned long long)v[1];
+        return 0;
+}
+
+int brm_ctrrecord_runtime_error(const char *dir, const char *name, char *ret_line, size_t size)
+{
+        char path[1024], *end, *line;
+        uint8_t *data;
+        size_t len;
+        int r;
+
+        if ((r = brm_ctrrecord_path(dir, name, "runtime.log", path, sizeof(path))) < 0 ||
+            (r = brm_file_read(path, 1 << 20, &data, &len)) < 0)
+                return r;
+        end = (char *)data + len;
+        while (end > (char *)data && (end[-1] == '\n' || end[-1] == '\r'))
+                *--end = '\0';
+        line = strrchr((char *)data, '\n');
+        line = line ? line + 1 : (char *)data;
+        r = line[0] ? 0 : -ENODATA;
+        if (r == 0)
+                snprintf(ret_line, size, "%s", line);
+        free(data);
+        return r;
+}
+
+/* ---- desired.json ----
+ * The desired set as a JSON array of persisted specs (ocispec.c). */
+
+int brm_ctrrecord_save_desired(const char *dir, const struct brm_container_spec *specs, size_t n)
+{
+        json_t *arr = json_array();
+        char path[600], *text;
+        int r;
+
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (json_array_append_new(arr, brm_ocispec_encode_spec(&specs[i], true)) < 0) {
+                        json_decref(arr);
+                        return -ENOMEM;
+                }
+        }
+        text = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        if (!text)
+                return -ENOMEM;
+        r = brm_path(path, sizeof(path), "%s/desired.json", dir);
+        if (r >= 0)
+                r = brm_file_write_atomic(path, text, strlen(text), 0600);
+        free(text);
+        return r;
+}
+
+int brm_ctrrecord_load_desired(const char *dir, void (*each)(const struct brm_container_spec *spec, void *arg),
+                               void *arg, size_t *ret_invalid)
+{
+        char path[600];
+        uint8_t *data;
+        size_t len, invalid = 0, i;
+        json_t *arr, *o;
+        int r;
+
+        if (brm_path(path, sizeof(path), "%s/desired.json", dir) < 0)
+                return -ENAMETOOLONG;
+        r = brm_file_read(path, DESIRED_MAX, &data, &len);
+        if (r == -ENOENT)
+                goto out;
+        if (r < 0)
+                return r;
+        arr = json_loadb((const char *)data, len, 0, NULL);
+        free(data);
+        if (!json_is_array(arr)) {
+                json_decref(arr);
+                return -EINVAL;
+        }
+        json_array_foreach(arr, i, o) {
+                struct brm_container_spec s;
+                if (brm_ocispec_decode_spec(o, &s) < 0) {
+                        invalid++;
+                        continue;
+                }
+                each(&s, arg);
+                brm_ocispec_spec_free(&s);
+        }
+        json_decref(arr);
+out:
+        if (ret_invalid)
+                *ret_invalid = invalid;
+        return 0;
+}
+
+/* ---- end of desired.json ---- */
+
+bool brm_ctrrecord_same_boot(const char *dir, const char *boot_id_file)
+{
+        char path[600], now[64] = "";
+        uint8_t *old = NULL, *cur;
+        size_t len;
+        bool same;
+
+        if (brm_file_read(boot_id_file, 64, &cur, &len) == 0) {
+                snprintf(now, sizeof(now), "%s", (char *)cur);
+                free(cur);
+        }
+        if (brm_path(path, sizeof(path), "%s/boot_id", dir) < 0)
+                return true;
+        same = brm_file_read(path, 64, &old, &len) < 0 || strcmp((char *)old, now) == 0;
+        free(old);
+        if (!same || access(path, F_OK) < 0)
+                brm_file_write_atomic(path, now, strlen(now), 0644);
+        return same;
+}

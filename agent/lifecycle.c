@@ -1,0 +1,397 @@
+/* The steps of one container's life, carried out for the supervisor
+ * (supervisor_internal.h): start a run (the image resolved off the loop,
+ * the bundle written, the shim spawned), stop it (SIGTERM, then SIGKILL),
+ * account its end (exit code, OOM kills, restart policy), delete it from
+ * the runtime, and take over a run found on disk after an agent restart.
+ * Each step that waits completes from the loop and hands back to
+ * brm_supervisor_converge(), which picks the next one. */
+#include "supervisor_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "ocispec.h"
+#include "unpack.h"
+#include "util.h"
+
+#define MOD "supervisor"
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_CAP_MS (5 * 60 * 1000)
+#define BACKOFF_RESET_MS (10 * 60 * 1000) /* a run this long starts the sequence over */
+#define RUNTIME_TIMEOUT_MS 60000
+
+static void exited(struct container *c, const char *lost);
+
+static void shim_closed(struct brm_shimwatch *w)
+{
+        brm_supervisor_unref(w->data);
+}
+
+static void shim_ended(struct brm_shimwatch *w)
+{
+        struct container *c = w->data;
+        if (!c->sup->closing)
+                exited(c, NULL);
+}
+
+void brm_lifecycle_init(struct container *c)
+{
+        brm_shimwatch_init(&c->shim, shim_ended, shim_closed, c);
+}
+
+void brm_lifecycle_save_state(struct container *c)
+{
+        int r = brm_ctrrecord_save_state(c->sup->dir, c->name, &c->rec);
+        if (r < 0)
+                brm_warn(MOD, "%s: cannot save state.json (%s): counters may be lost on restart", c->name,
+                         strerror(-r));
+}
+
+void brm_lifecycle_read_pid(struct container *c)
+{
+        if (c->pid == 0)
+                brm_ctrrecord_read_pid(c->sup->dir, c->name, &c->pid);
+}
+
+/* ---- the end of a run ---- */
+
+/* What follows the runtime's delete, whether it ran or not. */
+static void deleted(struct container *c)
+{
+        brm_ctrrecord_clear_run(c->sup->dir, c->name);
+        /* brm_supervisor_converge() arms the backoff timer. */
+        c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+        brm_supervisor_converge(c);
+}
+
+static void on_deleted(int status, const char *out, void *arg)
+{
+        struct container *c = arg;
+
+        if (!c->sup->closing) {
+                if (status != 0)
+                        brm_warn(MOD, "%s: %s delete failed (%d): %s; ignored", c->name, c->sup->rt.name, status, out);
+                deleted(c);
+        }
+        brm_supervisor_unref(c);
+}
+
+static void delete_failed(uv_timer_t *t)
+{
+        deleted(t->data);
+}
+
+static void backoff_fire(uv_timer_t *t)
+{
+        struct container *c = t->data;
+
+        c->phase = P_IDLE;
+        c->rec.restarts++;
+        brm_lifecycle_start(c);
+}
+
+void brm_lifecycle_restart_later(struct container *c)
+{
+        int64_t left;
+
+        if (uv_is_active((uv_handle_t *)&c->timer))
+                return;
+        left = c->rec.finished_ms + (int64_t)c->rec.backoff_ms - brm_now_ms();
+        uv_timer_start(&c->timer, backoff_fire, left > 0 ? (uint64_t)left : 0, 0);
+}
+
+/* Deletes the runtime's record of the container (and with it the cgroup).
+ * Only after the exit is accounted: the cgroup holds the OOM count. */
+static void delete_container(struct container *c)
+{
+        const char *args[] = { "delete", "--force", c->name, NULL };
+        int r;
+
+        c->phase = P_DELETING;
+        r = brm_runtime_run(c->sup->loop, &c->sup->rt, args, RUNTIME_TIMEOUT_MS, on_deleted, c);
+        if (r == 0) {
+                c->refs++;
+                return;
+        }
+        brm_warn(MOD, "%s: cannot run %s delete: %s; ignored", c->name, c->sup->rt.name, uv_strerror(r));
+        /* Completed from the loop, as a delete that ran would be: the
+         * callers are steps of brm_supervisor_converge() and must not see it re-entered.
+         * The timer is idle here (exited() stopped it; adopt() runs before
+         * anything starts it), and closing the container closes it, so
+         * nothing is left pending then. */
+        uv_timer_start(&c->timer, delete_failed, 0, 0);
+}
+
+static bool should_restart(const struct container *c)
+{
+        if (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c))
+                return false;
+        if (c->desired.restart == BRM_RESTART_ALWAYS)
+                return true;
+        return c->desired.restart == BRM_RESTART_ON_FAILURE && (!c->rec.has_exit || c->rec.exit_code != 0);
+}
+
+/* Accounts one finished run: exit code, OOM kills from the cgroup (before
+ * the runtime deletes it), counters persisted, then the restart policy. */
+static void account_exit(struct container *c, int code, bool started, int64_t when_ms, const char *lost)
+{
+        struct brm_ctrrecord_state *rec = &c->rec;
+        struct brm_cgroup_stats st;
+        uint64_t oom = 0;
+        char out[200] = "";
+
+        if (c->sup->cg.ops->stats(&c->sup->cg, rec->cgroup, &st) == 0 && st.has_oom)
+                oom = st.oom_kills;
+        rec->oom_kills += (uint32_t)oom;
+        rec->has_exit = code >= 0;
+        rec->exit_code = code;
+        rec->finished_ms = when_ms ? when_ms : brm_now_ms();
+        rec->running = false;
+        c->pid = 0;
+        c->has_cpu = false;
+        if (lost) {
+                snprintf(rec->reason, sizeof(rec->reason), "%s", lost);
+        } else if (!started) {
+                /* The runtime's last log line says why it could not start. */
+                brm_ctrrecord_runtime_error(c->sup->dir, c->name, out, sizeof(out));
+                snprintf(rec->reason, sizeof(rec->reason), "start failed: %.140s", out[0] ? out : "runtime error");
+        } else if (oom > 0 && code == 128 + SIGKILL)
+                snprintf(rec->reason, sizeof(rec->reason), "OOMKilled");
+        else if (code == 0)
+                snprintf(rec->reason, sizeof(rec->reason), "Completed");
+        else if (code > 128)
+                snprintf(rec->reason, sizeof(rec->reason), "Killed by signal %d", code - 128);
+        else
+                snprintf(rec->reason, sizeof(rec->reason), "Error: exit code %d", code);
+        if (rec->finished_ms - rec->started_ms >= BACKOFF_RESET_MS)
+                rec->backoff_ms = 0;
+        if (should_restart(c)) {
+                rec->backoff_ms = rec->backoff_ms ? rec->backoff_ms * 2 : BACKOFF_FIRST_MS;
+                if (rec->backoff_ms > BACKOFF_CAP_MS)
+                        rec->backoff_ms = BACKOFF_CAP_MS;
+                rec->state = BRM_CS_BACKOFF;
+        } else {
+                rec->state = c->has_desired && c->desired.stopped ? BRM_CS_STOPPED : BRM_CS_EXITED;
+        }
+        brm_info(MOD, "%s: exited (%s)%s", c->name, rec->reason, rec->state == BRM_CS_BACKOFF ? ", will restart" : "");
+        brm_lifecycle_save_state(c);
+        delete_container(c);
+}
+
+static void exited(struct container *c, const char *lost)
+{
+        struct brm_ctrrecord_exit ex = { .code = -1, .started = true };
+
+        uv_timer_stop(&c->timer);
+        brm_shimwatch_stop(&c->shim);
+        if (!lost && brm_ctrrecord_read_exit(c->sup->dir, c->name, &ex) < 0)
+                lost = "exit status lost: the shim ended without writing it";
+        account_exit(c, lost ? -1 : ex.code, lost || ex.started, lost ? 0 : ex.ms, lost);
+}
+
+/* ---- start and stop ---- */
+
+struct start_work {
+        uv_work_t req;
+        struct container *c;
+        char images[512];
+        char ref[512];
+        char unpack[512];
+        struct brm_image_config img;
+        int r;
+        char why[160];
+};
+
+static void resolve_work(uv_work_t *req)
+{
+        struct start_work *w = req->data;
+        w->r = brm_unpack_run(w->unpack, w->images, w->ref, &w->img, w->why, sizeof(w->why));
+}
+
+static void fail(struct container *c, const char *fmt, const char *arg)
+{
+        c->phase = P_IDLE;
+        c->rec.state = BRM_CS_FAILED;
+        snprintf(c->rec.reason, sizeof(c->rec.reason), fmt, arg);
+        brm_warn(MOD, "%s: failed: %s", c->name, c->rec.reason);
+        brm_lifecycle_save_state(c);
+}
+
+static int write_bundle(struct container *c, const struct brm_image_config *img)
+{
+        struct brm_ocispec_params p = {
+                .spec = &c->desired,
+                .image = img,
+                .cgroups_path = c->rec.cgroup,
+                .cgroup_version = c->sup->cg.ops->version,
+                .swap = c->sup->cg.swap,
+        };
+        char *json;
+        int r = brm_ocispec_build(&p, &json);
+
+        if (r < 0)
+                return r;
+        r = brm_ctrrecord_write(c->sup->dir, c->name, "config.json", json);
+        free(json);
+        if (r == 0)
+                r = brm_ctrrecord_write(c->sup->dir, c->name, "spec.json", c->desired_key);
+        return r;
+}
+
+static void resolved(uv_work_t *req, int status)
+{
+        struct start_work *w = req->data;
+        struct container *c = w->c;
+        struct brm_supervisor *sup = c->sup;
+        char dir[1024], logdir[1024];
+        int r;
+
+        if (sup->closing || status < 0)
+                goto out;
+        c->phase = P_IDLE;
+        if (!c->has_desired || c->desired.stopped || strcmp(c->run_key ? c->run_key : "", c->desired_key)) {
+                /* The desired spec changed while the image was resolved. */
+                free(c->run_key);
+                c->run_key = NULL;
+                brm_supervisor_converge(c);
+                goto out;
+        }
+        if (w->r < 0) {
+                fail(c, "%s", w->why);
+                goto out;
+        }
+        if ((r = write_bundle(c, &w->img)) < 0) {
+                fail(c, "cannot write the bundle: %s", r == -EINVAL ? "nothing to run (no args, no entrypoint) "
+                                                                     "or a user that the image does not define"
+                                                                   : strerror(-r));
+                goto out;
+        }
+        brm_debug(MOD, "%s: image resolved", c->name);
+        brm_ctrrecord_clear_run(sup->dir, c->name);
+        c->rec.started_ms = brm_now_ms();
+        c->rec.running = true;
+        c->rec.state = BRM_CS_RUNNING;
+        c->rec.reason[0] = '\0';
+        brm_lifecycle_save_state(c);
+        brm_ctrrecord_path(sup->dir, c->name, NULL, dir, sizeof(dir));
+        brm_logdir_container(&sup->logs, c->name, logdir, sizeof(logdir));
+        r = brm_shimwatch_spawn(&c->shim, sup->loop, &sup->rt, sup->shim, c->name, dir, logdir, sup->log_max_size,
+                                sup->log_max_files);
+        c->refs++; /* the shim's process handle, open or already closing */
+        if (r < 0) {
+                c->rec.running = false;
+                fail(c, "cannot start the shim: %s", uv_strerror(r));
+                goto out;
+        }
+        c->phase = P_RUNNING;
+        brm_info(MOD, "%s: started (shim %d)", c->name, c->shim.pid);
+out:
+        brm_image_config_free(&w->img);
+        free(w);
+        brm_supervisor_unref(c);
+}
+
+void brm_lifecycle_start(struct container *c)
+{
+        struct start_work *w;
+        const struct brm_container_spec *s = &c->desired;
+        const char *missing = brm_spec_unenforceable(s, &c->sup->cg, false);
+        int r;
+
+        if (missing) {
+                fail(c, "%s", missing);
+                return;
+        }
+        if (!(w = calloc(1, sizeof(*w)))) {
+                fail(c, "%s", "out of memory");
+                return;
+        }
+        free(c->run_key);
+        c->run_key = strdup(c->desired_key);
+        w->c = c;
+        w->req.data = w;
+        snprintf(w->images, sizeof(w->images), "%s", c->sup->images);
+        snprintf(w->ref, sizeof(w->ref), "%s", s->image);
+        snprintf(w->unpack, sizeof(w->unpack), "%s", c->sup->unpack);
+        c->phase = P_STARTING;
+        c->rec.state = BRM_CS_PENDING;
+        brm_debug(MOD, "%s: resolving %s", c->name, s->image);
+        r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved);
+        if (r < 0) {
+                free(w);
+                fail(c, "cannot queue the image work: %s", uv_strerror(r));
+                return;
+        }
+        c->refs++;
+}
+
+static void on_killed(int status, const char *out, void *arg)
+{
+        struct container *c = arg;
+        if (status != 0 && !c->sup->closing)
+                brm_debug(MOD, "%s: kill: %s", c->name, out);
+        brm_supervisor_unref(c);
+}
+
+static void send_kill(struct container *c, const char *sig)
+{
+        const char *args[] = { "kill", c->name, sig, NULL };
+        if (brm_runtime_run(c->sup->loop, &c->sup->rt, args, RUNTIME_TIMEOUT_MS, on_killed, c) == 0)
+                c->refs++;
+}
+
+static void stop_escalate(uv_timer_t *t)
+{
+        struct container *c = t->data;
+        brm_info(MOD, "%s: still running %.1f s after SIGTERM: SIGKILL", c->name, (double)c->sup->stop_grace_ms / 1000);
+        send_kill(c, "KILL");
+}
+
+void brm_lifecycle_stop(struct container *c)
+{
+        brm_info(MOD, "%s: stopping", c->name);
+        c->phase = P_STOPPING;
+        send_kill(c, "TERM");
+        uv_timer_start(&c->timer, stop_escalate, c->sup->stop_grace_ms, 0);
+}
+
+/* ---- after an agent restart ---- */
+
+/* Takes over a container found on disk: its shim still runs (watch it), or
+ * it ended while no agent was there (account it now), or it was accounted
+ * and only the runtime's record may be left (delete it). */
+void brm_lifecycle_adopt(struct container *c, bool same_boot)
+{
+        char path[1024];
+        unsigned long long start_time;
+        int pid;
+
+        if (!c->rec.running) {
+                if (brm_path(path, sizeof(path), "%s/%s", c->sup->rt.root, c->name) >= 0 && access(path, F_OK) == 0) {
+                        delete_container(c);
+                        return;
+                }
+                c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+                return;
+        }
+        if (!same_boot) {
+                exited(c, "node rebooted");
+                return;
+        }
+        if (brm_ctrrecord_read_shim(c->sup->dir, c->name, &pid, &start_time) == 0 &&
+            brm_shimwatch_adopt(&c->shim, c->sup->loop, pid, start_time) == 0) {
+                c->refs++;
+                c->phase = P_RUNNING;
+                c->rec.state = BRM_CS_RUNNING;
+                brm_lifecycle_read_pid(c);
+                brm_info(MOD, "%s: re-adopted (pid %d, shim %d)", c->name, c->pid, c->shim.pid);
+                return;
+        }
+        exited(c, NULL);
+}

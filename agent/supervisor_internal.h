@@ -1,0 +1,106 @@
+/* Inside the supervisor, shared by its two files and no other module:
+ * supervisor.c keeps the set of containers, decides each one's next step
+ * (converge) and answers the public interface; lifecycle.c carries the
+ * steps out (start a run, stop it, account its end, delete it from the
+ * runtime, take over a run found on disk).
+ *
+ * A container's memory holds its libuv handles (its timer and its shim
+ * watch), so it is freed only when its last reference goes: one for the
+ * timer, one per open shim-watch handle, one per step in flight. */
+#ifndef BRM_SUPERVISOR_INTERNAL_H
+#define BRM_SUPERVISOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cgroup.h"
+#include "ctrrecord.h"
+#include "logdir.h"
+#include "runtime.h"
+#include "shimwatch.h"
+#include "supervisor.h"
+
+/* What a container is doing: a step in flight (starting, stopping,
+ * deleting), a run under way, waiting to restart, or nothing. */
+enum brm_phase { P_IDLE, P_STARTING, P_RUNNING, P_STOPPING, P_DELETING, P_BACKOFF };
+
+struct container {
+        struct brm_supervisor *sup;
+        struct container *next;
+        char name[64];
+        bool has_desired;
+        struct brm_container_spec desired;
+        char *desired_key;        /* spec JSON without "stopped": change detection */
+        char *run_key;            /* the same for the current or last run; NULL = never ran */
+        enum brm_phase phase;
+        struct brm_ctrrecord_state rec; /* persisted in state.json */
+        /* The run. */
+        int pid;
+        struct brm_shimwatch shim;
+        bool closing;
+        uv_timer_t timer;         /* backoff, stop escalation, a failed delete's completion */
+        int refs;                 /* see above */
+        /* CPU sampling for cpu_percent. */
+        uint64_t cpu_ns, cpu_ms;
+        float cpu_pct;
+        bool has_cpu;
+};
+
+struct brm_supervisor {
+        uv_loop_t *loop;
+        char dir[512];            /* STATE/containers */
+        char images[512];
+        char shim[512];
+        char unpack[512];         /* bramble-unpack, the image helper */
+        struct brm_logdir logs;   /* the container logs: containers/, removed/ */
+        uint64_t log_max_size;
+        unsigned log_max_files;
+        void (*on_removed)(const char *name, const char *moved_to, void *arg);
+        void *on_removed_arg;
+        uint64_t stop_grace_ms;
+        struct brm_cgroup cg;
+        struct brm_runtime rt;
+        struct container *list;
+        uv_timer_t idle;          /* closed last: makes close asynchronous also without containers */
+        bool closing, idle_closed;
+        void (*close_cb)(void *arg);
+        void *close_arg;
+};
+
+/* Whether the desired spec differs from the one of the last run. */
+static inline bool brm_supervisor_changed(const struct container *c)
+{
+        return !c->run_key || !c->desired_key || strcmp(c->run_key, c->desired_key) != 0;
+}
+
+/* supervisor.c */
+
+/* Takes the container's next step towards its desired state, unless one
+ * is in flight. Every step's completion calls it again. */
+void brm_supervisor_converge(struct container *c);
+/* Drops one reference; the last one frees the container. */
+void brm_supervisor_unref(struct container *c);
+
+/* lifecycle.c */
+
+/* Sets up the container's shim watch (at creation). */
+void brm_lifecycle_init(struct container *c);
+/* Starts a run of the desired spec: image resolved off the loop, bundle
+ * written, shim spawned. Fails the container (state failed, with the
+ * reason) when the node cannot enforce its limits. */
+void brm_lifecycle_start(struct container *c);
+/* SIGTERM through the runtime, SIGKILL after the grace time. */
+void brm_lifecycle_stop(struct container *c);
+/* Arms the restart after the backoff delay, unless it is armed. */
+void brm_lifecycle_restart_later(struct container *c);
+/* Takes over a container found on disk at open (see lifecycle.c). */
+void brm_lifecycle_adopt(struct container *c, bool same_boot);
+/* Persists the counters; a failure is logged, not returned. */
+void brm_lifecycle_save_state(struct container *c);
+/* Reads the container's pid once the runtime has written it. */
+void brm_lifecycle_read_pid(struct container *c);
+
+#endif
