@@ -16,6 +16,7 @@ enum brm_restart { BRM_RESTART_ALWAYS, BRM_RESTART_ON_FAILURE, BRM_RESTART_NEVER
 enum brm_network { BRM_NET_HOST, BRM_NET_NONE };
 enum brm_cstate { BRM_CS_PENDING, BRM_CS_RUNNING, BRM_CS_EXITED, BRM_CS_BACKOFF, BRM_CS_FAILED, BRM_CS_STOPPED };
 
+/* NULL-terminated arrays: the contract (lib/ctrspec.h) allows one less. */
 #define BRM_MAX_ARGS 64
 #define BRM_MAX_ENV 64
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctrspec.h"
 #include "err.h"
 #include "log.h"
 
@@ -76,17 +77,17 @@ void brm_workload_close(struct brm_workload *w)
 
 /* Converts a wire spec; fails with a reason for what the supervisor's
  * fixed-size fields cannot hold. Pointers in ret point into p. */
+/* The wire spec as the supervisor takes it, after the contract every side
+ * checks (lib/ctrspec.h): what passed the CLI and the master passes here,
+ * and what the node refuses, they refuse too. */
 static int convert(const Bramble__ContainerSpec *p, struct brm_container_spec *ret, char *why, size_t why_size)
 {
         struct brm_container_spec s;
+        int r;
 
+        if ((r = brm_ctrspec_check(p, why, why_size)) < 0)
+                return r;
         memset(&s, 0, sizeof(s));
-        if (!p->name || strlen(p->name) >= sizeof(s.name) || !p->image || strlen(p->image) >= sizeof(s.image) ||
-            (p->workdir && strlen(p->workdir) >= sizeof(s.workdir)) || p->n_args >= BRM_MAX_ARGS ||
-            p->n_env >= BRM_MAX_ENV) {
-                snprintf(why, why_size, "container spec exceeds this node's limits (name, image, workdir, args or env too long)");
-                return -EINVAL;
-        }
         snprintf(s.name, sizeof(s.name), "%s", p->name);
         snprintf(s.image, sizeof(s.image), "%s", p->image);
         if (p->workdir)
@@ -95,10 +96,9 @@ static int convert(const Bramble__ContainerSpec *p, struct brm_container_spec *r
         s.memory_high = p->has_memory_high ? p->memory_high : 0;
         s.cpu_millis = p->has_cpu_millis ? p->cpu_millis : 0;
         s.pids_max = p->has_pids_max ? p->pids_max : 0;
-        s.restart = !p->restart || strcmp(p->restart, "always") == 0 ? BRM_RESTART_ALWAYS
-                    : strcmp(p->restart, "on-failure") == 0          ? BRM_RESTART_ON_FAILURE
-                                                                     : BRM_RESTART_NEVER;
-        s.network = p->network && strcmp(p->network, "none") == 0 ? BRM_NET_NONE : BRM_NET_HOST;
+        /* The enums are in the contract's order (checked, so never -1). */
+        s.restart = (enum brm_restart)brm_ctrspec_lookup(brm_ctrspec_restart_names, 3, p->restart);
+        s.network = (enum brm_network)brm_ctrspec_lookup(brm_ctrspec_network_names, 2, p->network);
         for (size_t i = 0; i < p->n_args; i++)
                 s.args[i] = p->args[i];
         for (size_t i = 0; i < p->n_env; i++)

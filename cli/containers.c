@@ -1,6 +1,8 @@
-/* bramble run / ps / stop / start / rm. Arguments are checked here so a
- * typo gets a precise message before anything is sent; the master checks
- * again, and the node checks what only it can know (is the image there). */
+/* bramble run / ps / stop / start / rm. Each option is parsed here, so a
+ * typo gets a precise message before anything is sent; the spec as a whole
+ * goes through the contract the master and the node check too
+ * (lib/ctrspec.h), and the node checks what only it can know (is the image
+ * there, can its cgroups enforce the limits). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 
 #include "common.h"
 #include "containers.h"
+#include "ctrspec.h"
 #include "frame.h"
 #include "util.h"
 
@@ -24,7 +27,7 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__RunRequest run = BRAMBLE__RUN_REQUEST__INIT;
         Bramble__ContainerSpec spec = BRAMBLE__CONTAINER_SPEC__INIT;
-        char *env[64];
+        char *env[BRM_CTRSPEC_MAX_ENV + 1], why[256];
         uint64_t v;
         uint32_t millis;
         int o, rc = 0;
@@ -77,8 +80,8 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
                 case 'e':
                         if (!strchr(optarg, '=') || optarg[0] == '=')
                                 return brm_cli_usage_error("invalid --env '%s': expected KEY=VALUE", optarg);
-                        if (spec.n_env >= 64)
-                                return brm_cli_usage_error("%s", "at most 64 --env values");
+                        if (spec.n_env > BRM_CTRSPEC_MAX_ENV)
+                                return brm_cli_usage_error("at most %d --env values", BRM_CTRSPEC_MAX_ENV);
                         env[spec.n_env++] = optarg;
                         break;
                 case 'w':
@@ -101,19 +104,12 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
                 return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
         if (!brm_valid_node_name(node))
                 return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
-        if (!brm_valid_container_name(name))
-                return brm_cli_usage_error("'%s' is not a valid container name: use 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit",
-                                           name);
-        if (!spec.image || !*spec.image)
-                return brm_cli_usage_error("%s", "--image is required (a root file-system directory, an OCI layout or an oci-archive on the node)");
-        if (spec.has_memory_high && spec.has_memory_max && spec.memory_high > spec.memory_max)
-                return brm_cli_usage_error("%s", "--memory-high must not exceed --memory");
-        if (oargc - rest > 64)
-                return brm_cli_usage_error("%s", "at most 64 command arguments");
         spec.name = (char *)name;
         spec.env = env;
         spec.n_args = (size_t)(oargc - rest);
         spec.args = oargv + rest;
+        if (brm_ctrspec_check(&spec, why, sizeof(why)) < 0)
+                return brm_cli_usage_error("%s", why);
         run.node = (char *)node;
         run.spec = &spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;

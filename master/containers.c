@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctrspec.h"
 #include "err.h"
 #include "log.h"
 #include "master.h"
@@ -15,31 +16,6 @@
 
 #define MOD "containers"
 #define CHECK_TIMEOUT_MS 15000
-
-/* The master re-checks what the CLI checked: other clients exist. */
-static const char *spec_problem(const Bramble__ContainerSpec *sp)
-{
-        if (!sp || !brm_valid_container_name(sp->name))
-                return "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.', starting with a letter or digit";
-        if (!sp->image || !*sp->image || strlen(sp->image) >= 512)
-                return "--image is required (a root file-system directory, an OCI layout, or an oci-archive on the node)";
-        if (sp->has_cpu_millis && sp->cpu_millis == 0)
-                return "--cpus must be greater than 0";
-        if (sp->has_memory_max && sp->memory_max < 4096)
-                return "--memory must be at least 4K";
-        if (sp->has_memory_high && sp->has_memory_max && sp->memory_max && sp->memory_high > sp->memory_max)
-                return "--memory-high must not exceed --memory";
-        if (sp->restart && strcmp(sp->restart, "always") && strcmp(sp->restart, "on-failure") && strcmp(sp->restart, "never"))
-                return "--restart must be always, on-failure or never";
-        if (sp->network && strcmp(sp->network, "host") && strcmp(sp->network, "none"))
-                return "--network must be host or none";
-        if (sp->n_args > 64 || sp->n_env > 64)
-                return "at most 64 arguments and 64 environment variables";
-        for (size_t i = 0; i < sp->n_env; i++)
-                if (!sp->env[i] || !strchr(sp->env[i], '=') || sp->env[i][0] == '=')
-                        return "--env must be KEY=VALUE";
-        return NULL;
-}
 
 struct find_ctx {
         const char *name;
@@ -148,14 +124,14 @@ static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *r
         struct find_ctx f = { 0 };
         struct brm_pending *p;
         struct brm_node *n;
-        const char *why;
         char msg[256];
         size_t len;
 
         if (!(n = connected_node(s, id, req->node)))
                 return;
-        if ((why = spec_problem(req->spec))) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, why);
+        /* The same contract the CLI checked: other clients exist. */
+        if (brm_ctrspec_check(req->spec, msg, sizeof(msg)) < 0) {
+                brm_conn_send_error(&s->conn, id, -EINVAL, msg);
                 return;
         }
         f.name = req->spec->name;
