@@ -9,6 +9,7 @@
 #include <mbedtls/ssl.h>
 #include <uv.h>
 
+#include "admit.h"
 #include "ca.h"
 #include "conn.h"
 #include "registry.h"
@@ -28,7 +29,7 @@ struct brm_session {
         struct brm_node *node;
         struct brm_session *prev, *next;
         struct brm_logrelay *log;   /* an operator's log stream */
-        bool handshaking;
+        struct brm_admit_entry admit; /* listed until the peer has a certificate */
 };
 
 struct brm_master_config {
@@ -40,6 +41,8 @@ struct brm_master_config {
         unsigned grace_intervals;       /* missed intervals before NotReady; default 3 */
         uint64_t cert_validity_ms;      /* node certificates; default 30 days */
         uint32_t max_frame;             /* default 1 MiB */
+        unsigned max_unauth;            /* connections without a certificate; default 64 */
+        unsigned max_unauth_per_source; /* of those, from one address; default 8 */
 };
 
 struct brm_master {
@@ -61,7 +64,8 @@ struct brm_master {
         uint64_t next_log_id;
         uint64_t last_flush_mono;
         uint64_t last_liveness_mono;
-        unsigned handshaking;          /* sessions accepted but not yet past the handshake */
+        struct brm_admit admit;        /* sessions without a certificate yet */
+        uv_timer_t admit_timer;        /* their deadlines */
         bool accept_paused;            /* a connection waits in the kernel queue */
         bool stopping;
 };

@@ -14,26 +14,25 @@
 #define MOD "server"
 #define FLUSH_EVERY_MS 10000
 #define ANON_MAX_FRAME (16 * 1024)
-/* Handshakes cost milliseconds of ECC each. Past this many in flight, new
- * connections wait in the kernel's accept queue, where their handshake
- * timer has not started, instead of all timing out together after a master
- * restart brings every node back at once. */
-#define MAX_HANDSHAKING 64
 
 static void accept_one(struct brm_master *m);
 
-static void handshake_done(struct brm_session *s)
+/* Accepting stops only while every place for an unauthenticated connection
+ * is held by a peer that makes progress (admit.h says why); it resumes as
+ * soon as one leaves or stalls. */
+static void resume_accept(struct brm_master *m)
 {
-        struct brm_master *m = s->m;
-
-        if (!s->handshaking)
-                return;
-        s->handshaking = false;
-        m->handshaking--;
-        if (m->accept_paused && !m->stopping) {
+        if (m->accept_paused && !m->stopping && brm_admit_has_room(&m->admit, m->n_sessions, brm_mono_ms())) {
                 m->accept_paused = false;
                 accept_one(m);
         }
+}
+
+/* The peer proved who it is, or is gone: its place is free. */
+static void admitted(struct brm_session *s)
+{
+        brm_admit_remove(&s->m->admit, &s->admit);
+        resume_accept(s->m);
 }
 
 static void session_closed(struct brm_conn *c)
@@ -46,7 +45,7 @@ static void session_closed(struct brm_conn *c)
                          c->close_reason == -ETIMEDOUT ? "no data within the idle timeout"
                          : c->close_reason < 0         ? brm_strerror(c->close_reason)
                                                        : "closed");
-        handshake_done(s);
+        admitted(s);
         brm_logs_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
@@ -143,6 +142,7 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
 
         switch (s->role) {
         case BRM_ROLE_NONE:
+                brm_admit_message(&s->admit);
                 if (env->msg_case == BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST) {
                         brm_api_join(s, id, env->join_request);
                         return;
@@ -189,13 +189,13 @@ static void on_ready(struct brm_conn *c, int status)
         char cn[64], org[64];
         uint32_t flags;
 
-        handshake_done(s);
         if (status < 0) {
                 brm_debug(MOD, "handshake failed: %s", brm_strerror(status));
                 return;
         }
         peer = mbedtls_ssl_get_peer_cert(&c->tls.ssl);
         if (!peer) {
+                /* Join-only: it keeps its admission place until it closes. */
                 s->role = BRM_ROLE_NONE;
                 brm_conn_set_idle(c, 15000);
                 return;
@@ -212,6 +212,7 @@ static void on_ready(struct brm_conn *c, int status)
                 return;
         }
         if (strcmp(org, BRM_ORG_ADMIN) == 0) {
+                admitted(s);
                 s->role = BRM_ROLE_ADMIN;
                 c->dec.max = m->cfg.max_frame;
                 snprintf(s->name, sizeof(s->name), "admin");
@@ -231,6 +232,7 @@ static void on_ready(struct brm_conn *c, int status)
                 refuse(s, 0, -EACCES, msg);
                 return;
         }
+        admitted(s);
         s->role = BRM_ROLE_NODE;
         c->dec.max = m->cfg.max_frame;
         snprintf(s->name, sizeof(s->name), "%s", cn);
@@ -252,13 +254,20 @@ static void on_connection(uv_stream_t *server, int status)
 {
         struct brm_master *m = server->data;
 
+        if (status == UV_EMFILE || status == UV_ENFILE) {
+                /* libuv has already dropped the waiting connections through
+                 * its reserve descriptor; the listener stays. Free a
+                 * descriptor held by a peer that is not getting anywhere. */
+                brm_admit_fd_exhausted(&m->admit, brm_mono_ms());
+                return;
+        }
         if (status < 0) {
                 brm_warn(MOD, "accept failed: %s", uv_strerror(status));
                 return;
         }
         /* Not accepting makes libuv stop watching the listener until the
          * next uv_accept(), so the backlog stays in the kernel. */
-        if (m->handshaking >= MAX_HANDSHAKING) {
+        if (!brm_admit_has_room(&m->admit, m->n_sessions, brm_mono_ms())) {
                 m->accept_paused = true;
                 return;
         }
@@ -294,9 +303,12 @@ static void accept_one(struct brm_master *m)
         /* From here the session is only freed by its close callback. */
         s->conn.on_closed = session_closed;
         s->conn.idle_timeout_ms = 15000;
-        s->handshaking = true;
-        m->handshaking++;
-        if ((r = uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
+        if ((r = uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)&s->conn.tls.tcp)) < 0) {
+                brm_conn_close(&s->conn, r);
+                return;
+        }
+        /* Over its address's bound: closed before any TLS work. */
+        if ((r = brm_admit_add(&m->admit, &s->admit, &s->conn, brm_mono_ms())) < 0 ||
             (r = brm_conn_start(&s->conn, on_ready, on_msg, session_closed)) < 0)
                 brm_conn_close(&s->conn, r);
 }
@@ -365,10 +377,6 @@ static void on_liveness(uv_timer_t *t)
         bool stalled = m->last_liveness_mono && now - m->last_liveness_mono > 2000;
 
         m->last_liveness_mono = now;
-        if (m->accept_paused && m->handshaking < MAX_HANDSHAKING && !m->stopping) {
-                m->accept_paused = false;
-                accept_one(m);
-        }
         /* After a stall, heartbeats may be waiting unread in the sockets:
          * read them before declaring anyone NotReady. */
         if (!stalled)
@@ -378,6 +386,14 @@ static void on_liveness(uv_timer_t *t)
                 m->last_flush_mono = brm_mono_ms();
                 brm_server_flush(m);
         }
+}
+
+static void on_admit_timer(uv_timer_t *t)
+{
+        struct brm_master *m = t->data;
+
+        brm_admit_sweep(&m->admit, brm_mono_ms());
+        resume_accept(m);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -407,6 +423,10 @@ int brm_server_start(struct brm_master *m)
                 uv_close((uv_handle_t *)&m->listener, NULL);
                 return r;
         }
+        brm_admit_init(&m->admit, m->cfg.max_unauth, m->cfg.max_unauth_per_source);
+        uv_timer_init(m->loop, &m->admit_timer);
+        m->admit_timer.data = m;
+        uv_timer_start(&m->admit_timer, on_admit_timer, BRM_ADMIT_SWEEP_MS, BRM_ADMIT_SWEEP_MS);
         uv_timer_init(m->loop, &m->liveness);
         m->liveness.data = m;
         uv_timer_start(&m->liveness, on_liveness, 500, 500);
@@ -427,6 +447,7 @@ void brm_server_stop(struct brm_master *m)
         brm_server_flush(m);
         uv_close((uv_handle_t *)&m->listener, NULL);
         uv_close((uv_handle_t *)&m->liveness, NULL);
+        uv_close((uv_handle_t *)&m->admit_timer, NULL);
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         for (struct brm_session *s = m->sessions; s; s = s->next)
