@@ -71,10 +71,9 @@ struct brm_master {
 };
 
 int brm_server_start(struct brm_master *m);
-/* Closes the listener and every session; the loop then ends. */
+/* Writes the batched last-seen times, closes the listener and every
+ * session; the loop then ends. */
 void brm_server_stop(struct brm_master *m);
-/* Writes batched last-seen times. */
-void brm_server_flush(struct brm_master *m);
 
 /* A request relayed to a node, waiting for its answer. */
 struct brm_pending {

@@ -126,13 +126,7 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
                 if (buf != stack)
                         free(buf);
         }
-        n->last_seen_ms = brm_now_ms();
-        n->last_seen_mono = brm_mono_ms();
-        n->seen_dirty = true;
-        if (!n->ready) {
-                n->ready = true;
-                brm_info(MOD, "node %s Ready", n->name);
-        }
+        brm_registry_seen(n);
 }
 
 static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
@@ -321,52 +315,12 @@ struct brm_session *brm_server_find_session(struct brm_master *m, uint64_t sid)
         return NULL;
 }
 
-void brm_server_flush(struct brm_master *m)
+static void flush(struct brm_master *m)
 {
-        const char **names;
-        int64_t *seen;
-        size_t n = 0, i = 0;
-        int r;
+        int r = brm_registry_flush(&m->reg, m->store);
 
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        n += nd->seen_dirty;
-        if (n == 0)
-                return;
-        names = malloc(n * sizeof(*names));
-        seen = malloc(n * sizeof(*seen));
-        if (!names || !seen)
-                goto out;
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        if (nd->seen_dirty) {
-                                names[i] = nd->name;
-                                seen[i++] = nd->last_seen_ms;
-                        }
-        r = m->store->ops->node_touch(m->store, names, seen, n);
-        if (r < 0) {
+        if (r < 0)
                 brm_warn(MOD, "writing last-seen times failed, will retry: %s", brm_strerror(r));
-                goto out;
-        }
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        nd->seen_dirty = false;
-out:
-        free(names);
-        free(seen);
-}
-
-static void check_node(void *arg, struct brm_node *n)
-{
-        struct brm_master *m = arg;
-        uint64_t grace = m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals;
-        uint64_t now = brm_mono_ms();
-
-        if (n->ready && now - n->last_seen_mono > grace) {
-                n->ready = false;
-                brm_info(MOD, "node %s NotReady: no heartbeat for %llu ms", n->name,
-                         (unsigned long long)(now - n->last_seen_mono));
-        }
 }
 
 static void on_liveness(uv_timer_t *t)
@@ -380,11 +334,11 @@ static void on_liveness(uv_timer_t *t)
         /* After a stall, heartbeats may be waiting unread in the sockets:
          * read them before declaring anyone NotReady. */
         if (!stalled)
-                brm_registry_foreach(&m->reg, check_node, m);
+                brm_registry_check(&m->reg, m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals);
         brm_containers_expire(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
-                brm_server_flush(m);
+                flush(m);
         }
 }
 
@@ -444,7 +398,7 @@ void brm_server_stop(struct brm_master *m)
         if (m->stopping)
                 return;
         m->stopping = true;
-        brm_server_flush(m);
+        flush(m);
         uv_close((uv_handle_t *)&m->listener, NULL);
         uv_close((uv_handle_t *)&m->liveness, NULL);
         uv_close((uv_handle_t *)&m->admit_timer, NULL);
