@@ -320,7 +320,7 @@ static void collect_node(void *arg, struct brm_node *n)
         st->last_seen_ms = n->last_seen_ms;
         st->connected = n->session != NULL;
         st->has_log_streams = 1;
-        st->log_streams = brm_logs_count(l->m, n->name);
+        st->log_streams = brm_relay_count(l->m, n->name);
         if (n->info)
                 l->infos[i] = bramble__node_info__unpack(NULL, n->info_len, n->info);
         if (n->last_hb)
@@ -423,7 +423,7 @@ void brm_api_admin(struct brm_session *s, Bramble__Envelope *env)
                 node_remove(s, id, env->node_remove);
                 return;
         case BRAMBLE__ENVELOPE__MSG_LOGS:
-                brm_logs_admin(s, id, env->logs);
+                brm_relay_open(s, id, env->logs);
                 return;
         default:
                 brm_containers_admin(s, env);

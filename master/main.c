@@ -241,7 +241,7 @@ out_tls:
         mbedtls_ssl_config_free(&m.tls);
 out_store:
         brm_containers_free(&m);
-        brm_logs_free(&m);
+        brm_relay_free(&m);
         brm_registry_free(&m.reg);
         if (m.store)
                 m.store->ops->close(m.store);

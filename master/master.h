@@ -18,7 +18,7 @@
 enum brm_role { BRM_ROLE_NONE, BRM_ROLE_NODE, BRM_ROLE_ADMIN };
 
 struct brm_master;
-struct brm_logrelay;
+struct brm_relay;
 
 struct brm_session {
         struct brm_conn conn;
@@ -28,7 +28,7 @@ struct brm_session {
         char name[64];
         struct brm_node *node;
         struct brm_session *prev, *next;
-        struct brm_logrelay *log;   /* an operator's log stream */
+        struct brm_relay *relay;    /* an operator's log stream */
         struct brm_admit_entry admit; /* listed until the peer has a certificate */
 };
 
@@ -60,8 +60,8 @@ struct brm_master {
         uint64_t next_sid;
         uint64_t next_node_req;
         struct brm_pending *pending;   /* container checks waiting for a node */
-        struct brm_logrelay *logs;     /* log streams being relayed */
-        uint64_t next_log_id;
+        struct brm_relay *relays;      /* log streams being relayed (relay.c) */
+        uint64_t next_relay_id;
         uint64_t last_flush_mono;
         uint64_t last_liveness_mono;
         struct brm_admit admit;        /* sessions without a certificate yet */
@@ -99,12 +99,12 @@ void brm_containers_push(struct brm_master *m, const char *node);
 void brm_containers_expire(struct brm_master *m);
 void brm_containers_free(struct brm_master *m);
 
-/* logs.c: relaying log streams between nodes and operators. */
-void brm_logs_admin(struct brm_session *s, uint64_t id, const Bramble__LogsRequest *req);
-void brm_logs_node(struct brm_session *s, Bramble__Envelope *env);
-void brm_logs_session_closed(struct brm_session *s);
-unsigned brm_logs_count(struct brm_master *m, const char *node);
-void brm_logs_free(struct brm_master *m);
+/* relay.c: relaying log streams between nodes and operators. */
+void brm_relay_open(struct brm_session *s, uint64_t id, const Bramble__LogsRequest *req);
+void brm_relay_node(struct brm_session *s, Bramble__Envelope *env);
+void brm_relay_session_closed(struct brm_session *s);
+unsigned brm_relay_count(struct brm_master *m, const char *node);
+void brm_relay_free(struct brm_master *m);
 
 /* api.c: operator calls and joins, answered on the session. A reply that
  * cannot be queued (the peer stopped reading) drops the session. */

@@ -46,7 +46,7 @@ static void session_closed(struct brm_conn *c)
                          : c->close_reason < 0         ? brm_strerror(c->close_reason)
                                                        : "closed");
         admitted(s);
-        brm_logs_session_closed(s);
+        brm_relay_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -156,7 +156,7 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                         return;
                 case BRAMBLE__ENVELOPE__MSG_LOG_CHUNK:
                 case BRAMBLE__ENVELOPE__MSG_LOG_END:
-                        brm_logs_node(s, env);
+                        brm_relay_node(s, env);
                         return;
                 case BRAMBLE__ENVELOPE__MSG_OK:
                 case BRAMBLE__ENVELOPE__MSG_ERROR:
