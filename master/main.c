@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "containers.h"
 #include "err.h"
 #include "fileio.h"
 #include "log.h"
-#include "master.h"
+#include "relay.h"
+#include "server.h"
 #include "token.h"
 #include "util.h"
 

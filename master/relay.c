@@ -8,6 +8,8 @@
  * node and the operator. A viewer that stops reading stops getting credit;
  * its node skips ahead and says how many lines it skipped. Nothing waits on
  * a viewer: other viewers and the node's control traffic go on. */
+#include "relay.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,9 @@
 
 #include "log.h"
 #include "logrec.h"
-#include "master.h"
+#include "registry.h"
+#include "server.h"
+#include "session.h"
 #include "util.h"
 
 #define MOD "relay"
@@ -58,13 +62,6 @@ unsigned brm_relay_count(struct brm_master *m, const char *node)
         return n;
 }
 
-static void send_to_node(struct brm_session *node, Bramble__Envelope *env)
-{
-        int r = brm_conn_send(&node->conn, env);
-        if (r == -ENOBUFS)
-                brm_conn_close(&node->conn, r);
-}
-
 static void send_close(struct brm_session *node, uint64_t id)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
@@ -74,7 +71,7 @@ static void send_close(struct brm_session *node, uint64_t id)
         lc.stream_id = id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CLOSE;
         env.log_close = &lc;
-        send_to_node(node, &env);
+        brm_session_send(node, &env);
 }
 
 static void give_credit(struct brm_relay *r)
@@ -90,7 +87,7 @@ static void give_credit(struct brm_relay *r)
         r->owed = 0;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CREDIT;
         env.log_credit = &lc;
-        send_to_node(r->node, &env);
+        brm_session_send(r->node, &env);
 }
 
 static void viewer_drained(struct brm_conn *c)
@@ -112,52 +109,69 @@ static void fail_viewer(struct brm_session *viewer, uint64_t stream_id, int code
         end.code = code;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_END;
         env.log_end = &end;
-        if (brm_conn_send(&viewer->conn, &env) == -ENOBUFS)
-                brm_conn_close(&viewer->conn, -ENOBUFS);
+        brm_session_send(viewer, &env);
 }
 
-void brm_relay_open(struct brm_session *s, uint64_t id, const Bramble__LogsRequest *req)
+/* What is wrong with an operator's request on its face, or NULL. */
+static const char *request_problem(const Bramble__LogsRequest *req)
 {
+        if (!req->node || !brm_valid_node_name(req->node))
+                return "node name must be 1-63 characters of a-z, 0-9 and '-'";
+        if (req->has_source && req->source != BRAMBLE__LOG_SOURCE__LOG_CONTAINER &&
+            req->source != BRAMBLE__LOG_SOURCE__LOG_AGENT && req->source != BRAMBLE__LOG_SOURCE__LOG_KERNEL)
+                return "unknown log source";
+        if ((!req->has_source || req->source == BRAMBLE__LOG_SOURCE__LOG_CONTAINER) &&
+            (!req->container || !brm_valid_container_name(req->container)))
+                return "container name must be 1-63 characters of a-z, 0-9, '_', '.' and '-', "
+                       "starting with a letter or digit";
+        if (req->has_tail && req->tail < 0)
+                return "--tail must not be negative";
+        if (req->has_streams && req->streams > 3)
+                return "unknown log stream selection";
+        return NULL;
+}
+
+void brm_relay_open(struct brm_session *s, const Bramble__Envelope *in)
+{
+        const Bramble__LogsRequest *req = in->logs;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__LogsRequest fwd;
         struct brm_relay *r;
         struct brm_node *n;
+        const char *why;
         char msg[200];
 
-        if (s->relay)
-                return brm_conn_send_error(&s->conn, id, -EBUSY, "this connection already has a log stream");
-        if (!req->node || !brm_valid_node_name(req->node))
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
-        if (req->has_source && req->source != BRAMBLE__LOG_SOURCE__LOG_CONTAINER &&
-            req->source != BRAMBLE__LOG_SOURCE__LOG_AGENT && req->source != BRAMBLE__LOG_SOURCE__LOG_KERNEL)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log source");
-        if ((!req->has_source || req->source == BRAMBLE__LOG_SOURCE__LOG_CONTAINER) &&
-            (!req->container || !brm_valid_container_name(req->container)))
-                return brm_conn_send_error(&s->conn, id, -EINVAL,
-                                           "container name must be 1-63 characters of a-z, 0-9, '_', '.' and '-', "
-                                           "starting with a letter or digit");
-        if (req->has_tail && req->tail < 0)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "--tail must not be negative");
-        if (req->has_streams && req->streams > 3)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log stream selection");
+        if (s->relay) {
+                brm_session_error(s, in->id, -EBUSY, "this connection already has a log stream");
+                return;
+        }
+        if ((why = request_problem(req))) {
+                brm_session_error(s, in->id, -EINVAL, why);
+                return;
+        }
         if (!(n = brm_registry_get(&m->reg, req->node))) {
                 snprintf(msg, sizeof(msg), "no node named '%s'", req->node);
-                return brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                brm_session_error(s, in->id, -ENOENT, msg);
+                return;
         }
         if (!n->session || n->session->conn.closing) {
                 snprintf(msg, sizeof(msg),
                          "node '%s' is not connected; its logs are kept on the node and can be read when it is back",
                          req->node);
-                return brm_conn_send_error(&s->conn, id, -EHOSTUNREACH, msg);
+                brm_session_error(s, in->id, -EHOSTUNREACH, msg);
+                return;
         }
         if (brm_relay_count(m, req->node) >= MAX_STREAMS_PER_NODE) {
                 snprintf(msg, sizeof(msg), "node '%s' already has %d log streams open", req->node,
                          MAX_STREAMS_PER_NODE);
-                return brm_conn_send_error(&s->conn, id, -EBUSY, msg);
+                brm_session_error(s, in->id, -EBUSY, msg);
+                return;
         }
-        if (!(r = calloc(1, sizeof(*r))))
-                return brm_conn_send_error(&s->conn, id, -ENOMEM, "out of memory");
+        if (!(r = calloc(1, sizeof(*r)))) {
+                brm_session_error(s, in->id, -ENOMEM, "out of memory");
+                return;
+        }
         r->id = ++m->next_relay_id;
         r->viewer = s;
         r->node = n->session;
@@ -179,11 +193,11 @@ void brm_relay_open(struct brm_session *s, uint64_t id, const Bramble__LogsReque
         env.logs = &fwd;
         brm_debug(MOD, "stream %llu: %s %s", (unsigned long long)r->id, req->node,
                   req->container ? req->container : "");
-        send_to_node(r->node, &env);
+        brm_session_send(r->node, &env);
 }
 
 /* A frame from a node about one of its streams. */
-void brm_relay_node(struct brm_session *s, Bramble__Envelope *env)
+void brm_relay_node(struct brm_session *s, const Bramble__Envelope *env)
 {
         struct brm_master *m = s->m;
         uint64_t id = env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_CHUNK ? env->log_chunk->stream_id

@@ -1,14 +1,18 @@
-/* Listener, sessions, authentication and liveness. */
+/* The listener, who each peer is, and the one table of what each may
+ * send; node hellos and heartbeats; the liveness timer. */
+#include "server.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-
+#include "api.h"
+#include "containers.h"
 #include "err.h"
 #include "log.h"
-#include "master.h"
+#include "relay.h"
+#include "session.h"
 #include "util.h"
 
 #define MOD "server"
@@ -59,32 +63,11 @@ static void session_closed(struct brm_conn *c)
         free(s);
 }
 
-static void session_close(struct brm_session *s, int reason)
-{
-        if (s->node && s->node->session == s)
-                s->node->session = NULL;
-        s->node = NULL;
-        brm_conn_close(&s->conn, reason);
-}
+/* ---- node messages ---- */
 
-static void refuse(struct brm_session *s, uint64_t id, int code, const char *msg)
+static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
 {
-        brm_conn_send_error(&s->conn, id, code, msg);
-        session_close(s, code);
-}
-
-static int send_env(struct brm_session *s, Bramble__Envelope *env)
-{
-        int r = brm_conn_send(&s->conn, env);
-        if (r == -ENOBUFS) {
-                brm_warn(MOD, "%s: peer is not reading, dropping the connection", s->name[0] ? s->name : "client");
-                session_close(s, r);
-        }
-        return r;
-}
-
-static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *hello)
-{
+        const Bramble__Hello *hello = in->hello;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__HelloAck ack = BRAMBLE__HELLO_ACK__INIT;
@@ -105,16 +88,15 @@ static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *h
         }
         ack.has_heartbeat_interval_ms = 1;
         ack.heartbeat_interval_ms = (uint32_t)m->cfg.heartbeat_interval_ms;
-        env.has_id = id != 0;
-        env.id = id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO_ACK;
         env.hello_ack = &ack;
-        if (send_env(s, &env) == 0)
+        if (brm_session_reply(s, in->id, &env) == 0)
                 brm_containers_push(m, n->name);
 }
 
-static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
+static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__Heartbeat *hb = in->heartbeat;
         struct brm_node *n = s->node;
         size_t len = bramble__heartbeat__get_packed_size(hb);
         uint8_t stack[1024], *buf = len <= sizeof(stack) ? stack : malloc(len);
@@ -129,50 +111,89 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
         brm_registry_seen(n);
 }
 
-static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
+/* An Ok or Error from a node answers a relayed check, or is news. */
+static void on_node_answer(struct brm_session *s, const Bramble__Envelope *env)
 {
-        struct brm_session *s = c->data;
-        uint64_t id = env->id;
+        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
+                brm_warn(MOD, "node %s reports: %s", s->name, env->error->message ? env->error->message : "an error");
+}
 
+/* ---- the routes ---- */
+
+#define NONE (1u << BRM_ROLE_NONE)
+#define NODE (1u << BRM_ROLE_NODE)
+#define ADMIN (1u << BRM_ROLE_ADMIN)
+
+typedef void (*handler_fn)(struct brm_session *s, const Bramble__Envelope *env);
+
+/* Every message the master takes, who may send it, and who answers it.
+ * This table is the authorization policy: without a certificate a peer
+ * may only join; a node certificate speaks only for its own node (the
+ * handlers act on s->node, which the certificate chose); only admin
+ * certificates may use operator calls. A message not listed for the
+ * sender's role is refused in forbidden(). */
+static const struct route {
+        unsigned roles;
+        handler_fn handle;
+} routes[] = {
+        [BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST] = { NONE, brm_api_join },
+
+        [BRAMBLE__ENVELOPE__MSG_HELLO] = { NODE, on_hello },
+        [BRAMBLE__ENVELOPE__MSG_HEARTBEAT] = { NODE, on_heartbeat },
+        [BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST] = { NODE, brm_api_renew },
+        [BRAMBLE__ENVELOPE__MSG_LOG_CHUNK] = { NODE, brm_relay_node },
+        [BRAMBLE__ENVELOPE__MSG_LOG_END] = { NODE, brm_relay_node },
+        [BRAMBLE__ENVELOPE__MSG_OK] = { NODE, on_node_answer },
+        [BRAMBLE__ENVELOPE__MSG_ERROR] = { NODE, on_node_answer },
+
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_CREATE] = { ADMIN, brm_api_token_create },
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_LIST] = { ADMIN, brm_api_token_list },
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_REVOKE] = { ADMIN, brm_api_token_revoke },
+        [BRAMBLE__ENVELOPE__MSG_NODE_LIST] = { ADMIN, brm_api_node_list },
+        [BRAMBLE__ENVELOPE__MSG_NODE_REMOVE] = { ADMIN, brm_api_node_remove },
+        [BRAMBLE__ENVELOPE__MSG_RUN] = { ADMIN, brm_containers_run },
+        [BRAMBLE__ENVELOPE__MSG_STOP] = { ADMIN, brm_containers_stop },
+        [BRAMBLE__ENVELOPE__MSG_START] = { ADMIN, brm_containers_start },
+        [BRAMBLE__ENVELOPE__MSG_REMOVE] = { ADMIN, brm_containers_remove },
+        [BRAMBLE__ENVELOPE__MSG_PS] = { ADMIN, brm_containers_ps },
+        [BRAMBLE__ENVELOPE__MSG_LOGS] = { ADMIN, brm_relay_open },
+};
+
+#undef NONE
+#undef NODE
+#undef ADMIN
+
+static void forbidden(struct brm_session *s, const Bramble__Envelope *env)
+{
         switch (s->role) {
         case BRM_ROLE_NONE:
-                brm_admit_message(&s->admit);
-                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST) {
-                        brm_api_join(s, id, env->join_request);
-                        return;
-                }
-                refuse(s, id, -EACCES, "a client certificate issued by this cluster is required (only joining works without one)");
+                brm_session_refuse(s, env->id, -EACCES,
+                                   "a client certificate issued by this cluster is required (only joining works without one)");
                 return;
         case BRM_ROLE_NODE:
-                switch (env->msg_case) {
-                case BRAMBLE__ENVELOPE__MSG_HEARTBEAT:
-                        on_heartbeat(s, env->heartbeat);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_HELLO:
-                        on_hello(s, id, env->hello);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST:
-                        brm_api_renew(s, id, env->renew_request);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_LOG_CHUNK:
-                case BRAMBLE__ENVELOPE__MSG_LOG_END:
-                        brm_relay_node(s, env);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_OK:
-                case BRAMBLE__ENVELOPE__MSG_ERROR:
-                        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
-                                brm_warn(MOD, "node %s reports: %s", s->name,
-                                         env->error->message ? env->error->message : "an error");
-                        return;
-                default:
-                        brm_conn_send_error(c, id, -EACCES, "node certificates may not make this call");
-                        return;
-                }
+                brm_session_error(s, env->id, -EACCES, "node certificates may not make this call");
+                return;
         case BRM_ROLE_ADMIN:
-                brm_api_admin(s, env);
+                brm_session_error(s, env->id, -EOPNOTSUPP, "this call is not an operator call");
                 return;
         }
 }
+
+static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
+{
+        struct brm_session *s = c->data;
+        const struct route *rt = (size_t)env->msg_case < BRM_ARRAY_SIZE(routes) ? &routes[env->msg_case] : NULL;
+
+        if (s->role == BRM_ROLE_NONE)
+                brm_admit_message(&s->admit);
+        if (!rt || !rt->handle || !(rt->roles & (1u << s->role))) {
+                forbidden(s, env);
+                return;
+        }
+        rt->handle(s, env);
+}
+
+/* ---- who the peer is ---- */
 
 /* Decides who the peer is from its verified certificate. */
 static void on_ready(struct brm_conn *c, int status)
@@ -197,12 +218,12 @@ static void on_ready(struct brm_conn *c, int status)
         flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
         if (flags != 0) {
                 brm_warn(MOD, "refused a client certificate not issued by this cluster's CA (flags 0x%x)", flags);
-                refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
+                brm_session_refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
                 return;
         }
         if (brm_pki_name_get(&peer->subject, "cn", cn, sizeof(cn)) < 0 ||
             brm_pki_name_get(&peer->subject, "o", org, sizeof(org)) < 0) {
-                refuse(s, 0, -EACCES, "client certificate has no CN or O");
+                brm_session_refuse(s, 0, -EACCES, "client certificate has no CN or O");
                 return;
         }
         if (strcmp(org, BRM_ORG_ADMIN) == 0) {
@@ -214,7 +235,7 @@ static void on_ready(struct brm_conn *c, int status)
                 return;
         }
         if (strcmp(org, BRM_ORG_NODE) != 0) {
-                refuse(s, 0, -EACCES, "client certificate has no Bramble role");
+                brm_session_refuse(s, 0, -EACCES, "client certificate has no Bramble role");
                 return;
         }
         struct brm_node *n = brm_registry_get(&m->reg, cn);
@@ -223,7 +244,7 @@ static void on_ready(struct brm_conn *c, int status)
                 char msg[200];
                 snprintf(msg, sizeof(msg), "node '%s' is not registered with this master (removed?); join again with a token", cn);
                 brm_warn(MOD, "refused node %s: not registered with this key", cn);
-                refuse(s, 0, -EACCES, msg);
+                brm_session_refuse(s, 0, -EACCES, msg);
                 return;
         }
         admitted(s);
@@ -231,18 +252,16 @@ static void on_ready(struct brm_conn *c, int status)
         c->dec.max = m->cfg.max_frame;
         snprintf(s->name, sizeof(s->name), "%s", cn);
         /* One session per node: a reconnect replaces a half-dead old one. */
-        if (n->session && n->session != s) {
-                struct brm_session *old = n->session;
-                n->session = NULL;
-                old->node = NULL;
-                brm_conn_close(&old->conn, -ECONNRESET);
-        }
+        if (n->session && n->session != s)
+                brm_session_close(n->session, -ECONNRESET);
         n->session = s;
         s->node = n;
         uint64_t idle = m->cfg.heartbeat_interval_ms * (m->cfg.grace_intervals + 2);
         brm_conn_set_idle(c, idle < 15000 ? 15000 : idle);
         brm_debug(MOD, "node %s connected", cn);
 }
+
+/* ---- accepting ---- */
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -307,13 +326,7 @@ static void accept_one(struct brm_master *m)
                 brm_conn_close(&s->conn, r);
 }
 
-struct brm_session *brm_server_find_session(struct brm_master *m, uint64_t sid)
-{
-        for (struct brm_session *s = m->sessions; s; s = s->next)
-                if (s->sid == sid && !s->conn.closing)
-                        return s;
-        return NULL;
-}
+/* ---- timers and signals ---- */
 
 static void flush(struct brm_master *m)
 {
@@ -405,5 +418,5 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         for (struct brm_session *s = m->sessions; s; s = s->next)
-                session_close(s, 0);
+                brm_session_close(s, 0);
 }
