@@ -237,6 +237,15 @@ size_t brm_conn_backlog(const struct brm_conn *c)
         return n;
 }
 
+size_t brm_conn_pending_input(const struct brm_conn *c)
+{
+        int fd, inq = 0;
+
+        if (uv_fileno((const uv_handle_t *)&c->tls.tcp, &fd) == 0 && ioctl(fd, SIOCINQ, &inq) == 0 && inq > 0)
+                return (size_t)inq;
+        return 0;
+}
+
 static void tls_drained(struct brm_tls_stream *s)
 {
         struct brm_conn *c = s->data;

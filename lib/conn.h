@@ -61,6 +61,10 @@ int brm_conn_send_packed(struct brm_conn *c, const uint8_t *body, size_t len);
  * buffer (not yet acknowledged). */
 size_t brm_conn_backlog(const struct brm_conn *c);
 void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb);
+/* Bytes the peer has sent that wait unread in the kernel's receive buffer:
+ * when this is not 0, the peer is not the one keeping the connection
+ * waiting. */
+size_t brm_conn_pending_input(const struct brm_conn *c);
 /* Sends an Error envelope (best effort) in reply to request id. */
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg);
 /* Closes; reason is kept in close_reason. Idempotent. */

@@ -225,7 +225,12 @@ static void pump(struct brm_tls_stream *s)
         int r;
 
         if (!s->handshake_done) {
+                int state = s->ssl.BRM_PRIV(state);
                 r = mbedtls_ssl_handshake(&s->ssl);
+                /* Only the peer's data drives pump(), so a new state is
+                 * progress the peer made (a half-sent flight is not). */
+                if (s->ssl.BRM_PRIV(state) != state)
+                        s->hs_steps++;
                 if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
                         return;
                 if (r != 0) {
@@ -276,6 +281,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
                 }
                 return;
         }
+        s->rx_bytes += (uint64_t)nread;
         s->rx = (const uint8_t *)buf->base;
         s->rx_len = (size_t)nread;
         pump(s);

@@ -60,6 +60,8 @@ struct brm_tls_stream {
         const uint8_t *rx;  /* ciphertext handed to mbedTLS during one read callback */
         size_t rx_len;
         size_t write_limit; /* bytes queued in the kernel-side backlog before writes fail */
+        uint64_t rx_bytes;  /* ciphertext read from the peer so far */
+        uint32_t hs_steps;  /* handshake steps the peer's data has completed, for admission deadlines */
         bool ssl_ready, handshake_done, reading, closing, failed;
         brm_tls_handshake_cb on_handshake;
         brm_tls_data_cb on_data;

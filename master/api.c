@@ -1,6 +1,8 @@
 /* Joins, certificate renewal and operator calls. Each request is checked
  * completely before anything is stored, and answered with either its reply
  * or one Error naming what was wrong. */
+#include "api.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,32 +10,18 @@
 
 #include "err.h"
 #include "log.h"
-#include "master.h"
+#include "relay.h"
+#include "server.h"
+#include "session.h"
 #include "token.h"
 #include "util.h"
 
 #define MOD "api"
 
-void brm_api_reply(struct brm_session *s, uint64_t id, Bramble__Envelope *env)
+void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
 {
-        env->has_id = id != 0;
-        env->id = id;
-        if (brm_conn_send(&s->conn, env) == -ENOBUFS)
-                brm_conn_close(&s->conn, -ENOBUFS);
-}
-
-void brm_api_reply_ok(struct brm_session *s, uint64_t id)
-{
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__Ok ok = BRAMBLE__OK__INIT;
-
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
-        env.ok = &ok;
-        brm_api_reply(s, id, &env);
-}
-
-void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest *req)
-{
+        const Bramble__JoinRequest *req = in->join_request;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__JoinResponse resp = BRAMBLE__JOIN_RESPONSE__INIT;
@@ -48,17 +36,17 @@ void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest
         mbedtls_x509_csr_init(&csr);
         if (!req->token_id || !brm_token_valid_id(req->token_id) || !req->token_secret ||
             strlen(req->token_secret) != BRM_TOKEN_SECRET_LEN) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, "join request has a malformed token");
+                brm_session_error(s, id, -EINVAL, "join request has a malformed token");
                 goto refuse;
         }
         if (!req->node_name || !brm_valid_node_name(req->node_name)) {
-                brm_conn_send_error(&s->conn, id, -EINVAL,
+                brm_session_error(s, id, -EINVAL,
                                     "node name must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'");
                 goto refuse;
         }
         if (!req->has_csr_der || brm_pki_csr_check(req->csr_der.data, req->csr_der.len, req->node_name, &csr, &why) < 0) {
                 snprintf(msg, sizeof(msg), "certificate request refused: %s", why ? why : "missing");
-                brm_conn_send_error(&s->conn, id, -EACCES, msg);
+                brm_session_error(s, id, -EACCES, msg);
                 goto refuse;
         }
         memset(&rec, 0, sizeof(rec));
@@ -78,29 +66,29 @@ void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest
                 break;
         case BRM_JOIN_NO_TOKEN:
                 brm_warn(MOD, "join of %s refused: unknown token or wrong secret (id %s)", req->node_name, req->token_id);
-                brm_conn_send_error(&s->conn, id, -EACCES, "join token is not valid for this cluster (unknown id or wrong secret)");
+                brm_session_error(s, id, -EACCES, "join token is not valid for this cluster (unknown id or wrong secret)");
                 goto refuse;
         case BRM_JOIN_EXPIRED:
                 snprintf(msg, sizeof(msg), "join token %s has expired; create a new one with 'bramble token create'", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s expired", req->node_name, req->token_id);
-                brm_conn_send_error(&s->conn, id, -EACCES, msg);
+                brm_session_error(s, id, -EACCES, msg);
                 goto refuse;
         case BRM_JOIN_USED_UP:
                 snprintf(msg, sizeof(msg), "join token %s has no uses left; create a new one with 'bramble token create'", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s used up", req->node_name, req->token_id);
-                brm_conn_send_error(&s->conn, id, -EACCES, msg);
+                brm_session_error(s, id, -EACCES, msg);
                 goto refuse;
         case BRM_JOIN_REVOKED:
                 snprintf(msg, sizeof(msg), "join token %s was revoked", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s revoked", req->node_name, req->token_id);
-                brm_conn_send_error(&s->conn, id, -EACCES, msg);
+                brm_session_error(s, id, -EACCES, msg);
                 goto refuse;
         case BRM_JOIN_NAME_TAKEN:
                 snprintf(msg, sizeof(msg),
                          "node name '%s' is already held by another node's key; free it with 'bramble node rm %s' or choose another name",
                          req->node_name, req->node_name);
                 brm_warn(MOD, "join of %s refused: name held by another key", req->node_name);
-                brm_conn_send_error(&s->conn, id, -EEXIST, msg);
+                brm_session_error(s, id, -EEXIST, msg);
                 goto refuse;
         default:
                 brm_err(MOD, "join of %s failed in the store: %s", req->node_name, brm_strerror(r));
@@ -117,18 +105,20 @@ void brm_api_join(struct brm_session *s, uint64_t id, const Bramble__JoinRequest
         resp.ca_der.len = m->ca.der_len;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE;
         env.join_response = &resp;
-        brm_api_reply(s, id, &env);
+        brm_session_reply(s, id, &env);
         mbedtls_x509_csr_free(&csr);
         return;
 internal:
-        brm_conn_send_error(&s->conn, id, -EIO, "the master could not complete the join; see its log");
+        brm_session_error(s, id, -EIO, "the master could not complete the join; see its log");
 refuse:
         mbedtls_x509_csr_free(&csr);
-        brm_conn_close(&s->conn, -EACCES);
+        brm_session_close(s, -EACCES);
 }
 
-void brm_api_renew(struct brm_session *s, uint64_t id, const Bramble__RenewRequest *req)
+void brm_api_renew(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__RenewRequest *req = in->renew_request;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__RenewResponse resp = BRAMBLE__RENEW_RESPONSE__INIT;
@@ -142,18 +132,18 @@ void brm_api_renew(struct brm_session *s, uint64_t id, const Bramble__RenewReque
         mbedtls_x509_csr_init(&csr);
         if (!req->has_csr_der || brm_pki_csr_check(req->csr_der.data, req->csr_der.len, s->name, &csr, &why) < 0) {
                 snprintf(msg, sizeof(msg), "renewal refused: %s", why ? why : "no certificate request");
-                brm_conn_send_error(&s->conn, id, -EACCES, msg);
+                brm_session_error(s, id, -EACCES, msg);
                 goto out;
         }
         /* The node keeps its key: a renewal for another key is refused. */
         if (brm_pki_pubkey_hash(&csr.pk, pkh) < 0 || strcmp(pkh, s->node->pubkey_hash) != 0) {
-                brm_conn_send_error(&s->conn, id, -EACCES, "renewal refused: the request is for a different key");
+                brm_session_error(s, id, -EACCES, "renewal refused: the request is for a different key");
                 goto out;
         }
         n = brm_ca_sign_client(&m->ca, &csr.pk, s->name, BRM_ORG_NODE, (int64_t)m->cfg.cert_validity_ms, der, sizeof(der),
                                &not_after);
         if (n < 0 || m->store->ops->node_set_cert(m->store, s->name, not_after) < 0) {
-                brm_conn_send_error(&s->conn, id, -EIO, "renewal failed on the master; see its log");
+                brm_session_error(s, id, -EIO, "renewal failed on the master; see its log");
                 goto out;
         }
         s->node->cert_not_after_ms = not_after;
@@ -163,7 +153,7 @@ void brm_api_renew(struct brm_session *s, uint64_t id, const Bramble__RenewReque
         resp.cert_der.len = (size_t)n;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE;
         env.renew_response = &resp;
-        brm_api_reply(s, id, &env);
+        brm_session_reply(s, id, &env);
 out:
         mbedtls_x509_csr_free(&csr);
 }
@@ -181,8 +171,10 @@ static void token_info(const struct brm_token_rec *t, Bramble__TokenInfo *ti)
         ti->description = (char *)t->description;
 }
 
-static void token_create(struct brm_session *s, uint64_t id, const Bramble__TokenCreateRequest *req)
+void brm_api_token_create(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__TokenCreateRequest *req = in->token_create;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__TokenCreateResponse resp = BRAMBLE__TOKEN_CREATE_RESPONSE__INIT;
@@ -194,7 +186,7 @@ static void token_create(struct brm_session *s, uint64_t id, const Bramble__Toke
 
         memset(&rec, 0, sizeof(rec));
         if (brm_token_generate(m->ca.hash, &tok) < 0) {
-                brm_conn_send_error(&s->conn, id, -EIO, "no randomness for a token");
+                brm_session_error(s, id, -EIO, "no randomness for a token");
                 return;
         }
         snprintf(rec.id, sizeof(rec.id), "%s", tok.id);
@@ -206,7 +198,7 @@ static void token_create(struct brm_session *s, uint64_t id, const Bramble__Toke
                 snprintf(rec.description, sizeof(rec.description), "%s", req->description);
         r = m->store->ops->token_add(m->store, &rec);
         if (r < 0) {
-                brm_conn_send_error(&s->conn, id, r, "storing the token failed");
+                brm_session_error(s, id, r, "storing the token failed");
                 return;
         }
         brm_info(MOD, "token %s created", rec.id);
@@ -216,7 +208,7 @@ static void token_create(struct brm_session *s, uint64_t id, const Bramble__Toke
         resp.info = &ti;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_TOKEN_CREATED;
         env.token_created = &resp;
-        brm_api_reply(s, id, &env);
+        brm_session_reply(s, id, &env);
 }
 
 struct token_list {
@@ -241,8 +233,9 @@ static int collect_token(void *arg, const struct brm_token_rec *t)
         return 0;
 }
 
-static void token_list(struct brm_session *s, uint64_t id)
+void brm_api_token_list(struct brm_session *s, const Bramble__Envelope *in)
 {
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__TokenListResponse resp = BRAMBLE__TOKEN_LIST_RESPONSE__INIT;
@@ -251,7 +244,7 @@ static void token_list(struct brm_session *s, uint64_t id)
         int r = m->store->ops->token_list(m->store, collect_token, &l);
 
         if (r < 0 || (l.n && (!(infos = calloc(l.n, sizeof(*infos))) || !(l.items = calloc(l.n, sizeof(*l.items)))))) {
-                brm_conn_send_error(&s->conn, id, r < 0 ? r : -ENOMEM, "listing tokens failed");
+                brm_session_error(s, id, r < 0 ? r : -ENOMEM, "listing tokens failed");
                 goto out;
         }
         for (size_t i = 0; i < l.n; i++) {
@@ -262,35 +255,37 @@ static void token_list(struct brm_session *s, uint64_t id)
         resp.tokens = l.items;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_TOKENS;
         env.tokens = &resp;
-        brm_api_reply(s, id, &env);
+        brm_session_reply(s, id, &env);
 out:
         free(infos);
         free(l.items);
         free(l.recs);
 }
 
-static void token_revoke(struct brm_session *s, uint64_t id, const Bramble__TokenRevokeRequest *req)
+void brm_api_token_revoke(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__TokenRevokeRequest *req = in->token_revoke;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         char msg[128];
         int r;
 
         if (!req->id || !brm_token_valid_id(req->id)) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, "token id must be 6 characters of a-z and 0-9");
+                brm_session_error(s, id, -EINVAL, "token id must be 6 characters of a-z and 0-9");
                 return;
         }
         r = m->store->ops->token_revoke(m->store, req->id);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no token with id %s", req->id);
-                brm_conn_send_error(&s->conn, id, r, msg);
+                brm_session_error(s, id, r, msg);
                 return;
         }
         if (r < 0) {
-                brm_conn_send_error(&s->conn, id, r, "revoking the token failed");
+                brm_session_error(s, id, r, "revoking the token failed");
                 return;
         }
         brm_info(MOD, "token %s revoked", req->id);
-        brm_api_reply_ok(s, id);
+        brm_session_reply_ok(s, id);
 }
 
 struct node_list {
@@ -320,7 +315,7 @@ static void collect_node(void *arg, struct brm_node *n)
         st->last_seen_ms = n->last_seen_ms;
         st->connected = n->session != NULL;
         st->has_log_streams = 1;
-        st->log_streams = brm_logs_count(l->m, n->name);
+        st->log_streams = brm_relay_count(l->m, n->name);
         if (n->info)
                 l->infos[i] = bramble__node_info__unpack(NULL, n->info_len, n->info);
         if (n->last_hb)
@@ -335,8 +330,9 @@ static int cmp_status(const void *a, const void *b)
         return strcmp((*(Bramble__NodeStatus *const *)a)->name, (*(Bramble__NodeStatus *const *)b)->name);
 }
 
-static void node_list(struct brm_session *s, uint64_t id)
+void brm_api_node_list(struct brm_session *s, const Bramble__Envelope *in)
 {
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__NodeListResponse resp = BRAMBLE__NODE_LIST_RESPONSE__INIT;
@@ -344,7 +340,7 @@ static void node_list(struct brm_session *s, uint64_t id)
 
         if (l.cap && (!(l.st = calloc(l.cap, sizeof(*l.st))) || !(l.items = calloc(l.cap, sizeof(*l.items))) ||
                       !(l.infos = calloc(l.cap, sizeof(*l.infos))) || !(l.hbs = calloc(l.cap, sizeof(*l.hbs))))) {
-                brm_conn_send_error(&s->conn, id, -ENOMEM, "listing nodes failed: out of memory");
+                brm_session_error(s, id, -ENOMEM, "listing nodes failed: out of memory");
                 goto out;
         }
         brm_registry_foreach(&m->reg, collect_node, &l);
@@ -354,7 +350,7 @@ static void node_list(struct brm_session *s, uint64_t id)
         resp.nodes = l.items;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_NODES;
         env.nodes = &resp;
-        brm_api_reply(s, id, &env);
+        brm_session_reply(s, id, &env);
 out:
         for (size_t i = 0; i < l.n; i++) {
                 if (l.infos[i])
@@ -368,65 +364,34 @@ out:
         free(l.hbs);
 }
 
-static void node_remove(struct brm_session *s, uint64_t id, const Bramble__NodeRemoveRequest *req)
+void brm_api_node_remove(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__NodeRemoveRequest *req = in->node_remove;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         struct brm_node *n;
         char msg[160];
         int r;
 
         if (!req->name || !brm_valid_node_name(req->name)) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
+                brm_session_error(s, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
                 return;
         }
         r = m->store->ops->node_remove(m->store, req->name);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no node named '%s'", req->name);
-                brm_conn_send_error(&s->conn, id, r, msg);
+                brm_session_error(s, id, r, msg);
                 return;
         }
         if (r < 0) {
-                brm_conn_send_error(&s->conn, id, r, "removing the node failed");
+                brm_session_error(s, id, r, "removing the node failed");
                 return;
         }
         n = brm_registry_get(&m->reg, req->name);
         if (n && n->session) {
-                struct brm_session *ns = n->session;
-                n->session = NULL;
-                ns->node = NULL;
-                brm_conn_send_error(&ns->conn, 0, -EACCES, "this node was removed from the cluster; join again with a token");
-                brm_conn_close(&ns->conn, -EACCES);
+                brm_session_refuse(n->session, 0, -EACCES, "this node was removed from the cluster; join again with a token");
         }
         brm_registry_remove(&m->reg, req->name);
         brm_info(MOD, "node %s removed", req->name);
-        brm_api_reply_ok(s, id);
-}
-
-void brm_api_admin(struct brm_session *s, Bramble__Envelope *env)
-{
-        uint64_t id = env->id;
-
-        switch (env->msg_case) {
-        case BRAMBLE__ENVELOPE__MSG_TOKEN_CREATE:
-                token_create(s, id, env->token_create);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_TOKEN_LIST:
-                token_list(s, id);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_TOKEN_REVOKE:
-                token_revoke(s, id, env->token_revoke);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_NODE_LIST:
-                node_list(s, id);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_NODE_REMOVE:
-                node_remove(s, id, env->node_remove);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_LOGS:
-                brm_logs_admin(s, id, env->logs);
-                return;
-        default:
-                brm_containers_admin(s, env);
-                return;
-        }
+        brm_session_reply_ok(s, id);
 }

@@ -3,6 +3,8 @@
  * limits be enforced) and stored only when the node agrees, so a bad
  * request changes nothing. Nodes get their complete desired set after each
  * hello and each change; actual state comes back in heartbeats. */
+#include "containers.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +13,24 @@
 #include "ctrspec.h"
 #include "err.h"
 #include "log.h"
-#include "master.h"
+#include "server.h"
+#include "session.h"
 #include "util.h"
 
 #define MOD "containers"
 #define CHECK_TIMEOUT_MS 15000
+
+/* A new container relayed to its node for a check, waiting for the answer. */
+struct brm_pending {
+        uint64_t node_req_id;
+        uint64_t admin_sid;
+        uint64_t admin_req_id;
+        char node[64];
+        uint8_t *spec;          /* packed ContainerSpec to store once the node agrees */
+        size_t spec_len;
+        uint64_t deadline_mono;
+        struct brm_pending *next;
+};
 
 struct find_ctx {
         const char *name;
@@ -93,7 +108,7 @@ void brm_containers_push(struct brm_master *m, const char *node)
         ds.containers = c.specs;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_DESIRED;
         env.desired = &ds;
-        if (brm_conn_send(&n->session->conn, &env) < 0)
+        if (brm_session_send(n->session, &env) < 0)
                 brm_warn(MOD, "%s: sending desired state failed", node);
         collect_free(&c);
 }
@@ -104,20 +119,22 @@ static struct brm_node *connected_node(struct brm_session *s, uint64_t id, const
         char msg[200];
 
         if (!name || !brm_valid_node_name(name)) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
+                brm_session_error(s, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
                 return NULL;
         }
         n = brm_registry_get(&s->m->reg, name);
         if (!n) {
                 snprintf(msg, sizeof(msg), "no node named '%s' (see 'bramble nodes')", name);
-                brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                brm_session_error(s, id, -ENOENT, msg);
                 return NULL;
         }
         return n;
 }
 
-static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *req)
+void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__RunRequest *req = in->run;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__ContainerCheck chk = BRAMBLE__CONTAINER_CHECK__INIT;
@@ -131,7 +148,7 @@ static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *r
                 return;
         /* The same contract the CLI checked: other clients exist. */
         if (brm_ctrspec_check(req->spec, msg, sizeof(msg)) < 0) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, msg);
+                brm_session_error(s, id, -EINVAL, msg);
                 return;
         }
         f.name = req->spec->name;
@@ -140,20 +157,20 @@ static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *r
                 free(f.spec);
                 snprintf(msg, sizeof(msg), "a container named '%s' already exists on %s (remove it with 'bramble rm %s/%s')",
                          req->spec->name, n->name, n->name, req->spec->name);
-                brm_conn_send_error(&s->conn, id, -EEXIST, msg);
+                brm_session_error(s, id, -EEXIST, msg);
                 return;
         }
         if (!n->session) {
                 snprintf(msg, sizeof(msg), "node %s is not connected, so it cannot check the image; try again when it is Ready",
                          n->name);
-                brm_conn_send_error(&s->conn, id, -EHOSTUNREACH, msg);
+                brm_session_error(s, id, -EHOSTUNREACH, msg);
                 return;
         }
         p = calloc(1, sizeof(*p));
         len = bramble__container_spec__get_packed_size(req->spec);
         if (!p || !(p->spec = malloc(len ? len : 1))) {
                 free(p);
-                brm_conn_send_error(&s->conn, id, -ENOMEM, "out of memory");
+                brm_session_error(s, id, -ENOMEM, "out of memory");
                 return;
         }
         bramble__container_spec__pack(req->spec, p->spec);
@@ -168,10 +185,10 @@ static void run(struct brm_session *s, uint64_t id, const Bramble__RunRequest *r
         env.id = p->node_req_id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK;
         env.container_check = &chk;
-        if (brm_conn_send(&n->session->conn, &env) < 0) {
+        if (brm_session_send(n->session, &env) < 0) {
                 free(p->spec);
                 free(p);
-                brm_conn_send_error(&s->conn, id, -EIO, "sending the request to the node failed");
+                brm_session_error(s, id, -EIO, "sending the request to the node failed");
                 return;
         }
         p->next = m->pending;
@@ -184,7 +201,7 @@ static void pending_free(struct brm_pending *p)
         free(p);
 }
 
-bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env)
+bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *env)
 {
         struct brm_master *m = s->m;
         struct brm_pending **pp, *p;
@@ -199,12 +216,12 @@ bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env)
         if (!(p = *pp))
                 return false;
         *pp = p->next;
-        admin = brm_server_find_session(m, p->admin_sid);
+        admin = brm_session_find(m, p->admin_sid);
         if (env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
                 if (admin) {
                         snprintf(msg, sizeof(msg), "node %s refused the container: %s", p->node,
                                  env->error->message ? env->error->message : "no reason given");
-                        brm_conn_send_error(&admin->conn, p->admin_req_id, env->error->has_code ? env->error->code : -EINVAL, msg);
+                        brm_session_error(admin, p->admin_req_id, env->error->has_code ? env->error->code : -EINVAL, msg);
                 }
                 pending_free(p);
                 return true;
@@ -217,13 +234,13 @@ bool brm_containers_node_reply(struct brm_session *s, Bramble__Envelope *env)
                                                    : r == -ENOENT ? "container '%s': node %s was removed meanwhile"
                                                                   : "container '%s' on %s: storing it failed",
                                  sp ? sp->name : "?", p->node);
-                        brm_conn_send_error(&admin->conn, p->admin_req_id, r, msg);
+                        brm_session_error(admin, p->admin_req_id, r, msg);
                 }
         } else {
                 brm_info(MOD, "container %s/%s created", p->node, sp ? sp->name : "?");
                 brm_containers_push(m, p->node);
                 if (admin)
-                        brm_api_reply_ok(admin, p->admin_req_id);
+                        brm_session_reply_ok(admin, p->admin_req_id);
         }
         if (sp)
                 bramble__container_spec__free_unpacked(sp, NULL);
@@ -243,9 +260,9 @@ void brm_containers_expire(struct brm_master *m)
                         continue;
                 }
                 *pp = p->next;
-                struct brm_session *admin = brm_server_find_session(m, p->admin_sid);
+                struct brm_session *admin = brm_session_find(m, p->admin_sid);
                 if (admin)
-                        brm_conn_send_error(&admin->conn, p->admin_req_id, -ETIMEDOUT,
+                        brm_session_error(admin, p->admin_req_id, -ETIMEDOUT,
                                             "the node did not answer in time; nothing was changed");
                 pending_free(p);
         }
@@ -260,6 +277,7 @@ void brm_containers_free(struct brm_master *m)
         }
 }
 
+/* Stop ('s'), start ('g') or remove ('r') a stored container. */
 static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerRequest *req, int op)
 {
         struct brm_master *m = s->m;
@@ -271,14 +289,14 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
         if (!(n = connected_node(s, id, req->node)))
                 return;
         if (!req->name || !brm_valid_container_name(req->name)) {
-                brm_conn_send_error(&s->conn, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
+                brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
                 return;
         }
         f.name = req->name;
         r = m->store->ops->container_list(m->store, n->name, find_cb, &f);
         if (r < 0 || !f.found) {
                 snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
-                brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                brm_session_error(s, id, -ENOENT, msg);
                 return;
         }
         if (op == 'r') {
@@ -306,12 +324,12 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
         }
         free(f.spec);
         if (r < 0) {
-                brm_conn_send_error(&s->conn, id, r, "changing the container failed; see the master's log");
+                brm_session_error(s, id, r, "changing the container failed; see the master's log");
                 return;
         }
         brm_info(MOD, "container %s/%s %s", n->name, req->name, op == 'r' ? "removed" : op == 's' ? "stopped" : "started");
         brm_containers_push(m, n->name);
-        brm_api_reply_ok(s, id);
+        brm_session_reply_ok(s, id);
 }
 
 /* ---- ps ---- */
@@ -407,8 +425,10 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
         return 0;
 }
 
-static void ps(struct brm_session *s, uint64_t id, const Bramble__PsRequest *req)
+void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__PsRequest *req = in->ps;
+        uint64_t id = in->id;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__PsResponse resp = BRAMBLE__PS_RESPONSE__INIT;
@@ -419,13 +439,13 @@ static void ps(struct brm_session *s, uint64_t id, const Bramble__PsRequest *req
                 return;
         r = m->store->ops->container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
         if (r < 0) {
-                brm_conn_send_error(&s->conn, id, r, "listing containers failed");
+                brm_session_error(s, id, r, "listing containers failed");
         } else {
                 resp.n_containers = c.n;
                 resp.containers = c.entries;
                 env.msg_case = BRAMBLE__ENVELOPE__MSG_PS_RESULT;
                 env.ps_result = &resp;
-                brm_api_reply(s, id, &env);
+                brm_session_reply(s, id, &env);
         }
         for (size_t i = 0; i < c.n; i++) {
                 Bramble__ContainerStatus *st = c.entries[i]->status;
@@ -444,26 +464,17 @@ static void ps(struct brm_session *s, uint64_t id, const Bramble__PsRequest *req
         free(c.hb_nodes);
 }
 
-void brm_containers_admin(struct brm_session *s, Bramble__Envelope *env)
+void brm_containers_stop(struct brm_session *s, const Bramble__Envelope *env)
 {
-        switch (env->msg_case) {
-        case BRAMBLE__ENVELOPE__MSG_RUN:
-                run(s, env->id, env->run);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_STOP:
-                change(s, env->id, env->stop, 's');
-                return;
-        case BRAMBLE__ENVELOPE__MSG_START:
-                change(s, env->id, env->start, 'g');
-                return;
-        case BRAMBLE__ENVELOPE__MSG_REMOVE:
-                change(s, env->id, env->remove, 'r');
-                return;
-        case BRAMBLE__ENVELOPE__MSG_PS:
-                ps(s, env->id, env->ps);
-                return;
-        default:
-                brm_conn_send_error(&s->conn, env->id, -EOPNOTSUPP, "this call is not an operator call");
-                return;
-        }
+        change(s, env->id, env->stop, 's');
+}
+
+void brm_containers_start(struct brm_session *s, const Bramble__Envelope *env)
+{
+        change(s, env->id, env->start, 'g');
+}
+
+void brm_containers_remove(struct brm_session *s, const Bramble__Envelope *env)
+{
+        change(s, env->id, env->remove, 'r');
 }

@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "containers.h"
 #include "err.h"
 #include "fileio.h"
 #include "log.h"
-#include "master.h"
+#include "relay.h"
+#include "server.h"
 #include "token.h"
 #include "util.h"
 
@@ -22,7 +24,8 @@ static void usage(FILE *f)
         fprintf(f,
                 "usage: bramble-master --data-dir DIR [--listen HOST:PORT] [--advertise NAME]...\n"
                 "                      [--heartbeat-interval 5s] [--grace 3] [--cert-validity 720h]\n"
-                "                      [--max-frame BYTES] [--log-level error|warn|info|debug]\n"
+                "                      [--max-frame BYTES] [--max-unauthenticated N]\n"
+                "                      [--max-unauthenticated-per-source N] [--log-level error|warn|info|debug]\n"
                 "\n"
                 "  --data-dir DIR            state: cluster CA, SQLite database, admin.json (created on first start)\n"
                 "  --listen HOST:PORT        address to serve nodes and operators on (default 0.0.0.0:7443)\n"
@@ -31,7 +34,11 @@ static void usage(FILE *f)
                 "  --heartbeat-interval DUR  interval agents are told to use (default 5s)\n"
                 "  --grace N                 missed intervals before a node is NotReady (default 3)\n"
                 "  --cert-validity DUR       lifetime of node certificates; agents renew at 2/3 (default 720h)\n"
-                "  --max-frame BYTES         largest accepted frame (default 1048576)\n");
+                "  --max-frame BYTES         largest accepted frame (default 1048576)\n"
+                "  --max-unauthenticated N   connections without a client certificate yet (in their handshake,\n"
+                "                            or joining) the master serves at once (default 64)\n"
+                "  --max-unauthenticated-per-source N\n"
+                "                            of those, from one address (default 8)\n");
 }
 
 static int die_arg(const char *opt, const char *val, const char *expected)
@@ -77,6 +84,8 @@ int main(int argc, char **argv)
                 { "grace", required_argument, NULL, 'g' },
                 { "cert-validity", required_argument, NULL, 'c' },
                 { "max-frame", required_argument, NULL, 'f' },
+                { "max-unauthenticated", required_argument, NULL, 'U' },
+                { "max-unauthenticated-per-source", required_argument, NULL, 'S' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
@@ -96,6 +105,8 @@ int main(int argc, char **argv)
         cfg->grace_intervals = 3;
         cfg->cert_validity_ms = 720ULL * 3600 * 1000;
         cfg->max_frame = BRM_FRAME_MAX_DEFAULT;
+        cfg->max_unauth = BRM_ADMIT_MAX_DEFAULT;
+        cfg->max_unauth_per_source = BRM_ADMIT_PER_SOURCE_DEFAULT;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'd':
@@ -134,6 +145,16 @@ int main(int argc, char **argv)
                                 return die_arg("--max-frame", optarg, "a byte count between 1024 and 67108864");
                         cfg->max_frame = (uint32_t)v;
                         break;
+                case 'U':
+                        if (brm_parse_u64(optarg, 1, 65536, &v) < 0)
+                                return die_arg("--max-unauthenticated", optarg, "a number from 1 to 65536");
+                        cfg->max_unauth = (unsigned)v;
+                        break;
+                case 'S':
+                        if (brm_parse_u64(optarg, 1, 65536, &v) < 0)
+                                return die_arg("--max-unauthenticated-per-source", optarg, "a number from 1 to 65536");
+                        cfg->max_unauth_per_source = (unsigned)v;
+                        break;
                 case 'L':
                         if (brm_log_parse_level(optarg, &level) < 0)
                                 return die_arg("--log-level", optarg, "error, warn, info or debug");
@@ -166,6 +187,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-master: crypto initialisation failed\n");
                 return 1;
         }
+        /* One descriptor per session: take what the system allows. */
+        if ((r = brm_admit_raise_nofile(&v)) < 0)
+                brm_warn(MOD, "cannot raise the open-file limit, keeping it: %s", brm_strerror(r));
+        else
+                brm_debug(MOD, "open-file limit %llu", (unsigned long long)v);
         m.loop = uv_default_loop();
         if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created)) < 0) {
                 fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, brm_strerror(r));
@@ -207,8 +233,9 @@ int main(int argc, char **argv)
                        "  a join token valid for 24h is in %s/join-token; make more with 'bramble token create'\n",
                        cfg->data_dir, cfg->data_dir, cfg->data_dir, cfg->data_dir);
         fflush(stdout);
-        brm_info(MOD, "listening on %s (%zu nodes known, heartbeat %llums, grace %u)", cfg->listen, m.reg.count,
-                 (unsigned long long)cfg->heartbeat_interval_ms, cfg->grace_intervals);
+        brm_info(MOD, "listening on %s (%zu nodes known, heartbeat %llums, grace %u; at most %u unauthenticated "
+                 "connections, %u per address)", cfg->listen, m.reg.count, (unsigned long long)cfg->heartbeat_interval_ms,
+                 cfg->grace_intervals, cfg->max_unauth, cfg->max_unauth_per_source);
         uv_run(m.loop, UV_RUN_DEFAULT);
         brm_info(MOD, "stopped");
         rc = 0;
@@ -216,7 +243,7 @@ out_tls:
         mbedtls_ssl_config_free(&m.tls);
 out_store:
         brm_containers_free(&m);
-        brm_logs_free(&m);
+        brm_relay_free(&m);
         brm_registry_free(&m.reg);
         if (m.store)
                 m.store->ops->close(m.store);

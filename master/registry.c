@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "util.h"
+
+#define MOD "registry"
+
 static uint64_t hash(const char *s)
 {
         uint64_t h = 1469598103934665603ULL;
@@ -141,4 +146,63 @@ void brm_registry_foreach(struct brm_registry *reg, void (*fn)(void *arg, struct
         for (size_t i = 0; i < reg->n_buckets; i++)
                 for (struct brm_node *n = reg->buckets[i]; n; n = n->hnext)
                         fn(arg, n);
+}
+
+void brm_registry_seen(struct brm_node *n)
+{
+        n->last_seen_ms = brm_now_ms();
+        n->last_seen_mono = brm_mono_ms();
+        n->seen_dirty = true;
+        if (!n->ready) {
+                n->ready = true;
+                brm_info(MOD, "node %s Ready", n->name);
+        }
+}
+
+void brm_registry_check(struct brm_registry *reg, uint64_t grace_ms)
+{
+        uint64_t now = brm_mono_ms();
+
+        for (size_t b = 0; b < reg->n_buckets; b++)
+                for (struct brm_node *n = reg->buckets[b]; n; n = n->hnext)
+                        if (n->ready && now - n->last_seen_mono > grace_ms) {
+                                n->ready = false;
+                                brm_info(MOD, "node %s NotReady: no heartbeat for %llu ms", n->name,
+                                         (unsigned long long)(now - n->last_seen_mono));
+                        }
+}
+
+int brm_registry_flush(struct brm_registry *reg, struct brm_store *store)
+{
+        const char **names = NULL;
+        int64_t *seen = NULL;
+        size_t n = 0, i = 0;
+        int r = 0;
+
+        for (size_t b = 0; b < reg->n_buckets; b++)
+                for (struct brm_node *nd = reg->buckets[b]; nd; nd = nd->hnext)
+                        n += nd->seen_dirty;
+        if (n == 0)
+                return 0;
+        names = malloc(n * sizeof(*names));
+        seen = malloc(n * sizeof(*seen));
+        if (!names || !seen) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t b = 0; b < reg->n_buckets; b++)
+                for (struct brm_node *nd = reg->buckets[b]; nd; nd = nd->hnext)
+                        if (nd->seen_dirty) {
+                                names[i] = nd->name;
+                                seen[i++] = nd->last_seen_ms;
+                        }
+        if ((r = store->ops->node_touch(store, names, seen, n)) < 0)
+                goto out;
+        for (size_t b = 0; b < reg->n_buckets; b++)
+                for (struct brm_node *nd = reg->buckets[b]; nd; nd = nd->hnext)
+                        nd->seen_dirty = false;
+out:
+        free(names);
+        free(seen);
+        return r;
 }

@@ -1,5 +1,6 @@
 /* Nodes known to the master, in memory, with liveness. Durable fields live
- * in the store; last-seen times are written back in batches. */
+ * in the store; last-seen times are kept here and written back in batches
+ * (brm_registry_flush), not once per heartbeat. */
 #ifndef BRM_REGISTRY_H
 #define BRM_REGISTRY_H
 
@@ -44,5 +45,12 @@ void brm_registry_remove(struct brm_registry *reg, const char *name);
 void brm_registry_foreach(struct brm_registry *reg, void (*fn)(void *arg, struct brm_node *n), void *arg);
 /* Replaces a packed blob (info or last heartbeat). */
 int brm_registry_set_blob(uint8_t **blob, size_t *blob_len, const uint8_t *data, size_t len);
+/* A heartbeat arrived now: the node is seen, and Ready if it was not. */
+void brm_registry_seen(struct brm_node *n);
+/* Liveness: a Ready node not seen for grace_ms turns NotReady. */
+void brm_registry_check(struct brm_registry *reg, uint64_t grace_ms);
+/* Writes the last-seen times not yet stored, in one store call. Returns 0
+ * or -errno; on failure they stay pending for the next call. */
+int brm_registry_flush(struct brm_registry *reg, struct brm_store *store);
 
 #endif

@@ -1,39 +1,42 @@
-/* Listener, sessions, authentication and liveness. */
+/* The listener, who each peer is, and the one table of what each may
+ * send; node hellos and heartbeats; the liveness timer. */
+#include "server.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-
+#include "api.h"
+#include "containers.h"
 #include "err.h"
 #include "log.h"
-#include "master.h"
+#include "relay.h"
+#include "session.h"
 #include "util.h"
 
 #define MOD "server"
 #define FLUSH_EVERY_MS 10000
 #define ANON_MAX_FRAME (16 * 1024)
-/* Handshakes cost milliseconds of ECC each. Past this many in flight, new
- * connections wait in the kernel's accept queue, where their handshake
- * timer has not started, instead of all timing out together after a master
- * restart brings every node back at once. */
-#define MAX_HANDSHAKING 64
 
 static void accept_one(struct brm_master *m);
 
-static void handshake_done(struct brm_session *s)
+/* Accepting stops only while every place for an unauthenticated connection
+ * is held by a peer that makes progress (admit.h says why); it resumes as
+ * soon as one leaves or stalls. */
+static void resume_accept(struct brm_master *m)
 {
-        struct brm_master *m = s->m;
-
-        if (!s->handshaking)
-                return;
-        s->handshaking = false;
-        m->handshaking--;
-        if (m->accept_paused && !m->stopping) {
+        if (m->accept_paused && !m->stopping && brm_admit_has_room(&m->admit, m->n_sessions, brm_mono_ms())) {
                 m->accept_paused = false;
                 accept_one(m);
         }
+}
+
+/* The peer proved who it is, or is gone: its place is free. */
+static void admitted(struct brm_session *s)
+{
+        brm_admit_remove(&s->m->admit, &s->admit);
+        resume_accept(s->m);
 }
 
 static void session_closed(struct brm_conn *c)
@@ -46,8 +49,8 @@ static void session_closed(struct brm_conn *c)
                          c->close_reason == -ETIMEDOUT ? "no data within the idle timeout"
                          : c->close_reason < 0         ? brm_strerror(c->close_reason)
                                                        : "closed");
-        handshake_done(s);
-        brm_logs_session_closed(s);
+        admitted(s);
+        brm_relay_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -60,32 +63,11 @@ static void session_closed(struct brm_conn *c)
         free(s);
 }
 
-static void session_close(struct brm_session *s, int reason)
-{
-        if (s->node && s->node->session == s)
-                s->node->session = NULL;
-        s->node = NULL;
-        brm_conn_close(&s->conn, reason);
-}
+/* ---- node messages ---- */
 
-static void refuse(struct brm_session *s, uint64_t id, int code, const char *msg)
+static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
 {
-        brm_conn_send_error(&s->conn, id, code, msg);
-        session_close(s, code);
-}
-
-static int send_env(struct brm_session *s, Bramble__Envelope *env)
-{
-        int r = brm_conn_send(&s->conn, env);
-        if (r == -ENOBUFS) {
-                brm_warn(MOD, "%s: peer is not reading, dropping the connection", s->name[0] ? s->name : "client");
-                session_close(s, r);
-        }
-        return r;
-}
-
-static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *hello)
-{
+        const Bramble__Hello *hello = in->hello;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__HelloAck ack = BRAMBLE__HELLO_ACK__INIT;
@@ -106,16 +88,15 @@ static void on_hello(struct brm_session *s, uint64_t id, const Bramble__Hello *h
         }
         ack.has_heartbeat_interval_ms = 1;
         ack.heartbeat_interval_ms = (uint32_t)m->cfg.heartbeat_interval_ms;
-        env.has_id = id != 0;
-        env.id = id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO_ACK;
         env.hello_ack = &ack;
-        if (send_env(s, &env) == 0)
+        if (brm_session_reply(s, in->id, &env) == 0)
                 brm_containers_push(m, n->name);
 }
 
-static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
+static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
 {
+        const Bramble__Heartbeat *hb = in->heartbeat;
         struct brm_node *n = s->node;
         size_t len = bramble__heartbeat__get_packed_size(hb);
         uint8_t stack[1024], *buf = len <= sizeof(stack) ? stack : malloc(len);
@@ -127,58 +108,92 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Heartbeat *hb)
                 if (buf != stack)
                         free(buf);
         }
-        n->last_seen_ms = brm_now_ms();
-        n->last_seen_mono = brm_mono_ms();
-        n->seen_dirty = true;
-        if (!n->ready) {
-                n->ready = true;
-                brm_info(MOD, "node %s Ready", n->name);
+        brm_registry_seen(n);
+}
+
+/* An Ok or Error from a node answers a relayed check, or is news. */
+static void on_node_answer(struct brm_session *s, const Bramble__Envelope *env)
+{
+        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
+                brm_warn(MOD, "node %s reports: %s", s->name, env->error->message ? env->error->message : "an error");
+}
+
+/* ---- the routes ---- */
+
+#define NONE (1u << BRM_ROLE_NONE)
+#define NODE (1u << BRM_ROLE_NODE)
+#define ADMIN (1u << BRM_ROLE_ADMIN)
+
+typedef void (*handler_fn)(struct brm_session *s, const Bramble__Envelope *env);
+
+/* Every message the master takes, who may send it, and who answers it.
+ * This table is the authorization policy: without a certificate a peer
+ * may only join; a node certificate speaks only for its own node (the
+ * handlers act on s->node, which the certificate chose); only admin
+ * certificates may use operator calls. A message not listed for the
+ * sender's role is refused in forbidden(). */
+static const struct route {
+        unsigned roles;
+        handler_fn handle;
+} routes[] = {
+        [BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST] = { NONE, brm_api_join },
+
+        [BRAMBLE__ENVELOPE__MSG_HELLO] = { NODE, on_hello },
+        [BRAMBLE__ENVELOPE__MSG_HEARTBEAT] = { NODE, on_heartbeat },
+        [BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST] = { NODE, brm_api_renew },
+        [BRAMBLE__ENVELOPE__MSG_LOG_CHUNK] = { NODE, brm_relay_node },
+        [BRAMBLE__ENVELOPE__MSG_LOG_END] = { NODE, brm_relay_node },
+        [BRAMBLE__ENVELOPE__MSG_OK] = { NODE, on_node_answer },
+        [BRAMBLE__ENVELOPE__MSG_ERROR] = { NODE, on_node_answer },
+
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_CREATE] = { ADMIN, brm_api_token_create },
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_LIST] = { ADMIN, brm_api_token_list },
+        [BRAMBLE__ENVELOPE__MSG_TOKEN_REVOKE] = { ADMIN, brm_api_token_revoke },
+        [BRAMBLE__ENVELOPE__MSG_NODE_LIST] = { ADMIN, brm_api_node_list },
+        [BRAMBLE__ENVELOPE__MSG_NODE_REMOVE] = { ADMIN, brm_api_node_remove },
+        [BRAMBLE__ENVELOPE__MSG_RUN] = { ADMIN, brm_containers_run },
+        [BRAMBLE__ENVELOPE__MSG_STOP] = { ADMIN, brm_containers_stop },
+        [BRAMBLE__ENVELOPE__MSG_START] = { ADMIN, brm_containers_start },
+        [BRAMBLE__ENVELOPE__MSG_REMOVE] = { ADMIN, brm_containers_remove },
+        [BRAMBLE__ENVELOPE__MSG_PS] = { ADMIN, brm_containers_ps },
+        [BRAMBLE__ENVELOPE__MSG_LOGS] = { ADMIN, brm_relay_open },
+};
+
+#undef NONE
+#undef NODE
+#undef ADMIN
+
+static void forbidden(struct brm_session *s, const Bramble__Envelope *env)
+{
+        switch (s->role) {
+        case BRM_ROLE_NONE:
+                brm_session_refuse(s, env->id, -EACCES,
+                                   "a client certificate issued by this cluster is required (only joining works without one)");
+                return;
+        case BRM_ROLE_NODE:
+                brm_session_error(s, env->id, -EACCES, "node certificates may not make this call");
+                return;
+        case BRM_ROLE_ADMIN:
+                brm_session_error(s, env->id, -EOPNOTSUPP, "this call is not an operator call");
+                return;
         }
 }
 
 static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
 {
         struct brm_session *s = c->data;
-        uint64_t id = env->id;
+        const struct route *rt = (size_t)env->msg_case < BRM_ARRAY_SIZE(routes) ? &routes[env->msg_case] : NULL;
 
-        switch (s->role) {
-        case BRM_ROLE_NONE:
-                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST) {
-                        brm_api_join(s, id, env->join_request);
-                        return;
-                }
-                refuse(s, id, -EACCES, "a client certificate issued by this cluster is required (only joining works without one)");
-                return;
-        case BRM_ROLE_NODE:
-                switch (env->msg_case) {
-                case BRAMBLE__ENVELOPE__MSG_HEARTBEAT:
-                        on_heartbeat(s, env->heartbeat);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_HELLO:
-                        on_hello(s, id, env->hello);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST:
-                        brm_api_renew(s, id, env->renew_request);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_LOG_CHUNK:
-                case BRAMBLE__ENVELOPE__MSG_LOG_END:
-                        brm_logs_node(s, env);
-                        return;
-                case BRAMBLE__ENVELOPE__MSG_OK:
-                case BRAMBLE__ENVELOPE__MSG_ERROR:
-                        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
-                                brm_warn(MOD, "node %s reports: %s", s->name,
-                                         env->error->message ? env->error->message : "an error");
-                        return;
-                default:
-                        brm_conn_send_error(c, id, -EACCES, "node certificates may not make this call");
-                        return;
-                }
-        case BRM_ROLE_ADMIN:
-                brm_api_admin(s, env);
+        if (s->role == BRM_ROLE_NONE)
+                brm_admit_message(&s->admit);
+        if (!rt || !rt->handle || !(rt->roles & (1u << s->role))) {
+                forbidden(s, env);
                 return;
         }
+        rt->handle(s, env);
 }
+
+/* ---- who the peer is ---- */
 
 /* Decides who the peer is from its verified certificate. */
 static void on_ready(struct brm_conn *c, int status)
@@ -189,13 +204,13 @@ static void on_ready(struct brm_conn *c, int status)
         char cn[64], org[64];
         uint32_t flags;
 
-        handshake_done(s);
         if (status < 0) {
                 brm_debug(MOD, "handshake failed: %s", brm_strerror(status));
                 return;
         }
         peer = mbedtls_ssl_get_peer_cert(&c->tls.ssl);
         if (!peer) {
+                /* Join-only: it keeps its admission place until it closes. */
                 s->role = BRM_ROLE_NONE;
                 brm_conn_set_idle(c, 15000);
                 return;
@@ -203,15 +218,16 @@ static void on_ready(struct brm_conn *c, int status)
         flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
         if (flags != 0) {
                 brm_warn(MOD, "refused a client certificate not issued by this cluster's CA (flags 0x%x)", flags);
-                refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
+                brm_session_refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
                 return;
         }
         if (brm_pki_name_get(&peer->subject, "cn", cn, sizeof(cn)) < 0 ||
             brm_pki_name_get(&peer->subject, "o", org, sizeof(org)) < 0) {
-                refuse(s, 0, -EACCES, "client certificate has no CN or O");
+                brm_session_refuse(s, 0, -EACCES, "client certificate has no CN or O");
                 return;
         }
         if (strcmp(org, BRM_ORG_ADMIN) == 0) {
+                admitted(s);
                 s->role = BRM_ROLE_ADMIN;
                 c->dec.max = m->cfg.max_frame;
                 snprintf(s->name, sizeof(s->name), "admin");
@@ -219,7 +235,7 @@ static void on_ready(struct brm_conn *c, int status)
                 return;
         }
         if (strcmp(org, BRM_ORG_NODE) != 0) {
-                refuse(s, 0, -EACCES, "client certificate has no Bramble role");
+                brm_session_refuse(s, 0, -EACCES, "client certificate has no Bramble role");
                 return;
         }
         struct brm_node *n = brm_registry_get(&m->reg, cn);
@@ -228,19 +244,16 @@ static void on_ready(struct brm_conn *c, int status)
                 char msg[200];
                 snprintf(msg, sizeof(msg), "node '%s' is not registered with this master (removed?); join again with a token", cn);
                 brm_warn(MOD, "refused node %s: not registered with this key", cn);
-                refuse(s, 0, -EACCES, msg);
+                brm_session_refuse(s, 0, -EACCES, msg);
                 return;
         }
+        admitted(s);
         s->role = BRM_ROLE_NODE;
         c->dec.max = m->cfg.max_frame;
         snprintf(s->name, sizeof(s->name), "%s", cn);
         /* One session per node: a reconnect replaces a half-dead old one. */
-        if (n->session && n->session != s) {
-                struct brm_session *old = n->session;
-                n->session = NULL;
-                old->node = NULL;
-                brm_conn_close(&old->conn, -ECONNRESET);
-        }
+        if (n->session && n->session != s)
+                brm_session_close(n->session, -ECONNRESET);
         n->session = s;
         s->node = n;
         uint64_t idle = m->cfg.heartbeat_interval_ms * (m->cfg.grace_intervals + 2);
@@ -248,17 +261,26 @@ static void on_ready(struct brm_conn *c, int status)
         brm_debug(MOD, "node %s connected", cn);
 }
 
+/* ---- accepting ---- */
+
 static void on_connection(uv_stream_t *server, int status)
 {
         struct brm_master *m = server->data;
 
+        if (status == UV_EMFILE || status == UV_ENFILE) {
+                /* libuv has already dropped the waiting connections through
+                 * its reserve descriptor; the listener stays. Free a
+                 * descriptor held by a peer that is not getting anywhere. */
+                brm_admit_fd_exhausted(&m->admit, brm_mono_ms());
+                return;
+        }
         if (status < 0) {
                 brm_warn(MOD, "accept failed: %s", uv_strerror(status));
                 return;
         }
         /* Not accepting makes libuv stop watching the listener until the
          * next uv_accept(), so the backlog stays in the kernel. */
-        if (m->handshaking >= MAX_HANDSHAKING) {
+        if (!brm_admit_has_room(&m->admit, m->n_sessions, brm_mono_ms())) {
                 m->accept_paused = true;
                 return;
         }
@@ -294,67 +316,24 @@ static void accept_one(struct brm_master *m)
         /* From here the session is only freed by its close callback. */
         s->conn.on_closed = session_closed;
         s->conn.idle_timeout_ms = 15000;
-        s->handshaking = true;
-        m->handshaking++;
-        if ((r = uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)&s->conn.tls.tcp)) < 0 ||
+        if ((r = uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)&s->conn.tls.tcp)) < 0) {
+                brm_conn_close(&s->conn, r);
+                return;
+        }
+        /* Over its address's bound: closed before any TLS work. */
+        if ((r = brm_admit_add(&m->admit, &s->admit, &s->conn, brm_mono_ms())) < 0 ||
             (r = brm_conn_start(&s->conn, on_ready, on_msg, session_closed)) < 0)
                 brm_conn_close(&s->conn, r);
 }
 
-struct brm_session *brm_server_find_session(struct brm_master *m, uint64_t sid)
-{
-        for (struct brm_session *s = m->sessions; s; s = s->next)
-                if (s->sid == sid && !s->conn.closing)
-                        return s;
-        return NULL;
-}
+/* ---- timers and signals ---- */
 
-void brm_server_flush(struct brm_master *m)
+static void flush(struct brm_master *m)
 {
-        const char **names;
-        int64_t *seen;
-        size_t n = 0, i = 0;
-        int r;
+        int r = brm_registry_flush(&m->reg, m->store);
 
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        n += nd->seen_dirty;
-        if (n == 0)
-                return;
-        names = malloc(n * sizeof(*names));
-        seen = malloc(n * sizeof(*seen));
-        if (!names || !seen)
-                goto out;
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        if (nd->seen_dirty) {
-                                names[i] = nd->name;
-                                seen[i++] = nd->last_seen_ms;
-                        }
-        r = m->store->ops->node_touch(m->store, names, seen, n);
-        if (r < 0) {
+        if (r < 0)
                 brm_warn(MOD, "writing last-seen times failed, will retry: %s", brm_strerror(r));
-                goto out;
-        }
-        for (size_t b = 0; b < m->reg.n_buckets; b++)
-                for (struct brm_node *nd = m->reg.buckets[b]; nd; nd = nd->hnext)
-                        nd->seen_dirty = false;
-out:
-        free(names);
-        free(seen);
-}
-
-static void check_node(void *arg, struct brm_node *n)
-{
-        struct brm_master *m = arg;
-        uint64_t grace = m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals;
-        uint64_t now = brm_mono_ms();
-
-        if (n->ready && now - n->last_seen_mono > grace) {
-                n->ready = false;
-                brm_info(MOD, "node %s NotReady: no heartbeat for %llu ms", n->name,
-                         (unsigned long long)(now - n->last_seen_mono));
-        }
 }
 
 static void on_liveness(uv_timer_t *t)
@@ -365,19 +344,23 @@ static void on_liveness(uv_timer_t *t)
         bool stalled = m->last_liveness_mono && now - m->last_liveness_mono > 2000;
 
         m->last_liveness_mono = now;
-        if (m->accept_paused && m->handshaking < MAX_HANDSHAKING && !m->stopping) {
-                m->accept_paused = false;
-                accept_one(m);
-        }
         /* After a stall, heartbeats may be waiting unread in the sockets:
          * read them before declaring anyone NotReady. */
         if (!stalled)
-                brm_registry_foreach(&m->reg, check_node, m);
+                brm_registry_check(&m->reg, m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals);
         brm_containers_expire(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
-                brm_server_flush(m);
+                flush(m);
         }
+}
+
+static void on_admit_timer(uv_timer_t *t)
+{
+        struct brm_master *m = t->data;
+
+        brm_admit_sweep(&m->admit, brm_mono_ms());
+        resume_accept(m);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -407,6 +390,10 @@ int brm_server_start(struct brm_master *m)
                 uv_close((uv_handle_t *)&m->listener, NULL);
                 return r;
         }
+        brm_admit_init(&m->admit, m->cfg.max_unauth, m->cfg.max_unauth_per_source);
+        uv_timer_init(m->loop, &m->admit_timer);
+        m->admit_timer.data = m;
+        uv_timer_start(&m->admit_timer, on_admit_timer, BRM_ADMIT_SWEEP_MS, BRM_ADMIT_SWEEP_MS);
         uv_timer_init(m->loop, &m->liveness);
         m->liveness.data = m;
         uv_timer_start(&m->liveness, on_liveness, 500, 500);
@@ -424,11 +411,12 @@ void brm_server_stop(struct brm_master *m)
         if (m->stopping)
                 return;
         m->stopping = true;
-        brm_server_flush(m);
+        flush(m);
         uv_close((uv_handle_t *)&m->listener, NULL);
         uv_close((uv_handle_t *)&m->liveness, NULL);
+        uv_close((uv_handle_t *)&m->admit_timer, NULL);
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         for (struct brm_session *s = m->sessions; s; s = s->next)
-                session_close(s, 0);
+                brm_session_close(s, 0);
 }

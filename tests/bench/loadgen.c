@@ -15,6 +15,11 @@
  * --pipeline each node reconnects right after its own join, as a real agent
  * does, and the two phases overlap.
  *
+ * Against a master on loopback, node i connects from its own address
+ * 127.1.x.y, as distinct Pis would: the master bounds the connections
+ * without a certificate per source address, and a thousand joins from one
+ * address would meet that bound instead of the master's capacity.
+ *
  * The program prints its figures, one "STEADY" line when the steady state
  * begins (for scripts that sample the master then) and one "RESULT k=v ..."
  * line at the end. It never asserts timings; it exits 1 only when not every
@@ -29,6 +34,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <uv.h>
 
 #include "backoff.h"
@@ -88,6 +94,7 @@ struct lg {
         uv_loop_t *loop;
         /* options */
         struct sockaddr_storage addr;
+        bool spread_sources;     /* loopback master: one source address per node */
         char master[300];
         struct brm_token token;
         unsigned n;
@@ -665,6 +672,15 @@ static void on_closed(struct brm_conn *c)
         pump(lg);
 }
 
+/* Node i speaks from 127.1.x.y (y from 1 to 250), its own address. */
+static int bind_source(struct brm_conn *c, unsigned idx)
+{
+        struct sockaddr_in src = { .sin_family = AF_INET };
+
+        src.sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((idx / 250) % 256) << 8 | (idx % 250 + 1));
+        return uv_tcp_bind(&c->tls.tcp, (const struct sockaddr *)&src, 0);
+}
+
 static void start_attempt(struct node *n)
 {
         struct lg *lg = n->lg;
@@ -704,6 +720,10 @@ static void start_attempt(struct node *n)
                 n->state = ST_CONNECTING;
                 if (!lg->conn_first_ms)
                         lg->conn_first_ms = now;
+        }
+        if (lg->spread_sources && (r = bind_source(c, n->idx)) < 0) {
+                brm_conn_close(c, r);
+                return;
         }
         r = brm_conn_connect(c, (const struct sockaddr *)&lg->addr, on_ready, on_msg, on_closed);
         if (r < 0)
@@ -933,7 +953,11 @@ static void usage(FILE *f)
                 "  --pipeline           reconnect each node right after its join, as an agent does, instead of\n"
                 "                       joining every node first\n"
                 "  --handshake-timeout DUR  connect + TLS handshake limit per attempt (default 10s, as the agent)\n"
-                "  --master-pid PID     also report the master's CPU time per phase (from /proc/PID/stat)\n");
+                "  --master-pid PID     also report the master's CPU time per phase (from /proc/PID/stat)\n"
+                "\n"
+                "Against a master on 127.0.0.0/8 each node connects from its own address 127.1.x.y. Against\n"
+                "one elsewhere all nodes share this host's address: start that master with a high enough\n"
+                "--max-unauthenticated-per-source (and --max-unauthenticated) for the joins in flight.\n");
 }
 
 static int die_arg(const char *opt, const char *val, const char *expected)
@@ -1055,6 +1079,12 @@ int main(int argc, char **argv)
         if (uv_ip4_addr(host, port, (struct sockaddr_in *)&lg.addr) != 0 &&
             uv_ip6_addr(host, port, (struct sockaddr_in6 *)&lg.addr) != 0)
                 return die_arg("--master", lg.master, "a numeric IPv4 or IPv6 address and a port");
+        lg.spread_sources = lg.addr.ss_family == AF_INET &&
+                            (ntohl(((struct sockaddr_in *)&lg.addr)->sin_addr.s_addr) >> 24) == 127;
+        if (lg.spread_sources && lg.n > 250 * 256) {
+                fprintf(stderr, "brm_loadgen: at most 64000 --nodes against a loopback master (one address each)\n");
+                return 2;
+        }
         signal(SIGPIPE, SIG_IGN);
         raise_nofile(&lg);
         if (brm_pki_init() < 0) {

@@ -8,6 +8,8 @@
  * node and the operator. A viewer that stops reading stops getting credit;
  * its node skips ahead and says how many lines it skipped. Nothing waits on
  * a viewer: other viewers and the node's control traffic go on. */
+#include "relay.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,54 +17,49 @@
 
 #include "log.h"
 #include "logrec.h"
-#include "master.h"
+#include "registry.h"
+#include "server.h"
+#include "session.h"
 #include "util.h"
 
-#define MOD "logs"
+#define MOD "relay"
 #define MAX_STREAMS_PER_NODE 32
 
-struct brm_logrelay {
+struct brm_relay {
         uint64_t id;
         struct brm_session *viewer;
         struct brm_session *node;
         uint64_t owed;          /* credit to give back once the viewer has drained */
-        struct brm_logrelay *next;
+        struct brm_relay *next;
 };
 
-static void unlink_relay(struct brm_master *m, struct brm_logrelay *r)
+static void unlink_relay(struct brm_master *m, struct brm_relay *r)
 {
-        for (struct brm_logrelay **p = &m->logs; *p; p = &(*p)->next)
+        for (struct brm_relay **p = &m->relays; *p; p = &(*p)->next)
                 if (*p == r) {
                         *p = r->next;
                         break;
                 }
-        if (r->viewer && r->viewer->log == r)
-                r->viewer->log = NULL;
+        if (r->viewer && r->viewer->relay == r)
+                r->viewer->relay = NULL;
         free(r);
 }
 
-static struct brm_logrelay *find(struct brm_master *m, uint64_t id)
+static struct brm_relay *find(struct brm_master *m, uint64_t id)
 {
-        for (struct brm_logrelay *r = m->logs; r; r = r->next)
+        for (struct brm_relay *r = m->relays; r; r = r->next)
                 if (r->id == id)
                         return r;
         return NULL;
 }
 
-unsigned brm_logs_count(struct brm_master *m, const char *node)
+unsigned brm_relay_count(struct brm_master *m, const char *node)
 {
         unsigned n = 0;
-        for (struct brm_logrelay *r = m->logs; r; r = r->next)
+        for (struct brm_relay *r = m->relays; r; r = r->next)
                 if (strcmp(r->node->name, node) == 0)
                         n++;
         return n;
-}
-
-static void send_to_node(struct brm_session *node, Bramble__Envelope *env)
-{
-        int r = brm_conn_send(&node->conn, env);
-        if (r == -ENOBUFS)
-                brm_conn_close(&node->conn, r);
 }
 
 static void send_close(struct brm_session *node, uint64_t id)
@@ -74,10 +71,10 @@ static void send_close(struct brm_session *node, uint64_t id)
         lc.stream_id = id;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CLOSE;
         env.log_close = &lc;
-        send_to_node(node, &env);
+        brm_session_send(node, &env);
 }
 
-static void give_credit(struct brm_logrelay *r)
+static void give_credit(struct brm_relay *r)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__LogCredit lc = BRAMBLE__LOG_CREDIT__INIT;
@@ -90,14 +87,14 @@ static void give_credit(struct brm_logrelay *r)
         r->owed = 0;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_CREDIT;
         env.log_credit = &lc;
-        send_to_node(r->node, &env);
+        brm_session_send(r->node, &env);
 }
 
 static void viewer_drained(struct brm_conn *c)
 {
         struct brm_session *s = c->data;
-        if (s->log)
-                give_credit(s->log);
+        if (s->relay)
+                give_credit(s->relay);
 }
 
 static void fail_viewer(struct brm_session *viewer, uint64_t stream_id, int code, const char *msg)
@@ -112,58 +109,75 @@ static void fail_viewer(struct brm_session *viewer, uint64_t stream_id, int code
         end.code = code;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_LOG_END;
         env.log_end = &end;
-        if (brm_conn_send(&viewer->conn, &env) == -ENOBUFS)
-                brm_conn_close(&viewer->conn, -ENOBUFS);
+        brm_session_send(viewer, &env);
 }
 
-void brm_logs_admin(struct brm_session *s, uint64_t id, const Bramble__LogsRequest *req)
+/* What is wrong with an operator's request on its face, or NULL. */
+static const char *request_problem(const Bramble__LogsRequest *req)
 {
+        if (!req->node || !brm_valid_node_name(req->node))
+                return "node name must be 1-63 characters of a-z, 0-9 and '-'";
+        if (req->has_source && req->source != BRAMBLE__LOG_SOURCE__LOG_CONTAINER &&
+            req->source != BRAMBLE__LOG_SOURCE__LOG_AGENT && req->source != BRAMBLE__LOG_SOURCE__LOG_KERNEL)
+                return "unknown log source";
+        if ((!req->has_source || req->source == BRAMBLE__LOG_SOURCE__LOG_CONTAINER) &&
+            (!req->container || !brm_valid_container_name(req->container)))
+                return "container name must be 1-63 characters of a-z, 0-9, '_', '.' and '-', "
+                       "starting with a letter or digit";
+        if (req->has_tail && req->tail < 0)
+                return "--tail must not be negative";
+        if (req->has_streams && req->streams > 3)
+                return "unknown log stream selection";
+        return NULL;
+}
+
+void brm_relay_open(struct brm_session *s, const Bramble__Envelope *in)
+{
+        const Bramble__LogsRequest *req = in->logs;
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__LogsRequest fwd;
-        struct brm_logrelay *r;
+        struct brm_relay *r;
         struct brm_node *n;
+        const char *why;
         char msg[200];
 
-        if (s->log)
-                return brm_conn_send_error(&s->conn, id, -EBUSY, "this connection already has a log stream");
-        if (!req->node || !brm_valid_node_name(req->node))
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
-        if (req->has_source && req->source != BRAMBLE__LOG_SOURCE__LOG_CONTAINER &&
-            req->source != BRAMBLE__LOG_SOURCE__LOG_AGENT && req->source != BRAMBLE__LOG_SOURCE__LOG_KERNEL)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log source");
-        if ((!req->has_source || req->source == BRAMBLE__LOG_SOURCE__LOG_CONTAINER) &&
-            (!req->container || !brm_valid_container_name(req->container)))
-                return brm_conn_send_error(&s->conn, id, -EINVAL,
-                                           "container name must be 1-63 characters of a-z, 0-9, '_', '.' and '-', "
-                                           "starting with a letter or digit");
-        if (req->has_tail && req->tail < 0)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "--tail must not be negative");
-        if (req->has_streams && req->streams > 3)
-                return brm_conn_send_error(&s->conn, id, -EINVAL, "unknown log stream selection");
+        if (s->relay) {
+                brm_session_error(s, in->id, -EBUSY, "this connection already has a log stream");
+                return;
+        }
+        if ((why = request_problem(req))) {
+                brm_session_error(s, in->id, -EINVAL, why);
+                return;
+        }
         if (!(n = brm_registry_get(&m->reg, req->node))) {
                 snprintf(msg, sizeof(msg), "no node named '%s'", req->node);
-                return brm_conn_send_error(&s->conn, id, -ENOENT, msg);
+                brm_session_error(s, in->id, -ENOENT, msg);
+                return;
         }
         if (!n->session || n->session->conn.closing) {
                 snprintf(msg, sizeof(msg),
                          "node '%s' is not connected; its logs are kept on the node and can be read when it is back",
                          req->node);
-                return brm_conn_send_error(&s->conn, id, -EHOSTUNREACH, msg);
+                brm_session_error(s, in->id, -EHOSTUNREACH, msg);
+                return;
         }
-        if (brm_logs_count(m, req->node) >= MAX_STREAMS_PER_NODE) {
+        if (brm_relay_count(m, req->node) >= MAX_STREAMS_PER_NODE) {
                 snprintf(msg, sizeof(msg), "node '%s' already has %d log streams open", req->node,
                          MAX_STREAMS_PER_NODE);
-                return brm_conn_send_error(&s->conn, id, -EBUSY, msg);
+                brm_session_error(s, in->id, -EBUSY, msg);
+                return;
         }
-        if (!(r = calloc(1, sizeof(*r))))
-                return brm_conn_send_error(&s->conn, id, -ENOMEM, "out of memory");
-        r->id = ++m->next_log_id;
+        if (!(r = calloc(1, sizeof(*r)))) {
+                brm_session_error(s, in->id, -ENOMEM, "out of memory");
+                return;
+        }
+        r->id = ++m->next_relay_id;
         r->viewer = s;
         r->node = n->session;
-        r->next = m->logs;
-        m->logs = r;
-        s->log = r;
+        r->next = m->relays;
+        m->relays = r;
+        s->relay = r;
         brm_conn_set_drain(&s->conn, viewer_drained);
         /* The operator sends nothing while reading: a followed log can be
          * quiet for hours, and a long history piped into a pager is read
@@ -179,16 +193,16 @@ void brm_logs_admin(struct brm_session *s, uint64_t id, const Bramble__LogsReque
         env.logs = &fwd;
         brm_debug(MOD, "stream %llu: %s %s", (unsigned long long)r->id, req->node,
                   req->container ? req->container : "");
-        send_to_node(r->node, &env);
+        brm_session_send(r->node, &env);
 }
 
 /* A frame from a node about one of its streams. */
-void brm_logs_node(struct brm_session *s, Bramble__Envelope *env)
+void brm_relay_node(struct brm_session *s, const Bramble__Envelope *env)
 {
         struct brm_master *m = s->m;
         uint64_t id = env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_CHUNK ? env->log_chunk->stream_id
                                                                         : env->log_end->stream_id;
-        struct brm_logrelay *r = find(m, id);
+        struct brm_relay *r = find(m, id);
         int rc;
 
         if (!r || r->node != s) {
@@ -213,13 +227,13 @@ void brm_logs_node(struct brm_session *s, Bramble__Envelope *env)
 }
 
 /* Called when a session goes away: its streams end on the other side. */
-void brm_logs_session_closed(struct brm_session *s)
+void brm_relay_session_closed(struct brm_session *s)
 {
         struct brm_master *m = s->m;
-        struct brm_logrelay *r, *next;
+        struct brm_relay *r, *next;
         char msg[160];
 
-        for (r = m->logs; r; r = next) {
+        for (r = m->relays; r; r = next) {
                 next = r->next;
                 if (r->viewer == s) {
                         if (!m->stopping)
@@ -234,8 +248,8 @@ void brm_logs_session_closed(struct brm_session *s)
         }
 }
 
-void brm_logs_free(struct brm_master *m)
+void brm_relay_free(struct brm_master *m)
 {
-        while (m->logs)
-                unlink_relay(m, m->logs);
+        while (m->relays)
+                unlink_relay(m, m->relays);
 }

@@ -1,0 +1,24 @@
+/* Relaying log streams between nodes and operators over the two mTLS
+ * sessions the master already has. The master keeps no log data; see
+ * relay.c for the credit window. */
+#ifndef BRM_RELAY_H
+#define BRM_RELAY_H
+
+#include "bramble.pb-c.h"
+
+struct brm_master;
+struct brm_session;
+
+/* Route handlers (server.c). An operator's LogsRequest: checks it, opens
+ * the stream and forwards it to the node, or answers with an Error. */
+void brm_relay_open(struct brm_session *s, const Bramble__Envelope *env);
+/* A node's LogChunk or LogEnd: forwarded unchanged to the viewer. */
+void brm_relay_node(struct brm_session *s, const Bramble__Envelope *env);
+
+/* A session went away: its streams end on the other side. */
+void brm_relay_session_closed(struct brm_session *s);
+/* Streams open from this node. */
+unsigned brm_relay_count(struct brm_master *m, const char *node);
+void brm_relay_free(struct brm_master *m);
+
+#endif
