@@ -12,8 +12,11 @@
 #include "config.h"
 #include "conn.h"
 #include "heartbeat.h"
+#include "agentlog.h"
 #include "identity.h"
-#include "logs.h"
+#include "logdir.h"
+#include "logretention.h"
+#include "logstream.h"
 #include "token.h"
 #include "workload.h"
 
@@ -29,7 +32,10 @@ struct brm_agent {
         struct brm_node_info info;
         struct brm_workload wl;
         struct brm_link *link;
-        struct brm_logs *logs;          /* NULL if the log directory is unusable */
+        struct brm_logdir logdir;
+        struct brm_logstream *logs;     /* NULL if the log directory is unusable */
+        struct brm_logretention *retention;
+        struct brm_agentlog agentlog;
         uv_signal_t sigint, sigterm;
         bool stopping;
 };

@@ -57,7 +57,7 @@ static void attempt_closed(struct brm_conn *c)
         struct brm_link *l = c->data;
 
         if (l->a->logs)
-                brm_logs_attach(l->a->logs, NULL);
+                brm_logstream_attach(l->a->logs, NULL);
         mbedtls_ssl_config_free(l->tls);
         free(l->tls);
         free(c);
@@ -82,7 +82,7 @@ static void drop(struct brm_link *l, int reason)
 {
         uv_timer_stop(&l->beat);
         if (l->a->logs)
-                brm_logs_attach(l->a->logs, NULL);
+                brm_logstream_attach(l->a->logs, NULL);
         if (l->conn)
                 brm_conn_close(l->conn, reason);
 }
@@ -91,7 +91,7 @@ static void link_drained(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
         if (l->a->logs)
-                brm_logs_drained(l->a->logs);
+                brm_logstream_drained(l->a->logs);
 }
 
 static void send_heartbeat(struct brm_link *l)
@@ -105,7 +105,7 @@ static void send_heartbeat(struct brm_link *l)
         brm_workload_fill_heartbeat(&a->wl, &a->hb.msg);
         if (a->logs) {
                 a->hb.msg.has_log_streams = 1;
-                a->hb.msg.log_streams = brm_logs_active(a->logs);
+                a->hb.msg.log_streams = brm_logstream_active(a->logs);
         }
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &a->hb.msg;
@@ -278,7 +278,7 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 send_heartbeat(l);
                 if (l->conn) {
                         if (a->logs) {
-                                brm_logs_attach(a->logs, l->conn);
+                                brm_logstream_attach(a->logs, l->conn);
                                 brm_conn_set_drain(l->conn, link_drained);
                         }
                         maybe_renew(l);
@@ -325,7 +325,7 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
         case BRAMBLE__ENVELOPE__MSG_LOG_CREDIT:
         case BRAMBLE__ENVELOPE__MSG_LOG_CLOSE:
                 if (a->logs && !l->joining)
-                        brm_logs_msg(a->logs, env);
+                        brm_logstream_msg(a->logs, env);
                 return;
         default:
                 brm_debug(MOD, "ignoring message %d", env->msg_case);

@@ -29,6 +29,17 @@ static void usage(FILE *f)
                 "first start; later starts use the identity stored in the state dir.\n");
 }
 
+/* A removed container's followers finish; its log now counts as removed. */
+static void container_removed(const char *name, const char *moved_to, void *arg)
+{
+        struct brm_agent *a = arg;
+
+        if (a->logs)
+                brm_logstream_container_removed(a->logs, name, moved_to);
+        if (a->retention)
+                brm_logretention_sweep(a->retention);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
         struct brm_agent *a = sig->data;
@@ -36,9 +47,11 @@ static void on_signal(uv_signal_t *sig, int signum)
         brm_info(MOD, "signal %d: stopping", signum);
         a->stopping = true;
         brm_link_stop(a);
-        a->wl.logs = NULL;
-        brm_logs_close(a->logs);
+        brm_agentlog_close(&a->agentlog);
+        brm_logstream_close(a->logs);
         a->logs = NULL;
+        brm_logretention_close(a->retention);
+        a->retention = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -172,15 +185,18 @@ int main(int argc, char **argv)
                 char logdir[1100], kmsg[1100];
                 snprintf(logdir, sizeof(logdir), "%s/logs", a.cfg.state_dir);
                 snprintf(kmsg, sizeof(kmsg), "%s/dev/kmsg", a.cfg.root);
-                struct brm_logs_opts lo = {
-                        .loop = a.loop, .dir = logdir, .kmsg = kmsg,
-                        .max_size = a.cfg.log_max_size, .max_files = a.cfg.log_max_files,
+                struct brm_logstream_opts lo = {
+                        .loop = a.loop, .dir = &a.logdir, .kmsg = kmsg, .max_files = a.cfg.log_max_files,
+                };
+                struct brm_logretention_opts ro = {
+                        .loop = a.loop, .dir = &a.logdir,
                         .budget = a.cfg.log_budget, .retention_ms = a.cfg.log_retention_ms,
                 };
-                if ((r = brm_logs_open(&lo, &a.logs)) < 0)
+                if ((r = brm_logdir_init(&a.logdir, logdir)) < 0 || (r = brm_logdir_create(&a.logdir)) < 0 ||
+                    (r = brm_logstream_open(&lo, &a.logs)) < 0 || (r = brm_logretention_open(&ro, &a.retention)) < 0)
                         brm_warn(MOD, "logs directory %s unusable: %s; logs cannot be streamed", logdir, brm_strerror(r));
                 else
-                        brm_logs_capture_agent(a.logs);
+                        brm_agentlog_open(&a.agentlog, &a.logdir, a.cfg.log_max_size, a.cfg.log_max_files);
         }
         brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir);
         uv_signal_init(a.loop, &a.sigint);
@@ -193,7 +209,9 @@ int main(int argc, char **argv)
                 return 1;
         }
         brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
-                          a.cfg.log_max_files, a.logs);
+                          a.cfg.log_max_files, container_removed, &a);
+        if (a.logs)
+                brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);

@@ -18,18 +18,19 @@ static const char *state_names[] = {
 static void removed(const char *name, const char *moved_to, void *arg)
 {
         struct brm_workload *w = arg;
-        if (w->logs)
-                brm_logs_container_removed(w->logs, name, moved_to);
+        if (w->on_removed)
+                w->on_removed(name, moved_to, w->on_removed_arg);
 }
 
-static bool known(void *arg, const char *name)
+bool brm_workload_has(void *arg, const char *name)
 {
         struct brm_workload *w = arg;
         return w->sup && brm_supervisor_has(w->sup, name);
 }
 
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files, struct brm_logs *logs)
+                       uint64_t log_max_size, unsigned log_max_files,
+                       void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
 {
         struct brm_supervisor_opts opts = {
                 .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL,
@@ -39,9 +40,8 @@ void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *stat
         int r;
 
         memset(w, 0, sizeof(*w));
-        w->logs = logs;
-        if (logs)
-                brm_logs_set_known(logs, known, w);
+        w->on_removed = on_removed;
+        w->on_removed_arg = arg;
         r = brm_supervisor_open(loop, &opts, &w->sup);
         if (r < 0) {
                 w->sup = NULL;
