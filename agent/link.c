@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "err.h"
+#include "join.h"
 #include "log.h"
 #include "util.h"
 
@@ -158,21 +159,20 @@ static void on_beat(uv_timer_t *t)
 static void send_join(struct brm_link *l)
 {
         struct brm_agent *a = l->a;
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__JoinRequest req = BRAMBLE__JOIN_REQUEST__INIT;
-        const mbedtls_x509_crt *chain = mbedtls_ssl_get_peer_cert(&l->conn->tls.ssl);
-        uint8_t ca[BRM_CERT_MAX_DER], csr[1024], h[32];
-        char want[65], got[65] = "none";
-        size_t ca_len;
-        int n;
+        uint8_t csr[1024];
+        char want[65], got[65];
+        int n, r;
 
-        if (brm_pki_verify_pinned(chain, a->token.ca_hash, ca, &ca_len) < 0) {
+        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
+        if (n < 0) {
+                brm_err(MOD, "cannot make a certificate request: %s", brm_strerror(n));
+                drop(l, n);
+                return;
+        }
+        r = brm_join_send(l->conn, &a->token, a->cfg.name, csr, (size_t)n, new_id(l));
+        if (r == -EACCES) {
                 brm_hex(a->token.ca_hash, 32, want);
-                for (const mbedtls_x509_crt *c = chain; c && c->raw.len; c = c->next)
-                        if (c->next == NULL || c->next->raw.len == 0) {
-                                brm_pki_sha256(c->raw.p, c->raw.len, h);
-                                brm_hex(h, 32, got);
-                        }
+                brm_join_peer_ca_hash(l->conn, got);
                 brm_err(MOD,
                         "join refused locally: the master at %s does not present the CA pinned by the token "
                         "(token CA hash %.16s..., master's CA %.16s...); the token secret was not sent",
@@ -180,25 +180,11 @@ static void send_join(struct brm_link *l)
                 drop(l, -EACCES);
                 return;
         }
-        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
-        if (n < 0) {
-                brm_err(MOD, "cannot make a certificate request: %s", brm_strerror(n));
-                drop(l, n);
+        if (r < 0) {
+                drop(l, -EIO);
                 return;
         }
-        req.token_id = a->token.id;
-        req.token_secret = a->token.secret;
-        req.node_name = a->cfg.name;
-        req.has_csr_der = 1;
-        req.csr_der.data = csr;
-        req.csr_der.len = (size_t)n;
-        env.has_id = 1;
-        env.id = new_id(l);
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST;
-        env.join_request = &req;
         brm_info(MOD, "master at %s verified against the token's CA; joining as %s", l->addr, a->cfg.name);
-        if (brm_conn_send(l->conn, &env) < 0)
-                drop(l, -EIO);
 }
 
 static void send_hello(struct brm_link *l)
@@ -308,17 +294,10 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 char why[256] = "";
                 r = env->container_check->spec ? brm_workload_check(&a->wl, env->container_check->spec, why, sizeof(why))
                                                : -EINVAL;
-                if (r < 0) {
+                if (r < 0)
                         brm_conn_send_error(c, env->id, r, why[0] ? why : brm_strerror(r));
-                } else {
-                        Bramble__Envelope ok = BRAMBLE__ENVELOPE__INIT;
-                        Bramble__Ok okm = BRAMBLE__OK__INIT;
-                        ok.has_id = 1;
-                        ok.id = env->id;
-                        ok.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
-                        ok.ok = &okm;
-                        brm_conn_send(c, &ok);
-                }
+                else
+                        brm_conn_send_ok(c, env->id);
                 return;
         }
         case BRAMBLE__ENVELOPE__MSG_LOGS:

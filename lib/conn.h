@@ -61,6 +61,8 @@ int brm_conn_send_packed(struct brm_conn *c, const uint8_t *body, size_t len);
  * buffer (not yet acknowledged). */
 size_t brm_conn_backlog(const struct brm_conn *c);
 void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb);
+/* Sends an Ok envelope (best effort) in reply to request id. */
+void brm_conn_send_ok(struct brm_conn *c, uint64_t id);
 /* Sends an Error envelope (best effort) in reply to request id. */
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg);
 /* Closes; reason is kept in close_reason. Idempotent. */
