@@ -282,10 +282,13 @@ static void open_stream(struct brm_logstream *L, const Bramble__LogsRequest *req
         brm_logstream_pump(L);
 }
 
-void brm_logstream_msg(struct brm_logstream *L, const Bramble__Envelope *env)
+void brm_logstream_handle(void *arg, struct brm_conn *conn, const Bramble__Envelope *env)
 {
+        struct brm_logstream *L = arg;
         struct lstream *s;
 
+        if (!L)
+                return;
         switch (env->msg_case) {
         case BRAMBLE__ENVELOPE__MSG_LOGS:
                 open_stream(L, env->logs);

@@ -36,8 +36,10 @@ int brm_logstream_open(const struct brm_logstream_opts *opts, struct brm_logstre
 void brm_logstream_set_known(struct brm_logstream *L, bool (*known)(void *arg, const char *name), void *arg);
 /* The link is up (conn) or down (NULL: every stream ends silently). */
 void brm_logstream_attach(struct brm_logstream *L, struct brm_conn *conn);
-/* LogsRequest, LogCredit or LogClose from the master; others are ignored. */
-void brm_logstream_msg(struct brm_logstream *L, const Bramble__Envelope *env);
+/* A link handler (link.h) for LogsRequest, LogCredit and LogClose from the
+ * master; L is the struct brm_logstream, or NULL when the node's logs are
+ * unusable (the message is then ignored). Other messages are ignored. */
+void brm_logstream_handle(void *L, struct brm_conn *conn, const Bramble__Envelope *env);
 /* The link has sent everything it had queued. */
 void brm_logstream_drained(struct brm_logstream *L);
 /* A container was removed and its log moved to MOVED_TO (or is gone):

@@ -148,6 +148,27 @@ int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, 
         return r;
 }
 
+void brm_workload_handle_desired(void *arg, struct brm_conn *conn, const Bramble__Envelope *env)
+{
+        char why[256] = "";
+        int r = brm_workload_apply(arg, env->desired, why, sizeof(why));
+
+        if (r < 0 && r != -ENOTSUP)
+                brm_err(MOD, "applying the desired containers failed: %s", why[0] ? why : brm_strerror(r));
+}
+
+void brm_workload_handle_check(void *arg, struct brm_conn *conn, const Bramble__Envelope *env)
+{
+        char why[256] = "";
+        int r = env->container_check->spec ? brm_workload_check(arg, env->container_check->spec, why, sizeof(why))
+                                           : -EINVAL;
+
+        if (r < 0)
+                brm_conn_send_error(conn, env->id, r, why[0] ? why : brm_strerror(r));
+        else
+                brm_conn_send_ok(conn, env->id);
+}
+
 void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
 {
         struct brm_container_status *st = NULL;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "bramble.pb-c.h"
+#include "conn.h"
 #include "supervisor.h"
 
 struct brm_workload {
@@ -38,6 +39,10 @@ void brm_workload_close(struct brm_workload *w);
 int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, char *why, size_t why_size);
 /* Answers a ContainerCheck: 0, or -errno with the reason in why. */
 int brm_workload_check(struct brm_workload *w, const Bramble__ContainerSpec *spec, char *why, size_t why_size);
+/* Link handlers (link.h) for the master's DesiredState and ContainerCheck:
+ * W is the struct brm_workload. A check is answered with Ok or Error. */
+void brm_workload_handle_desired(void *w, struct brm_conn *conn, const Bramble__Envelope *env);
+void brm_workload_handle_check(void *w, struct brm_conn *conn, const Bramble__Envelope *env);
 /* Points hb->containers at fresh statuses (valid until the next call). */
 void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb);
 /* Adds runtime and memory-controller facts to info. */
