@@ -38,7 +38,7 @@ int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uin
 
 void brm_agentlog_close(struct brm_agentlog *al)
 {
-        if (!al->open)
+        if (!al || !al->open)
                 return;
         brm_log_set_sink(NULL, NULL);
         brm_logwriter_close(&al->writer);

@@ -19,7 +19,8 @@ struct brm_agentlog {
 /* Starts storing; on failure says so in the agent's log (which then only
  * goes to stderr) and returns -errno. */
 int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uint64_t max_size, unsigned max_files);
-/* Stops storing and closes the file. Accepts one that is not open. */
+/* Stops storing and closes the file. Accepts NULL and one that is not
+ * open. */
 void brm_agentlog_close(struct brm_agentlog *al);
 
 #endif
