@@ -3,11 +3,17 @@
 #include <errno.h>
 #include <string.h>
 
-void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path)
+#include "logstream.h"
+#include "workload.h"
+
+void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path, struct brm_workload *wl,
+                        struct brm_logstream *logs)
 {
         memset(hb, 0, sizeof(*hb));
         hb->root = root;
         hb->disk_path = disk_path;
+        hb->wl = wl;
+        hb->logs = logs;
         /* The first sample now, so that the first heartbeat has a
          * cpu_percent (it is a difference of two samples). */
         hb->has_prev = brm_metrics_cpu_sample(root, &hb->prev_cpu) == 0;
@@ -89,7 +95,24 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
                 t->soft_temp_limit_occurred = !!(raw & BRM_THR_SOFT_TEMP_LIMIT_OCCURRED);
                 msg->throttle = t;
         }
+        if (hb->wl)
+                brm_workload_fill_heartbeat(hb->wl, msg);
+        if (hb->logs) {
+                msg->has_log_streams = 1;
+                msg->log_streams = brm_logstream_active(hb->logs);
+        }
         return 0;
+}
+
+int brm_heartbeat_hello(struct brm_heartbeat *hb)
+{
+        int r = brm_heartbeat_node_info(&hb->info, hb->root);
+
+        if (r < 0)
+                bramble__node_info__init(&hb->info.msg); /* an empty one, still a valid message */
+        if (hb->wl)
+                brm_workload_fill_info(hb->wl, &hb->info.msg);
+        return r;
 }
 
 int brm_heartbeat_node_info(struct brm_node_info *info, const char *root)

@@ -1,30 +1,46 @@
-/* Turns metrics into wire messages. Does not log. */
+/* The node's reports to the master, assembled: the Heartbeat (metrics from
+ * /proc and /sys, the containers' statuses, the log streams being served)
+ * and the NodeInfo of the Hello (the node's facts and its container
+ * runtime). The link sends them; the modules that know the parts are
+ * given at init. Does not log. */
 #ifndef BRM_HEARTBEAT_H
 #define BRM_HEARTBEAT_H
 
 #include "bramble.pb-c.h"
 #include "metrics.h"
 
-struct brm_heartbeat {
-        const char *root;
-        const char *disk_path;
-        struct brm_cpu_times prev_cpu;
-        bool has_prev;
-        uint64_t seq;
-        struct brm_metrics m;      /* storage the message points into */
-        Bramble__Heartbeat msg;
-        Bramble__Throttle throttle;
-};
-
-void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path);
-/* Samples now and fills hb->msg; returns 0 or -errno. */
-int brm_heartbeat_build(struct brm_heartbeat *hb);
+struct brm_workload;
+struct brm_logstream;
 
 struct brm_node_info {
         struct brm_node_facts f;
         char *controllers[16];
         Bramble__NodeInfo msg;
 };
+
+struct brm_heartbeat {
+        const char *root;
+        const char *disk_path;
+        struct brm_workload *wl;   /* container statuses and runtime facts */
+        struct brm_logstream *logs; /* NULL when the node's logs are unusable */
+        struct brm_cpu_times prev_cpu;
+        bool has_prev;
+        uint64_t seq;
+        struct brm_metrics m;      /* storage the message points into */
+        Bramble__Heartbeat msg;
+        Bramble__Throttle throttle;
+        struct brm_node_info info; /* storage the Hello's NodeInfo points into */
+};
+
+/* WL and LOGS may be NULL; they are only read while building. */
+void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path, struct brm_workload *wl,
+                        struct brm_logstream *logs);
+/* Samples now and fills hb->msg (valid until the next call); returns 0 or
+ * -errno. */
+int brm_heartbeat_build(struct brm_heartbeat *hb);
+/* Fills hb->info.msg for the Hello; returns 0, or -errno when the node
+ * facts could not be read (the message then holds what could). */
+int brm_heartbeat_hello(struct brm_heartbeat *hb);
 
 /* Fills info->msg from the node facts under root. */
 int brm_heartbeat_node_info(struct brm_node_info *info, const char *root);

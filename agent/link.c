@@ -1,22 +1,22 @@
-/* The agent's one connection to the master. Without a certificate it joins:
- * it connects trusting nothing, pins the CA by the token's hash, verifies
- * the master against that CA, and only then sends the token secret and a
- * CSR. With a certificate it connects with mutual TLS, says hello, and
- * sends heartbeats. It reconnects forever with backoff and jitter. */
+/* The agent's one connection to the master; see link.h. */
+#include "link.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "backoff.h"
 #include "err.h"
+#include "join.h"
 #include "log.h"
 #include "util.h"
 
 #define MOD "link"
 
 struct brm_link {
-        struct brm_agent *a;
+        struct brm_link_opts o;
+        struct brm_link_handler *handlers; /* o.handlers, copied */
         struct brm_conn *conn;         /* NULL between attempts */
         mbedtls_ssl_config *tls;       /* owned by the attempt */
         uv_timer_t retry;
@@ -43,6 +43,7 @@ static bool maybe_free(struct brm_link *l)
 {
         if (!l->closed || !l->timers_closed || l->conn || l->resolving)
                 return false;
+        free(l->handlers);
         free(l);
         return true;
 }
@@ -52,12 +53,17 @@ static uint64_t new_id(struct brm_link *l)
         return ++l->next_id;
 }
 
+static void session(struct brm_link *l, struct brm_conn *conn)
+{
+        if (l->o.on_session && !l->closed)
+                l->o.on_session(l->o.arg, conn);
+}
+
 static void attempt_closed(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
 
-        if (l->a->logs)
-                brm_logs_attach(l->a->logs, NULL);
+        session(l, NULL);
         mbedtls_ssl_config_free(l->tls);
         free(l->tls);
         free(c);
@@ -68,8 +74,6 @@ static void attempt_closed(struct brm_conn *c)
                 maybe_free(l);
                 return;
         }
-        if (l->a->stopping)
-                return;
         if (l->reconnect_now) {
                 l->reconnect_now = false;
                 schedule(l, 0);
@@ -81,8 +85,7 @@ static void attempt_closed(struct brm_conn *c)
 static void drop(struct brm_link *l, int reason)
 {
         uv_timer_stop(&l->beat);
-        if (l->a->logs)
-                brm_logs_attach(l->a->logs, NULL);
+        session(l, NULL);
         if (l->conn)
                 brm_conn_close(l->conn, reason);
 }
@@ -90,25 +93,21 @@ static void drop(struct brm_link *l, int reason)
 static void link_drained(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
-        if (l->a->logs)
-                brm_logs_drained(l->a->logs);
+        if (l->o.on_drained && !l->closed)
+                l->o.on_drained(l->o.arg);
 }
+
+/* ---- a session: hello, heartbeats, renewal ---- */
 
 static void send_heartbeat(struct brm_link *l)
 {
-        struct brm_agent *a = l->a;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         int r;
 
-        if (brm_heartbeat_build(&a->hb) < 0)
+        if (brm_heartbeat_build(l->o.hb) < 0)
                 return;
-        brm_workload_fill_heartbeat(&a->wl, &a->hb.msg);
-        if (a->logs) {
-                a->hb.msg.has_log_streams = 1;
-                a->hb.msg.log_streams = brm_logs_active(a->logs);
-        }
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
-        env.heartbeat = &a->hb.msg;
+        env.heartbeat = &l->o.hb->msg;
         r = brm_conn_send(l->conn, &env);
         if (r < 0) {
                 brm_warn(MOD, "sending heartbeat failed: %s", brm_strerror(r));
@@ -118,15 +117,14 @@ static void send_heartbeat(struct brm_link *l)
 
 static void maybe_renew(struct brm_link *l)
 {
-        struct brm_agent *a = l->a;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__RenewRequest req = BRAMBLE__RENEW_REQUEST__INIT;
         uint8_t csr[1024];
         int n;
 
-        if (l->renew_pending || !brm_identity_needs_renewal(&a->id, brm_now_ms()))
+        if (l->renew_pending || !brm_identity_needs_renewal(l->o.id, brm_now_ms()))
                 return;
-        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
+        n = brm_identity_csr(l->o.id, l->o.cfg->name, csr, sizeof(csr));
         if (n < 0) {
                 brm_warn(MOD, "cannot make a renewal request: %s", brm_strerror(n));
                 return;
@@ -155,61 +153,13 @@ static void on_beat(uv_timer_t *t)
                 maybe_renew(l);
 }
 
-static void send_join(struct brm_link *l)
-{
-        struct brm_agent *a = l->a;
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__JoinRequest req = BRAMBLE__JOIN_REQUEST__INIT;
-        const mbedtls_x509_crt *chain = mbedtls_ssl_get_peer_cert(&l->conn->tls.ssl);
-        uint8_t ca[BRM_CERT_MAX_DER], csr[1024], h[32];
-        char want[65], got[65] = "none";
-        size_t ca_len;
-        int n;
-
-        if (brm_pki_verify_pinned(chain, a->token.ca_hash, ca, &ca_len) < 0) {
-                brm_hex(a->token.ca_hash, 32, want);
-                for (const mbedtls_x509_crt *c = chain; c && c->raw.len; c = c->next)
-                        if (c->next == NULL || c->next->raw.len == 0) {
-                                brm_pki_sha256(c->raw.p, c->raw.len, h);
-                                brm_hex(h, 32, got);
-                        }
-                brm_err(MOD,
-                        "join refused locally: the master at %s does not present the CA pinned by the token "
-                        "(token CA hash %.16s..., master's CA %.16s...); the token secret was not sent",
-                        l->addr, want, got);
-                drop(l, -EACCES);
-                return;
-        }
-        n = brm_identity_csr(&a->id, a->cfg.name, csr, sizeof(csr));
-        if (n < 0) {
-                brm_err(MOD, "cannot make a certificate request: %s", brm_strerror(n));
-                drop(l, n);
-                return;
-        }
-        req.token_id = a->token.id;
-        req.token_secret = a->token.secret;
-        req.node_name = a->cfg.name;
-        req.has_csr_der = 1;
-        req.csr_der.data = csr;
-        req.csr_der.len = (size_t)n;
-        env.has_id = 1;
-        env.id = new_id(l);
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST;
-        env.join_request = &req;
-        brm_info(MOD, "master at %s verified against the token's CA; joining as %s", l->addr, a->cfg.name);
-        if (brm_conn_send(l->conn, &env) < 0)
-                drop(l, -EIO);
-}
-
 static void send_hello(struct brm_link *l)
 {
-        struct brm_agent *a = l->a;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__Hello hello = BRAMBLE__HELLO__INIT;
 
-        brm_heartbeat_node_info(&a->info, a->cfg.root);
-        brm_workload_fill_info(&a->wl, &a->info.msg);
-        hello.info = &a->info.msg;
+        brm_heartbeat_hello(l->o.hb);
+        hello.info = &l->o.hb->info.msg;
         env.has_id = 1;
         env.id = new_id(l);
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO;
@@ -217,6 +167,91 @@ static void send_hello(struct brm_link *l)
         if (brm_conn_send(l->conn, &env) < 0)
                 drop(l, -EIO);
 }
+
+static void hello_acked(struct brm_link *l, const Bramble__HelloAck *ack)
+{
+        if (ack->has_heartbeat_interval_ms && ack->heartbeat_interval_ms >= 100)
+                l->interval_ms = ack->heartbeat_interval_ms;
+        brm_backoff_reset(&l->backoff);
+        brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr, (unsigned long long)l->interval_ms);
+        send_heartbeat(l);
+        if (!l->conn)
+                return;
+        session(l, l->conn);
+        if (l->o.on_drained)
+                brm_conn_set_drain(l->conn, link_drained);
+        maybe_renew(l);
+        uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
+}
+
+static void renewed(struct brm_link *l, const Bramble__RenewResponse *rr)
+{
+        int r;
+
+        l->renew_pending = false;
+        if (!rr->has_cert_der)
+                return;
+        r = brm_identity_store(l->o.id, rr->cert_der.data, rr->cert_der.len, NULL, 0);
+        if (r < 0)
+                brm_err(MOD, "renewed certificate does not fit our key or CA: %s", brm_strerror(r));
+        else
+                brm_info(MOD, "certificate renewed; valid for another %lld s",
+                         (long long)(l->o.id->not_after_ms - brm_now_ms()) / 1000);
+}
+
+/* ---- the join ---- */
+
+static void send_join(struct brm_link *l)
+{
+        uint8_t csr[1024];
+        char want[65], got[65];
+        int n, r;
+
+        n = brm_identity_csr(l->o.id, l->o.cfg->name, csr, sizeof(csr));
+        if (n < 0) {
+                brm_err(MOD, "cannot make a certificate request: %s", brm_strerror(n));
+                drop(l, n);
+                return;
+        }
+        r = brm_join_send(l->conn, l->o.token, l->o.cfg->name, csr, (size_t)n, new_id(l));
+        if (r == -EACCES) {
+                brm_hex(l->o.token->ca_hash, 32, want);
+                brm_join_peer_ca_hash(l->conn, got);
+                brm_err(MOD,
+                        "join refused locally: the master at %s does not present the CA pinned by the token "
+                        "(token CA hash %.16s..., master's CA %.16s...); the token secret was not sent",
+                        l->addr, want, got);
+                drop(l, -EACCES);
+                return;
+        }
+        if (r < 0) {
+                drop(l, -EIO);
+                return;
+        }
+        brm_info(MOD, "master at %s verified against the token's CA; joining as %s", l->addr, l->o.cfg->name);
+}
+
+static void joined(struct brm_link *l, const Bramble__JoinResponse *jr)
+{
+        int r;
+
+        if (!l->joining || !jr->has_cert_der || !jr->has_ca_der) {
+                drop(l, -EPROTO);
+                return;
+        }
+        r = brm_identity_store(l->o.id, jr->cert_der.data, jr->cert_der.len, jr->ca_der.data, jr->ca_der.len);
+        if (r < 0) {
+                brm_err(MOD, "the master's join reply does not fit our key or CA: %s", brm_strerror(r));
+                drop(l, r);
+                return;
+        }
+        brm_info(MOD, "joined the cluster as %s; identity stored in %s", l->o.cfg->name, l->o.id->dir);
+        l->reconnect_now = true;
+        brm_backoff_reset(&l->backoff);
+        drop(l, 0);
+}
+
+/* ---- the connection ---- */
 
 static void on_ready(struct brm_conn *c, int status)
 {
@@ -238,8 +273,6 @@ static void on_ready(struct brm_conn *c, int status)
 static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
 {
         struct brm_link *l = c->data;
-        struct brm_agent *a = l->a;
-        int r;
 
         switch (env->msg_case) {
         case BRAMBLE__ENVELOPE__MSG_ERROR:
@@ -251,98 +284,36 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 }
                 drop(l, env->error->has_code ? env->error->code : -EPROTO);
                 return;
-        case BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE: {
-                Bramble__JoinResponse *jr = env->join_response;
-                if (!l->joining || !jr->has_cert_der || !jr->has_ca_der) {
-                        drop(l, -EPROTO);
-                        return;
-                }
-                r = brm_identity_store(&a->id, jr->cert_der.data, jr->cert_der.len, jr->ca_der.data, jr->ca_der.len);
-                if (r < 0) {
-                        brm_err(MOD, "the master's join reply does not fit our key or CA: %s", brm_strerror(r));
-                        drop(l, r);
-                        return;
-                }
-                brm_info(MOD, "joined the cluster as %s; identity stored in %s", a->cfg.name, a->id.dir);
-                l->reconnect_now = true;
-                brm_backoff_reset(&l->backoff);
-                drop(l, 0);
+        case BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE:
+                joined(l, env->join_response);
                 return;
-        }
         case BRAMBLE__ENVELOPE__MSG_HELLO_ACK:
-                if (env->hello_ack->has_heartbeat_interval_ms && env->hello_ack->heartbeat_interval_ms >= 100)
-                        l->interval_ms = env->hello_ack->heartbeat_interval_ms;
-                brm_backoff_reset(&l->backoff);
-                brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr,
-                         (unsigned long long)l->interval_ms);
-                send_heartbeat(l);
-                if (l->conn) {
-                        if (a->logs) {
-                                brm_logs_attach(a->logs, l->conn);
-                                brm_conn_set_drain(l->conn, link_drained);
-                        }
-                        maybe_renew(l);
-                        uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
-                }
+                hello_acked(l, env->hello_ack);
                 return;
         case BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE:
-                l->renew_pending = false;
-                if (!env->renew_response->has_cert_der)
-                        return;
-                r = brm_identity_store(&a->id, env->renew_response->cert_der.data, env->renew_response->cert_der.len,
-                                       NULL, 0);
-                if (r < 0)
-                        brm_err(MOD, "renewed certificate does not fit our key or CA: %s", brm_strerror(r));
-                else
-                        brm_info(MOD, "certificate renewed; valid for another %lld s",
-                                 (long long)(a->id.not_after_ms - brm_now_ms()) / 1000);
-                return;
-        case BRAMBLE__ENVELOPE__MSG_DESIRED: {
-                char why[256] = "";
-                r = brm_workload_apply(&a->wl, env->desired, why, sizeof(why));
-                if (r < 0 && r != -ENOTSUP)
-                        brm_err(MOD, "applying the desired containers failed: %s", why[0] ? why : brm_strerror(r));
-                return;
-        }
-        case BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK: {
-                char why[256] = "";
-                r = env->container_check->spec ? brm_workload_check(&a->wl, env->container_check->spec, why, sizeof(why))
-                                               : -EINVAL;
-                if (r < 0) {
-                        brm_conn_send_error(c, env->id, r, why[0] ? why : brm_strerror(r));
-                } else {
-                        Bramble__Envelope ok = BRAMBLE__ENVELOPE__INIT;
-                        Bramble__Ok okm = BRAMBLE__OK__INIT;
-                        ok.has_id = 1;
-                        ok.id = env->id;
-                        ok.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
-                        ok.ok = &okm;
-                        brm_conn_send(c, &ok);
-                }
-                return;
-        }
-        case BRAMBLE__ENVELOPE__MSG_LOGS:
-        case BRAMBLE__ENVELOPE__MSG_LOG_CREDIT:
-        case BRAMBLE__ENVELOPE__MSG_LOG_CLOSE:
-                if (a->logs && !l->joining)
-                        brm_logs_msg(a->logs, env);
+                renewed(l, env->renew_response);
                 return;
         default:
-                brm_debug(MOD, "ignoring message %d", env->msg_case);
-                return;
+                break;
         }
+        /* The rest belongs to other modules, and only to a session. */
+        for (size_t i = 0; i < l->o.n_handlers && !l->joining; i++)
+                if (l->handlers[i].msg == env->msg_case) {
+                        l->handlers[i].fn(l->handlers[i].arg, c, env);
+                        return;
+                }
+        brm_debug(MOD, "ignoring message %d", env->msg_case);
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
         struct brm_link *l = req->data;
-        struct brm_agent *a = l->a;
         struct brm_conn *c = NULL;
         mbedtls_ssl_config *tls = NULL;
         int r;
 
         l->resolving = false;
-        if (l->closed || a->stopping) {
+        if (l->closed) {
                 uv_freeaddrinfo(res);
                 maybe_free(l);
                 return;
@@ -351,15 +322,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
                 brm_warn(MOD, "cannot resolve master %s: %s", l->addr, uv_strerror(status));
                 goto retry;
         }
-        l->joining = !a->id.joined;
+        l->joining = !l->o.id->joined;
         tls = calloc(1, sizeof(*tls));
         c = calloc(1, sizeof(*c));
         if (!tls || !c)
                 goto retry;
         mbedtls_ssl_config_init(tls);
         r = brm_tls_config(tls, false, l->joining ? BRM_TLS_VERIFY_PIN : BRM_TLS_VERIFY_REQUIRED,
-                           l->joining ? NULL : &a->id.creds);
-        if (r < 0 || (r = brm_conn_init(a->loop, c, tls, 0)) < 0) {
+                           l->joining ? NULL : &l->o.id->creds);
+        if (r < 0 || (r = brm_conn_init(l->o.loop, c, tls, 0)) < 0) {
                 brm_err(MOD, "TLS setup failed: %s", brm_strerror(r));
                 mbedtls_ssl_config_free(tls);
                 goto retry;
@@ -385,17 +356,17 @@ retry:
 static void on_retry(uv_timer_t *t)
 {
         struct brm_link *l = t->data;
-        struct brm_agent *a = l->a;
+        const struct brm_agent_config *cfg = l->o.cfg;
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
         char host[256], port[8];
         uint16_t p;
 
-        snprintf(l->addr, sizeof(l->addr), "%s", a->cfg.masters[l->master_idx % a->cfg.n_masters]);
+        snprintf(l->addr, sizeof(l->addr), "%s", cfg->masters[l->master_idx % cfg->n_masters]);
         l->master_idx++;
         brm_parse_hostport(l->addr, host, sizeof(host), &p);
         snprintf(port, sizeof(port), "%u", p);
         l->gai.data = l;
-        if (uv_getaddrinfo(a->loop, &l->gai, on_resolved, host, port, &hints) < 0) {
+        if (uv_getaddrinfo(l->o.loop, &l->gai, on_resolved, host, port, &hints) < 0) {
                 schedule(l, brm_backoff_next(&l->backoff));
                 return;
         }
@@ -409,20 +380,28 @@ static void schedule(struct brm_link *l, uint64_t delay_ms)
         uv_timer_start(&l->retry, on_retry, delay_ms, 0);
 }
 
-int brm_link_start(struct brm_agent *a)
+int brm_link_start(const struct brm_link_opts *opts, struct brm_link **ret)
 {
         struct brm_link *l = calloc(1, sizeof(*l));
 
         if (!l)
                 return -ENOMEM;
-        l->a = a;
-        l->interval_ms = a->cfg.heartbeat_interval_ms;
+        l->o = *opts;
+        if (opts->n_handlers) {
+                if (!(l->handlers = calloc(opts->n_handlers, sizeof(*l->handlers)))) {
+                        free(l);
+                        return -ENOMEM;
+                }
+                memcpy(l->handlers, opts->handlers, opts->n_handlers * sizeof(*l->handlers));
+        }
+        l->o.handlers = NULL;
+        l->interval_ms = opts->cfg->heartbeat_interval_ms;
         brm_backoff_init(&l->backoff, 1000, 120000);
-        uv_timer_init(a->loop, &l->retry);
-        uv_timer_init(a->loop, &l->beat);
+        uv_timer_init(opts->loop, &l->retry);
+        uv_timer_init(opts->loop, &l->beat);
         l->retry.data = l->beat.data = l;
-        a->link = l;
         schedule(l, 0);
+        *ret = l;
         return 0;
 }
 
@@ -437,10 +416,8 @@ static void timer_closed(uv_handle_t *h)
         }
 }
 
-void brm_link_stop(struct brm_agent *a)
+void brm_link_stop(struct brm_link *l)
 {
-        struct brm_link *l = a->link;
-
         if (!l || l->closed)
                 return;
         l->closed = true;
@@ -451,5 +428,4 @@ void brm_link_stop(struct brm_agent *a)
         uv_close((uv_handle_t *)&l->beat, timer_closed);
         if (l->conn)
                 brm_conn_close(l->conn, 0);
-        a->link = NULL;
 }

@@ -29,16 +29,90 @@ static void usage(FILE *f)
                 "first start; later starts use the identity stored in the state dir.\n");
 }
 
+/* ---- wiring ---- */
+
+/* A removed container's followers finish; its log now counts as removed. */
+static void container_removed(const char *name, const char *moved_to, void *arg)
+{
+        struct brm_agent *a = arg;
+
+        if (a->logs)
+                brm_logstream_container_removed(a->logs, name, moved_to);
+        if (a->retention)
+                brm_logretention_sweep(a->retention);
+}
+
+/* Log streams go out on the session while there is one. */
+static void session(void *arg, struct brm_conn *conn)
+{
+        struct brm_agent *a = arg;
+
+        if (a->logs)
+                brm_logstream_attach(a->logs, conn);
+}
+
+static void drained(void *arg)
+{
+        struct brm_agent *a = arg;
+
+        if (a->logs)
+                brm_logstream_drained(a->logs);
+}
+
+/* The log directory, the stream server, the sweep and the agent's own
+ * log; without a usable directory the agent runs without them. */
+static void open_logs(struct brm_agent *a)
+{
+        char logdir[1100], kmsg[1100];
+        int r;
+
+        snprintf(logdir, sizeof(logdir), "%s/logs", a->cfg.state_dir);
+        snprintf(kmsg, sizeof(kmsg), "%s/dev/kmsg", a->cfg.root);
+        struct brm_logstream_opts lo = {
+                .loop = a->loop, .dir = &a->logdir, .kmsg = kmsg, .max_files = a->cfg.log_max_files,
+        };
+        struct brm_logretention_opts ro = {
+                .loop = a->loop, .dir = &a->logdir, .budget = a->cfg.log_budget, .retention_ms = a->cfg.log_retention_ms,
+        };
+        if ((r = brm_logdir_init(&a->logdir, logdir)) < 0 || (r = brm_logdir_create(&a->logdir)) < 0 ||
+            (r = brm_logstream_open(&lo, &a->logs)) < 0 || (r = brm_logretention_open(&ro, &a->retention)) < 0)
+                brm_warn(MOD, "logs directory %s unusable: %s; logs cannot be streamed", logdir, brm_strerror(r));
+        else
+                brm_agentlog_open(&a->agentlog, &a->logdir, a->cfg.log_max_size, a->cfg.log_max_files);
+}
+
+/* The link, with the modules that take the master's messages. */
+static int start_link(struct brm_agent *a)
+{
+        const struct brm_link_handler handlers[] = {
+                { BRAMBLE__ENVELOPE__MSG_DESIRED, brm_workload_handle_desired, &a->wl },
+                { BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK, brm_workload_handle_check, &a->wl },
+                { BRAMBLE__ENVELOPE__MSG_LOGS, brm_logstream_handle, a->logs },
+                { BRAMBLE__ENVELOPE__MSG_LOG_CREDIT, brm_logstream_handle, a->logs },
+                { BRAMBLE__ENVELOPE__MSG_LOG_CLOSE, brm_logstream_handle, a->logs },
+        };
+        const struct brm_link_opts o = {
+                .loop = a->loop, .cfg = &a->cfg, .id = &a->id, .token = &a->token, .hb = &a->hb,
+                .handlers = handlers, .n_handlers = BRM_ARRAY_SIZE(handlers),
+                .on_session = session, .on_drained = drained, .arg = a,
+        };
+
+        return brm_link_start(&o, &a->link);
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
         struct brm_agent *a = sig->data;
 
         brm_info(MOD, "signal %d: stopping", signum);
         a->stopping = true;
-        brm_link_stop(a);
-        a->wl.logs = NULL;
-        brm_logs_close(a->logs);
+        brm_link_stop(a->link);
+        a->link = NULL;
+        brm_agentlog_close(&a->agentlog);
+        brm_logstream_close(a->logs);
         a->logs = NULL;
+        brm_logretention_close(a->retention);
+        a->retention = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -168,39 +242,25 @@ int main(int argc, char **argv)
                 a.has_token = true;
         }
         a.loop = uv_default_loop();
-        {
-                char logdir[1100], kmsg[1100];
-                snprintf(logdir, sizeof(logdir), "%s/logs", a.cfg.state_dir);
-                snprintf(kmsg, sizeof(kmsg), "%s/dev/kmsg", a.cfg.root);
-                struct brm_logs_opts lo = {
-                        .loop = a.loop, .dir = logdir, .kmsg = kmsg,
-                        .max_size = a.cfg.log_max_size, .max_files = a.cfg.log_max_files,
-                        .budget = a.cfg.log_budget, .retention_ms = a.cfg.log_retention_ms,
-                };
-                if ((r = brm_logs_open(&lo, &a.logs)) < 0)
-                        brm_warn(MOD, "logs directory %s unusable: %s; logs cannot be streamed", logdir, brm_strerror(r));
-                else
-                        brm_logs_capture_agent(a.logs);
-        }
-        brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir);
+        open_logs(&a);
+        brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir, &a.wl, a.logs);
         uv_signal_init(a.loop, &a.sigint);
         uv_signal_init(a.loop, &a.sigterm);
         a.sigint.data = a.sigterm.data = &a;
         uv_signal_start(&a.sigint, on_signal, SIGINT);
         uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-        if ((r = brm_link_start(&a)) < 0) {
+        if ((r = start_link(&a)) < 0) {
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
         brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
-                          a.cfg.log_max_files, a.logs);
+                          a.cfg.log_max_files, container_removed, &a);
+        if (a.logs)
+                brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);
         uv_loop_close(a.loop);
-        free(a.wl.st);
-        free(a.wl.msgs);
-        free(a.wl.ptrs);
         brm_identity_free(&a.id);
         return 0;
 }

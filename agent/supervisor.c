@@ -205,7 +205,7 @@ void brm_supervisor_converge(struct container *c)
         }
 }
 
-/* ---- loading and re-adoption ---- */
+/* ---- loading ---- */
 
 static void desired_found(const struct brm_container_spec *s, void *arg)
 {

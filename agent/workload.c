@@ -19,18 +19,19 @@ static const char *state_names[] = {
 static void removed(const char *name, const char *moved_to, void *arg)
 {
         struct brm_workload *w = arg;
-        if (w->logs)
-                brm_logs_container_removed(w->logs, name, moved_to);
+        if (w->on_removed)
+                w->on_removed(name, moved_to, w->on_removed_arg);
 }
 
-static bool known(void *arg, const char *name)
+bool brm_workload_has(void *arg, const char *name)
 {
         struct brm_workload *w = arg;
         return w->sup && brm_supervisor_has(w->sup, name);
 }
 
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files, struct brm_logs *logs)
+                       uint64_t log_max_size, unsigned log_max_files,
+                       void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
 {
         struct brm_supervisor_opts opts = {
                 .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL,
@@ -40,9 +41,8 @@ void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *stat
         int r;
 
         memset(w, 0, sizeof(*w));
-        w->logs = logs;
-        if (logs)
-                brm_logs_set_known(logs, known, w);
+        w->on_removed = on_removed;
+        w->on_removed_arg = arg;
         r = brm_supervisor_open(loop, &opts, &w->sup);
         if (r < 0) {
                 w->sup = NULL;
@@ -146,6 +146,27 @@ int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, 
         r = brm_supervisor_apply(w->sup, specs, n);
         free(specs);
         return r;
+}
+
+void brm_workload_handle_desired(void *arg, struct brm_conn *conn, const Bramble__Envelope *env)
+{
+        char why[256] = "";
+        int r = brm_workload_apply(arg, env->desired, why, sizeof(why));
+
+        if (r < 0 && r != -ENOTSUP)
+                brm_err(MOD, "applying the desired containers failed: %s", why[0] ? why : brm_strerror(r));
+}
+
+void brm_workload_handle_check(void *arg, struct brm_conn *conn, const Bramble__Envelope *env)
+{
+        char why[256] = "";
+        int r = env->container_check->spec ? brm_workload_check(arg, env->container_check->spec, why, sizeof(why))
+                                           : -EINVAL;
+
+        if (r < 0)
+                brm_conn_send_error(conn, env->id, r, why[0] ? why : brm_strerror(r));
+        else
+                brm_conn_send_ok(conn, env->id);
 }
 
 void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)

@@ -259,6 +259,18 @@ void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb)
         c->tls.on_drain = cb ? tls_drained : NULL;
 }
 
+void brm_conn_send_ok(struct brm_conn *c, uint64_t id)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__Ok ok = BRAMBLE__OK__INIT;
+
+        env.has_id = 1;
+        env.id = id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_OK;
+        env.ok = &ok;
+        brm_conn_send(c, &env);
+}
+
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;

@@ -65,6 +65,8 @@ void brm_conn_set_drain(struct brm_conn *c, brm_conn_drain_cb cb);
  * when this is not 0, the peer is not the one keeping the connection
  * waiting. */
 size_t brm_conn_pending_input(const struct brm_conn *c);
+/* Sends an Ok envelope (best effort) in reply to request id. */
+void brm_conn_send_ok(struct brm_conn *c, uint64_t id);
 /* Sends an Error envelope (best effort) in reply to request id. */
 void brm_conn_send_error(struct brm_conn *c, uint64_t id, int code, const char *msg);
 /* Closes; reason is kept in close_reason. Idempotent. */

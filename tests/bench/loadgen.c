@@ -40,6 +40,7 @@
 #include "backoff.h"
 #include "conn.h"
 #include "err.h"
+#include "join.h"
 #include "pki.h"
 #include "tls.h"
 #include "token.h"
@@ -443,32 +444,13 @@ static void on_beat(uv_timer_t *t)
                 send_heartbeat(n);
 }
 
+/* The agent's own join code (lib/join.c): pin and verify first, then the
+ * secret. */
 static void send_join(struct node *n)
 {
-        struct lg *lg = n->lg;
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__JoinRequest req = BRAMBLE__JOIN_REQUEST__INIT;
-        const mbedtls_x509_crt *chain = mbedtls_ssl_get_peer_cert(&n->conn->tls.ssl);
-        uint8_t ca[BRM_CERT_MAX_DER];
-        size_t ca_len;
-        int r;
+        int r = brm_join_send(n->conn, &n->lg->token, n->name, n->csr, n->csr_len, 1);
 
-        /* The same order as the agent: pin and verify first, then the secret. */
-        if (brm_pki_verify_pinned(chain, lg->token.ca_hash, ca, &ca_len) < 0) {
-                brm_conn_close(n->conn, -EACCES);
-                return;
-        }
-        req.token_id = lg->token.id;
-        req.token_secret = lg->token.secret;
-        req.node_name = n->name;
-        req.has_csr_der = 1;
-        req.csr_der.data = n->csr;
-        req.csr_der.len = n->csr_len;
-        env.has_id = 1;
-        env.id = 1;
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST;
-        env.join_request = &req;
-        if ((r = brm_conn_send(n->conn, &env)) < 0)
+        if (r < 0)
                 brm_conn_close(n->conn, r);
 }
 
