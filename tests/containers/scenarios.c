@@ -1,0 +1,398 @@
+/* The container scenarios run by supervise (see supervise.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cgroup.h"
+#include "check.h"
+#include "fileio.h"
+#include "log.h"
+#include "logrec.h"
+#include "supervisor.h"
+#include "util.h"
+
+#include "supervise.h"
+
+
+/* ---- scenarios ---- */
+
+/* Allocating past a 32 MiB limit: OOM-killed, reported as such, restarted
+ * with backoff (1 s, then 2 s). */
+void scenario_oom(void)
+{
+        struct brm_container_spec s = sv_spec("hog", sv_rootfs, BRM_RESTART_ALWAYS, NULL);
+        struct sv_snap x;
+        uint64_t t1, t2;
+        pid_t a;
+
+        s.args[0] = "/bin/dd";
+        s.args[1] = "if=/dev/zero";
+        s.args[2] = "of=/dev/null";
+        s.args[3] = "bs=64M";
+        s.args[4] = "count=1";
+        s.memory_max = 32u << 20;
+        a = sv_agent_start(&s, 1);
+        WAIT_FOR("hog", x, x.oom_kills >= 1 && x.has_exit, 20000, "an OOM kill");
+        CHECK_STR(x.reason, "OOMKilled");
+        CHECK_INT(x.exit_code, ==, 137);
+        WAIT_FOR("hog", x, x.restarts >= 1, 10000, "the first restart");
+        t1 = brm_mono_ms();
+        WAIT_FOR("hog", x, x.restarts >= 2, 15000, "the second restart");
+        t2 = brm_mono_ms();
+        CHECK_INT(x.oom_kills, >=, 2);
+        /* The second delay is 2 s (the first was 1 s): the gap between the
+         * restarts is that plus the short run. */
+        CHECK_INT(t2 - t1, >=, 1800);
+        printf("oom: oom_kills %u restarts %u, restart gap %llu ms, reason %s\n", x.oom_kills, x.restarts,
+               (unsigned long long)(t2 - t1), x.reason);
+        sv_check_no_zombies(a);
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+/* A fork bomb under --pids 32 stays at 32. The container's own process
+ * starts the bomb and then becomes sleep with exec: a shell that forked
+ * "sleep" after the bomb would find no pid left and exit 2, as it did when
+ * the bomb won the race on a busy machine. */
+void scenario_pids(void)
+{
+        struct brm_container_spec s = sv_spec("bomb", sv_rootfs, BRM_RESTART_NEVER, "b() { b | b & }; b & exec sleep 1000");
+        char path[700];
+        unsigned long long max = 0;
+        struct sv_snap x;
+        pid_t a;
+
+        s.pids_max = 32;
+        a = sv_agent_start(&s, 1);
+        WAIT_FOR("bomb", x, x.state == BRM_CS_RUNNING && x.pid > 0, 20000, "running");
+        sv_cgroup_file("bomb", "pids", "pids.current", path, sizeof(path));
+        for (int i = 0; i < 30; i++) {
+                unsigned long long v = sv_read_ull(path);
+                if (v > max)
+                        max = v;
+                sv_sleep_ms(100);
+        }
+        printf("pids: peak pids.current %llu under pids.max 32\n", max);
+        CHECK_U64(max, <=, 32);
+        CHECK_U64(max, >=, 16);
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+/* --cpus 0.2 on a busy loop measures near 20 % of a core. */
+void scenario_cpu(void)
+{
+        struct brm_container_spec s = sv_spec("spin", sv_rootfs, BRM_RESTART_NEVER, "while :; do :; done");
+        char path[700];
+        unsigned long long u0, u1;
+        uint64_t t0, t1;
+        struct sv_snap x;
+        double pct;
+        pid_t a;
+
+        s.cpu_millis = 200;
+        a = sv_agent_start(&s, 1);
+        WAIT_FOR("spin", x, x.state == BRM_CS_RUNNING && x.pid > 0, 20000, "running");
+        sv_sleep_ms(1000);
+        sv_cgroup_file("spin", "cpuacct", "cpuacct.usage", path, sizeof(path));
+        u0 = sv_read_ull(path);
+        t0 = brm_mono_ms();
+        sv_sleep_ms(4000);
+        u1 = sv_read_ull(path);
+        t1 = brm_mono_ms();
+        pct = (double)(u1 - u0) / 1e6 / (double)(t1 - t0) * 100.0;
+        WAIT_FOR("spin", x, x.has_cpu, 5000, "a cpu figure");
+        printf("cpu: %.1f %% of a core from the cgroup; the supervisor reports %.1f %%\n", pct, x.cpu);
+        /* The quota is a ceiling: the container never gets more than 20 %
+         * (plus measuring slack). It may get less when the machine is
+         * busy (both cores taken by other work, as in a parallel test run),
+         * so the floor only proves the limit is not far too strict (a unit
+         * error would give 2 % or 0.2 %). */
+        CHECK(pct <= 25.0);
+        CHECK(pct >= 8.0);
+        CHECK(x.cpu <= 27.0);
+        CHECK(x.cpu >= 4.0);
+        CHECK(x.has_mem && x.mem > 0);
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+/* kill -9 of the agent: containers keep running with the same pid, are
+ * re-adopted with their counters, and an exit during the agent's absence is
+ * reported afterwards. */
+void scenario_readopt(void)
+{
+        struct brm_container_spec s[3] = {
+                sv_spec("sleeper", sv_rootfs, BRM_RESTART_ALWAYS, "exec sleep 1000"),
+                sv_spec("quitter", sv_rootfs, BRM_RESTART_NEVER, "sleep 3; exit 7"),
+                sv_spec("flappy", sv_rootfs, BRM_RESTART_ON_FAILURE, "sleep 0.2; exit 1"),
+        };
+        struct sv_snap sl, q, fl, sl2;
+        pid_t a;
+
+        a = sv_agent_start(s, 3);
+        WAIT_FOR("sleeper", sl, sl.state == BRM_CS_RUNNING && sl.pid > 0, 20000, "running");
+        WAIT_FOR("quitter", q, q.state == BRM_CS_RUNNING && q.pid > 0, 20000, "running");
+        WAIT_FOR("flappy", fl, fl.restarts >= 1, 20000, "a restart");
+        sv_agent_kill(a, SIGKILL);
+        printf("readopt: agent killed; sleeper pid %d, quitter pid %d, flappy restarts %u\n", sl.pid, q.pid,
+               fl.restarts);
+        /* The quitter exits (code 7) while no agent runs. */
+        sv_sleep_ms(4000);
+        CHECK(sv_alive(sl.pid));
+        CHECK(!sv_alive(q.pid));
+        a = sv_agent_start(NULL, -1);
+        WAIT_FOR("sleeper", sl2, sl2.state == BRM_CS_RUNNING && sl2.pid > 0, 10000, "re-adopted");
+        CHECK_INT(sl2.pid, ==, sl.pid);
+        CHECK_INT(sl2.restarts, ==, 0);
+        WAIT_FOR("quitter", q, q.state == BRM_CS_EXITED, 10000, "the exit reported");
+        CHECK_INT(q.has_exit, ==, 1);
+        CHECK_INT(q.exit_code, ==, 7);
+        CHECK_STR(q.reason, "Error: exit code 7");
+        printf("readopt: after restart sleeper pid %d, quitter exit %d (%s)\n", sl2.pid, q.exit_code, q.reason);
+        sv_check_no_zombies(a);
+        sv_agent_kill(a, SIGKILL);
+        /* Counters survive too: flappy's restarts never go backwards. */
+        a = sv_agent_start(NULL, -1);
+        {
+                struct sv_snap f2;
+                WAIT_FOR("flappy", f2, f2.restarts >= fl.restarts, 10000, "counters kept");
+                printf("readopt: flappy restarts %u before the kill, %u after\n", fl.restarts, f2.restarts);
+        }
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+/* The desired state survives an agent restart (clean stop, no apply), and a
+ * container dropped from it is stopped and removed. */
+void scenario_desired(void)
+{
+        struct brm_container_spec s[2] = {
+                sv_spec("keep", sv_rootfs, BRM_RESTART_ALWAYS, "exec sleep 1000"),
+                sv_spec("drop", sv_rootfs, BRM_RESTART_ALWAYS, "exec sleep 1000"),
+        };
+        struct sv_snap k, d, k2;
+        pid_t a;
+
+        a = sv_agent_start(s, 2);
+        WAIT_FOR("keep", k, k.state == BRM_CS_RUNNING && k.pid > 0, 20000, "running");
+        WAIT_FOR("drop", d, d.state == BRM_CS_RUNNING && d.pid > 0, 20000, "running");
+        sv_agent_kill(a, SIGTERM);
+        CHECK(sv_alive(k.pid));
+        a = sv_agent_start(NULL, -1);
+        WAIT_FOR("keep", k2, k2.state == BRM_CS_RUNNING && k2.pid == k.pid, 10000, "adopted from desired.json");
+        sv_agent_kill(a, SIGTERM);
+        a = sv_agent_start(s, 1);
+        WAIT_FOR("keep", k2, k2.pid == k.pid, 10000, "still running");
+        {
+                uint64_t t0 = brm_mono_ms();
+                while (sv_alive(d.pid) || sv_get("drop", &k2)) {
+                        if (brm_mono_ms() - t0 > 15000)
+                                CHECK_FAIL_("'drop' still there (pid %d alive %d)", d.pid, sv_alive(d.pid));
+                        sv_sleep_ms(50);
+                }
+        }
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+/* A memory limit on a node without the memory controller is refused with
+ * the reason, never run unlimited (a fake v1 tree without memory). */
+void scenario_refuse(void)
+{
+        struct brm_container_spec s = sv_spec("limited", sv_rootfs, BRM_RESTART_ALWAYS, "exec sleep 1000");
+        struct brm_supervisor_opts o = { .state_dir = sv_state, .shim = sv_shim };
+        struct brm_supervisor *sup;
+        char fake[128], why[256] = "", cmd[1024];
+        uv_loop_t loop;
+        struct sv_snap x;
+        pid_t a;
+
+        snprintf(fake, sizeof(fake), "%s/fakecg", sv_work);
+        snprintf(cmd, sizeof(cmd), "mkdir -p %s/cpu %s/pids && touch %s/cpu/cpu.cfs_quota_us %s/pids/cgroup.procs",
+                 fake, fake, fake, fake);
+        sv_sh(cmd);
+        o.cgroup_root = fake;
+        s.memory_max = 64u << 20;
+        uv_loop_init(&loop);
+        CHECK_INT(brm_supervisor_open(&loop, &o, &sup), ==, 0);
+        CHECK_INT(brm_supervisor_check(sup, &s, why, sizeof(why)), ==, -ENOTSUP);
+        printf("refuse: %s\n", why);
+        CHECK(strstr(why, "memory"));
+        /* Known while desired, also when it could not start. */
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 0);
+        CHECK_INT(brm_supervisor_apply(sup, &s, 1), ==, 0);
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 1);
+        CHECK_INT(brm_supervisor_has(sup, "other"), ==, 0);
+        CHECK_INT(brm_supervisor_apply(sup, NULL, 0), ==, 0);
+        CHECK_INT(brm_supervisor_has(sup, "limited"), ==, 0);
+        brm_supervisor_close(sup, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK_INT(uv_loop_close(&loop), ==, 0);
+        sv_cgroup_root = fake;
+        a = sv_agent_start(&s, 1);
+        WAIT_FOR("limited", x, x.state == BRM_CS_FAILED, 10000, "refused");
+        CHECK(strstr(x.reason, "memory cgroup controller"));
+        CHECK_INT(x.pid, ==, 0);
+        sv_agent_kill(a, SIGTERM);
+        sv_cgroup_root = NULL;
+        sv_teardown();
+}
+
+/* An OCI image (layout dir or oci-archive) runs with its own entrypoint,
+ * command and environment; the script built it with umoci (image.sh). */
+void scenario_image(const char *image)
+{
+        struct brm_container_spec s = sv_spec("img", image, BRM_RESTART_NEVER, NULL);
+        char path[600], *text;
+        uint8_t *data;
+        size_t len;
+        struct sv_snap x;
+        pid_t a;
+
+        a = sv_agent_start(&s, 1);
+        WAIT_FOR("img", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the image's command to finish");
+        /* The container's output, as records (lib/logrec.h). */
+        snprintf(path, sizeof(path), "%s/logs/containers/img/log", sv_state);
+        CHECK_INT(brm_file_read(path, 65536, &data, &len), ==, 0);
+        text = (char *)data;
+        printf("image: state %d exit %d reason '%s' output: %s", x.state, x.exit_code, x.reason, text);
+        CHECK_INT(x.state, ==, BRM_CS_EXITED);
+        CHECK_INT(x.exit_code, ==, 3);
+        CHECK(strstr(text, "hello from the entrypoint"));
+        CHECK(strstr(text, "whiteout honoured"));
+        free(data);
+        sv_agent_kill(a, SIGTERM);
+        sv_teardown();
+}
+
+static bool rec_is(const struct brm_logrec *r, int stream, bool partial, const char *text)
+{
+        return r->stream == stream && r->partial == partial && r->len == strlen(text) &&
+               memcmp(r->data, text, r->len) == 0;
+}
+
+/* Output lands in STATE/logs/containers/NAME/log as records, all of it by
+ * the time the exit is reported (the shim writes the exit file only after
+ * closing the log); a runtime that cannot start the container leaves its
+ * complaint there as stderr; removal moves the directory to removed/. */
+void scenario_logs(void)
+{
+        struct brm_container_spec s[2] = {
+                sv_spec("talker", sv_rootfs, BRM_RESTART_NEVER,
+                     "i=1; while [ $i -le 10000 ]; do echo \"line $i\"; i=$((i+1)); done; "
+                     "echo 'err one' >&2; echo 'err two' >&2; echo -n 'no newline at the end'; exit 4"),
+                sv_spec("broken", sv_rootfs, BRM_RESTART_NEVER, NULL),
+        };
+        char dir[1700], cmd[1400];
+        struct sv_logfile lf;
+        struct sv_snap x;
+        uint64_t n[2];
+        pid_t a;
+
+        s[1].args[0] = "/bin/no-such-program";
+        a = sv_agent_start(s, 2);
+        WAIT_FOR("talker", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the talker to finish");
+        /* Read at once: the exit is reported, so every line is stored. */
+        snprintf(dir, sizeof(dir), "%s/logs/containers/talker", sv_state);
+        CHECK(sv_log_load(dir, "log", &lf));
+        CHECK_INT(x.state, ==, BRM_CS_EXITED);
+        CHECK_INT(x.exit_code, ==, 4);
+        CHECK_INT(lf.bad, ==, 0);
+        CHECK_INT(lf.n, ==, 10003);
+        {
+                size_t out = 0;
+                int64_t prev[2] = { 0, 0 };
+                for (size_t i = 0; i < lf.n; i++) {
+                        const struct brm_logrec *r = &lf.r[i];
+                        char want[32];
+                        /* Each stream's times go forward; across the two
+                         * they need not (each stamp is when its pipe was
+                         * read, and an unfinished line keeps its own). */
+                        CHECK_INT(r->ts_ns, >=, prev[r->stream]);
+                        prev[r->stream] = r->ts_ns;
+                        if (r->stream != BRM_LOG_STDOUT || r->partial)
+                                continue;
+                        out++;
+                        snprintf(want, sizeof(want), "line %zu", out);
+                        if (!rec_is(r, BRM_LOG_STDOUT, false, want) || r->n[0] != out || r->n[1] != 0)
+                                CHECK_FAIL_("record %zu: '%.*s' counters %llu %llu, expected '%s' %zu 0", i,
+                                            (int)r->len, r->data, (unsigned long long)r->n[0],
+                                            (unsigned long long)r->n[1], want, out);
+                }
+                CHECK_INT(out, ==, 10000);
+        }
+        CHECK(rec_is(&lf.r[10000], BRM_LOG_STDERR, false, "err one"));
+        CHECK_U64(lf.r[10000].n[1], ==, 1);
+        CHECK(rec_is(&lf.r[10001], BRM_LOG_STDERR, false, "err two"));
+        CHECK(rec_is(&lf.r[10002], BRM_LOG_STDOUT, true, "no newline at the end"));
+        CHECK_U64(lf.r[10002].n[0], ==, 10001);
+        CHECK_U64(lf.r[10002].n[1], ==, 2);
+        printf("logs: talker: %zu records, stdout 1..10000 in order, then 2 stderr lines and a partial; exit %d\n",
+               lf.n, x.exit_code);
+        sv_log_free(&lf);
+
+        /* The runtime's own complaint, as stderr. */
+        WAIT_FOR("broken", x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the broken one to fail");
+        printf("logs: broken: state %d reason '%s'\n", x.state, x.reason);
+        CHECK(strstr(x.reason, "start failed"));
+        snprintf(dir, sizeof(dir), "%s/logs/containers/broken", sv_state);
+        CHECK(sv_log_load(dir, "log", &lf));
+        {
+                bool found = false;
+                for (size_t i = 0; i < lf.n; i++) {
+                        const struct brm_logrec *r = &lf.r[i];
+                        printf("logs: broken: %s '%.*s'\n", r->stream ? "stderr" : "stdout", (int)r->len, r->data);
+                        found |= r->stream == BRM_LOG_STDERR && memmem(r->data, r->len, "no-such-program", 15);
+                }
+                CHECK(found);
+        }
+        sv_log_free(&lf);
+        sv_agent_kill(a, SIGTERM);
+
+        /* Removal moves the directories aside. */
+        a = sv_agent_start(NULL, 0);
+        {
+                uint64_t t0 = brm_mono_ms();
+                snprintf(dir, sizeof(dir), "%s/logs/containers/talker", sv_state);
+                while (access(dir, F_OK) == 0) {
+                        if (brm_mono_ms() - t0 > 15000)
+                                CHECK_FAIL_("%s still there", dir);
+                        sv_sleep_ms(50);
+                }
+        }
+        sv_agent_kill(a, SIGTERM);
+        snprintf(cmd, sizeof(cmd), "ls %s/logs/removed/ | grep -c '^talker\\.[0-9]*$' >/dev/null && "
+                                   "ls %s/logs/removed/ | grep -q '^broken\\.[0-9]*$'", sv_state, sv_state);
+        sv_sh(cmd);
+        snprintf(cmd, sizeof(cmd), "ls %s/logs/removed/talker.*/log >/dev/null", sv_state);
+        sv_sh(cmd);
+        /* The counters of a moved log are what they were. */
+        snprintf(cmd, sizeof(cmd), "%s/logs/removed", sv_state);
+        {
+                DIR *d = opendir(cmd);
+                struct dirent *e;
+                CHECK(d);
+                while ((e = readdir(d)))
+                        if (strncmp(e->d_name, "talker.", 7) == 0) {
+                                snprintf(dir, sizeof(dir), "%s/%s", cmd, e->d_name);
+                                CHECK_INT(brm_log_last_counters(dir, 3, n), ==, 0);
+                                CHECK_U64(n[0], ==, 10001);
+                                CHECK_U64(n[1], ==, 2);
+                        }
+                closedir(d);
+        }
+        sv_teardown();
+}
+
