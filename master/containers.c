@@ -122,7 +122,7 @@ void brm_containers_push(struct brm_master *m, const char *node)
 
         if (!n || !n->session)
                 return;
-        r = m->store->ops->container_list(m->store, node, collect_cb, &c);
+        r = brm_store_container_list(m->store, node, collect_cb, &c);
         if (r < 0) {
                 brm_warn(MOD, "%s: reading desired containers failed: %s", node, brm_strerror(r));
                 collect_free(&c);
@@ -176,7 +176,7 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 return;
         }
         f.name = req->spec->name;
-        m->store->ops->container_list(m->store, n->name, find_cb, &f);
+        brm_store_container_list(m->store, n->name, find_cb, &f);
         if (f.found) {
                 free(f.spec);
                 snprintf(msg, sizeof(msg), "a container named '%s' already exists on %s (remove it with 'bramble rm %s/%s')",
@@ -251,7 +251,7 @@ bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *e
                 return true;
         }
         sp = bramble__container_spec__unpack(NULL, p->spec_len, p->spec);
-        r = m->store->ops->container_add(m->store, p->node, sp ? sp->name : "", p->spec, p->spec_len);
+        r = brm_store_container_add(m->store, p->node, sp ? sp->name : "", p->spec, p->spec_len);
         if (r < 0) {
                 if (admin) {
                         snprintf(msg, sizeof(msg), r == -EEXIST ? "a container named '%s' already exists on %s"
@@ -317,14 +317,14 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
                 return;
         }
         f.name = req->name;
-        r = m->store->ops->container_list(m->store, n->name, find_cb, &f);
+        r = brm_store_container_list(m->store, n->name, find_cb, &f);
         if (r < 0 || !f.found) {
                 snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
                 brm_session_error(s, id, -ENOENT, msg);
                 return;
         }
         if (op == 'r') {
-                r = m->store->ops->container_remove(m->store, n->name, req->name);
+                r = brm_store_container_remove(m->store, n->name, req->name);
         } else {
                 Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, f.len, f.spec);
                 if (!sp) {
@@ -340,7 +340,7 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
                                 r = -ENOMEM;
                         } else {
                                 bramble__container_spec__pack(sp, buf);
-                                r = m->store->ops->container_update(m->store, n->name, req->name, buf, len);
+                                r = brm_store_container_update(m->store, n->name, req->name, buf, len);
                                 free(buf);
                         }
                         bramble__container_spec__free_unpacked(sp, NULL);
@@ -461,7 +461,7 @@ void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
 
         if (req->node && *req->node && !connected_node(s, id, req->node))
                 return;
-        r = m->store->ops->container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
+        r = brm_store_container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
         if (r < 0) {
                 brm_session_error(s, id, r, "listing containers failed");
         } else {

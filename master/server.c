@@ -80,7 +80,7 @@ static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
                         bramble__node_info__pack(hello->info, buf);
                         if (!n->info || n->info_len != len || memcmp(n->info, buf, len) != 0) {
                                 brm_registry_set_blob(&n->info, &n->info_len, buf, len);
-                                int r = m->store->ops->node_set_info(m->store, n->name, buf, len);
+                                int r = brm_store_node_set_info(m->store, n->name, buf, len);
                                 if (r < 0)
                                         brm_warn(MOD, "%s: storing node info failed: %s", n->name, brm_strerror(r));
                         }
