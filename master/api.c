@@ -62,7 +62,7 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
         brm_token_hash_secret(req->token_secret, secret_hash);
         r = brm_store_join(m->store, req->token_id, secret_hash, rec.created_ms, &rec);
         switch (r) {
-        case BRM_JOIN_OK:
+        case 0:
                 break;
         case BRM_JOIN_NO_TOKEN:
                 brm_warn(MOD, "join of %s refused: unknown token or wrong secret (id %s)", req->node_name, req->token_id);

@@ -4,6 +4,7 @@
 #ifndef BRM_STORE_H
 #define BRM_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,15 +32,14 @@ struct brm_node_rec {
 
 struct brm_store;
 
-/* Join outcomes beyond -errno, so the server can say exactly what failed. */
-enum {
-        BRM_JOIN_OK = 0,
-        BRM_JOIN_NO_TOKEN = 1,      /* unknown id or wrong secret */
-        BRM_JOIN_EXPIRED = 2,
-        BRM_JOIN_USED_UP = 3,
-        BRM_JOIN_REVOKED = 4,
-        BRM_JOIN_NAME_TAKEN = 5,    /* held by another key */
-};
+/* Why a join was refused, so the server can say exactly what failed. They
+ * are negative errno values like every other failure, chosen so that no
+ * backend returns them for a failure of its own. */
+#define BRM_JOIN_NO_TOKEN (-EKEYREJECTED)  /* unknown id or wrong secret */
+#define BRM_JOIN_EXPIRED (-EKEYEXPIRED)
+#define BRM_JOIN_REVOKED (-EKEYREVOKED)
+#define BRM_JOIN_USED_UP (-EUSERS)         /* every use taken */
+#define BRM_JOIN_NAME_TAKEN (-ENOTUNIQ)    /* the name is held by another key */
 
 /* A backend: one instance of this table (designated initializers), and a
  * struct that begins with struct brm_store. Callers use the brm_store_*
@@ -111,8 +111,8 @@ static inline int brm_store_token_revoke(struct brm_store *s, const char *id)
 
 /* In one transaction: checks the token (secret hash, expiry, uses,
  * revocation), checks the name is free or held by the same key, counts one
- * use and stores the node. Returns BRM_JOIN_OK, another BRM_JOIN_* value
- * (>= 0) or -errno; nothing changes unless it returns BRM_JOIN_OK. */
+ * use and stores the node. Returns 0, a BRM_JOIN_* refusal, or another
+ * -errno; nothing changes unless it returns 0. */
 static inline int brm_store_join(struct brm_store *s, const char *token_id, const char *secret_hash, int64_t now_ms,
                                  const struct brm_node_rec *node)
 {

@@ -311,7 +311,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
         sqlite3_bind_text(st, 5, token_id, -1, SQLITE_STATIC);
         r = sqerr(sqlite3_step(st));
         sqlite3_finalize(st);
-        return r < 0 ? r : BRM_JOIN_OK;
+        return r;
 }
 
 static int sq_join(struct brm_store *base, const char *token_id, const char *secret_hash, int64_t now_ms,
@@ -323,7 +323,7 @@ static int sq_join(struct brm_store *base, const char *token_id, const char *sec
         if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
                 return r;
         r = join_txn(s, token_id, secret_hash, now_ms, node);
-        if (r == BRM_JOIN_OK) {
+        if (r == 0) {
                 int c = exec(s, "COMMIT");
                 if (c < 0) {
                         exec(s, "ROLLBACK");
