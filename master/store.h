@@ -63,6 +63,8 @@ struct brm_store_ops {
         int (*container_add)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
         int (*container_update)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
         int (*container_remove)(struct brm_store *s, const char *node, const char *name);
+        int (*container_get)(struct brm_store *s, const char *node, const char *name, uint8_t **ret_spec,
+                             size_t *ret_len);
         int (*container_list)(struct brm_store *s, const char *node,
                               int (*cb)(void *arg, const char *node, const uint8_t *spec, size_t len), void *arg);
 };
@@ -178,6 +180,15 @@ static inline int brm_store_container_update(struct brm_store *s, const char *no
 static inline int brm_store_container_remove(struct brm_store *s, const char *node, const char *name)
 {
         return s->ops->container_remove(s, node, name);
+}
+
+/* One container's packed spec, in a buffer the caller frees. -ENOENT for an
+ * unknown node or container; *ret_spec and *ret_len are untouched on
+ * failure. */
+static inline int brm_store_container_get(struct brm_store *s, const char *node, const char *name, uint8_t **ret_spec,
+                                          size_t *ret_len)
+{
+        return s->ops->container_get(s, node, name, ret_spec, ret_len);
 }
 
 /* Calls cb with each packed spec of node (NULL: of every node, by node),

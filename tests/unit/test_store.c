@@ -167,6 +167,8 @@ static void survived(struct brm_store *s)
 /* Unique per node, only on known nodes, gone with their node. */
 static void containers(struct brm_store *s)
 {
+        uint8_t *spec = (uint8_t *)"untouched";
+        size_t len = 12345;
         int count = 0;
 
         CHECK_INT(brm_store_container_add(s, "pi-1", "web", (const uint8_t *)"A", 1), ==, 0);
@@ -175,6 +177,19 @@ static void containers(struct brm_store *s)
         CHECK_INT(brm_store_container_add(s, "ghost", "web", (const uint8_t *)"D", 1), ==, -ENOENT);
         CHECK_INT(brm_store_container_update(s, "pi-1", "web", (const uint8_t *)"EE", 2), ==, 0);
         CHECK_INT(brm_store_container_update(s, "pi-1", "nope", (const uint8_t *)"EE", 2), ==, -ENOENT);
+        /* One container, without walking the node's others. */
+        CHECK_INT(brm_store_container_get(s, "pi-1", "nope", &spec, &len), ==, -ENOENT);
+        CHECK_INT(brm_store_container_get(s, "ghost", "web", &spec, &len), ==, -ENOENT);
+        CHECK_STR((const char *)spec, "untouched");
+        CHECK_U64(len, ==, 12345);
+        CHECK_INT(brm_store_container_get(s, "pi-1", "web", &spec, &len), ==, 0);
+        CHECK_U64(len, ==, 2);
+        CHECK(memcmp(spec, "EE", 2) == 0);
+        free(spec);
+        CHECK_INT(brm_store_container_get(s, "pi-2", "web", &spec, &len), ==, 0);
+        CHECK_U64(len, ==, 1);
+        CHECK(spec[0] == 'C');
+        free(spec);
         CHECK_INT(brm_store_container_list(s, NULL, count_containers, &count), ==, 0);
         CHECK_INT(count, ==, 2);
         count = 0;
@@ -185,6 +200,7 @@ static void containers(struct brm_store *s)
         count = 0;
         CHECK_INT(brm_store_container_list(s, NULL, count_containers, &count), ==, 0);
         CHECK_INT(count, ==, 1);
+        CHECK_INT(brm_store_container_get(s, "pi-1", "web", &spec, &len), ==, -ENOENT);
         CHECK_INT(brm_store_container_remove(s, "pi-2", "web"), ==, 0);
         CHECK_INT(brm_store_container_remove(s, "pi-2", "web"), ==, -ENOENT);
 }
