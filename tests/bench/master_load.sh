@@ -166,6 +166,9 @@ run_one() { # N
         ((SMOKE)) && dur=5
         log "N=$n: master pid $MPID on 127.0.0.1:$PORT (open-file limit $NOFILE), joins in flight $jconc, handshakes in flight $conc"
         lg_out=$work/loadgen.out
+        # Exists before the loop below reads it: the background shell may
+        # not have opened it yet.
+        : >"$lg_out"
         "$LOADGEN" --master "127.0.0.1:$PORT" --token "$token" --nodes "$n" --interval 1s --duration "${dur}s" \
                 --concurrency "$conc" --join-concurrency "$jconc" --prefix load --master-pid "$MPID" \
                 >"$lg_out" 2>"$work/loadgen.err" &
