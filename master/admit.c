@@ -178,6 +178,11 @@ static struct brm_admit_entry *pick_victim(struct brm_admit *a, uint64_t now, ui
 
 bool brm_admit_has_room(struct brm_admit *a, size_t sessions, uint64_t now_ms)
 {
+        /* The limit as it is now, not as the last sweep saw it: an operator
+         * may lower it at run time (prlimit), and a connection accepted
+         * against a stale limit could take the descriptor libuv's EMFILE
+         * handling needs, which then drops the waiting peers unreported. */
+        a->fd_limit = nofile_limit();
         if ((uint64_t)a->fd_base + sessions + FD_SLACK >= a->fd_limit) {
                 a->sessions_at_limit = (unsigned)sessions;
                 return brm_admit_fd_exhausted(a, now_ms);

@@ -60,9 +60,9 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
         rec.created_ms = brm_now_ms();
         rec.cert_not_after_ms = not_after;
         brm_token_hash_secret(req->token_secret, secret_hash);
-        r = m->store->ops->join(m->store, req->token_id, secret_hash, rec.created_ms, &rec);
+        r = brm_store_join(m->store, req->token_id, secret_hash, rec.created_ms, &rec);
         switch (r) {
-        case BRM_JOIN_OK:
+        case 0:
                 break;
         case BRM_JOIN_NO_TOKEN:
                 brm_warn(MOD, "join of %s refused: unknown token or wrong secret (id %s)", req->node_name, req->token_id);
@@ -142,7 +142,7 @@ void brm_api_renew(struct brm_session *s, const Bramble__Envelope *in)
         }
         n = brm_ca_sign_client(&m->ca, &csr.pk, s->name, BRM_ORG_NODE, (int64_t)m->cfg.cert_validity_ms, der, sizeof(der),
                                &not_after);
-        if (n < 0 || m->store->ops->node_set_cert(m->store, s->name, not_after) < 0) {
+        if (n < 0 || brm_store_node_set_cert(m->store, s->name, not_after) < 0) {
                 brm_session_error(s, id, -EIO, "renewal failed on the master; see its log");
                 goto out;
         }
@@ -196,7 +196,7 @@ void brm_api_token_create(struct brm_session *s, const Bramble__Envelope *in)
         rec.uses_max = req->uses;
         if (req->description)
                 snprintf(rec.description, sizeof(rec.description), "%s", req->description);
-        r = m->store->ops->token_add(m->store, &rec);
+        r = brm_store_token_add(m->store, &rec);
         if (r < 0) {
                 brm_session_error(s, id, r, "storing the token failed");
                 return;
@@ -241,7 +241,7 @@ void brm_api_token_list(struct brm_session *s, const Bramble__Envelope *in)
         Bramble__TokenListResponse resp = BRAMBLE__TOKEN_LIST_RESPONSE__INIT;
         struct token_list l = { 0 };
         Bramble__TokenInfo *infos = NULL;
-        int r = m->store->ops->token_list(m->store, collect_token, &l);
+        int r = brm_store_token_list(m->store, collect_token, &l);
 
         if (r < 0 || (l.n && (!(infos = calloc(l.n, sizeof(*infos))) || !(l.items = calloc(l.n, sizeof(*l.items)))))) {
                 brm_session_error(s, id, r < 0 ? r : -ENOMEM, "listing tokens failed");
@@ -274,7 +274,7 @@ void brm_api_token_revoke(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -EINVAL, "token id must be 6 characters of a-z and 0-9");
                 return;
         }
-        r = m->store->ops->token_revoke(m->store, req->id);
+        r = brm_store_token_revoke(m->store, req->id);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no token with id %s", req->id);
                 brm_session_error(s, id, r, msg);
@@ -377,7 +377,7 @@ void brm_api_node_remove(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -EINVAL, "node name must be 1-63 characters of a-z, 0-9 and '-'");
                 return;
         }
-        r = m->store->ops->node_remove(m->store, req->name);
+        r = brm_store_node_remove(m->store, req->name);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no node named '%s'", req->name);
                 brm_session_error(s, id, r, msg);

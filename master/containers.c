@@ -26,36 +26,12 @@ struct brm_pending {
         uint64_t admin_sid;
         uint64_t admin_req_id;
         char node[64];
+        char name[64];          /* the container's */
         uint8_t *spec;          /* packed ContainerSpec to store once the node agrees */
         size_t spec_len;
         uint64_t deadline_mono;
         struct brm_pending *next;
 };
-
-struct find_ctx {
-        const char *name;
-        uint8_t *spec;
-        size_t len;
-        int found;
-};
-
-static int find_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
-{
-        struct find_ctx *f = arg;
-        Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
-
-        if (sp && sp->name && strcmp(sp->name, f->name) == 0 && !f->found) {
-                f->spec = malloc(len ? len : 1);
-                if (f->spec) {
-                        memcpy(f->spec, spec, len);
-                        f->len = len;
-                        f->found = 1;
-                }
-        }
-        if (sp)
-                bramble__container_spec__free_unpacked(sp, NULL);
-        return 0;
-}
 
 struct collect_ctx {
         Bramble__ContainerSpec **specs;
@@ -98,7 +74,7 @@ void brm_containers_push(struct brm_master *m, const char *node)
 
         if (!n || !n->session)
                 return;
-        r = m->store->ops->container_list(m->store, node, collect_cb, &c);
+        r = brm_store_container_list(m->store, node, collect_cb, &c);
         if (r < 0) {
                 brm_warn(MOD, "%s: reading desired containers failed: %s", node, brm_strerror(r));
                 collect_free(&c);
@@ -138,11 +114,12 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
         struct brm_master *m = s->m;
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__ContainerCheck chk = BRAMBLE__CONTAINER_CHECK__INIT;
-        struct find_ctx f = { 0 };
         struct brm_pending *p;
         struct brm_node *n;
+        uint8_t *stored;
         char msg[256];
         size_t len;
+        int r;
 
         if (!(n = connected_node(s, id, req->node)))
                 return;
@@ -151,13 +128,17 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -EINVAL, msg);
                 return;
         }
-        f.name = req->spec->name;
-        m->store->ops->container_list(m->store, n->name, find_cb, &f);
-        if (f.found) {
-                free(f.spec);
+        r = brm_store_container_get(m->store, n->name, req->spec->name, &stored, &len);
+        if (r == 0) {
+                free(stored);
                 snprintf(msg, sizeof(msg), "a container named '%s' already exists on %s (remove it with 'bramble rm %s/%s')",
                          req->spec->name, n->name, n->name, req->spec->name);
                 brm_session_error(s, id, -EEXIST, msg);
+                return;
+        }
+        if (r != -ENOENT) {
+                brm_warn(MOD, "%s: reading container %s failed: %s", n->name, req->spec->name, brm_strerror(r));
+                brm_session_error(s, id, r, "reading the stored containers failed; see the master's log");
                 return;
         }
         if (!n->session) {
@@ -180,6 +161,7 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
         p->admin_req_id = id;
         p->deadline_mono = brm_mono_ms() + CHECK_TIMEOUT_MS;
         snprintf(p->node, sizeof(p->node), "%s", n->name);
+        snprintf(p->name, sizeof(p->name), "%s", req->spec->name);
         chk.spec = req->spec;
         env.has_id = 1;
         env.id = p->node_req_id;
@@ -206,7 +188,6 @@ bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *e
         struct brm_master *m = s->m;
         struct brm_pending **pp, *p;
         struct brm_session *admin;
-        Bramble__ContainerSpec *sp;
         char msg[300];
         int r;
 
@@ -226,24 +207,21 @@ bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *e
                 pending_free(p);
                 return true;
         }
-        sp = bramble__container_spec__unpack(NULL, p->spec_len, p->spec);
-        r = m->store->ops->container_add(m->store, p->node, sp ? sp->name : "", p->spec, p->spec_len);
+        r = brm_store_container_add(m->store, p->node, p->name, p->spec, p->spec_len);
         if (r < 0) {
                 if (admin) {
                         snprintf(msg, sizeof(msg), r == -EEXIST ? "a container named '%s' already exists on %s"
                                                    : r == -ENOENT ? "container '%s': node %s was removed meanwhile"
                                                                   : "container '%s' on %s: storing it failed",
-                                 sp ? sp->name : "?", p->node);
+                                 p->name, p->node);
                         brm_session_error(admin, p->admin_req_id, r, msg);
                 }
         } else {
-                brm_info(MOD, "container %s/%s created", p->node, sp ? sp->name : "?");
+                brm_info(MOD, "container %s/%s created", p->node, p->name);
                 brm_containers_push(m, p->node);
                 if (admin)
                         brm_session_reply_ok(admin, p->admin_req_id);
         }
-        if (sp)
-                bramble__container_spec__free_unpacked(sp, NULL);
         pending_free(p);
         return true;
 }
@@ -277,12 +255,38 @@ void brm_containers_free(struct brm_master *m)
         }
 }
 
+/* Stores spec (a packed ContainerSpec) again with its stopped flag set. */
+static int set_stopped(struct brm_master *m, const char *node, const char *name, const uint8_t *spec, size_t len,
+                       bool stopped)
+{
+        Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
+        uint8_t *buf = NULL;
+        int r;
+
+        if (!sp)
+                return -EBADMSG;
+        sp->has_stopped = 1;
+        sp->stopped = stopped;
+        len = bramble__container_spec__get_packed_size(sp);
+        if (!(buf = malloc(len ? len : 1))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        bramble__container_spec__pack(sp, buf);
+        r = brm_store_container_update(m->store, node, name, buf, len);
+out:
+        free(buf);
+        bramble__container_spec__free_unpacked(sp, NULL);
+        return r;
+}
+
 /* Stop ('s'), start ('g') or remove ('r') a stored container. */
 static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerRequest *req, int op)
 {
         struct brm_master *m = s->m;
-        struct find_ctx f = { 0 };
         struct brm_node *n;
+        uint8_t *spec = NULL;
+        size_t len = 0;
         char msg[200];
         int r;
 
@@ -292,38 +296,18 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
                 brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
                 return;
         }
-        f.name = req->name;
-        r = m->store->ops->container_list(m->store, n->name, find_cb, &f);
-        if (r < 0 || !f.found) {
+        if (op == 'r')
+                r = brm_store_container_remove(m->store, n->name, req->name);
+        else if ((r = brm_store_container_get(m->store, n->name, req->name, &spec, &len)) == 0)
+                r = set_stopped(m, n->name, req->name, spec, len, op == 's');
+        free(spec);
+        if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
                 brm_session_error(s, id, -ENOENT, msg);
                 return;
         }
-        if (op == 'r') {
-                r = m->store->ops->container_remove(m->store, n->name, req->name);
-        } else {
-                Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, f.len, f.spec);
-                if (!sp) {
-                        r = -EBADMSG;
-                } else {
-                        uint8_t *buf;
-                        size_t len;
-                        sp->has_stopped = 1;
-                        sp->stopped = op == 's';
-                        len = bramble__container_spec__get_packed_size(sp);
-                        buf = malloc(len ? len : 1);
-                        if (!buf) {
-                                r = -ENOMEM;
-                        } else {
-                                bramble__container_spec__pack(sp, buf);
-                                r = m->store->ops->container_update(m->store, n->name, req->name, buf, len);
-                                free(buf);
-                        }
-                        bramble__container_spec__free_unpacked(sp, NULL);
-                }
-        }
-        free(f.spec);
         if (r < 0) {
+                brm_warn(MOD, "%s: changing container %s failed: %s", n->name, req->name, brm_strerror(r));
                 brm_session_error(s, id, r, "changing the container failed; see the master's log");
                 return;
         }
@@ -437,7 +421,7 @@ void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
 
         if (req->node && *req->node && !connected_node(s, id, req->node))
                 return;
-        r = m->store->ops->container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
+        r = brm_store_container_list(m->store, req->node && *req->node ? req->node : NULL, ps_cb, &c);
         if (r < 0) {
                 brm_session_error(s, id, r, "listing containers failed");
         } else {

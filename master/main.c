@@ -66,7 +66,7 @@ static int first_token(struct brm_master *m)
         rec.created_ms = brm_now_ms();
         rec.expires_ms = rec.created_ms + 24LL * 3600 * 1000;
         snprintf(rec.description, sizeof(rec.description), "created at first start");
-        if ((r = m->store->ops->token_add(m->store, &rec)) < 0)
+        if ((r = brm_store_token_add(m->store, &rec)) < 0)
                 return r;
         brm_token_format(&tok, text);
         snprintf(line, sizeof(line), "%s\n", text);
@@ -197,12 +197,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, brm_strerror(r));
                 goto out_ca;
         }
-        if ((r = brm_store_sqlite.open(cfg->data_dir, &m.store)) < 0) {
+        if ((r = brm_store_open(&brm_store_sqlite, cfg->data_dir, &m.store)) < 0) {
                 fprintf(stderr, "bramble-master: database %s/bramble.db unusable: %s%s\n", cfg->data_dir, brm_strerror(r),
                         r == -EPROTONOSUPPORT ? " (written by a newer bramble-master)" : "");
                 goto out_ca;
         }
-        if ((r = brm_registry_init(&m.reg)) < 0 || (r = m.store->ops->node_list(m.store, load_node, &m.reg)) < 0) {
+        if ((r = brm_registry_init(&m.reg)) < 0 || (r = brm_store_node_list(m.store, load_node, &m.reg)) < 0) {
                 fprintf(stderr, "bramble-master: loading nodes failed: %s\n", brm_strerror(r));
                 goto out_store;
         }
@@ -245,8 +245,7 @@ out_store:
         brm_containers_free(&m);
         brm_relay_free(&m);
         brm_registry_free(&m.reg);
-        if (m.store)
-                m.store->ops->close(m.store);
+        brm_store_close(m.store);
 out_ca:
         brm_ca_close(&m.ca);
         uv_loop_close(m.loop);

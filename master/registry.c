@@ -196,7 +196,7 @@ int brm_registry_flush(struct brm_registry *reg, struct brm_store *store)
                                 names[i] = nd->name;
                                 seen[i++] = nd->last_seen_ms;
                         }
-        if ((r = store->ops->node_touch(store, names, seen, n)) < 0)
+        if ((r = brm_store_node_touch(store, names, seen, n)) < 0)
                 goto out;
         for (size_t b = 0; b < reg->n_buckets; b++)
                 for (struct brm_node *nd = reg->buckets[b]; nd; nd = nd->hnext)

@@ -80,7 +80,7 @@ static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
                         bramble__node_info__pack(hello->info, buf);
                         if (!n->info || n->info_len != len || memcmp(n->info, buf, len) != 0) {
                                 brm_registry_set_blob(&n->info, &n->info_len, buf, len);
-                                int r = m->store->ops->node_set_info(m->store, n->name, buf, len);
+                                int r = brm_store_node_set_info(m->store, n->name, buf, len);
                                 if (r < 0)
                                         brm_warn(MOD, "%s: storing node info failed: %s", n->name, brm_strerror(r));
                         }
@@ -111,6 +111,16 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
         brm_registry_seen(n);
 }
 
+/* A join that was answered (a refusal closes the connection) needs no
+ * place among the unauthenticated any more: the node comes back on a new
+ * connection, with its certificate. */
+static void on_join(struct brm_session *s, const Bramble__Envelope *env)
+{
+        brm_api_join(s, env);
+        if (!s->conn.closing)
+                admitted(s);
+}
+
 /* An Ok or Error from a node answers a relayed check, or is news. */
 static void on_node_answer(struct brm_session *s, const Bramble__Envelope *env)
 {
@@ -136,7 +146,7 @@ static const struct route {
         unsigned roles;
         handler_fn handle;
 } routes[] = {
-        [BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST] = { NONE, brm_api_join },
+        [BRAMBLE__ENVELOPE__MSG_JOIN_REQUEST] = { NONE, on_join },
 
         [BRAMBLE__ENVELOPE__MSG_HELLO] = { NODE, on_hello },
         [BRAMBLE__ENVELOPE__MSG_HEARTBEAT] = { NODE, on_heartbeat },
@@ -210,7 +220,8 @@ static void on_ready(struct brm_conn *c, int status)
         }
         peer = mbedtls_ssl_get_peer_cert(&c->tls.ssl);
         if (!peer) {
-                /* Join-only: it keeps its admission place until it closes. */
+                /* Join-only: it keeps its admission place until its join is
+                 * answered. */
                 s->role = BRM_ROLE_NONE;
                 brm_conn_set_idle(c, 15000);
                 return;

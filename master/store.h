@@ -4,6 +4,7 @@
 #ifndef BRM_STORE_H
 #define BRM_STORE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,44 +32,39 @@ struct brm_node_rec {
 
 struct brm_store;
 
-/* Join outcomes beyond -errno, so the server can say exactly what failed. */
-enum {
-        BRM_JOIN_OK = 0,
-        BRM_JOIN_NO_TOKEN = 1,      /* unknown id or wrong secret */
-        BRM_JOIN_EXPIRED = 2,
-        BRM_JOIN_USED_UP = 3,
-        BRM_JOIN_REVOKED = 4,
-        BRM_JOIN_NAME_TAKEN = 5,    /* held by another key */
-};
+/* Why a join was refused, so the server can say exactly what failed. They
+ * are negative errno values like every other failure, chosen so that no
+ * backend returns them for a failure of its own. */
+#define BRM_JOIN_NO_TOKEN (-EKEYREJECTED)  /* unknown id or wrong secret */
+#define BRM_JOIN_EXPIRED (-EKEYEXPIRED)
+#define BRM_JOIN_REVOKED (-EKEYREVOKED)
+#define BRM_JOIN_USED_UP (-EUSERS)         /* every use taken */
+#define BRM_JOIN_NAME_TAKEN (-ENOTUNIQ)    /* the name is held by another key */
 
+/* A backend: one instance of this table (designated initializers), and a
+ * struct that begins with struct brm_store. Callers use the brm_store_*
+ * functions below, never the table, so a second backend is a new file and
+ * no caller changes. Each operation's contract is at its function. */
 struct brm_store_ops {
         const char *name;
         int (*open)(const char *dir, struct brm_store **ret);
         void (*close)(struct brm_store *s);
         int (*token_add)(struct brm_store *s, const struct brm_token_rec *t);
         int (*token_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_token_rec *t), void *arg);
-        /* -ENOENT if there is no such token. */
         int (*token_revoke)(struct brm_store *s, const char *id);
-        /* In one transaction: checks the token (secret hash, expiry, uses,
-         * revocation), checks the name is free or held by the same key,
-         * counts one use and stores the node. Returns a BRM_JOIN_* value
-         * (>= 0) or -errno; nothing changes unless it returns BRM_JOIN_OK. */
         int (*join)(struct brm_store *s, const char *token_id, const char *secret_hash, int64_t now_ms,
                     const struct brm_node_rec *node);
-        /* -ENOENT if absent. */
         int (*node_get)(struct brm_store *s, const char *name, struct brm_node_rec *ret);
         int (*node_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_node_rec *n), void *arg);
         int (*node_remove)(struct brm_store *s, const char *name);
         int (*node_set_info)(struct brm_store *s, const char *name, const uint8_t *info, size_t len);
         int (*node_set_cert)(struct brm_store *s, const char *name, int64_t not_after_ms);
-        /* Records last-seen times for many nodes in one transaction. */
         int (*node_touch)(struct brm_store *s, const char *const *names, const int64_t *seen_ms, size_t n);
-        /* Containers: spec is a packed ContainerSpec. -EEXIST if the name
-         * is taken on that node, -ENOENT for an unknown node or container. */
         int (*container_add)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
         int (*container_update)(struct brm_store *s, const char *node, const char *name, const uint8_t *spec, size_t len);
         int (*container_remove)(struct brm_store *s, const char *node, const char *name);
-        /* node NULL = every node; callback gets the packed spec. */
+        int (*container_get)(struct brm_store *s, const char *node, const char *name, uint8_t **ret_spec,
+                             size_t *ret_len);
         int (*container_list)(struct brm_store *s, const char *node,
                               int (*cb)(void *arg, const char *node, const uint8_t *spec, size_t len), void *arg);
 };
@@ -78,5 +74,130 @@ struct brm_store {
 };
 
 extern const struct brm_store_ops brm_store_sqlite;
+
+/* ---- calling a store ---- */
+
+/* Opens (creating if needed) the backend's state under dir. On failure
+ * *ret is untouched. -EPROTONOSUPPORT: written by a newer master. */
+static inline int brm_store_open(const struct brm_store_ops *ops, const char *dir, struct brm_store **ret)
+{
+        return ops->open(dir, ret);
+}
+
+/* Accepts NULL. */
+static inline void brm_store_close(struct brm_store *s)
+{
+        if (s)
+                s->ops->close(s);
+}
+
+/* -EEXIST if a token with this id exists. */
+static inline int brm_store_token_add(struct brm_store *s, const struct brm_token_rec *t)
+{
+        return s->ops->token_add(s, t);
+}
+
+/* Calls cb for every token, oldest first; a negative return from cb stops
+ * the walk and is returned. */
+static inline int brm_store_token_list(struct brm_store *s, int (*cb)(void *arg, const struct brm_token_rec *t),
+                                       void *arg)
+{
+        return s->ops->token_list(s, cb, arg);
+}
+
+/* -ENOENT if there is no such token. */
+static inline int brm_store_token_revoke(struct brm_store *s, const char *id)
+{
+        return s->ops->token_revoke(s, id);
+}
+
+/* In one transaction: checks the token (secret hash, expiry, uses,
+ * revocation), checks the name is free or held by the same key, counts one
+ * use and stores the node. Returns 0, a BRM_JOIN_* refusal, or another
+ * -errno; nothing changes unless it returns 0. */
+static inline int brm_store_join(struct brm_store *s, const char *token_id, const char *secret_hash, int64_t now_ms,
+                                 const struct brm_node_rec *node)
+{
+        return s->ops->join(s, token_id, secret_hash, now_ms, node);
+}
+
+/* -ENOENT if absent. */
+static inline int brm_store_node_get(struct brm_store *s, const char *name, struct brm_node_rec *ret)
+{
+        return s->ops->node_get(s, name, ret);
+}
+
+/* Calls cb for every node, by name; a negative return from cb stops the
+ * walk and is returned. */
+static inline int brm_store_node_list(struct brm_store *s, int (*cb)(void *arg, const struct brm_node_rec *n),
+                                      void *arg)
+{
+        return s->ops->node_list(s, cb, arg);
+}
+
+/* Removes the node and its containers. -ENOENT if absent. */
+static inline int brm_store_node_remove(struct brm_store *s, const char *name)
+{
+        return s->ops->node_remove(s, name);
+}
+
+/* info is a packed NodeInfo. -ENOENT for an unknown node. */
+static inline int brm_store_node_set_info(struct brm_store *s, const char *name, const uint8_t *info, size_t len)
+{
+        return s->ops->node_set_info(s, name, info, len);
+}
+
+/* -ENOENT for an unknown node. */
+static inline int brm_store_node_set_cert(struct brm_store *s, const char *name, int64_t not_after_ms)
+{
+        return s->ops->node_set_cert(s, name, not_after_ms);
+}
+
+/* Records last-seen times for many nodes in one transaction; unknown names
+ * are skipped. */
+static inline int brm_store_node_touch(struct brm_store *s, const char *const *names, const int64_t *seen_ms,
+                                       size_t n)
+{
+        return s->ops->node_touch(s, names, seen_ms, n);
+}
+
+/* Containers: spec is a packed ContainerSpec. -EEXIST if the name is taken
+ * on that node, -ENOENT for an unknown node. */
+static inline int brm_store_container_add(struct brm_store *s, const char *node, const char *name,
+                                          const uint8_t *spec, size_t len)
+{
+        return s->ops->container_add(s, node, name, spec, len);
+}
+
+/* -ENOENT for an unknown node or container. */
+static inline int brm_store_container_update(struct brm_store *s, const char *node, const char *name,
+                                             const uint8_t *spec, size_t len)
+{
+        return s->ops->container_update(s, node, name, spec, len);
+}
+
+/* -ENOENT for an unknown node or container. */
+static inline int brm_store_container_remove(struct brm_store *s, const char *node, const char *name)
+{
+        return s->ops->container_remove(s, node, name);
+}
+
+/* One container's packed spec, in a buffer the caller frees. -ENOENT for an
+ * unknown node or container; *ret_spec and *ret_len are untouched on
+ * failure. */
+static inline int brm_store_container_get(struct brm_store *s, const char *node, const char *name, uint8_t **ret_spec,
+                                          size_t *ret_len)
+{
+        return s->ops->container_get(s, node, name, ret_spec, ret_len);
+}
+
+/* Calls cb with each packed spec of node (NULL: of every node, by node),
+ * by name; a negative return from cb stops the walk and is returned. */
+static inline int brm_store_container_list(struct brm_store *s, const char *node,
+                                           int (*cb)(void *arg, const char *node, const uint8_t *spec, size_t len),
+                                           void *arg)
+{
+        return s->ops->container_list(s, node, cb, arg);
+}
 
 #endif

@@ -311,7 +311,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
         sqlite3_bind_text(st, 5, token_id, -1, SQLITE_STATIC);
         r = sqerr(sqlite3_step(st));
         sqlite3_finalize(st);
-        return r < 0 ? r : BRM_JOIN_OK;
+        return r;
 }
 
 static int sq_join(struct brm_store *base, const char *token_id, const char *secret_hash, int64_t now_ms,
@@ -323,7 +323,7 @@ static int sq_join(struct brm_store *base, const char *token_id, const char *sec
         if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
                 return r;
         r = join_txn(s, token_id, secret_hash, now_ms, node);
-        if (r == BRM_JOIN_OK) {
+        if (r == 0) {
                 int c = exec(s, "COMMIT");
                 if (c < 0) {
                         exec(s, "ROLLBACK");
@@ -487,6 +487,38 @@ static int sq_container_remove(struct brm_store *base, const char *node, const c
         return r;
 }
 
+static int sq_container_get(struct brm_store *base, const char *node, const char *name, uint8_t **ret_spec,
+                            size_t *ret_len)
+{
+        struct sq *s = (struct sq *)base;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if ((r = prepare(s, "SELECT spec FROM containers WHERE node=? AND name=?", &st)) < 0)
+                return r;
+        sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                const void *blob = sqlite3_column_blob(st, 0);
+                int len = sqlite3_column_bytes(st, 0);
+                uint8_t *copy = malloc(len > 0 ? (size_t)len : 1);
+                if (!copy) {
+                        r = -ENOMEM;
+                } else {
+                        if (len > 0)
+                                memcpy(copy, blob, (size_t)len);
+                        *ret_spec = copy;
+                        *ret_len = len > 0 ? (size_t)len : 0;
+                        r = 0;
+                }
+        } else {
+                r = rc == SQLITE_DONE ? -ENOENT : sqerr(rc);
+        }
+        sqlite3_finalize(st);
+        return r;
+}
+
 static int sq_container_list(struct brm_store *base, const char *node,
                              int (*cb)(void *, const char *, const uint8_t *, size_t), void *arg)
 {
@@ -531,5 +563,6 @@ const struct brm_store_ops brm_store_sqlite = {
         .container_add = sq_container_add,
         .container_update = sq_container_update,
         .container_remove = sq_container_remove,
+        .container_get = sq_container_get,
         .container_list = sq_container_list,
 };

@@ -1,5 +1,8 @@
-/* SQLite store: joins are all-or-nothing, every refusal leaves the data as
- * it was, the schema is versioned and a newer one is refused. */
+/* The store's contract, run against every backend in `backends`: joins
+ * are all-or-nothing and every refusal leaves the data as it was,
+ * everything survives a reopen, containers are unique per node and go with
+ * their node, and data from a newer master is refused, not rewritten. A
+ * second backend adds one line to the table. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -7,6 +10,25 @@
 #include "check.h"
 #include "store.h"
 #include "token.h"
+
+/* Makes the data in dir look written by a newer master. */
+static void sqlite_from_newer_master(const char *dir)
+{
+        char path[128];
+        sqlite3 *db;
+
+        snprintf(path, sizeof(path), "%s/bramble.db", dir);
+        CHECK_INT(sqlite3_open(path, &db), ==, SQLITE_OK);
+        CHECK_INT(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), ==, SQLITE_OK);
+        sqlite3_close(db);
+}
+
+static const struct backend {
+        const struct brm_store_ops *ops;
+        void (*from_newer_master)(const char *dir); /* NULL: the backend has no versions to check */
+} backends[] = {
+        { &brm_store_sqlite, sqlite_from_newer_master },
+};
 
 static struct brm_token_rec tok(const char *id, const char *secret, int64_t expires, uint32_t uses_max)
 {
@@ -53,118 +75,168 @@ static int count_containers(void *arg, const char *node, const uint8_t *spec, si
 static uint32_t uses_of_a(struct brm_store *s)
 {
         uint32_t u = 999;
-        CHECK_INT(s->ops->token_list(s, count_tokens_uses, &u), ==, 0);
+        CHECK_INT(brm_store_token_list(s, count_tokens_uses, &u), ==, 0);
         return u;
 }
 
-int main(void)
+static void tokens(struct brm_store *s)
 {
-        const struct brm_store_ops *ops = &brm_store_sqlite;
-        char dir[] = "/tmp/brm-store-XXXXXX", hash[65], wrong[65], path[128];
-        struct brm_store *s;
-        struct brm_node_rec n, got;
         struct brm_token_rec t;
-        int count = 0;
 
-        CHECK(mkdtemp(dir) != NULL);
-        CHECK_INT(ops->open(dir, &s), ==, 0);
         t = tok("aaaaaa", "secret-a", 0, 2);
-        CHECK_INT(ops->token_add(s, &t), ==, 0);
-        CHECK_INT(ops->token_add(s, &t), ==, -EEXIST);
+        CHECK_INT(brm_store_token_add(s, &t), ==, 0);
+        CHECK_INT(brm_store_token_add(s, &t), ==, -EEXIST);
         t = tok("bbbbbb", "secret-b", 5000, 0);
-        CHECK_INT(ops->token_add(s, &t), ==, 0);
+        CHECK_INT(brm_store_token_add(s, &t), ==, 0);
         t = tok("cccccc", "secret-c", 0, 0);
-        CHECK_INT(ops->token_add(s, &t), ==, 0);
-        CHECK_INT(ops->token_revoke(s, "cccccc"), ==, 0);
-        CHECK_INT(ops->token_revoke(s, "zzzzzz"), ==, -ENOENT);
+        CHECK_INT(brm_store_token_add(s, &t), ==, 0);
+        CHECK_INT(brm_store_token_revoke(s, "cccccc"), ==, 0);
+        CHECK_INT(brm_store_token_revoke(s, "zzzzzz"), ==, -ENOENT);
+}
+
+/* Needs the tokens above. */
+static void joins(struct brm_store *s)
+{
+        struct brm_node_rec n, got;
+        char hash[65], wrong[65];
 
         brm_token_hash_secret("secret-a", hash);
         brm_token_hash_secret("not-it", wrong);
         n = node("pi-1", 'a');
-        CHECK_INT(ops->join(s, "aaaaaa", wrong, 3000, &n), ==, BRM_JOIN_NO_TOKEN);
-        CHECK_INT(ops->join(s, "nosuch", hash, 3000, &n), ==, BRM_JOIN_NO_TOKEN);
+        CHECK_INT(brm_store_join(s, "aaaaaa", wrong, 3000, &n), ==, BRM_JOIN_NO_TOKEN);
+        CHECK_INT(brm_store_join(s, "nosuch", hash, 3000, &n), ==, BRM_JOIN_NO_TOKEN);
         CHECK_INT(uses_of_a(s), ==, 0);
-        CHECK_INT(ops->node_get(s, "pi-1", &got), ==, -ENOENT);
+        CHECK_INT(brm_store_node_get(s, "pi-1", &got), ==, -ENOENT);
 
-        CHECK_INT(ops->join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_OK);
+        CHECK_INT(brm_store_join(s, "aaaaaa", hash, 3000, &n), ==, 0);
         CHECK_INT(uses_of_a(s), ==, 1);
-        CHECK_INT(ops->node_get(s, "pi-1", &got), ==, 0);
+        CHECK_INT(brm_store_node_get(s, "pi-1", &got), ==, 0);
         CHECK_STR(got.pubkey_hash, n.pubkey_hash);
 
         /* The same name with another key is refused and costs no use. */
         n = node("pi-1", 'b');
-        CHECK_INT(ops->join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_NAME_TAKEN);
+        CHECK_INT(brm_store_join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_NAME_TAKEN);
         CHECK_INT(uses_of_a(s), ==, 1);
-        CHECK_INT(ops->node_get(s, "pi-1", &got), ==, 0);
+        CHECK_INT(brm_store_node_get(s, "pi-1", &got), ==, 0);
         CHECK(got.pubkey_hash[0] == 'a');
         /* The same key may join again (a node that lost its certificate). */
         n = node("pi-1", 'a');
-        CHECK_INT(ops->join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_OK);
+        CHECK_INT(brm_store_join(s, "aaaaaa", hash, 3000, &n), ==, 0);
         CHECK_INT(uses_of_a(s), ==, 2);
         /* Used up. */
         n = node("pi-2", 'c');
-        CHECK_INT(ops->join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_USED_UP);
+        CHECK_INT(brm_store_join(s, "aaaaaa", hash, 3000, &n), ==, BRM_JOIN_USED_UP);
         /* Expired at 5000. */
         brm_token_hash_secret("secret-b", hash);
-        CHECK_INT(ops->join(s, "bbbbbb", hash, 5000, &n), ==, BRM_JOIN_EXPIRED);
-        CHECK_INT(ops->join(s, "bbbbbb", hash, 4999, &n), ==, BRM_JOIN_OK);
+        CHECK_INT(brm_store_join(s, "bbbbbb", hash, 5000, &n), ==, BRM_JOIN_EXPIRED);
+        CHECK_INT(brm_store_join(s, "bbbbbb", hash, 4999, &n), ==, 0);
         /* Revoked. */
         brm_token_hash_secret("secret-c", hash);
         n = node("pi-3", 'd');
-        CHECK_INT(ops->join(s, "cccccc", hash, 3000, &n), ==, BRM_JOIN_REVOKED);
+        CHECK_INT(brm_store_join(s, "cccccc", hash, 3000, &n), ==, BRM_JOIN_REVOKED);
+        CHECK_INT(brm_store_node_get(s, "pi-3", &got), ==, -ENOENT);
+}
 
-        /* Info, cert, touch, list, remove. */
-        CHECK_INT(ops->node_set_info(s, "pi-1", (const uint8_t *)"\x0a\x02hi", 4), ==, 0);
-        CHECK_INT(ops->node_set_cert(s, "pi-1", 12345), ==, 0);
-        CHECK_INT(ops->node_set_cert(s, "ghost", 1), ==, -ENOENT);
-        {
-                const char *names[] = { "pi-1", "pi-2" };
-                int64_t seen[] = { 7777, 8888 };
-                CHECK_INT(ops->node_touch(s, names, seen, 2), ==, 0);
-        }
-        ops->close(s);
+/* Needs pi-1 and pi-2 from joins(). */
+static void node_updates(struct brm_store *s)
+{
+        const char *names[] = { "pi-1", "pi-2" };
+        int64_t seen[] = { 7777, 8888 };
 
-        /* Everything survives a reopen. */
-        CHECK_INT(ops->open(dir, &s), ==, 0);
-        CHECK_INT(ops->node_get(s, "pi-1", &got), ==, 0);
+        CHECK_INT(brm_store_node_set_info(s, "pi-1", (const uint8_t *)"\x0a\x02hi", 4), ==, 0);
+        CHECK_INT(brm_store_node_set_cert(s, "pi-1", 12345), ==, 0);
+        CHECK_INT(brm_store_node_set_cert(s, "ghost", 1), ==, -ENOENT);
+        CHECK_INT(brm_store_node_touch(s, names, seen, 2), ==, 0);
+}
+
+/* After a reopen: what node_updates() wrote is there. */
+static void survived(struct brm_store *s)
+{
+        struct brm_node_rec got;
+        int count = 0;
+
+        CHECK_INT(brm_store_node_get(s, "pi-1", &got), ==, 0);
         CHECK_U64(got.info_len, ==, 4);
+        CHECK(memcmp(got.info, "\x0a\x02hi", 4) == 0);
         CHECK_INT(got.cert_not_after_ms, ==, 12345);
         CHECK_INT(got.last_seen_ms, ==, 7777);
-        CHECK_INT(ops->node_list(s, count_nodes, &count), ==, 0);
+        CHECK_INT(brm_store_node_list(s, count_nodes, &count), ==, 0);
         CHECK_INT(count, ==, 2);
-        /* Containers: unique per node, only on known nodes, gone with their node. */
-        CHECK_INT(ops->container_add(s, "pi-1", "web", (const uint8_t *)"A", 1), ==, 0);
-        CHECK_INT(ops->container_add(s, "pi-1", "web", (const uint8_t *)"B", 1), ==, -EEXIST);
-        CHECK_INT(ops->container_add(s, "pi-2", "web", (const uint8_t *)"C", 1), ==, 0);
-        CHECK_INT(ops->container_add(s, "ghost", "web", (const uint8_t *)"D", 1), ==, -ENOENT);
-        CHECK_INT(ops->container_update(s, "pi-1", "web", (const uint8_t *)"EE", 2), ==, 0);
-        CHECK_INT(ops->container_update(s, "pi-1", "nope", (const uint8_t *)"EE", 2), ==, -ENOENT);
-        count = 0;
-        CHECK_INT(ops->container_list(s, NULL, count_containers, &count), ==, 0);
-        CHECK_INT(count, ==, 2);
-        count = 0;
-        CHECK_INT(ops->container_list(s, "pi-1", count_containers, &count), ==, 0);
-        CHECK_INT(count, ==, 1);
-        CHECK_INT(ops->node_remove(s, "pi-1"), ==, 0);
-        CHECK_INT(ops->node_remove(s, "pi-1"), ==, -ENOENT);
-        count = 0;
-        CHECK_INT(ops->container_list(s, NULL, count_containers, &count), ==, 0);
-        CHECK_INT(count, ==, 1);
-        CHECK_INT(ops->container_remove(s, "pi-2", "web"), ==, 0);
-        CHECK_INT(ops->container_remove(s, "pi-2", "web"), ==, -ENOENT);
-        ops->close(s);
+}
 
-        /* A database from a newer master is refused, not rewritten. */
-        {
-                sqlite3 *db;
-                snprintf(path, sizeof(path), "%s/bramble.db", dir);
-                CHECK_INT(sqlite3_open(path, &db), ==, SQLITE_OK);
-                CHECK_INT(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), ==, SQLITE_OK);
-                sqlite3_close(db);
-                CHECK_INT(ops->open(dir, &s), ==, -EPROTONOSUPPORT);
+/* Unique per node, only on known nodes, gone with their node. */
+static void containers(struct brm_store *s)
+{
+        uint8_t *spec = (uint8_t *)"untouched";
+        size_t len = 12345;
+        int count = 0;
+
+        CHECK_INT(brm_store_container_add(s, "pi-1", "web", (const uint8_t *)"A", 1), ==, 0);
+        CHECK_INT(brm_store_container_add(s, "pi-1", "web", (const uint8_t *)"B", 1), ==, -EEXIST);
+        CHECK_INT(brm_store_container_add(s, "pi-2", "web", (const uint8_t *)"C", 1), ==, 0);
+        CHECK_INT(brm_store_container_add(s, "ghost", "web", (const uint8_t *)"D", 1), ==, -ENOENT);
+        CHECK_INT(brm_store_container_update(s, "pi-1", "web", (const uint8_t *)"EE", 2), ==, 0);
+        CHECK_INT(brm_store_container_update(s, "pi-1", "nope", (const uint8_t *)"EE", 2), ==, -ENOENT);
+        /* One container, without walking the node's others. */
+        CHECK_INT(brm_store_container_get(s, "pi-1", "nope", &spec, &len), ==, -ENOENT);
+        CHECK_INT(brm_store_container_get(s, "ghost", "web", &spec, &len), ==, -ENOENT);
+        CHECK_STR((const char *)spec, "untouched");
+        CHECK_U64(len, ==, 12345);
+        CHECK_INT(brm_store_container_get(s, "pi-1", "web", &spec, &len), ==, 0);
+        CHECK_U64(len, ==, 2);
+        CHECK(memcmp(spec, "EE", 2) == 0);
+        free(spec);
+        CHECK_INT(brm_store_container_get(s, "pi-2", "web", &spec, &len), ==, 0);
+        CHECK_U64(len, ==, 1);
+        CHECK(spec[0] == 'C');
+        free(spec);
+        CHECK_INT(brm_store_container_list(s, NULL, count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 2);
+        count = 0;
+        CHECK_INT(brm_store_container_list(s, "pi-1", count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 1);
+        CHECK_INT(brm_store_node_remove(s, "pi-1"), ==, 0);
+        CHECK_INT(brm_store_node_remove(s, "pi-1"), ==, -ENOENT);
+        count = 0;
+        CHECK_INT(brm_store_container_list(s, NULL, count_containers, &count), ==, 0);
+        CHECK_INT(count, ==, 1);
+        CHECK_INT(brm_store_container_get(s, "pi-1", "web", &spec, &len), ==, -ENOENT);
+        CHECK_INT(brm_store_container_remove(s, "pi-2", "web"), ==, 0);
+        CHECK_INT(brm_store_container_remove(s, "pi-2", "web"), ==, -ENOENT);
+}
+
+static void run(const struct backend *b)
+{
+        char dir[] = "/tmp/brm-store-XXXXXX", cmd[64];
+        struct brm_store *s = NULL;
+
+        fprintf(stderr, "store[%s]: checking\n", b->ops->name);
+        CHECK(mkdtemp(dir) != NULL);
+        CHECK_INT(brm_store_open(b->ops, dir, &s), ==, 0);
+        tokens(s);
+        joins(s);
+        node_updates(s);
+        brm_store_close(s);
+
+        CHECK_INT(brm_store_open(b->ops, dir, &s), ==, 0);
+        survived(s);
+        containers(s);
+        brm_store_close(s);
+
+        if (b->from_newer_master) {
+                struct brm_store *untouched = NULL;
+                b->from_newer_master(dir);
+                CHECK_INT(brm_store_open(b->ops, dir, &untouched), ==, -EPROTONOSUPPORT);
+                CHECK(untouched == NULL);
         }
-        snprintf(path, sizeof(path), "rm -rf %s", dir);
-        CHECK_INT(system(path), ==, 0);
-        printf("store: ok\n");
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK_INT(system(cmd), ==, 0);
+        printf("store[%s]: ok\n", b->ops->name);
+}
+
+int main(void)
+{
+        for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+                run(&backends[i]);
         return 0;
 }
