@@ -69,6 +69,12 @@ cleanup() {
         done
         for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
         for p in "${PIDS[@]}"; do { wait "$p"; } 2>/dev/null || true; done
+        # Containers outlive their agent (by design): remove any the run left
+        # (the shim then ends), before their directories go.
+        local rt=$WORK/agent/runtime c
+        if [[ -d $rt ]] && command -v runc >/dev/null; then
+                for c in $(runc --root "$rt" list -q 2>/dev/null); do runc --root "$rt" delete --force "$c" >/dev/null 2>&1 || true; done
+        fi
         if [[ ${BRM_KEEP:-0} == 1 ]]; then echo "agent_footprint.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -224,6 +230,13 @@ if [[ $(id -u) == 0 ]] && command -v runc >/dev/null && command -v busybox >/dev
                         shim_how=$(file -b "$(dirname "$AGENT")/bramble-shim" | grep -o 'statically linked\|dynamically linked' || true)
                 fi
                 "$CLI" rm pi-1/idle >/dev/null 2>&1 || true
+                # The node removes it on its own time: wait, so that the CPU
+                # window below sees an idle agent and nothing is left behind.
+                for _ in $(seq 1 100); do
+                        v=$("$CLI" nodes -o json 2>/dev/null | jq -r '.[] | select(.name == "pi-1") | .shim_rss_bytes // 0')
+                        [[ $v == 0 ]] && break
+                        sleep 0.2
+                done
         else
                 log "bramble run failed, no shim figure: $(cat "$WORK/run.err")"
         fi

@@ -129,6 +129,8 @@ void sv_agent_kill(pid_t pid, int sig)
         int st;
         kill(pid, sig);
         CHECK_INT(waitpid(pid, &st, 0), ==, pid);
+        if (pid == current_agent)
+                current_agent = 0;
         if (sig == SIGTERM)
                 CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), ==, 0);
         unlink(sv_snap);
@@ -222,6 +224,29 @@ struct brm_container_spec sv_spec(const char *name, const char *image, enum brm_
         return s;
 }
 
+static pid_t setup_pid;
+static bool torn_down;
+
+/* A failed check exits at once, before the scenario's teardown: stop the
+ * agent and force-remove whatever containers it left, so that a failing
+ * run does not leave containers, shims and cgroups behind. Runs only in
+ * the test process itself (its forked agents exit through here too). */
+static void cleanup_on_exit(void)
+{
+        char cmd[1400];
+
+        if (getpid() != setup_pid || torn_down)
+                return;
+        if (current_agent > 0)
+                kill(current_agent, SIGKILL);
+        snprintf(cmd, sizeof(cmd),
+                 "for c in $(runc --root %s/runtime list -q 2>/dev/null); do runc --root %s/runtime delete --force \"$c\"; done; "
+                 "%s %s",
+                 sv_state, sv_state, getenv("BRM_KEEP") ? "true" : "rm -rf", sv_work);
+        if (system(cmd) != 0)
+                fprintf(stderr, "supervise: cleaning up after the failure failed\n");
+}
+
 void sv_setup(void)
 {
         static const char *const applets[] = { "sh", "sleep", "dd", "cat", "echo", "true", "ls", "test", "[", "yes" };
@@ -247,6 +272,8 @@ void sv_setup(void)
         }
         snprintf(sv_work, sizeof(sv_work), "/tmp/brm-supervise.XXXXXX");
         CHECK(mkdtemp(sv_work));
+        setup_pid = getpid();
+        atexit(cleanup_on_exit);
         snprintf(sv_state, sizeof(sv_state), "%s/state", sv_work);
         snprintf(sv_rootfs, sizeof(sv_rootfs), "%s/rootfs", sv_work);
         snprintf(sv_snap, sizeof(sv_snap), "%s/snapshot", sv_work);
@@ -300,6 +327,7 @@ void sv_teardown(void)
                 snprintf(cmd, sizeof(cmd), "rm -rf %s", sv_work);
                 sv_sh(cmd);
         }
+        torn_down = true;
 }
 
 void sv_cgroup_file(const char *name, const char *ctl, const char *file, char *out, size_t size)
