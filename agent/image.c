@@ -557,14 +557,9 @@ int brm_image_resolve(const char *store, const char *ref, struct brm_image_confi
         snprintf(dir, sizeof(dir), "%s/archives", store);
         brm_mkdir_p(dir, 0700);
         switch (kind) {
-        case BRM_IMAGE_ROOTFS: {
-                char *real = realpath(path, NULL);
-                r = real ? brm_path(img.rootfs, sizeof(img.rootfs), "%s", real) : -errno;
-                free(real);
-                if (r < 0)
-                        WHY("image %s: %s", ref, strerror(-r));
+        case BRM_IMAGE_ROOTFS:
+                r = brm_image_rootfs_path(ref, path, &img, why, why_size);
                 break;
-        }
         case BRM_IMAGE_LAYOUT:
                 r = resolve_layout(path, tag, &img, &x);
                 break;

@@ -50,6 +50,10 @@ int brm_image_identify(const char *ref, enum brm_image_kind *ret_kind, char *why
  * whole does not; tag is "" when there is none. 0 or -ENAMETOOLONG. */
 int brm_image_split_ref(const char *ref, char *path, size_t size, char *tag, size_t tag_size);
 
+/* For REF naming a root file-system directory at PATH: its absolute path
+ * into img->rootfs. 0, or -errno with a reason (img->rootfs untouched). */
+int brm_image_rootfs_path(const char *ref, const char *path, struct brm_image_config *img, char *why, size_t why_size);
+
 /* Resolves REF, unpacking it into STORE when needed (may take seconds: call
  * it off the event loop). 0, or -errno with a one-line reason; on failure
  * nothing half-unpacked is left in the store. */

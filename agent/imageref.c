@@ -80,3 +80,14 @@ int brm_image_identify(const char *ref, enum brm_image_kind *ret_kind, char *why
         return WHY("image %s: neither a directory nor an oci-archive file", ref), -EINVAL;
 }
 
+
+int brm_image_rootfs_path(const char *ref, const char *path, struct brm_image_config *img, char *why, size_t why_size)
+{
+        char *real = realpath(path, NULL);
+        int r = real ? brm_path(img->rootfs, sizeof(img->rootfs), "%s", real) : -errno;
+
+        free(real);
+        if (r < 0)
+                WHY("image %s: %s", ref, strerror(-r));
+        return r < 0 ? r : 0;
+}

@@ -37,6 +37,22 @@ static int find_in_path(const char *name, char *out, size_t size)
         return -ENOENT;
 }
 
+void brm_runtime_helper_path(const char *name, char *ret_path, size_t size)
+{
+        char exe[512];
+        size_t n = sizeof(exe);
+
+        if (uv_exepath(exe, &n) == 0) {
+                char *slash = strrchr(exe, '/');
+                if (slash) {
+                        *slash = '\0';
+                        if (brm_path(ret_path, size, "%s/%s", exe, name) >= 0 && access(ret_path, X_OK) == 0)
+                                return;
+                }
+        }
+        snprintf(ret_path, size, "%s", name);
+}
+
 /* "<path> --version", first line, synchronously: detection runs once at
  * open, before the loop has anything to do, and --version is quick. */
 static int query_version(const char *path, char *out, size_t size)

@@ -20,6 +20,11 @@ struct brm_runtime {
         char root[512];           /* --root */
 };
 
+/* Where the agent's own helper NAME (bramble-shim, bramble-unpack) is:
+ * beside the agent's binary (an installed or a build tree), else NAME to
+ * be found on PATH. */
+void brm_runtime_helper_path(const char *name, char *ret_path, size_t size);
+
 /* Picks the runtime: WANT ("crun", "runc" or a path) if given, else the
  * first of crun and runc that is installed, answers --version, and works
  * with this cgroup hierarchy (crun refuses hybrid v1/v2 hosts, so there it

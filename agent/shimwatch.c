@@ -107,18 +107,3 @@ bool brm_shimwatch_active(const struct brm_shimwatch *w)
         return w->pid > 0 && (w->proc_open || w->poll_open);
 }
 
-void brm_shimwatch_default_path(char *ret_path, size_t size)
-{
-        char exe[512];
-        size_t n = sizeof(exe);
-
-        if (uv_exepath(exe, &n) == 0) {
-                char *slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = '\0';
-                        if (brm_path(ret_path, size, "%s/bramble-shim", exe) >= 0 && access(ret_path, X_OK) == 0)
-                                return;
-                }
-        }
-        snprintf(ret_path, size, "bramble-shim");
-}

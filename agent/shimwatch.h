@@ -57,6 +57,4 @@ void brm_shimwatch_stop(struct brm_shimwatch *w);
 /* Whether a shim is being watched (it has not been seen to end). */
 bool brm_shimwatch_active(const struct brm_shimwatch *w);
 
-void brm_shimwatch_default_path(char *ret_path, size_t size);
-
 #endif

@@ -330,8 +330,8 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         if (opts->shim)
                 snprintf(sup->shim, sizeof(sup->shim), "%s", opts->shim);
         else
-                brm_shimwatch_default_path(sup->shim, sizeof(sup->shim));
-        brm_unpack_default(sup->unpack, sizeof(sup->unpack));
+                brm_runtime_helper_path("bramble-shim", sup->shim, sizeof(sup->shim));
+        brm_runtime_helper_path("bramble-unpack", sup->unpack, sizeof(sup->unpack));
         brm_info(MOD, "runtime %s (%s), cgroup %s%s base %s, controllers:%s%s%s", sup->rt.version, sup->rt.path,
                  sup->cg.ops->name, sup->cg.hybrid ? " (hybrid)" : "", sup->cg.base, sup->cg.memory ? " memory" : "",
                  sup->cg.cpu ? " cpu" : "", sup->cg.pids ? " pids" : "");

@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <uv.h>
-
 #include "bramble.pb-c.h"
 #include "util.h"
 
@@ -20,22 +18,6 @@
 #define WHY(...) ((void)snprintf(why, why_size, __VA_ARGS__))
 
 extern char **environ;
-
-void brm_unpack_default(char *out, size_t size)
-{
-        char exe[512];
-        size_t n = sizeof(exe);
-
-        if (uv_exepath(exe, &n) == 0) {
-                char *slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = '\0';
-                        if (brm_path(out, size, "%s/bramble-unpack", exe) >= 0 && access(out, X_OK) == 0)
-                                return;
-                }
-        }
-        snprintf(out, size, "bramble-unpack");
-}
 
 /* Copies a repeated string field into a NULL-terminated array of max
  * entries (the last stays NULL). */
@@ -85,14 +67,9 @@ int brm_unpack_run(const char *helper, const char *store, const char *ref, struc
         if ((r = brm_image_identify(ref, &kind, why, why_size)) < 0)
                 return r;
         if (kind == BRM_IMAGE_ROOTFS) {
-                char *real = realpath(ref, NULL);
-                r = real ? brm_path(img.rootfs, sizeof(img.rootfs), "%s", real) : -errno;
-                free(real);
-                if (r < 0)
-                        WHY("image %s: %s", ref, strerror(-r));
-                else
+                if ((r = brm_image_rootfs_path(ref, ref, &img, why, why_size)) == 0)
                         *ret = img;
-                return r < 0 ? r : 0;
+                return r;
         }
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return WHY("image %s: pipe: %s", ref, strerror(errno)), -errno;

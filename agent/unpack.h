@@ -9,9 +9,6 @@
 
 #include "image.h"
 
-/* Where the helper is: beside our own binary, else "bramble-unpack" on PATH. */
-void brm_unpack_default(char *out, size_t size);
-
 /* Runs "HELPER STORE REF" and waits for it (blocking: call it off the event
  * loop, as brm_image_resolve). 0 and *ret filled (free it with
  * brm_image_config_free), or -errno with a one-line reason in why: the
