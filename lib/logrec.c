@@ -6,8 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util.h"
+
+#define ROOM_MAX (1u << 20)      /* bytes written between two looks at free space, at most */
+#define FREE_OWN_MS 2000         /* the reserve reached this long: free our own oldest data */
+#define SHORT_CHECK_MS 20        /* while short, look at free space at most this often */
 
 static const char *const stream_names[2] = { "stdout", "stderr" };
 
@@ -320,6 +327,7 @@ int brm_logwriter_open(struct brm_logwriter *w, const char *dir, uint64_t max_si
         memset(w, 0, sizeof(*w));
         w->fd = -1;
         w->ts_sec = INT64_MIN;
+        w->marker_off = SIZE_MAX;
         if (max_files < 1 || max_files > BRM_LOG_MAX_FILES || max_size < 4096)
                 return -EINVAL;
         if (snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir))
@@ -374,7 +382,96 @@ static int rotate(struct brm_logwriter *w)
         }
         if ((r = open_current(w)) < 0)
                 return r;
+        w->room = 0; /* a new file: look at free space before filling it */
         return 0;
+}
+
+/* ---- the reserve ---- */
+
+void brm_logwriter_set_reserve(struct brm_logwriter *w, uint64_t reserve)
+{
+        w->reserve = reserve;
+        w->room = 0;
+        w->short_since = 0;
+}
+
+/* Frees the oldest data of this log: its oldest rotated file, else "log"
+ * itself rotated away (readers that have it open keep reading it; rotating
+ * rather than truncating keeps their offsets true). -ENOSPC when the log
+ * has nothing left to give. */
+static int free_oldest(struct brm_logwriter *w)
+{
+        char path[1100];
+
+        for (unsigned i = w->max_files - 1; i > 0; i--) {
+                log_path(w, i, path, sizeof(path));
+                if (unlink(path) == 0)
+                        return 0;
+        }
+        if (w->size == 0)
+                return -ENOSPC;
+        return rotate(w);
+}
+
+/* Whether NEED more bytes may be written without taking the reserve; frees
+ * our own oldest data when the shortage has lasted. 0, or -ENOSPC. */
+static int make_room(struct brm_logwriter *w, size_t need)
+{
+        struct statvfs sv;
+        uint64_t avail, now;
+
+        if (w->room >= need) {
+                w->room -= need;
+                return 0;
+        }
+        now = brm_mono_ms();
+        if (w->short_since && now - w->short_checked < SHORT_CHECK_MS)
+                return -ENOSPC;
+        for (;;) {
+                /* A file system that cannot tell is written as without a
+                 * reserve: the write itself then says whether it fits. */
+                if (statvfs(w->dir, &sv) < 0)
+                        return 0;
+                avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+                if (avail >= w->reserve + need)
+                        break;
+                if (!w->short_since)
+                        w->short_since = now;
+                w->short_checked = now;
+                w->room = 0;
+                if (now - w->short_since < FREE_OWN_MS || free_oldest(w) < 0)
+                        return -ENOSPC;
+        }
+        w->short_since = 0;
+        /* Others write to the same file system: take at most an eighth of
+         * what is left before looking again. */
+        avail = (avail - w->reserve - need) / 8;
+        w->room = avail < ROOM_MAX ? avail : ROOM_MAX;
+        return 0;
+}
+
+/* Counts what a failed flush dropped (from OFF to the end of the buffer)
+ * and settles the queued marker: written before OFF, it told its drops;
+ * dropped itself, it is no record of the container's. */
+static void count_dropped(struct brm_logwriter *w, size_t off, int r)
+{
+        const char *p = w->buf + off, *end = w->buf + w->len;
+        uint64_t n = 0;
+
+        while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+                n++;
+                p++;
+        }
+        if (w->marker_off != SIZE_MAX) {
+                if (w->marker_off < off)
+                        w->dropped -= w->marker_told;
+                else if (n > 0)
+                        n--;
+                w->marker_off = SIZE_MAX;
+        }
+        w->dropped += n;
+        w->drop_error = r;
+        w->drop_reserve = r == -ENOSPC && w->short_since != 0;
 }
 
 /* Appends whole records to "log". A short write (a full disk) is cut back
@@ -420,6 +517,8 @@ int brm_logwriter_flush(struct brm_logwriter *w)
 
                 if (w->fd < 0 && (r = open_current(w)) < 0)
                         goto fail;
+                if (w->reserve && (r = make_room(w, chunk)) < 0)
+                        goto fail;
                 if (w->size + chunk > w->max_size) {
                         /* The whole records that still fit go to "log", the
                          * rest to the next file. */
@@ -441,32 +540,31 @@ int brm_logwriter_flush(struct brm_logwriter *w)
                         goto fail;
                 off += chunk;
         }
+        if (w->marker_off != SIZE_MAX) {
+                w->dropped -= w->marker_told;
+                w->marker_off = SIZE_MAX;
+        }
         w->len = 0;
         return 0;
 fail:
         /* Whole records or nothing: a full disk drops what is queued rather
          * than blocking the container (the counters still count them, so
-         * readers see the gap). */
+         * readers see the gap, and a marker says why). */
+        count_dropped(w, off, r);
         w->len = 0;
         if (!w->error)
                 w->error = r;
         return r;
 }
 
-int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t ts_ns, const void *data, size_t len)
+#define MARKER_MAX 200
+
+/* Formats one record at the end of the buffer, which has room for it. */
+static void add_record(struct brm_logwriter *w, int stream, bool partial, int64_t ts_ns, const void *data, size_t len)
 {
         int64_t sec, nsec;
         char *p;
 
-        if ((stream != BRM_LOG_STDOUT && stream != BRM_LOG_STDERR) || len > BRM_LOG_LINE_MAX)
-                return -EINVAL;
-        if (!w->buf)
-                return -EBADF;
-        /* A failed flush empties the buffer too (the error is kept in
-         * w->error): the record is still queued and counted, so a full disk
-         * shows as a gap in the counters rather than as lines never seen. */
-        if (w->len + BRM_LOG_HDR_MAX + len + 1 > w->cap)
-                brm_logwriter_flush(w);
         split_ns(ts_ns, &sec, &nsec);
         if (sec != w->ts_sec) {
                 format_prefix(sec, w->ts_prefix);
@@ -493,6 +591,50 @@ int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t
         }
         *p++ = '\n';
         w->len = (size_t)(p - w->buf);
+}
+
+static bool marker_due(const struct brm_logwriter *w)
+{
+        return w->dropped && w->marker_off == SIZE_MAX;
+}
+
+/* Queues the record that tells of the drops so far where the next record
+ * goes: the place of the gap, as near as the writer knows it. The buffer
+ * has room for MARKER_MAX more bytes. */
+static void add_marker(struct brm_logwriter *w, int64_t ts_ns)
+{
+        char text[MARKER_MAX - BRM_LOG_HDR_MAX];
+        int n;
+
+        if (w->drop_reserve)
+                n = snprintf(text, sizeof(text), "bramble: %llu lines of output dropped here: the disk is full (%llu KiB are kept for the node's state)",
+                             (unsigned long long)w->dropped, (unsigned long long)(w->reserve >> 10));
+        else
+                n = snprintf(text, sizeof(text), "bramble: %llu lines of output dropped here: the log could not be written (%s)",
+                             (unsigned long long)w->dropped, strerror(w->drop_error < 0 ? -w->drop_error : EIO));
+        if (n < 0)
+                return;
+        if ((size_t)n >= sizeof(text))
+                n = (int)sizeof(text) - 1;
+        w->marker_off = w->len;
+        w->marker_told = w->dropped;
+        add_record(w, BRM_LOG_STDERR, false, ts_ns, text, (size_t)n);
+}
+
+int brm_logwriter_add(struct brm_logwriter *w, int stream, bool partial, int64_t ts_ns, const void *data, size_t len)
+{
+        if ((stream != BRM_LOG_STDOUT && stream != BRM_LOG_STDERR) || len > BRM_LOG_LINE_MAX)
+                return -EINVAL;
+        if (!w->buf)
+                return -EBADF;
+        /* A failed flush empties the buffer too (the error is kept in
+         * w->error): the record is still queued and counted, so a full disk
+         * shows as a gap in the counters rather than as lines never seen. */
+        if (w->len + BRM_LOG_HDR_MAX + len + 1 + (marker_due(w) ? MARKER_MAX : 0) > w->cap)
+                brm_logwriter_flush(w);
+        if (marker_due(w))
+                add_marker(w, ts_ns);
+        add_record(w, stream, partial, ts_ns, data, len);
         return 0;
 }
 
@@ -500,8 +642,14 @@ int brm_logwriter_close(struct brm_logwriter *w)
 {
         int r = 0;
 
-        if (w->buf)
+        if (w->buf) {
+                /* Drops not told yet are told at the end. */
+                if (marker_due(w) && w->len + MARKER_MAX > w->cap)
+                        brm_logwriter_flush(w);
+                if (marker_due(w))
+                        add_marker(w, brm_now_ns());
                 r = brm_logwriter_flush(w);
+        }
         brm_logwriter_sync(w);
         free(w->buf);
         w->buf = NULL;

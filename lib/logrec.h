@@ -83,6 +83,18 @@ struct brm_logwriter {
         char ts_prefix[20];
         int error;              /* first write error since the last flush, as -errno */
         bool dirty;             /* written since the last brm_logwriter_sync() */
+        /* Keeping free space for the node's state (brm_logwriter_set_reserve). */
+        uint64_t reserve;       /* bytes left free on the file system; 0 = none kept */
+        uint64_t room;          /* bytes that may be written before free space is looked at again */
+        uint64_t short_since;   /* monotonic ms since when the reserve has been reached; 0 = not short */
+        uint64_t short_checked; /* monotonic ms of the last look while short */
+        /* Records dropped (a full disk, a failed write) and not yet told in
+         * a marker record, and the marker queued to tell them. */
+        uint64_t dropped;
+        int drop_error;         /* why the last ones were dropped: -ENOSPC also for the reserve */
+        bool drop_reserve;      /* dropped to keep the reserve */
+        size_t marker_off;      /* where the queued marker starts in buf; SIZE_MAX = none */
+        uint64_t marker_told;   /* how many drops it tells */
 };
 
 /* Opens (creating the directory's "log" if needed) and recovers the
@@ -102,6 +114,21 @@ int brm_logwriter_flush(struct brm_logwriter *w);
 int brm_logwriter_sync(struct brm_logwriter *w);
 /* Flushes, syncs and closes. */
 int brm_logwriter_close(struct brm_logwriter *w);
+
+/* Keeps RESERVE bytes free on the log's file system (0: none): a write
+ * that would take them is not made, and what is queued is dropped, as on
+ * a full disk. Free space is looked at when "log" is rotated and every so
+ * many bytes written (an eighth of what is left above the reserve, at most
+ * 1 MiB), so one writer cannot overrun it between two looks. When the
+ * reserve has been reached for FREE_OWN_MS (2 s: time for whoever keeps
+ * the logs in order to delete others' older files first) the writer frees
+ * its own oldest data: its oldest rotated file, else it rotates "log" away.
+ *
+ * Every dropped record is still counted (readers see the gap), and once a
+ * write succeeds again a marker record on stderr says how many were
+ * dropped and why ("bramble: N lines of output dropped here: ..."), so
+ * nothing is lost silently. */
+void brm_logwriter_set_reserve(struct brm_logwriter *w, uint64_t reserve);
 
 /* Reads the counters of the newest parseable record in the log directory
  * ("log", else the newest rotated file); zero when there is none. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -585,12 +586,75 @@ static void test_short_write(void)
         CHECK_INT(brm_logwriter_close(&w), ==, 0);
         rs = load(dir, "log");
         CHECK_INT(rs->bad, ==, 0);
-        CHECK_INT(rs->n, ==, 2);
-        CHECK_U64(rs->r[1].n[0], ==, 3);
-        CHECK_U64(rs->r[1].n[1], ==, 1);
+        CHECK_INT(rs->n, ==, 3);
+        /* The two dropped records are counted, and a marker on stderr
+         * says so where they were. */
+        CHECK_INT(rs->r[1].stream, ==, BRM_LOG_STDERR);
+        CHECK_INT(memmem(rs->r[1].data, rs->r[1].len, "bramble: 2 lines of output dropped here: the log could not be written",
+                         69) != NULL, ==, 1);
+        CHECK_U64(rs->r[2].n[0], ==, 3);
+        CHECK_U64(rs->r[2].n[1], ==, 2);
         unload(rs);
         signal(SIGXFSZ, SIG_DFL);
         printf("short write: ok\n");
+}
+
+/* The reserve: writes that would take it are dropped, counted and told;
+ * a shortage that lasts frees the log's own oldest files first. */
+static void test_reserve(void)
+{
+        struct brm_logwriter w;
+        struct statvfs sv;
+        struct recs *rs;
+        char dir[128], line[100];
+        uint64_t avail;
+
+        new_dir(dir, sizeof(dir), "reserve");
+        CHECK_INT(brm_logwriter_open(&w, dir, 4096, 3), ==, 0);
+        CHECK_INT(statvfs(dir, &sv), ==, 0);
+        avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        brm_logwriter_set_reserve(&w, 1);
+        /* Three files' worth: log.2, log.1 and log exist. */
+        for (int i = 0; i < 150; i++) {
+                int len = snprintf(line, sizeof(line), "line %d of the first part", i);
+                CHECK_INT(brm_logwriter_add(&w, BRM_LOG_STDOUT, false, (int64_t)i * NS, line, (size_t)len), ==, 0);
+                CHECK_INT(brm_logwriter_flush(&w), ==, 0);
+        }
+        CHECK_INT(exists(dir, "log.2"), ==, 1);
+        /* More than the file system has left is to be kept free. */
+        brm_logwriter_set_reserve(&w, avail + (1ull << 40));
+        for (int i = 0; i < 10; i++)
+                CHECK_INT(brm_logwriter_add(&w, BRM_LOG_STDOUT, false, 200 * NS, "dropped", 7), ==, 0);
+        CHECK_INT(brm_logwriter_flush(&w), ==, -ENOSPC);
+        CHECK_U64(w.dropped, ==, 10);
+        /* Nothing of ours is deleted at once: others' older logs go first. */
+        CHECK_INT(exists(dir, "log.2"), ==, 1);
+        CHECK_INT(exists(dir, "log.1"), ==, 1);
+        usleep(2100 * 1000);
+        CHECK_INT(brm_logwriter_add(&w, BRM_LOG_STDOUT, false, 201 * NS, "dropped too", 11), ==, 0);
+        CHECK_INT(brm_logwriter_flush(&w), ==, -ENOSPC);
+        /* Everything it had is given back, and still no room: dropped. */
+        CHECK_INT(exists(dir, "log.2"), ==, 0);
+        CHECK_INT(exists(dir, "log.1"), ==, 0);
+        CHECK_INT(file_size(dir, "log"), ==, 0);
+        CHECK_U64(w.dropped, ==, 11);
+        /* Room again: the marker comes first, then the line. */
+        brm_logwriter_set_reserve(&w, 1);
+        CHECK_INT(brm_logwriter_add(&w, BRM_LOG_STDOUT, false, 202 * NS, "back", 4), ==, 0);
+        CHECK_INT(brm_logwriter_flush(&w), ==, 0);
+        CHECK_U64(w.dropped, ==, 0);
+        CHECK_INT(brm_logwriter_close(&w), ==, 0);
+        rs = load(dir, "log");
+        CHECK_INT(rs->bad, ==, 0);
+        CHECK_INT(rs->n, ==, 2);
+        CHECK_INT(rs->r[0].stream, ==, BRM_LOG_STDERR);
+        snprintf(line, sizeof(line), "bramble: 11 lines of output dropped here: the disk is full");
+        CHECK_INT(rs->r[0].len > strlen(line) && memcmp(rs->r[0].data, line, strlen(line)) == 0, ==, 1);
+        CHECK_U64(rs->r[1].n[0], ==, 150 + 11 + 1);
+        CHECK_INT(rs->r[1].len == 4 && memcmp(rs->r[1].data, "back", 4) == 0, ==, 1);
+        unload(rs);
+        rm_rf(dir);
+        printf("reserve: ok\n");
 }
 
 /* ---- splitter ---- */
@@ -707,6 +771,7 @@ int main(void)
         test_rotation();
         test_torn();
         test_short_write();
+        test_reserve();
         test_split();
         rm_rf(tmp);
         printf("logrec: passed\n");
