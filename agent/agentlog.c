@@ -20,7 +20,8 @@ static void sink(void *arg, enum brm_log_level level, const char *line, size_t l
                 brm_logwriter_flush(&al->writer);
 }
 
-int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uint64_t max_size, unsigned max_files)
+int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uint64_t max_size, unsigned max_files,
+                      uint64_t reserve)
 {
         char path[1100];
         int r;
@@ -31,6 +32,7 @@ int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uin
                 brm_warn(MOD, "cannot store the agent's log in %s/agent: %s", dir->root, strerror(-r));
                 return r;
         }
+        brm_logwriter_set_reserve(&al->writer, reserve);
         al->open = true;
         brm_log_set_sink(sink, al);
         return 0;

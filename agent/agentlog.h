@@ -16,9 +16,11 @@ struct brm_agentlog {
         bool open;
 };
 
-/* Starts storing; on failure says so in the agent's log (which then only
+/* Starts storing, in files of MAX_SIZE bytes, MAX_FILES kept, never taking
+ * the last RESERVE bytes of the file system; on failure says so in the agent's log (which then only
  * goes to stderr) and returns -errno. */
-int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uint64_t max_size, unsigned max_files);
+int brm_agentlog_open(struct brm_agentlog *al, const struct brm_logdir *dir, uint64_t max_size, unsigned max_files,
+                      uint64_t reserve);
 /* Stops storing and closes the file. Accepts NULL and one that is not
  * open. */
 void brm_agentlog_close(struct brm_agentlog *al);

@@ -75,6 +75,7 @@ static const struct field fields[] = {
         NUMBER("log_max_files", log_max_files, F_COUNT, 1, 100, "a whole number from 1 to 100"),
         NUMBER("log_budget", log_budget, F_SIZE, 1 << 20, 1ull << 40, "a size from 1M to 1T, e.g. \"512M\""),
         NUMBER("log_retention", log_retention_ms, F_DURATION, 0, 30ull * 86400000, "a duration up to 30d, e.g. \"1h\""),
+        NUMBER("log_reserve", log_reserve, F_SIZE, 1 << 20, 1ull << 30, "a size from 1M to 1G, e.g. \"4M\""),
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg)
@@ -87,6 +88,7 @@ void brm_agent_config_defaults(struct brm_agent_config *cfg)
         cfg->log_max_files = 3;
         cfg->log_budget = 512u << 20;
         cfg->log_retention_ms = 3600000;
+        cfg->log_reserve = 4u << 20;
 }
 
 static const struct field *find(const char *name)

@@ -23,6 +23,7 @@ struct brm_agent_config {
         unsigned log_max_files;             /* files kept per log, the one being written included */
         uint64_t log_budget;                /* all logs of the node together */
         uint64_t log_retention_ms;          /* logs of a removed container are kept this long */
+        uint64_t log_reserve;               /* free space on the state dir's file system logs never take */
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg);

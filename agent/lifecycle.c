@@ -47,10 +47,7 @@ void brm_lifecycle_init(struct container *c)
 
 void brm_lifecycle_save_state(struct container *c)
 {
-        int r = brm_ctrrecord_save_state(c->sup->dir, c->name, &c->rec);
-        if (r < 0)
-                brm_warn(MOD, "%s: cannot save state.json (%s): counters may be lost on restart", c->name,
-                         strerror(-r));
+        brm_persist_state(c);
 }
 
 void brm_lifecycle_read_pid(struct container *c)
@@ -282,7 +279,7 @@ static void resolved(uv_work_t *req, int status)
         brm_ctrrecord_path(sup->dir, c->name, NULL, dir, sizeof(dir));
         brm_logdir_container(&sup->logs, c->name, logdir, sizeof(logdir));
         r = brm_shimwatch_spawn(&c->shim, sup->loop, &sup->rt, sup->shim, c->name, dir, logdir, sup->log_max_size,
-                                sup->log_max_files);
+                                sup->log_max_files, sup->log_reserve);
         c->refs++; /* the shim's process handle, open or already closing */
         if (r < 0) {
                 c->rec.running = false;

@@ -21,12 +21,13 @@ static void usage(FILE *f)
                 "usage: bramble-agent [--config FILE] [--master HOST:PORT]... [--token TOKEN] [--name NAME]\n"
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
                 "                     [--runtime RUNTIME] [--log-max-size 10M] [--log-max-files 3]\n"
-                "                     [--log-budget 512M] [--log-retention 1h]\n"
+                "                     [--log-budget 512M] [--log-retention 1h] [--log-reserve 4M]\n"
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
-                "here), log_max_size, log_max_files, log_budget, log_retention. Flags override the file. The token is needed only for the\n"
-                "first start; later starts use the identity stored in the state dir.\n");
+                "here), log_max_size, log_max_files, log_budget, log_retention, log_reserve. Flags override the\n"
+                "file. The token is needed only for the first start; later starts use the identity stored in the\n"
+                "state dir.\n");
 }
 
 /* ---- wiring ---- */
@@ -78,7 +79,8 @@ static void open_logs(struct brm_agent *a)
             (r = brm_logstream_open(&lo, &a->logs)) < 0 || (r = brm_logretention_open(&ro, &a->retention)) < 0)
                 brm_warn(MOD, "logs directory %s unusable: %s; logs cannot be streamed", logdir, brm_strerror(r));
         else
-                brm_agentlog_open(&a->agentlog, &a->logdir, a->cfg.log_max_size, a->cfg.log_max_files);
+                brm_agentlog_open(&a->agentlog, &a->logdir, a->cfg.log_max_size, a->cfg.log_max_files,
+                                  a->cfg.log_reserve);
 }
 
 /* The link, with the modules that take the master's messages. */
@@ -135,6 +137,7 @@ int main(int argc, char **argv)
                 { "log-max-files", required_argument, NULL, 1002 },
                 { "log-budget", required_argument, NULL, 1003 },
                 { "log-retention", required_argument, NULL, 1004 },
+                { "log-reserve", required_argument, NULL, 1005 },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
                 { 1002, "log_max_files", "--log-max-files" },
                 { 1003, "log_budget", "--log-budget" },
                 { 1004, "log_retention", "--log-retention" },
+                { 1005, "log_reserve", "--log-reserve" },
         };
         struct brm_agent a;
         const char *config_path = NULL;
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
-                          a.cfg.log_max_files, container_removed, &a);
+                          a.cfg.log_max_files, a.cfg.log_reserve, container_removed, &a);
         if (a.logs)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",

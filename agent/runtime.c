@@ -296,16 +296,17 @@ int brm_runtime_run(uv_loop_t *loop, const struct brm_runtime *rt, const char *c
 
 int brm_runtime_spawn_shim(uv_loop_t *loop, const struct brm_runtime *rt, const char *shim, const char *id,
                            const char *dir, const char *log_dir, uint64_t log_max_size, unsigned log_max_files,
-                           uv_process_t *proc, uv_exit_cb exit_cb)
+                           uint64_t log_reserve, uv_process_t *proc, uv_exit_cb exit_cb)
 {
-        char size[24], files[16];
+        char size[24], files[16], reserve[24];
         char *argv[] = { (char *)shim, (char *)rt->path, (char *)rt->root, (char *)id, (char *)dir, (char *)log_dir,
-                         size, files, NULL };
+                         size, files, reserve, NULL };
         uv_process_options_t o;
         uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE }, { .flags = UV_IGNORE } };
 
         snprintf(size, sizeof(size), "%llu", (unsigned long long)log_max_size);
         snprintf(files, sizeof(files), "%u", log_max_files);
+        snprintf(reserve, sizeof(reserve), "%llu", (unsigned long long)log_reserve);
         memset(&o, 0, sizeof(o));
         o.file = shim;
         o.args = argv;

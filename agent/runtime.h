@@ -45,11 +45,11 @@ int brm_runtime_run(uv_loop_t *loop, const struct brm_runtime *rt, const char *c
 
 /* Starts SHIM (bramble-shim) for container ID: it runs the runtime in the
  * background, waits for the container and stores its output in LOG_DIR,
- * rotated at LOG_MAX_SIZE bytes, LOG_MAX_FILES files kept (see shim.c).
- * PROC is the caller's handle; EXIT_CB fires when the shim exits. 0 or
- * -errno. */
+ * rotated at LOG_MAX_SIZE bytes, LOG_MAX_FILES files kept, never taking the
+ * last LOG_RESERVE bytes of the file system (see shim.c). PROC is the
+ * caller's handle; EXIT_CB fires when the shim exits. 0 or -errno. */
 int brm_runtime_spawn_shim(uv_loop_t *loop, const struct brm_runtime *rt, const char *shim, const char *id,
                            const char *dir, const char *log_dir, uint64_t log_max_size, unsigned log_max_files,
-                           uv_process_t *proc, uv_exit_cb exit_cb);
+                           uint64_t log_reserve, uv_process_t *proc, uv_exit_cb exit_cb);
 
 #endif

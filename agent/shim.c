@@ -1,6 +1,6 @@
 /* bramble-shim: one tiny process per container, like conmon.
  *
- *   bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES
+ *   bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES [RESERVE]
  *
  * Exit codes survive the agent only if something other than the agent is
  * the container's parent. The shim starts the container with
@@ -22,8 +22,12 @@
  * line, with counters per stream), and writes once per poll round. A line
  * left without its newline for a second is stored as a partial record.
  * The container never waits for anyone but the shim, and the shim only
- * writes local files: when that fails (a full disk) it drops records (the
- * counters show the gap) and keeps reading. When the init has exited, the
+ * writes local files: when that fails (a full disk), or would leave less
+ * than RESERVE bytes free on the file system (the node's state must still
+ * be writable), it drops records (the counters show the gap, and a marker
+ * record says how many and why once it can write again) and keeps
+ * reading; if the shortage lasts it deletes its own oldest log files
+ * (lib/logrec.h). When the init has exited, the
  * shim drains the pipes until both reach EOF or nothing came for 2 s (10 s
  * at most: something else may still hold them), stores the last partial
  * lines, closes the log and only then writes DIR/exit, so whoever sees the
@@ -218,13 +222,14 @@ int main(int argc, char **argv)
         char logfile[4096], text[64];
         const char *runtime, *root, *id, *logdir;
         unsigned long long start = 0;
-        uint64_t max_size, max_files;
+        uint64_t max_size, max_files, reserve = 0;
         int out[2], err[2], fd, sfd;
         sigset_t chld, old;
 
-        if (argc != 8 || brm_parse_u64(argv[6], 0, UINT64_MAX, &max_size) < 0 ||
-            brm_parse_u64(argv[7], 1, UINT64_MAX, &max_files) < 0) {
-                fprintf(stderr, "usage: bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES\n");
+        if ((argc != 8 && argc != 9) || brm_parse_u64(argv[6], 0, UINT64_MAX, &max_size) < 0 ||
+            brm_parse_u64(argv[7], 1, UINT64_MAX, &max_files) < 0 ||
+            (argc == 9 && brm_parse_u64(argv[8], 0, UINT64_MAX, &reserve) < 0)) {
+                fprintf(stderr, "usage: bramble-shim RUNTIME RUNTIME_ROOT ID DIR LOGDIR MAX_SIZE MAX_FILES [RESERVE]\n");
                 return 2;
         }
         runtime = argv[1];
@@ -272,6 +277,8 @@ int main(int argc, char **argv)
         streams[1].split.stream = BRM_LOG_STDERR;
         streams[0].last_ns = streams[1].last_ns = brm_now_ns();
         have_log = brm_logwriter_open(&writer, logdir, max_size, (unsigned)max_files) == 0;
+        if (have_log)
+                brm_logwriter_set_reserve(&writer, reserve);
         /* Children's exits come through a signalfd, beside the pipes. */
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);

@@ -45,12 +45,12 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 
 int brm_shimwatch_spawn(struct brm_shimwatch *w, uv_loop_t *loop, const struct brm_runtime *rt, const char *shim,
                         const char *id, const char *dir, const char *log_dir, uint64_t log_max_size,
-                        unsigned log_max_files)
+                        unsigned log_max_files, uint64_t log_reserve)
 {
         int r;
 
         w->proc.data = w;
-        r = brm_runtime_spawn_shim(loop, rt, shim, id, dir, log_dir, log_max_size, log_max_files, &w->proc,
+        r = brm_runtime_spawn_shim(loop, rt, shim, id, dir, log_dir, log_max_size, log_max_files, log_reserve, &w->proc,
                                    on_proc_exit);
         if (r < 0) {
                 /* libuv wants a handle that failed to spawn closed too. */

@@ -41,7 +41,7 @@ void brm_shimwatch_init(struct brm_shimwatch *w, brm_shimwatch_cb on_exit, brm_s
  * -errno (the shim did not start; on_exit is never called then). */
 int brm_shimwatch_spawn(struct brm_shimwatch *w, uv_loop_t *loop, const struct brm_runtime *rt, const char *shim,
                         const char *id, const char *dir, const char *log_dir, uint64_t log_max_size,
-                        unsigned log_max_files);
+                        unsigned log_max_files, uint64_t log_reserve);
 
 /* Watches the running shim PID whose start time was START_TIME. 0 and one
  * handle open (on_closed runs after brm_shimwatch_stop); -ESRCH when that

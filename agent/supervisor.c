@@ -47,13 +47,14 @@
 #define AGENT_MEMORY_MIN (16u << 20)      /* v2 memory.min for the agent and its shims */
 #define LOG_MAX_SIZE (10u << 20)
 #define LOG_MAX_FILES 3
+#define LOG_RESERVE (4u << 20)
 
 static void maybe_finish(struct brm_supervisor *sup)
 {
         void (*cb)(void *);
         void *arg;
 
-        if (!sup->closing || sup->list || !sup->idle_closed)
+        if (!sup->closing || sup->list || !sup->retry_closed)
                 return;
         cb = sup->close_cb;
         arg = sup->close_arg;
@@ -147,13 +148,10 @@ static void move_logs(struct brm_supervisor *sup, const char *name)
 
 static void discard(struct container *c)
 {
-        int r;
-
         brm_info(MOD, "%s: removed", c->name);
-        if ((r = brm_ctrrecord_remove(c->sup->dir, c->name)) < 0)
-                brm_warn(MOD, "%s: could not remove %s/%s: %s", c->name, c->sup->dir, c->name, strerror(-r));
+        c->closing = true; /* no longer one of the supervisor's, also for persist.c */
+        brm_persist_removed(c->sup, c->name);
         move_logs(c->sup, c->name);
-        c->closing = true;
         uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
@@ -307,6 +305,7 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         sup->log_max_files = opts->log_max_files ? opts->log_max_files : LOG_MAX_FILES;
         if (sup->log_max_files > BRM_LOG_MAX_FILES)
                 sup->log_max_files = BRM_LOG_MAX_FILES;
+        sup->log_reserve = opts->log_reserve ? opts->log_reserve : LOG_RESERVE;
         sup->on_removed = opts->on_removed;
         sup->on_removed_arg = opts->on_removed_arg;
         if ((r = brm_mkdir_p(sup->dir, 0700)) < 0 || (r = brm_mkdir_p(sup->images, 0700)) < 0 ||
@@ -336,8 +335,8 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                  sup->cg.ops->name, sup->cg.hybrid ? " (hybrid)" : "", sup->cg.base, sup->cg.memory ? " memory" : "",
                  sup->cg.cpu ? " cpu" : "", sup->cg.pids ? " pids" : "");
         protect_self(sup);
-        uv_timer_init(loop, &sup->idle);
-        sup->idle.data = sup;
+        uv_timer_init(loop, &sup->retry);
+        sup->retry.data = sup;
         load(sup);
         *ret = sup;
         return 0;
@@ -380,7 +379,6 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
 int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n)
 {
         char why[256];
-        int r;
 
         for (size_t i = 0; i < n; i++) {
                 if (brm_spec_validate(&specs[i], why, sizeof(why)) < 0) {
@@ -391,10 +389,9 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
                         if (strcmp(specs[i].name, specs[j].name) == 0)
                                 return -EINVAL;
         }
-        if ((r = brm_ctrrecord_save_desired(sup->dir, specs, n)) < 0) {
-                brm_err(MOD, "cannot persist the desired state: %s", strerror(-r));
-                return r;
-        }
+        /* In memory first, written after: a node that cannot write (a full
+         * or read-only disk) must still stop and remove what it is told
+         * to. What is not written is retried and reported (persist.c). */
         for (struct container *c = sup->list; c; c = c->next) {
                 bool keep = false;
                 for (size_t i = 0; i < n && !keep; i++)
@@ -408,6 +405,7 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
                         return -ENOMEM;
                 set_desired(c, &specs[i]);
         }
+        brm_persist_desired(sup);
         for (struct container *c = sup->list; c; c = c->next)
                 brm_supervisor_converge(c);
         return 0;
@@ -496,10 +494,10 @@ int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_statu
         return 0;
 }
 
-static void idle_closed(uv_handle_t *h)
+static void retry_closed(uv_handle_t *h)
 {
         struct brm_supervisor *sup = h->data;
-        sup->idle_closed = true;
+        sup->retry_closed = true;
         maybe_finish(sup);
 }
 
@@ -518,5 +516,5 @@ void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), voi
                 /* The container keeps running; the next agent re-adopts it. */
                 brm_shimwatch_stop(&c->shim);
         }
-        uv_close((uv_handle_t *)&sup->idle, idle_closed);
+        uv_close((uv_handle_t *)&sup->retry, retry_closed);
 }

@@ -45,6 +45,7 @@ struct brm_supervisor_opts {
         const char *log_dir;      /* the logs root; NULL = STATE_DIR/logs */
         uint64_t log_max_size;    /* bytes per file before rotation; 0 = 10 MiB (at least 4096) */
         unsigned log_max_files;   /* files kept per container, the current one included; 0 = 3 */
+        uint64_t log_reserve;     /* free bytes on the log's file system the shims never take; 0 = 4 MiB */
         /* Called when a removed container's log directory has been moved:
          * MOVED_TO is the new path, NULL when it had none (or the move
          * failed). Also called from brm_supervisor_open for log directories
@@ -75,9 +76,16 @@ void brm_supervisor_caps(const struct brm_supervisor *sup, struct brm_supervisor
  * the memory controller is refused). 0, or -errno and a one-line reason. */
 int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_spec *spec, char *why, size_t why_size);
 
-/* Replaces the whole desired set (persisted before returning 0). Containers
- * no longer in the set are stopped and removed. */
+/* Replaces the whole desired set: applied at once, persisted when the disk
+ * lets it (tried again until it is; see brm_supervisor_persist_problem).
+ * Containers no longer in the set are stopped and removed. 0, or -EINVAL
+ * (a spec not valid, a name twice: nothing is changed), -ENOMEM. */
 int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_spec *specs, size_t n);
+
+/* Why the node's container records are not all written ("desired.json: No
+ * space left on device"), NULL when they are. The changes are applied
+ * meanwhile; what is missing is what an agent restart would need. */
+const char *brm_supervisor_persist_problem(const struct brm_supervisor *sup);
 
 /* Whether container NAME is in the desired set (the containers
  * brm_supervisor_status reports), without reading their cgroups. */

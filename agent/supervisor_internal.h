@@ -41,6 +41,7 @@ struct container {
         int pid;
         struct brm_shimwatch shim;
         bool closing;
+        bool state_dirty;         /* state.json not written yet (persist.c) */
         uv_timer_t timer;         /* backoff, stop escalation, a failed delete's completion */
         int refs;                 /* see above */
         /* CPU sampling for cpu_percent. */
@@ -58,14 +59,20 @@ struct brm_supervisor {
         struct brm_logdir logs;   /* the container logs: containers/, removed/ */
         uint64_t log_max_size;
         unsigned log_max_files;
+        uint64_t log_reserve;     /* free space the shims' log writers leave */
         void (*on_removed)(const char *name, const char *moved_to, void *arg);
         void *on_removed_arg;
         uint64_t stop_grace_ms;
         struct brm_cgroup cg;
         struct brm_runtime rt;
         struct container *list;
-        uv_timer_t idle;          /* closed last: makes close asynchronous also without containers */
-        bool closing, idle_closed;
+        /* Records not written yet (persist.c): tried again on this timer,
+         * which is also closed last, making close asynchronous also
+         * without containers. */
+        uv_timer_t retry;
+        bool desired_dirty, records_left;
+        char persist_error[200];  /* the first reason, "" when all is written */
+        bool closing, retry_closed;
         void (*close_cb)(void *arg);
         void *close_arg;
 };
@@ -84,6 +91,16 @@ void brm_supervisor_converge(struct container *c);
 /* Drops one reference; the last one frees the container. */
 void brm_supervisor_unref(struct container *c);
 
+/* persist.c: each writes a record now and, when that fails, marks it to
+ * be tried again and reports why until it is written; 0 or -errno. */
+
+/* desired.json from the containers' desired specs in memory. */
+int brm_persist_desired(struct brm_supervisor *sup);
+/* The container's state.json. */
+int brm_persist_state(struct container *c);
+/* Removes the records of container NAME, which the supervisor dropped. */
+int brm_persist_removed(struct brm_supervisor *sup, const char *name);
+
 /* lifecycle.c */
 
 /* Sets up the container's shim watch (at creation). */
@@ -98,7 +115,7 @@ void brm_lifecycle_stop(struct container *c);
 void brm_lifecycle_restart_later(struct container *c);
 /* Takes over a container found on disk at open (see lifecycle.c). */
 void brm_lifecycle_adopt(struct container *c, bool same_boot);
-/* Persists the counters; a failure is logged, not returned. */
+/* Persists the counters; a failure is retried and reported (persist.c). */
 void brm_lifecycle_save_state(struct container *c);
 /* Reads the container's pid once the runtime has written it. */
 void brm_lifecycle_read_pid(struct container *c);

@@ -30,12 +30,12 @@ bool brm_workload_has(void *arg, const char *name)
 }
 
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files,
+                       uint64_t log_max_size, unsigned log_max_files, uint64_t log_reserve,
                        void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
 {
         struct brm_supervisor_opts opts = {
                 .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL,
-                .log_max_size = log_max_size, .log_max_files = log_max_files,
+                .log_max_size = log_max_size, .log_max_files = log_max_files, .log_reserve = log_reserve,
                 .on_removed = removed, .on_removed_arg = w,
         };
         int r;
@@ -153,6 +153,8 @@ void brm_workload_handle_desired(void *arg, struct brm_conn *conn, const Bramble
         char why[256] = "";
         int r = brm_workload_apply(arg, env->desired, why, sizeof(why));
 
+        /* Records that could not be written do not fail it: they are
+         * retried, and the heartbeat says why meanwhile. */
         if (r < 0 && r != -ENOTSUP)
                 brm_err(MOD, "applying the desired containers failed: %s", why[0] ? why : brm_strerror(r));
 }
@@ -180,6 +182,7 @@ void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
         if (w->sup) {
                 hb->has_shim_rss_bytes = 1;
                 hb->shim_rss_bytes = brm_supervisor_shim_rss(w->sup);
+                hb->persist_error = (char *)brm_supervisor_persist_problem(w->sup);
         }
         if (!w->sup || brm_supervisor_status(w->sup, &st, &n) < 0 || n == 0) {
                 free(st);

@@ -29,13 +29,14 @@ struct brm_workload {
  * be NULL) hears of each removed container: MOVED_TO is where its log
  * went, NULL if it had none. */
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files,
+                       uint64_t log_max_size, unsigned log_max_files, uint64_t log_reserve,
                        void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg);
 /* Whether container NAME is on this node (in its desired set), also before
  * it has started. W is a struct brm_workload (the form of a callback). */
 bool brm_workload_has(void *w, const char *name);
 void brm_workload_close(struct brm_workload *w);
-/* Converts and applies a DesiredState; returns 0 or -errno. */
+/* Converts and applies a DesiredState; returns 0 or -errno. Applied also
+ * when the records cannot be written (the heartbeat then says why). */
 int brm_workload_apply(struct brm_workload *w, const Bramble__DesiredState *ds, char *why, size_t why_size);
 /* Answers a ContainerCheck: 0, or -errno with the reason in why. */
 int brm_workload_check(struct brm_workload *w, const Bramble__ContainerSpec *spec, char *why, size_t why_size);

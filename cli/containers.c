@@ -124,8 +124,10 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         return 0;
 }
 
-static cJSON *status_json(const char *node, const Bramble__ContainerStatus *st)
+static cJSON *status_json(const Bramble__PsEntry *e)
 {
+        const Bramble__ContainerStatus *st = e->status;
+        const char *node = e->node;
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "node", node);
@@ -148,6 +150,8 @@ static cJSON *status_json(const char *node, const Bramble__ContainerStatus *st)
         else
                 cJSON_AddNullToObject(o, "cpu_percent");
         cJSON_AddStringToObject(o, "reason", st->reason ? st->reason : "");
+        if (e->node_persist_error)
+                cJSON_AddStringToObject(o, "node_persist_error", e->node_persist_error);
         return o;
 }
 
@@ -171,8 +175,7 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->ps_result->n_containers; i++)
-                        cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]->node,
-                                                              resp->ps_result->containers[i]->status));
+                        cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]));
                 brm_cli_print_json(arr);
         } else {
                 printf("%-12s %-16s %-8s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "STATE", "PID", "RESTARTS", "EXIT",
@@ -192,6 +195,19 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                         printf("%-12s %-16s %-8s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
                                st->state ? st->state : "", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
                                st->reason ? st->reason : "");
+                }
+                /* Once per node, under the table. */
+                for (size_t i = 0; i < resp->ps_result->n_containers; i++) {
+                        const Bramble__PsEntry *e = resp->ps_result->containers[i];
+                        bool told = false;
+                        if (!e->node_persist_error)
+                                continue;
+                        for (size_t j = 0; j < i && !told; j++)
+                                told = strcmp(resp->ps_result->containers[j]->node, e->node) == 0;
+                        if (!told)
+                                printf("node %s: STATE NOT PERSISTED: %s (changes are applied in memory; the node keeps "
+                                       "trying)\n",
+                                       e->node, e->node_persist_error);
                 }
         }
         brm_msg_free(resp);

@@ -95,6 +95,8 @@ static cJSON *node_json(const Bramble__NodeStatus *n)
                         cJSON_AddNumberToObject(o, "agent_rss_bytes", (double)hb->agent_rss_bytes);
                 if (hb->has_shim_rss_bytes)
                         cJSON_AddNumberToObject(o, "shim_rss_bytes", (double)hb->shim_rss_bytes);
+                if (hb->persist_error)
+                        cJSON_AddStringToObject(o, "persist_error", hb->persist_error);
                 if (hb->has_temp_celsius)
                         cJSON_AddNumberToObject(o, "temp_celsius", (double)(int)(hb->temp_celsius * 10 + 0.5) / 10);
                 if (hb->throttle) {
@@ -151,9 +153,12 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
                         }
                         if (hb && hb->has_temp_celsius)
                                 snprintf(temp, sizeof(temp), "%.1fC", hb->temp_celsius);
-                        printf("%-20s %-9s %-6s %-10s %5s %-13s %-7s %s%s\n", n->name, n->state, age, seen, cpu, mem, temp,
+                        printf("%-20s %-9s %-6s %-10s %5s %-13s %-7s %s%s", n->name, n->state, age, seen, cpu, mem, temp,
                                n->info && n->info->model ? n->info->model : (n->info && n->info->arch ? n->info->arch : "-"),
                                hb && hb->throttle && hb->throttle->under_voltage ? "  [UNDER-VOLTAGE]" : "");
+                        if (hb && hb->persist_error)
+                                printf("  [STATE NOT PERSISTED: %s]", hb->persist_error);
+                        putchar('\n');
                 }
         }
         brm_msg_free(resp);

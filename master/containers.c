@@ -389,6 +389,8 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
         }
         bramble__ps_entry__init(e);
         e->node = strdup(node);
+        /* Points into the heartbeat, which outlives the reply. */
+        e->node_persist_error = hb ? hb->persist_error : NULL;
         if (found) {
                 /* A shallow copy of the status; strings are re-owned below. */
                 *st = *found;

@@ -21,6 +21,7 @@ struct brm_node {
         int64_t cert_not_after_ms;
         bool ready;
         bool seen_dirty;          /* last_seen_ms not yet written to the store */
+        bool persist_failing;     /* its last heartbeat said it cannot write its records */
         uint8_t *info;            /* packed NodeInfo */
         size_t info_len;
         uint8_t *last_hb;         /* packed last Heartbeat */

@@ -108,6 +108,15 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
                 if (buf != stack)
                         free(buf);
         }
+        /* Said once when it starts and once when it ends, not per heartbeat. */
+        if (!!hb->persist_error != n->persist_failing) {
+                n->persist_failing = hb->persist_error != NULL;
+                if (hb->persist_error)
+                        brm_warn(MOD, "%s cannot write its container records: %s (it applies changes regardless)",
+                                 n->name, hb->persist_error);
+                else
+                        brm_info(MOD, "%s writes its container records again", n->name);
+        }
         brm_registry_seen(n);
 }
 
