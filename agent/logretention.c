@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,19 +18,24 @@
 #define MOD "logs"
 #define SWEEP_MS 30000
 #define FIRST_SWEEP_MS 1000
+#define SPACE_MS 1000             /* free space is looked at this often */
 #define WARN_EVERY_MS 3600000
+#define SHORT_WARN_EVERY_MS 60000
 
 struct brm_logretention {
         struct brm_logdir dir;
-        uint64_t budget, retention_ms;
+        uint64_t budget, retention_ms, reserve;
         uv_timer_t timer;
-        uint64_t over_budget_warned;
+        uv_timer_t space;
+        int open_handles;
+        uint64_t over_budget_warned, short_warned;
 };
 
 struct victim {
         char path[1800];
         time_t mtime;
         uint64_t size;
+        uint64_t disk;    /* what deleting it gives back (its blocks) */
         int rank; /* 0: a removed container's, 1: a rotated file */
 };
 
@@ -91,6 +97,7 @@ static void scan_log(struct sweep *w, const char *dir, int rank)
                 snprintf(x->path, sizeof(x->path), "%s", path);
                 x->mtime = st.st_mtime;
                 x->size = (uint64_t)st.st_size;
+                x->disk = (uint64_t)st.st_blocks * 512;
                 x->rank = rank;
         }
         closedir(d);
@@ -116,19 +123,67 @@ static int cmp_victim(const void *a, const void *b)
         return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
 }
 
+/* Free bytes on the logs' file system; UINT64_MAX when it cannot tell. */
+static uint64_t avail(const struct brm_logretention *r)
+{
+        struct statvfs sv;
+
+        if (statvfs(r->dir.root, &sv) < 0)
+                return UINT64_MAX;
+        return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+/* The file system is short of space: the logs of removed containers go,
+ * all of them, whatever their retention; then the oldest rotated files
+ * until twice the reserve is free (the writers stop at the reserve itself,
+ * so the sweep acts before they have to drop). Files being written are
+ * their writers' to free (lib/logrec.h). */
+static void free_space(struct sweep *w, uint64_t left)
+{
+        struct brm_logretention *r = w->r;
+        uint64_t before = left, target = 2 * r->reserve;
+        size_t removed = 0;
+
+        for (size_t i = 0; i < w->n && (left < target || w->v[i].rank == 0); i++) {
+                if (!w->v[i].path[0] || unlink(w->v[i].path) < 0)
+                        continue;
+                left += w->v[i].disk;
+                removed++;
+                if (w->v[i].rank == 0) {
+                        /* The removed container's directory, once empty. */
+                        char *slash = strrchr(w->v[i].path, '/');
+                        *slash = '\0';
+                        rmdir(w->v[i].path);
+                }
+        }
+        if (removed)
+                brm_info(MOD, "disk short of space (%llu KiB free, %llu KiB kept for the node's state): removed %zu "
+                              "log files, %llu KiB",
+                         (unsigned long long)(before >> 10), (unsigned long long)(r->reserve >> 10), removed,
+                         (unsigned long long)((left - before) >> 10));
+        if (left < target && r->short_warned + SHORT_WARN_EVERY_MS < (uint64_t)w->now) {
+                r->short_warned = (uint64_t)w->now;
+                brm_warn(MOD, "disk short of space: %llu KiB free and no more log files to remove (only files being "
+                              "written, which their writers keep small); logs are dropped rather than take the last "
+                              "%llu KiB",
+                         (unsigned long long)(left >> 10), (unsigned long long)(r->reserve >> 10));
+        }
+}
+
 void brm_logretention_sweep(struct brm_logretention *r)
 {
         struct sweep w = { .r = r, .now = brm_now_ms() };
-        uint64_t before;
+        uint64_t before, left;
         size_t removed = 0;
 
         brm_logdir_walk(&r->dir, visit, &w);
+        qsort(w.v, w.n, sizeof(*w.v), cmp_victim);
         if (w.total > r->budget) {
                 before = w.total;
-                qsort(w.v, w.n, sizeof(*w.v), cmp_victim);
                 for (size_t i = 0; i < w.n && w.total > r->budget; i++)
                         if (unlink(w.v[i].path) == 0) {
                                 w.total -= w.v[i].size;
+                                w.v[i].path[0] = '\0';
                                 removed++;
                         }
                 brm_info(MOD, "logs took %llu bytes, over the budget of %llu: removed %zu oldest files",
@@ -140,12 +195,23 @@ void brm_logretention_sweep(struct brm_logretention *r)
                                  (unsigned long long)w.total, (unsigned long long)r->budget);
                 }
         }
+        if (r->reserve && (left = avail(r)) < 2 * r->reserve)
+                free_space(&w, left);
         free(w.v);
 }
 
 static void on_timer(uv_timer_t *t)
 {
         brm_logretention_sweep(t->data);
+}
+
+/* One statvfs a second; a sweep only when space is short. */
+static void on_space(uv_timer_t *t)
+{
+        struct brm_logretention *r = t->data;
+
+        if (avail(r) < 2 * r->reserve)
+                brm_logretention_sweep(r);
 }
 
 int brm_logretention_open(const struct brm_logretention_opts *opts, struct brm_logretention **ret)
@@ -157,20 +223,31 @@ int brm_logretention_open(const struct brm_logretention_opts *opts, struct brm_l
         r->dir = *opts->dir;
         r->budget = opts->budget;
         r->retention_ms = opts->retention_ms;
+        r->reserve = opts->reserve;
         uv_timer_init(opts->loop, &r->timer);
         r->timer.data = r;
         uv_timer_start(&r->timer, on_timer, FIRST_SWEEP_MS, SWEEP_MS);
+        uv_timer_init(opts->loop, &r->space);
+        r->space.data = r;
+        if (r->reserve)
+                uv_timer_start(&r->space, on_space, SPACE_MS, SPACE_MS);
+        r->open_handles = 2;
         *ret = r;
         return 0;
 }
 
 static void timer_closed(uv_handle_t *h)
 {
-        free(h->data);
+        struct brm_logretention *r = h->data;
+
+        if (--r->open_handles == 0)
+                free(r);
 }
 
 void brm_logretention_close(struct brm_logretention *r)
 {
-        if (r)
-                uv_close((uv_handle_t *)&r->timer, timer_closed);
+        if (!r)
+                return;
+        uv_close((uv_handle_t *)&r->timer, timer_closed);
+        uv_close((uv_handle_t *)&r->space, timer_closed);
 }

@@ -3,7 +3,13 @@
  * sweep runs a second after opening, every 30 s after, and on request
  * (when a container was removed). Over the budget, the oldest files go
  * first: removed containers' logs before rotated files, and never a file
- * still being written. */
+ * still being written.
+ *
+ * With a reserve, free space on the logs' file system is looked at every
+ * second too: below twice the reserve, removed containers' logs go first
+ * whatever their retention, then the oldest rotated files, until twice the
+ * reserve is free again. The log writers themselves never write into the
+ * reserve (lib/logrec.h), so the node's state can always be written. */
 #ifndef BRM_LOGRETENTION_H
 #define BRM_LOGRETENTION_H
 
@@ -18,6 +24,7 @@ struct brm_logretention_opts {
         const struct brm_logdir *dir;
         uint64_t budget;          /* bytes for all logs together */
         uint64_t retention_ms;    /* how long a removed container's log is kept */
+        uint64_t reserve;         /* free bytes kept for the node's state; 0 = not looked at */
 };
 
 struct brm_logretention;

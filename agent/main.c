@@ -74,6 +74,7 @@ static void open_logs(struct brm_agent *a)
         };
         struct brm_logretention_opts ro = {
                 .loop = a->loop, .dir = &a->logdir, .budget = a->cfg.log_budget, .retention_ms = a->cfg.log_retention_ms,
+                .reserve = a->cfg.log_reserve,
         };
         if ((r = brm_logdir_init(&a->logdir, logdir)) < 0 || (r = brm_logdir_create(&a->logdir)) < 0 ||
             (r = brm_logstream_open(&lo, &a->logs)) < 0 || (r = brm_logretention_open(&ro, &a->retention)) < 0)
