@@ -30,6 +30,9 @@ int main(void)
 
         brm_agent_config_defaults(&cfg);
         CHECK_U64(cfg.heartbeat_interval_ms, ==, 5000);
+        CHECK_U64(cfg.log_reserve, ==, 4u << 20);
+        CHECK_INT(brm_agent_config_set(&cfg, "log_reserve", "8M", err, sizeof(err)), ==, 0);
+        CHECK_U64(cfg.log_reserve, ==, 8u << 20);
         snprintf(json, sizeof(json),
                  "{\"master\": [\"10.0.0.1:7443\", \"master.local:7443\"], \"token\": \"%s\", \"name\": \"pi-7\","
                  " \"state_dir\": \"/data/bramble\", \"heartbeat_interval\": \"2s\", \"log_level\": \"debug\"}",
@@ -66,6 +69,8 @@ int main(void)
         expect_error("{\"name\": \"Bad_Name\"}", "name");
         expect_error("{\"state_dir\": \"relative/path\"}", "state_dir");
         expect_error("{\"log_level\": \"loud\"}", "log_level");
+        expect_error("{\"log_reserve\": \"512K\"}", "log_reserve");
+        expect_error("{\"log_reserve\": \"2G\"}", "log_reserve");
         expect_error("{\"colour\": \"blue\"}", "unknown field 'colour'");
         expect_error("{\"name\": 5}", "name");
         expect_error("{\n\"master\": \"m:1\",\n\"name\": }", "not valid JSON (near line 3)");

@@ -1,11 +1,14 @@
 /* The log budget and retention sweep on a made-up log directory: expired
  * removed logs go whole, then the oldest files (removed containers' before
- * rotated ones) until the budget holds, never a file being written. The
- * loop only closes the sweep's timer. */
+ * rotated ones) until the budget holds, never a file being written; and
+ * when the file system is short of space (below twice the reserve), every
+ * removed log whatever its retention, then rotated files. The loop only
+ * closes the sweep's timers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -95,6 +98,39 @@ int main(void)
 
         brm_logretention_close(r);
         brm_logretention_close(NULL);
+
+        /* Short of space. Not short (a reserve of 1 byte): within the budget
+         * and retention, nothing goes. */
+        {
+                struct brm_logretention *s1 = NULL, *s2 = NULL;
+                struct statvfs sv;
+                uint64_t avail;
+
+                snprintf(removed_new, sizeof(removed_new), "removed/fresh.%lld/log", now - 1000);
+                file(removed_new, 1000, 5);
+                file("containers/web/log.1", 1000, 30);
+                CHECK_INT(statvfs(root, &sv), ==, 0);
+                avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+                struct brm_logretention_opts o2 = { .loop = &loop, .dir = &d, .budget = 1ull << 40,
+                                                    .retention_ms = 3600 * 1000, .reserve = 1 };
+                CHECK_INT(brm_logretention_open(&o2, &s1), ==, 0);
+                brm_logretention_sweep(s1);
+                CHECK(there(removed_new));
+                CHECK(there("containers/web/log.1"));
+                brm_logretention_close(s1);
+                /* Short: what is free is under twice the reserve. */
+                o2.reserve = avail / 2 + (1 << 20);
+                CHECK_INT(brm_logretention_open(&o2, &s2), ==, 0);
+                brm_logretention_sweep(s2);
+                CHECK(!there(removed_new));
+                snprintf(removed_new, sizeof(removed_new), "removed/fresh.%lld", now - 1000);
+                CHECK(!there(removed_new));
+                CHECK(!there("containers/web/log.1"));
+                CHECK(there("containers/web/log"));
+                CHECK(there("containers/db/log"));
+                CHECK(there("agent/log"));
+                brm_logretention_close(s2);
+        }
         CHECK_INT(uv_run(&loop, UV_RUN_DEFAULT), ==, 0);
         CHECK_INT(uv_loop_close(&loop), ==, 0);
         {
