@@ -177,7 +177,8 @@ void brm_logretention_sweep(struct brm_logretention *r)
         size_t removed = 0;
 
         brm_logdir_walk(&r->dir, visit, &w);
-        qsort(w.v, w.n, sizeof(*w.v), cmp_victim);
+        if (w.n)
+                qsort(w.v, w.n, sizeof(*w.v), cmp_victim);
         if (w.total > r->budget) {
                 before = w.total;
                 for (size_t i = 0; i < w.n && w.total > r->budget; i++)
