@@ -23,14 +23,15 @@
 
 static void retry(uv_timer_t *t);
 
-/* Notes what failed (the first reason is kept until everything is
- * written) and makes sure it is tried again. */
+/* Notes what failed (the first reason of a round is the one reported)
+ * and makes sure it is tried again. */
 static void failed(struct brm_supervisor *sup, const char *what, int r)
 {
         if (!sup->persist_error[0]) {
                 snprintf(sup->persist_error, sizeof(sup->persist_error), "%s: %s", what, strerror(-r));
-                brm_err(MOD, "cannot write %s: %s; applied in memory, retrying every %d s", what, strerror(-r),
-                        RETRY_MS / 1000);
+                if (!sup->retrying)
+                        brm_err(MOD, "cannot write %s: %s; applied in memory, retrying every %d s", what,
+                                strerror(-r), RETRY_MS / 1000);
         }
         if (!sup->closing && !uv_is_active((uv_handle_t *)&sup->retry))
                 uv_timer_start(&sup->retry, retry, RETRY_MS, RETRY_MS);
@@ -106,13 +107,17 @@ static void leftover(const char *name, void *arg)
         brm_persist_removed(sup, name);
 }
 
-/* Everything marked, once more; the first reason stays until all is
- * written. */
+/* Everything marked, once more. The reason reported is this round's; the
+ * log hears of it only when it changes. */
 static void retry(uv_timer_t *t)
 {
         struct brm_supervisor *sup = t->data;
+        char before[sizeof(sup->persist_error)];
         bool ok = true;
 
+        memcpy(before, sup->persist_error, sizeof(before));
+        sup->persist_error[0] = '\0';
+        sup->retrying = true;
         if (sup->desired_dirty)
                 ok &= brm_persist_desired(sup) == 0;
         for (struct container *c = sup->list; c; c = c->next)
@@ -123,10 +128,13 @@ static void retry(uv_timer_t *t)
                 brm_ctrrecord_list(sup->dir, leftover, sup);
                 ok &= !sup->records_left;
         }
+        sup->retrying = false;
         if (ok) {
                 uv_timer_stop(&sup->retry);
-                sup->persist_error[0] = '\0';
                 brm_info(MOD, "the container records are written again");
+        } else if (strcmp(before, sup->persist_error) != 0) {
+                brm_err(MOD, "still cannot write the container records: %s; retrying every %d s", sup->persist_error,
+                        RETRY_MS / 1000);
         }
 }
 

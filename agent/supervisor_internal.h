@@ -70,7 +70,7 @@ struct brm_supervisor {
          * which is also closed last, making close asynchronous also
          * without containers. */
         uv_timer_t retry;
-        bool desired_dirty, records_left;
+        bool desired_dirty, records_left, retrying;
         char persist_error[200];  /* the first reason, "" when all is written */
         bool closing, retry_closed;
         void (*close_cb)(void *arg);
