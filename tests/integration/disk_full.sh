@@ -93,6 +93,7 @@ log "lowest free space while flooded: $low bytes (reserve $RESERVE)"
 cli logs --tail 3 --stderr pi-1/flood
 [[ $CLI_RC -eq 0 ]] || fail "bramble logs while the disk is full: $CLI_ERR"
 assert_contains "$CLI_ERR" "lines of output dropped here: the disk is full" "the flood's stderr"
+log "the flood's stderr: $(tail -n 1 <<<"$CLI_ERR")"
 cli logs --tail 2 --stdout pi-1/flood
 [[ $CLI_RC -eq 0 && "$CLI_OUT" == *"flood: one line"* ]] || fail "the flood's newest lines: $CLI_OUT $CLI_ERR"
 assert_file_contains "${AGENT_LOG[pi-1]}" "disk short of space" "the agent's log"
@@ -157,9 +158,11 @@ shows_problem() { [[ "$(nodes_problem)" == "$REASON" ]]; }
 wait_for 5 shows_problem || fail "bramble nodes -o json: persist_error is '$(nodes_problem)', expected '$REASON'"
 cli nodes
 assert_contains "$CLI_OUT" "[STATE NOT PERSISTED: $REASON]" "bramble nodes"
+log "bramble nodes:"$'\n'"$CLI_OUT"
 assert_eq "$REASON" "$(ps_field keep 'c.get("node_persist_error")')" "bramble ps -o json: keep's node_persist_error"
 cli ps
 assert_contains "$CLI_OUT" "node pi-1: STATE NOT PERSISTED: $REASON" "bramble ps"
+log "bramble ps:"$'\n'"$CLI_OUT"
 assert_eq running "$(ps_field keep 'c["state"]')" "keep's state"
 assert_file_contains "$MASTER_LOG" "pi-1 cannot write its container records: $REASON" "the master's log"
 
