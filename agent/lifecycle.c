@@ -223,7 +223,7 @@ static void fail(struct container *c, const char *fmt, const char *arg)
         brm_lifecycle_save_state(c);
 }
 
-static int write_bundle(struct container *c, const struct brm_image_config *img)
+static int write_bundle(struct container *c, const struct brm_image_config *img, char *why, size_t why_size)
 {
         struct brm_ocispec_params p = {
                 .spec = &c->desired,
@@ -231,16 +231,23 @@ static int write_bundle(struct container *c, const struct brm_image_config *img)
                 .cgroups_path = c->rec.cgroup,
                 .cgroup_version = c->sup->cg.ops->version,
                 .swap = c->sup->cg.swap,
+                .seccomp_profile = c->sup->seccomp_profile[0] ? c->sup->seccomp_profile : NULL,
         };
         char *json;
-        int r = brm_ocispec_build(&p, &json);
+        int r = brm_ocispec_build(&p, &json, why, why_size);
 
+        /* The profile's parse tree (a few hundred KiB in small pieces) is
+         * freed by now: give it back rather than keep it for the agent's
+         * lifetime. */
+        brm_heap_trim();
         if (r < 0)
                 return r;
         r = brm_ctrrecord_write(c->sup->dir, c->name, "config.json", json);
         free(json);
         if (r == 0)
                 r = brm_ctrrecord_write(c->sup->dir, c->name, "spec.json", c->desired_key);
+        if (r < 0)
+                snprintf(why, why_size, "cannot write the bundle: %s", strerror(-r));
         return r;
 }
 
@@ -266,10 +273,8 @@ static void resolved(uv_work_t *req, int status)
                 fail(c, "%s", w->why);
                 goto out;
         }
-        if ((r = write_bundle(c, &w->img)) < 0) {
-                fail(c, "cannot write the bundle: %s", r == -EINVAL ? "nothing to run (no args, no entrypoint) "
-                                                                     "or a user that the image does not define"
-                                                                   : strerror(-r));
+        if ((r = write_bundle(c, &w->img, w->why, sizeof(w->why))) < 0) {
+                fail(c, "%s", w->why);
                 goto out;
         }
         brm_debug(MOD, "%s: image resolved", c->name);

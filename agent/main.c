@@ -25,7 +25,8 @@ static void usage(FILE *f)
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
-                "here), log_max_size, log_max_files, log_budget, log_retention. Flags override the file. The token is needed only for the\n"
+                "here), seccomp_profile (default /usr/share/containers/seccomp.json), log_max_size, log_max_files,\n"
+                "log_budget, log_retention. Flags override the file. The token is needed only for the\n"
                 "first start; later starts use the identity stored in the state dir.\n");
 }
 
@@ -253,8 +254,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
-        brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
-                          a.cfg.log_max_files, container_removed, &a);
+        brm_workload_open(&a.wl, a.loop, &a.cfg, container_removed, &a);
         if (a.logs)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",

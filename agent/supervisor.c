@@ -327,6 +327,8 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 brm_err(MOD, "%s", why);
                 goto fail;
         }
+        if (opts->seccomp_profile)
+                snprintf(sup->seccomp_profile, sizeof(sup->seccomp_profile), "%s", opts->seccomp_profile);
         if (opts->shim)
                 snprintf(sup->shim, sizeof(sup->shim), "%s", opts->shim);
         else
@@ -368,6 +370,8 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
                 snprintf(why, why_size, "%s", missing);
                 return -ENOTSUP;
         }
+        if ((r = brm_ocispec_seccomp_check(spec, sup->seccomp_profile[0] ? sup->seccomp_profile : NULL, why, why_size)) < 0)
+                return r;
         if ((r = brm_image_identify(spec->image, &kind, why, why_size)) < 0)
                 return r;
         if (kind == BRM_IMAGE_ROOTFS && !spec->args[0]) {

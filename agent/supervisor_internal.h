@@ -55,6 +55,7 @@ struct brm_supervisor {
         char images[512];
         char shim[512];
         char unpack[512];         /* bramble-unpack, the image helper */
+        char seccomp_profile[1024]; /* "" = seccomp.h's default */
         struct brm_logdir logs;   /* the container logs: containers/, removed/ */
         uint64_t log_max_size;
         unsigned log_max_files;

@@ -249,7 +249,8 @@ static void cleanup_on_exit(void)
 
 void sv_setup(void)
 {
-        static const char *const applets[] = { "sh", "sleep", "dd", "cat", "echo", "true", "ls", "test", "[", "yes" };
+        static const char *const applets[] = { "sh", "sleep", "dd", "cat", "echo", "true", "ls", "test", "[", "yes",
+                                                 "wc", "head", "chown" };
         char cmd[1280];
         struct stat st;
 

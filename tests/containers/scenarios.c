@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -396,3 +397,143 @@ void scenario_logs(void)
         sv_teardown();
 }
 
+
+/* ---- confinement ---- */
+
+static char sys_extra[64];
+
+static void unmount_sys_extra(void)
+{
+        if (sys_extra[0])
+                umount2(sys_extra, MNT_DETACH);
+        sys_extra[0] = '\0';
+}
+
+/* Runs NAME (its args set by the caller) to its end and returns its
+ * stdout, NUL-terminated (the caller frees it); *EXIT its exit code. */
+static char *run_to_end(struct brm_container_spec *s, int *exit_code)
+{
+        struct sv_logfile lf;
+        struct sv_snap x;
+        char dir[400];
+        size_t cap = 1, len = 0;
+        char *out = calloc(1, 1);
+        pid_t a;
+
+        a = sv_agent_start(s, 1);
+        WAIT_FOR(s->name, x, x.state == BRM_CS_EXITED || x.state == BRM_CS_FAILED, 30000, "the container to finish");
+        CHECK_INT(x.state, ==, BRM_CS_EXITED);
+        *exit_code = x.exit_code;
+        snprintf(dir, sizeof(dir), "%s/logs/containers/%s", sv_state, s->name);
+        CHECK(sv_log_load(dir, "log", &lf));
+        for (size_t i = 0; i < lf.n; i++) {
+                const struct brm_logrec *r = &lf.r[i];
+                CHECK((out = realloc(out, cap += r->len + 1)));
+                memcpy(out + len, r->data, r->len);
+                len += r->len;
+                out[len++] = '\n';
+                out[len] = '\0';
+        }
+        sv_log_free(&lf);
+        sv_check_no_zombies(a);
+        sv_agent_kill(a, SIGTERM);
+        return out;
+}
+
+/* The default confinement under the host's runtime (runc here; the image
+ * test runs the same probe under crun on cgroup v2): every attempt of the
+ * probe is refused, a file system mounted below the host's /sys included;
+ * --security-opt seccomp=unconfined and --cap-add take effect; ordinary
+ * programs (a shell script, the log benchmark's writer) run. */
+void scenario_confine(void)
+{
+        struct brm_container_spec s;
+        char cmd[1400], *out;
+        int code;
+
+        snprintf(cmd, sizeof(cmd), "cp %s/brm_confine_probe %s/brm_logwriter %s/bin/", getenv("BRM_BIN"), getenv("BRM_BIN"),
+                 sv_rootfs);
+        sv_sh(cmd);
+        /* A file system below the host's /sys, as debugfs or configfs
+         * would be on a Pi: it must be read-only in the container too. */
+        if (mount("brm-probe", "/sys/kernel/debug", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k") == 0)
+                snprintf(sys_extra, sizeof(sys_extra), "/sys/kernel/debug");
+        else if (mount("brm-probe", "/sys/kernel/config", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k") == 0)
+                snprintf(sys_extra, sizeof(sys_extra), "/sys/kernel/config");
+        else
+                printf("confine: no file system could be mounted below /sys here (%s): that check is left out\n",
+                       strerror(errno));
+        atexit(unmount_sys_extra);
+
+        s = sv_spec("probe", sv_rootfs, BRM_RESTART_NEVER, NULL);
+        s.args[0] = "/bin/brm_confine_probe";
+        out = run_to_end(&s, &code);
+        printf("confine: the probe under the default confinement:\n%s", out);
+        CHECK(!strstr(out, "FAIL"));
+        CHECK(strstr(out, "ok   add_key: refused"));
+        CHECK(strstr(out, "ok   keyctl: refused (Operation not permitted)"));
+        CHECK(strstr(out, "ok   unshare-user: refused (Operation not permitted)"));
+        CHECK(strstr(out, "ok   clone-user: refused (Operation not permitted)"));
+        CHECK(strstr(out, "ok   perf_event_open: refused"));
+        CHECK(strstr(out, "ok   userfaultfd: refused"));
+        CHECK(strstr(out, "ok   write-root: refused (Read-only file system)"));
+        CHECK(strstr(out, "ok   write-sys: refused (Read-only file system)"));
+        CHECK(strstr(out, "ok   write /sys/fs/cgroup/"));
+        if (sys_extra[0]) {
+                char want[128];
+                snprintf(want, sizeof(want), "ok   create under %s: refused (Read-only file system)", sys_extra);
+                CHECK(strstr(out, want));
+        }
+        CHECK(strstr(out, "confined: 0 allowed"));
+        CHECK_INT(code, ==, 0);
+        free(out);
+        unmount_sys_extra();
+
+        /* Less confinement, asked for. */
+        s = sv_spec("loose", sv_rootfs, BRM_RESTART_NEVER, NULL);
+        s.args[0] = "/bin/brm_confine_probe";
+        s.args[1] = "try";
+        s.args[2] = "add_key";
+        s.seccomp = "unconfined";
+        out = run_to_end(&s, &code);
+        printf("confine: seccomp=unconfined: %s", out);
+        CHECK(strstr(out, "add_key allowed"));
+        free(out);
+        s = sv_spec("admin", sv_rootfs, BRM_RESTART_NEVER, NULL);
+        s.args[0] = "/bin/brm_confine_probe";
+        s.args[1] = "try";
+        s.args[2] = "mount";
+        s.cap_add = UINT64_C(1) << 21; /* SYS_ADMIN */
+        out = run_to_end(&s, &code);
+        printf("confine: --cap-add SYS_ADMIN: %s", out);
+        CHECK(strstr(out, "mount allowed"));
+        free(out);
+        s = sv_spec("nochown", sv_rootfs, BRM_RESTART_NEVER, "cd /tmp && echo x > f && chown 1:1 f && echo chowned");
+        s.cap_drop = UINT64_C(1) << 0; /* CHOWN */
+        out = run_to_end(&s, &code);
+        printf("confine: --cap-drop CHOWN: %s", out);
+        CHECK(!strstr(out, "chowned"));
+        CHECK_INT(code, !=, 0);
+        free(out);
+
+        /* Ordinary programs under the default confinement. */
+        s = sv_spec("script", sv_rootfs, BRM_RESTART_NEVER,
+                    "set -e; cd /tmp; i=0; while [ $i -lt 50 ]; do echo $i >> n; i=$((i+1)); done; "
+                    "ls -l /tmp > /dev/null; cat n | wc -l; yes | head -n 3 > /dev/null; sleep 0.1 & wait; echo done");
+        out = run_to_end(&s, &code);
+        CHECK_INT(code, ==, 0);
+        CHECK(strstr(out, "50\ndone\n"));
+        free(out);
+        s = sv_spec("writer", sv_rootfs, BRM_RESTART_NEVER, NULL);
+        s.args[0] = "/bin/brm_logwriter";
+        s.args[1] = "-r";
+        s.args[2] = "200";
+        s.args[3] = "-d";
+        s.args[4] = "1";
+        out = run_to_end(&s, &code);
+        CHECK_INT(code, ==, 0);
+        CHECK(strstr(out, "logwriter: wrote"));
+        free(out);
+        printf("confine: the script and the log writer ran\n");
+        sv_teardown();
+}

@@ -61,6 +61,7 @@ void scenario_desired(void);
 void scenario_refuse(void);
 void scenario_image(const char *image);
 void scenario_logs(void);
+void scenario_confine(void);
 
 void bench_logs(int seconds);
 void bench_start(int rounds);
