@@ -65,7 +65,7 @@ log "hog OOM-killed (oom_kills restarts reason exit: $seen_oom) and restarted"
 
 # stop, start, rm converge on the node.
 # Less confinement than the defaults is said in ps, human and JSON.
-printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chmod", "fchmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}' >"$WORK/profile.json"
+printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chmod", "fchmod", "fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}' >"$WORK/profile.json"
 cli run pi-1 admin --image "$ROOTFS" --restart never --cap-add SYS_PTRACE --cap-drop chown \
         --security-opt seccomp="$WORK/profile.json" -- sh -c 'chmod 600 /tmp 2>&1; echo chmod-exit=$?'
 [[ $CLI_RC -eq 0 ]] || fail "bramble run admin: exit $CLI_RC: $CLI_ERR"
