@@ -92,7 +92,7 @@ int main(int argc, char **argv)
         };
         struct brm_master m;
         struct brm_master_config *cfg = &m.cfg;
-        char host[256], addr[300];
+        char host[256], addr[300], detail[600];
         enum brm_log_level level;
         uint16_t port;
         uint64_t v;
@@ -193,8 +193,9 @@ int main(int argc, char **argv)
         else
                 brm_debug(MOD, "open-file limit %llu", (unsigned long long)v);
         m.loop = uv_default_loop();
-        if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created)) < 0) {
-                fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, brm_strerror(r));
+        if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created, detail,
+                             sizeof(detail))) < 0) {
+                fprintf(stderr, "bramble-master: cluster CA unusable: %s\n", detail);
                 goto out_ca;
         }
         if ((r = brm_store_open(&brm_store_sqlite, cfg->data_dir, &m.store)) < 0) {
