@@ -147,19 +147,17 @@ static int move(const char *from_dir, const char *to_dir, const char *name)
 int brm_restore(const struct brm_store_ops *ops, const char *data_dir, const char *snapshot)
 {
         char src[PATH_MAX], real_data[PATH_MAX], stage_dir[4096], marker[4096], aside[4096], moved[512] = "",
-             installed[512] = "", text[PATH_MAX + 2];
+             installed[512] = "", text[PATH_MAX + 2], named[4096];
         struct item it[16];
         size_t n = items(ops, it, 16);
         struct stat st;
         int r;
 
         /* A bare name means one of this data dir's snapshots. */
-        if (stat(snapshot, &st) < 0 && errno == ENOENT && !strchr(snapshot, '/')) {
-                char alt[4096];
-                if (brm_path(alt, sizeof(alt), "%s/" BRM_SNAPSHOT_DIR "/%s", data_dir, snapshot) >= 0 &&
-                    stat(alt, &st) == 0)
-                        snapshot = strcpy(text, alt);
-        }
+        if (stat(snapshot, &st) < 0 && errno == ENOENT && !strchr(snapshot, '/') &&
+            brm_path(named, sizeof(named), "%s/" BRM_SNAPSHOT_DIR "/%s", data_dir, snapshot) >= 0 &&
+            stat(named, &st) == 0)
+                snapshot = named;
         if (stat(snapshot, &st) < 0)
                 return refuse(snapshot, "%s: expected a snapshot directory such as %s/" BRM_SNAPSHOT_DIR "/<newest>",
                               strerror(errno), data_dir);
