@@ -51,7 +51,7 @@ const char *brm_strerror(int err)
         case -EBADMSG:
                 return "malformed message";
         case -EUCLEAN:
-                return "stored data damaged (its integrity check fails)";
+                return "stored data damaged";
         default:
                 return strerror(err < 0 ? -err : err);
         }

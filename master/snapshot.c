@@ -160,6 +160,11 @@ static void after_cb(uv_work_t *w, int status)
                 brm_warn(MOD, "snapshot not taken: %s", uv_strerror(status));
         else if (sn->result < 0)
                 brm_warn(MOD, "snapshot failed, the previous ones are kept: %s", sn->detail);
+        if (status == 0 && sn->result == BRM_STORE_DAMAGED) {
+                char hint[1200];
+                brm_datadir_recovery_hint(sn->data_dir, hint, sizeof(hint));
+                brm_err(MOD, "the database in %s is damaged: stop the master and %s", sn->data_dir, hint);
+        }
         else
                 brm_info(MOD, "%s/" BRM_SNAPSHOT_DIR "/%s written in %llu ms", sn->data_dir, sn->name,
                          (unsigned long long)sn->took_ms);

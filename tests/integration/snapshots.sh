@@ -67,4 +67,24 @@ mapfile -t AFTER < <(ls "$SNAPS")
 assert_eq "${KEPT[*]}" "${AFTER[*]}" "snapshots after a start with --snapshot-interval 0"
 assert_file_lacks "$MASTER_LOG" "written in" "log of the master with --snapshot-interval 0"
 
+# The database damaged under a running master: its snapshots fail and say
+# so, no half or bad copy appears, and none of the good ones is pruned to
+# make room.
+stop_pid "${AGENT_PID[pi-1]}" TERM 10
+stop_pid "$MASTER_PID" TERM 10
+start_master --snapshot-interval 1 --snapshot-keep 3
+mapfile -t GOOD < <(ls "$SNAPS")
+assert_eq 3 "${#GOOD[@]}" "snapshots before the damage"
+pages=$(($(stat -c %s "$MASTER_DIR/bramble.db") / 4096))
+dd if=/dev/urandom of="$MASTER_DIR/bramble.db" bs=4096 seek=1 count=$((pages - 1)) conv=notrunc status=none
+wait_for 5 log_has "$MASTER_LOG" "snapshot: snapshot failed, the previous ones are kept: " ||
+        fail "no failed snapshot reported within 5s of damaging the database"
+assert_file_contains "$MASTER_LOG" "stored data damaged" "master log (why the snapshot failed)"
+assert_file_contains "$MASTER_LOG" "is damaged: stop the master and restore the newest snapshot (of 3) with: bramble-master --data-dir $MASTER_DIR --restore $SNAPS/${GOOD[2]}" "master log"
+sleep 1.2
+mapfile -t NOW < <(ls "$SNAPS")
+assert_eq "${GOOD[*]}" "${NOW[*]}" "snapshots after the database was damaged"
+leftover=$(find "$SNAPS" -mindepth 1 -maxdepth 1 -name '.*')
+assert_eq "" "$leftover" "temporary directories left in $SNAPS after failed snapshots"
+
 pass
