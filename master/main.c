@@ -89,10 +89,7 @@ static int check_state(const char *dir)
         snprintf(key, sizeof(key), "%s/ca.key", dir);
         snprintf(crt, sizeof(crt), "%s/ca.crt", dir);
         snprintf(db, sizeof(db), "%s/bramble.db", dir);
-        if (access(key, F_OK) == 0 || access(crt, F_OK) == 0)
-                have_ca = true;
-        else
-                have_ca = false;
+        have_ca = access(key, F_OK) == 0 || access(crt, F_OK) == 0;
         r = brm_store_verify(&brm_store_sqlite, dir, detail, sizeof(detail));
         if (r == BRM_STORE_DAMAGED)
                 return die_state(dir, "database %s is damaged (quick_check: %s)", db, detail);
