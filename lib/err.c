@@ -50,6 +50,8 @@ const char *brm_strerror(int err)
                 return "certificate not trusted";
         case -EBADMSG:
                 return "malformed message";
+        case -EUCLEAN:
+                return "stored data damaged";
         default:
                 return strerror(err < 0 ? -err : err);
         }
