@@ -105,6 +105,9 @@ echo
 echo "== its output so far (bramble logs --tail 5 ${names[0]}/hello; the node's agent relays it)"
 "$BIN/bramble" logs --tail 5 "${names[0]}/hello" 2>&1 | sed 's/^/   /' || echo "   (bramble logs failed)"
 echo
+echo "== the master's own recovery: a snapshot of its database and CA, taken at start (then hourly)"
+ls -1 "$RUN/data/snapshots" 2>/dev/null | sed 's/^/   snapshots\//' || echo "   (none yet)"
+echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
