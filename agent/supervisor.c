@@ -76,6 +76,7 @@ void brm_supervisor_unref(struct container *c)
         brm_ocispec_spec_free(&c->desired);
         free(c->desired_key);
         free(c->run_key);
+        free(c->lost_why);
         free(c);
         maybe_finish(sup);
 }
@@ -221,10 +222,31 @@ static void record_found(const char *name, void *arg)
         struct brm_supervisor *sup = arg;
         struct container *c;
 
+        char why[900], kwhy[900];
+        int r, k;
+
         if (!(c = find(sup, name)) && !(c = create(sup, name)))
                 return;
-        brm_ctrrecord_load_state(sup->dir, name, &c->rec);
-        brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key);
+        /* A record that cannot be read is reported, and the container is
+         * taken over from what its shim and the runtime know (adopt), never
+         * killed for it. */
+        why[0] = kwhy[0] = '\0';
+        r = brm_ctrrecord_load_state(sup->dir, name, &c->rec, why, sizeof(why));
+        if (r == 1)
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew at the next change", name, why);
+        c->rec_lost = r < 0;
+        c->rec_damaged = r < 0 && r != -ENOENT;
+        k = brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key, kwhy, sizeof(kwhy));
+        if (k == 1)
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew at the next run", name, kwhy);
+        c->key_lost = k < 0;
+        if ((r < 0 && r != -ENOENT) || (k < 0 && k != -ENOENT)) {
+                char *lost = NULL;
+                if (asprintf(&lost, "%s%s%s", r < 0 && r != -ENOENT ? why : "",
+                             r < 0 && r != -ENOENT && k < 0 && k != -ENOENT ? "; " : "",
+                             k < 0 && k != -ENOENT ? kwhy : "") >= 0)
+                        c->lost_why = lost;
+        }
 }
 
 /* Log directories without a container: the agent ended after removing the
