@@ -4,7 +4,8 @@
 # another node's certificate. The agent refuses to start with one line that
 # names the file, says what is wrong with it and what to do, and exits 1;
 # it does not generate a new key over a lost one. With the files restored
-# it starts and is Ready again.
+# it starts and is Ready again; without its certificates it joins again
+# with its key, as the message advises.
 source "$(dirname "$0")/lib.sh"
 
 start_master
@@ -74,4 +75,13 @@ restore
 start_agent n1
 wait_for 10 all_in_state Ready n1 || fail "n1 not Ready after its state dir was restored: $(states n1)"
 assert_eq "$KEY_SUM" "$(sha256_of "$STATE/node.key")" "node.key after the restart"
+stop_pid "${AGENT_PID[n1]}"
+
+# The advice for a lost certificate works: without node.crt and ca.crt the
+# node joins again with its key, under its name.
+rm "$STATE/node.crt" "$STATE/ca.crt"
+start_agent n1 --token "$(create_token --ttl 1h --uses 1)"
+wait_for 10 all_in_state Ready n1 || fail "n1 not Ready after joining again with its key: $(states n1)"
+assert_file_contains "${AGENT_LOG[n1]}" "joined the cluster as n1" "agent n1 log after joining again"
+assert_eq "$KEY_SUM" "$(sha256_of "$STATE/node.key")" "node.key after joining again"
 pass
