@@ -35,7 +35,7 @@ static int read_ints(const char *dir, const char *name, const char *file, long l
 
         if ((r = brm_ctrrecord_path(dir, name, file, path, sizeof(path))) < 0 ||
             (r = brm_file_read(path, 256, &data, &len)) < 0)
-                return r;
+                return r == -EFBIG ? -EINVAL : r; /* not a file the shim or the runtime wrote */
         p = (char *)data;
         *got = 0;
         for (int i = 0; i < n; i++, p = end) {
@@ -149,8 +149,9 @@ static void printable(char *s)
                         *s = '?';
 }
 
-/* Parses a record that must be a JSON object; WHY says what is wrong. */
-static json_t *parse_object(const uint8_t *data, size_t len, char *why, size_t size)
+/* Parses a record that must be a JSON object (or array); WHY says what is
+ * wrong. */
+static json_t *parse_json(const uint8_t *data, size_t len, bool array, char *why, size_t size)
 {
         json_error_t e;
         json_t *o;
@@ -168,8 +169,8 @@ static json_t *parse_object(const uint8_t *data, size_t len, char *why, size_t s
                         snprintf(why, size, "not JSON (%zu bytes; at byte %d: %s)", len, e.position, e.text);
                 return NULL;
         }
-        if (!json_is_object(o)) {
-                snprintf(why, size, "not a JSON object (%zu bytes)", len);
+        if (array ? !json_is_array(o) : !json_is_object(o)) {
+                snprintf(why, size, "not a JSON %s (%zu bytes)", array ? "array" : "object", len);
                 json_decref(o);
                 return NULL;
         }
@@ -290,7 +291,7 @@ int brm_ctrrecord_parse_state(const uint8_t *data, size_t len, struct brm_ctrrec
         json_t *o, *v;
         int64_t cs;
 
-        if (!(o = parse_object(data, len, why, why_size)))
+        if (!(o = parse_json(data, len, false, why, why_size)))
                 return -EINVAL;
         st.restarts = (uint32_t)num(o, "restarts", 0, 0, UINT32_MAX);
         st.oom_kills = (uint32_t)num(o, "oom_kills", 0, 0, UINT32_MAX);
@@ -357,7 +358,7 @@ int brm_ctrrecord_parse_run_key(const char *name, const uint8_t *data, size_t le
                 snprintf(why, why_size, "not JSON (%zu bytes with a NUL byte in them)", len);
                 return -EINVAL;
         }
-        if (!(o = parse_object(data, len, why, why_size)))
+        if (!(o = parse_json(data, len, false, why, why_size)))
                 return -EINVAL;
         if (brm_ocispec_decode_spec(o, &s) < 0) {
                 snprintf(why, why_size, "not a container spec (%zu bytes of JSON)", len);
@@ -503,8 +504,9 @@ int brm_ctrrecord_save_desired(const char *dir, const struct brm_container_spec 
 }
 
 int brm_ctrrecord_load_desired(const char *dir, void (*each)(const struct brm_container_spec *spec, void *arg),
-                               void *arg, size_t *ret_invalid)
+                               void *arg, size_t *ret_invalid, char *why, size_t why_size)
 {
+        char what[300];
         char path[600];
         uint8_t *data;
         size_t len, invalid = 0, i;
@@ -516,12 +518,15 @@ int brm_ctrrecord_load_desired(const char *dir, void (*each)(const struct brm_co
         r = brm_file_read(path, DESIRED_MAX, &data, &len);
         if (r == -ENOENT)
                 goto out;
-        if (r < 0)
-                return r;
-        arr = json_loadb((const char *)data, len, 0, NULL);
+        if (r < 0) {
+                read_problem(r, DESIRED_MAX, what, sizeof(what));
+                snprintf(why, why_size, "%s is %s", path, what);
+                return r == -EFBIG ? -EINVAL : r;
+        }
+        arr = parse_json(data, len, true, what, sizeof(what));
         free(data);
-        if (!json_is_array(arr)) {
-                json_decref(arr);
+        if (!arr) {
+                snprintf(why, why_size, "%s is %s", path, what);
                 return -EINVAL;
         }
         json_array_foreach(arr, i, o) {

@@ -5,7 +5,8 @@
  *   DIR/boot_id        the boot the records below belong to
  *   DIR/NAME/          the bundle and the container's record:
  *     config.json (OCI spec), spec.json (the spec it runs), state.json
- *     (counters), shim.pid ("PID STARTTIME", written by bramble-shim),
+ *     (counters), spec.json.bak and state.json.bak (their copies),
+ *     shim.pid ("PID STARTTIME", written by bramble-shim),
  *     pid (the container's init, written by the runtime), exit ("CODE
  *     STARTED MS", written by bramble-shim), runtime.log
  *
@@ -118,10 +119,11 @@ int brm_ctrrecord_runtime_error(const char *dir, const char *name, char *ret_lin
 int brm_ctrrecord_save_desired(const char *dir, const struct brm_container_spec *specs, size_t n);
 /* Calls EACH for every valid entry of desired.json (the spec lives for the
  * call only) and counts the invalid ones in *RET_INVALID (may be NULL).
- * 0 without a file; -EINVAL when it is not a JSON array (EACH is then not
- * called), -EFBIG, -errno. */
+ * 0 without a file; -EINVAL when it is damaged (not a JSON array, or too
+ * large; EACH is then not called), -errno; WHY then names the file and
+ * says what is wrong, on one line. */
 int brm_ctrrecord_load_desired(const char *dir, void (*each)(const struct brm_container_spec *spec, void *arg),
-                               void *arg, size_t *ret_invalid);
+                               void *arg, size_t *ret_invalid, char *why, size_t why_size);
 
 /* Whether the records belong to the running boot: compares DIR/boot_id
  * with BOOT_ID_FILE (/proc/sys/kernel/random/boot_id) and records the

@@ -162,6 +162,8 @@ void brm_supervisor_converge(struct container *c)
 {
         if (c->sup->closing || c->closing)
                 return;
+        if (!c->has_desired && c->sup->desired_unknown)
+                return;
         switch (c->phase) {
         case P_STARTING:
         case P_STOPPING:
@@ -263,12 +265,17 @@ static void orphan_found(const struct brm_logdir_entry *e, void *arg)
 static void load(struct brm_supervisor *sup)
 {
         size_t invalid = 0;
+        char why[700] = "";
         bool boot;
         int r;
 
-        if ((r = brm_ctrrecord_load_desired(sup->dir, desired_found, sup, &invalid)) < 0)
-                brm_warn(MOD, "desired.json is not readable (%s): starting with an empty desired set", strerror(-r));
-        else if (invalid)
+        if ((r = brm_ctrrecord_load_desired(sup->dir, desired_found, sup, &invalid, why, sizeof(why))) < 0) {
+                /* Not an empty set: that would remove every container. */
+                sup->desired_unknown = true;
+                brm_warn(MOD, "%s: the containers found are left as they are until the master sends the desired "
+                         "state, which writes it anew",
+                         why);
+        } else if (invalid)
                 brm_warn(MOD, "%s/desired.json: %zu entries are not valid: ignored", sup->dir, invalid);
         brm_ctrrecord_list(sup->dir, record_found, sup);
         brm_logdir_walk(&sup->logs, orphan_found, sup);
@@ -417,6 +424,7 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
                 brm_err(MOD, "cannot persist the desired state: %s", strerror(-r));
                 return r;
         }
+        sup->desired_unknown = false;
         for (struct container *c = sup->list; c; c = c->next) {
                 bool keep = false;
                 for (size_t i = 0; i < n && !keep; i++)

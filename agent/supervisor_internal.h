@@ -71,6 +71,9 @@ struct brm_supervisor {
         struct container *list;
         uv_timer_t idle;          /* closed last: makes close asynchronous also without containers */
         bool closing, idle_closed;
+        /* desired.json was damaged: the containers found are left as they
+         * are (not removed as undesired) until the desired state comes. */
+        bool desired_unknown;
         void (*close_cb)(void *arg);
         void *close_arg;
 };

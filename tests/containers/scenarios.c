@@ -479,7 +479,8 @@ static pid_t restart_keeps(int pid, const char *warning)
  * and its copy emptied, cut in the middle, and spec.json and its copy
  * damaged too. Each time the agent says which file is wrong and how,
  * re-adopts the container with the same pid (never kills it for its
- * record) and writes the record anew. */
+ * record) and writes the record anew. Last, desired.json cut short: the
+ * container is left running until the desired state comes. */
 void scenario_records(void)
 {
         struct brm_container_spec s = sv_spec("keeper", sv_rootfs, BRM_RESTART_ALWAYS, "exec sleep 1000");
@@ -548,5 +549,41 @@ void scenario_records(void)
         sv_check_no_zombies(a);
         sv_agent_kill(a, SIGTERM);
         CHECK(sv_alive(pid));
+
+        /* desired.json damaged: the container is left running until the
+         * desired state comes, not removed as undesired. */
+        {
+                char path[300];
+                FILE *f;
+                snprintf(path, sizeof(path), "%s/containers/desired.json", sv_state);
+                CHECK((f = fopen(path, "w")));
+                fputs("[{\"name\":\"keeper\",\"ima", f);
+                CHECK_INT(fclose(f), ==, 0);
+                sv_agent_log_clear();
+                a = sv_agent_start(NULL, -1);
+                snprintf(want, sizeof(want), "%s is cut short (22 bytes, the JSON ends early): the containers found are "
+                                             "left as they are", path);
+                {
+                        uint64_t t0 = brm_mono_ms();
+                        while (!sv_agent_log_has(want)) {
+                                if (brm_mono_ms() - t0 > 10000)
+                                        CHECK_FAIL_("no warning '%s' in the agent's log (%s/agent.log)", want, sv_work);
+                                sv_sleep_ms(50);
+                        }
+                }
+                sv_sleep_ms(2000);
+                CHECK(sv_alive(pid));
+                sv_agent_kill(a, SIGTERM);
+                CHECK(sv_alive(pid));
+                /* The desired state comes: the same container, kept. */
+                a = sv_agent_start(&s, 1);
+                WAIT_FOR("keeper", x, x.state == BRM_CS_RUNNING && x.pid > 0, 10000, "running");
+                CHECK_INT(x.pid, ==, pid);
+                sv_sleep_ms(1000);
+                CHECK(sv_alive(pid));
+                CHECK_INT(record_good("state.json"), ==, 1);
+                printf("records: desired.json damaged: pid %d left running, kept when the desired state came\n", pid);
+                sv_agent_kill(a, SIGTERM);
+        }
         sv_teardown();
 }

@@ -299,7 +299,7 @@ static void test_desired(void)
         struct brm_container_spec specs[2];
         struct seen v = { 0 };
         size_t invalid = 99;
-        char *key1, *key2;
+        char *key1, *key2, why[600];
 
         memset(specs, 0, sizeof(specs));
         snprintf(specs[0].name, sizeof(specs[0].name), "web");
@@ -311,12 +311,12 @@ static void test_desired(void)
         specs[1].stopped = true;
 
         /* No file yet: an empty set. */
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 0);
         CHECK_U64(invalid, ==, 0);
 
         CHECK_INT(brm_ctrrecord_save_desired(dir, specs, 2), ==, 0);
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 2);
         CHECK_STR(v.names[0], "web");
         CHECK_STR(v.args0[0], "httpd");
@@ -340,7 +340,7 @@ static void test_desired(void)
             "\"pids_max\":0,\"restart\":\"always\",\"network\":\"host\",\"workdir\":\"\",\"args\":[],"
             "\"env\":[]},{\"name\":5},\"x\"]");
         memset(&v, 0, sizeof(v));
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 1);
         CHECK_STR(v.names[0], "ok");
         CHECK_U64(invalid, ==, 2);
@@ -349,9 +349,13 @@ static void test_desired(void)
         put("", "desired.json", "{\"name\":\"ok\"}");
         memset(&v, 0, sizeof(v));
         invalid = 99;
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, -EINVAL);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, -EINVAL);
         CHECK_INT(v.n, ==, 0);
         CHECK_U64(invalid, ==, 99);
+        CHECK(strstr(why, "/desired.json is not a JSON array (13 bytes)"));
+        put("", "desired.json", "[{\"name\":\"ok\"");
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, -EINVAL);
+        CHECK(strstr(why, "/desired.json is cut short (13 bytes, the JSON ends early)"));
 }
 
 static void each_name(const char *name, void *arg)
