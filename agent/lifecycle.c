@@ -438,9 +438,10 @@ void brm_lifecycle_adopt(struct container *c, bool same_boot)
                 } else {
                         c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
                         if (lost)
-                                brm_warn(MOD, "%s: %s: no run of it is under way; it is %s as its desired state says",
-                                         c->name, lost,
-                                         c->rec.state == BRM_CS_EXITED ? "not started again" : "started");
+                                brm_warn(MOD, "%s: %s: no run of it is under way; %s", c->name, lost,
+                                         c->rec.state == BRM_CS_EXITED
+                                                 ? "it is not started again (its restart policy is never)"
+                                                 : "it starts again if it is desired");
                 }
                 free(lost);
                 return;

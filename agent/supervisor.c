@@ -170,6 +170,11 @@ void brm_supervisor_converge(struct container *c)
         case P_DELETING:
                 return; /* a step is in flight; its completion converges again */
         case P_RUNNING:
+                /* A run re-adopted while its spec (spec.json) and the desired
+                 * state were both unknown: it is taken as the desired spec
+                 * that has come, rather than restarted for a lost file. */
+                if (!c->run_key && c->has_desired && (c->run_key = strdup(c->desired_key)))
+                        brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->run_key);
                 if (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c))
                         brm_lifecycle_stop(c);
                 return;
@@ -223,7 +228,6 @@ static void record_found(const char *name, void *arg)
 {
         struct brm_supervisor *sup = arg;
         struct container *c;
-
         char why[900], kwhy[900];
         int r, k;
 
@@ -234,13 +238,17 @@ static void record_found(const char *name, void *arg)
          * killed for it. */
         why[0] = kwhy[0] = '\0';
         r = brm_ctrrecord_load_state(sup->dir, name, &c->rec, why, sizeof(why));
-        if (r == 1)
-                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew at the next change", name, why);
+        if (r == 1) {
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew from it", name, why);
+                brm_ctrrecord_save_state(sup->dir, name, &c->rec);
+        }
         c->rec_lost = r < 0;
         c->rec_damaged = r < 0 && r != -ENOENT;
         k = brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key, kwhy, sizeof(kwhy));
-        if (k == 1)
-                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew at the next run", name, kwhy);
+        if (k == 1) {
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew from it", name, kwhy);
+                brm_ctrrecord_save_run_key(sup->dir, name, c->run_key);
+        }
         c->key_lost = k < 0;
         if ((r < 0 && r != -ENOENT) || (k < 0 && k != -ENOENT)) {
                 char *lost = NULL;

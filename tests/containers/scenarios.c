@@ -559,6 +559,10 @@ void scenario_records(void)
                 CHECK((f = fopen(path, "w")));
                 fputs("[{\"name\":\"keeper\",\"ima", f);
                 CHECK_INT(fclose(f), ==, 0);
+                /* The run's spec too: it is taken as the desired one when
+                 * that comes. */
+                damage("spec.json", "garbage", 7);
+                damage("spec.json.bak", "", 0);
                 sv_agent_log_clear();
                 a = sv_agent_start(NULL, -1);
                 snprintf(want, sizeof(want), "%s is cut short (22 bytes, the JSON ends early): the containers found are "
@@ -582,7 +586,9 @@ void scenario_records(void)
                 sv_sleep_ms(1000);
                 CHECK(sv_alive(pid));
                 CHECK_INT(record_good("state.json"), ==, 1);
-                printf("records: desired.json damaged: pid %d left running, kept when the desired state came\n", pid);
+                CHECK_INT(record_good("spec.json"), ==, -1);
+                printf("records: desired.json and spec.json damaged: pid %d left running, kept when the desired "
+                       "state came\n", pid);
                 sv_agent_kill(a, SIGTERM);
         }
         sv_teardown();
