@@ -159,7 +159,7 @@ int main(int argc, char **argv)
         };
         struct brm_agent a;
         const char *config_path = NULL;
-        char err[512];
+        char err[1600];
         enum brm_log_level level;
         bool flag_masters = false;
         int c, r;
@@ -228,8 +228,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: crypto initialisation failed\n");
                 return 1;
         }
-        if ((r = brm_identity_load(&a.id, a.cfg.state_dir)) < 0) {
-                fprintf(stderr, "bramble-agent: state dir %s unusable: %s\n", a.cfg.state_dir, brm_strerror(r));
+        if ((r = brm_identity_load(&a.id, a.cfg.state_dir, err, sizeof(err))) < 0) {
+                fprintf(stderr, "bramble-agent: %s\n", err);
+                brm_identity_free(&a.id);
                 return 1;
         }
         if (!a.id.joined) {

@@ -37,6 +37,11 @@ struct container {
         char *run_key;            /* the same for the current or last run; NULL = never ran */
         enum brm_phase phase;
         struct brm_ctrrecord_state rec; /* persisted in state.json */
+        /* At load: state.json or spec.json (with their copies) could not be
+         * read, state.json because it is damaged (not only missing); what
+         * was wrong with them (malloc'd, freed once adopted). */
+        bool rec_lost, rec_damaged, key_lost;
+        char *lost_why;
         /* The run. */
         int pid;
         struct brm_shimwatch shim;
@@ -67,6 +72,9 @@ struct brm_supervisor {
         struct container *list;
         uv_timer_t idle;          /* closed last: makes close asynchronous also without containers */
         bool closing, idle_closed;
+        /* desired.json was damaged: the containers found are left as they
+         * are (not removed as undesired) until the desired state comes. */
+        bool desired_unknown;
         void (*close_cb)(void *arg);
         void *close_arg;
 };
