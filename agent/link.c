@@ -39,6 +39,24 @@ struct brm_link {
 
 static void schedule(struct brm_link *l, uint64_t delay_ms);
 
+/* A node that has joined waits at most 10 s between attempts, with full
+ * jitter: a master back from a restart sees its nodes again within about
+ * that long, and their handshakes come spread over those 10 s rather than
+ * in a burst. A node that has not joined keeps gRPC's slower policy (cap
+ * 120 s): it may be a card with a wrong or used-up token, retrying for
+ * days. */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_JOINED_CAP_MS 10000
+#define BACKOFF_JOINING_CAP_MS 120000
+
+static void backoff_init(struct brm_link *l)
+{
+        if (l->o.id->joined)
+                brm_backoff_init_full(&l->backoff, BACKOFF_BASE_MS, BACKOFF_JOINED_CAP_MS);
+        else
+                brm_backoff_init(&l->backoff, BACKOFF_BASE_MS, BACKOFF_JOINING_CAP_MS);
+}
+
 /* The link is freed once it is stopped and nothing in flight refers to it. */
 static bool maybe_free(struct brm_link *l)
 {
@@ -264,7 +282,7 @@ static void joined(struct brm_link *l, const Bramble__JoinResponse *jr)
         }
         brm_info(MOD, "joined the cluster as %s; identity stored in %s", l->o.cfg->name, l->o.id->dir);
         l->reconnect_now = true;
-        brm_backoff_reset(&l->backoff);
+        backoff_init(l);
         drop(l, 0);
 }
 
@@ -413,7 +431,7 @@ int brm_link_start(const struct brm_link_opts *opts, struct brm_link **ret)
         }
         l->o.handlers = NULL;
         l->interval_ms = opts->cfg->heartbeat_interval_ms;
-        brm_backoff_init(&l->backoff, 1000, 120000);
+        backoff_init(l);
         uv_timer_init(opts->loop, &l->retry);
         uv_timer_init(opts->loop, &l->beat);
         l->retry.data = l->beat.data = l;
