@@ -59,4 +59,7 @@ assert_eq 1 "$((after - before))" "connections that reached the restarted master
 sleep 1
 assert_eq Ready "$(node_state pi-1)" "pi-1 one second later"
 assert_file_lacks "$AGENT" "sending heartbeat failed" "agent log at the end"
+# While the master was down the proxy accepted, found no master and
+# closed: said in words.
+assert_file_contains "$AGENT" "connection closed by the peer" "agent log while the master was down"
 pass "back $took ms after the master returned, on the first try"
