@@ -28,9 +28,6 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BRM_BIN=${BRM_BIN:-$here/../../build/host/bin}
-MASTER=$BRM_BIN/bramble-master
-AGENT=$BRM_BIN/bramble-agent
-CLI=$BRM_BIN/bramble
 HEARTBEAT=${HEARTBEAT:-5s}
 TIMEOUT=${TIMEOUT:-180}
 N=30
@@ -70,105 +67,41 @@ done
 if ((SMOKE)); then
         N=5 OUTAGE=5 RUNS=1
 fi
-for b in "$MASTER" "$AGENT" "$CLI"; do
-        [[ -x $b ]] || usage_error "$b not found; build first (cmake --preset host && cmake --build build/host -j2) or set BRM_BIN"
-done
-command -v python3 >/dev/null || { echo "master_outage.sh: needs python3 (log timestamps, JSON)" >&2; exit 77; }
+export BRM_BIN
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/brm-outage.XXXXXX")
-PIDS=()
-MPID=
-cleanup() {
-        local p left
-        trap - EXIT INT TERM
-        for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-        for _ in $(seq 1 50); do
-                left=0
-                for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
-                ((left)) || break
-                sleep 0.1
-        done
-        for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-        for p in "${PIDS[@]}"; do { wait "$p"; } 2>/dev/null || true; done
-        if [[ ${BRM_KEEP:-0} == 1 ]]; then
-                echo "master_outage.sh: kept $WORK" >&2
-        else
-                rm -rf "$WORK"
-        fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# lib.sh: master/agent helpers, a private $WORK, and an EXIT trap that stops
+# every process started here, by PID, and removes $WORK unless BRM_KEEP=1.
+# shellcheck source=tests/integration/lib.sh
+source "$here/../integration/lib.sh"
+command -v python3 >/dev/null || skip "needs python3 (JSON, log timestamps)"
 
-log() { printf '[master_outage] %s\n' "$*"; }
-die() {
-        echo "master_outage.sh: $*" >&2
-        exit 1
-}
-# A random port below the kernel's ephemeral range.
-pick_port() {
-        local lo
-        read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-        ((lo > 12000)) || lo=32768
-        echo $((10000 + RANDOM % (lo - 10000)))
-}
-name_of() { printf 'outage-%03d' "$1"; }
-
-# Starts the master on DATA and PORT (PORT chosen when empty) and waits for
-# "listening on"; its log is $WORK/master-SEQ.log, named in MLOG.
-SEQ=0
-start_master() {
-        local try
-        for try in 1 2 3 4 5; do
-                [[ -n ${FIXED_PORT:-} ]] && PORT=$FIXED_PORT || PORT=$(pick_port)
-                SEQ=$((SEQ + 1))
-                MLOG=$WORK/master-$SEQ.log
-                "$MASTER" --data-dir "$WORK/master" --listen "0.0.0.0:$PORT" --heartbeat-interval "$HEARTBEAT" \
-                        >"$WORK/master-$SEQ.stdout" 2>"$MLOG" &
-                MPID=$!
-                PIDS+=("$MPID")
-                for _ in $(seq 1 150); do
-                        grep -q "listening on" "$MLOG" && return 0
-                        kill -0 "$MPID" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -KILL "$MPID" 2>/dev/null || true
-                [[ -z ${FIXED_PORT:-} ]] && grep -q "cannot listen" "$MLOG" && continue
-                die "bramble-master did not start: $(tail -3 "$MLOG")"
-        done
-        die "bramble-master found no free port in 5 tries"
-}
-
-# Prints how many of the N nodes the master lists as Ready and connected.
+# How many of the N nodes the master lists as Ready and connected.
 ready_connected() {
-        BRAMBLE_CONFIG=$WORK/master/admin.json "$CLI" -o json nodes 2>/dev/null | python3 -c '
+        cli -o json nodes
+        [[ $CLI_RC -eq 0 ]] || { echo 0; return 0; }
+        printf '%s' "$CLI_OUT" | python3 -c '
 import json, sys
-print(sum(1 for n in json.load(sys.stdin) if n.get("state") == "Ready" and n.get("connected")))' 2>/dev/null || echo 0
+print(sum(1 for n in json.load(sys.stdin) if n.get("state") == "Ready" and n.get("connected")))'
 }
-wait_all() { # SECONDS -> 0 once all N are Ready and connected
-        local deadline=$((SECONDS + $1))
-        while ((SECONDS < deadline)); do
-                (($(ready_connected) >= N)) && return 0
-                sleep 0.25
-        done
-        return 1
+all_back() {
+        (($(ready_connected) >= N))
 }
 
-# From the logs of run SEQ: seconds from the master's "listening on" to each
-# agent's first session after it, and the aborted handshakes since the kill
-# (an epoch in ms). Prints "last median aborted missing".
+# From the logs: seconds from the master's "listening on" (in MASTER_LOG)
+# to each agent's first session after it, and the handshakes aborted since
+# the kill (an epoch in ms). Prints "last median aborted missing".
 measure() { # MASTER_LOG KILL_MS
-        python3 - "$1" "$2" "$WORK/agents" "$N" <<'EOF'
+        python3 - "$1" "$2" "$LOGS" "$N" <<'EOF'
 import datetime, glob, os, statistics, sys
 
 def ts(line):
     t = datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 
-mlog, kill_s, agents, n = sys.argv[1], int(sys.argv[2]) / 1000.0, sys.argv[3], int(sys.argv[4])
+mlog, kill_s, logs, n = sys.argv[1], int(sys.argv[2]) / 1000.0, sys.argv[3], int(sys.argv[4])
 up = next(ts(l) for l in open(mlog) if "listening on" in l)
 back, aborted = [], 0
-for f in sorted(glob.glob(os.path.join(agents, "*", "agent.log"))):
+for f in sorted(glob.glob(os.path.join(logs, "agent-*.log"))):
     first = None
     for l in open(f, errors="replace"):
         if len(l) < 23 or not l[:4].isdigit():
@@ -186,20 +119,16 @@ EOF
 
 # ---- setup: a master, a token, N agents, all Ready ----
 
-start_master
-FIXED_PORT=$PORT
-TOKEN=$(BRAMBLE_CONFIG=$WORK/master/admin.json "$CLI" token create --ttl 1h --uses "$N") ||
-        die "bramble token create failed"
-mkdir -p "$WORK/agents"
+MASTER_PORT=$(free_port)
+MASTER_ARGS=(--listen "0.0.0.0:$MASTER_PORT" --heartbeat-interval "$HEARTBEAT")
+start_master "${MASTER_ARGS[@]}"
+TOKEN=$(create_token --ttl 1h --uses "$N")
 for i in $(seq 1 "$N"); do
-        name=$(name_of "$i")
-        mkdir -p "$WORK/agents/$name"
-        "$AGENT" --master "127.0.0.$((i + 1)):$PORT" --name "$name" --token "$TOKEN" \
-                --state-dir "$WORK/agents/$name" >"$WORK/agents/$name/agent.log" 2>&1 &
-        PIDS+=($!)
+        MASTER_ADDR=127.0.0.$((i + 1)):$MASTER_PORT
+        start_agent "$(printf 'outage-%03d' "$i")" --token "$TOKEN"
 done
-log "$N agents, master on 0.0.0.0:$PORT (heartbeat $HEARTBEAT), outage ${OUTAGE} s, $RUNS run(s)"
-wait_all 120 || die "setup: only $(ready_connected) of $N agents Ready within 120 s"
+log "$N agents, master on 0.0.0.0:$MASTER_PORT (heartbeat $HEARTBEAT), outage ${OUTAGE} s, $RUNS run(s)"
+wait_for 120 all_back || fail "setup: only $(ready_connected) of $N agents Ready within 120 s"
 log "setup: all $N Ready"
 
 # ---- runs ----
@@ -210,28 +139,31 @@ for run in $(seq 1 "$RUNS"); do
         # Let every agent send a few heartbeats into its session first, so
         # that the kill finds their timers at unrelated phases.
         sleep 3
-        kill_ms=$(date +%s%3N)
-        kill -KILL "$MPID"
-        { wait "$MPID"; } 2>/dev/null || true
+        kill_ms=$(now_ms)
+        stop_pid "$MASTER_PID" KILL 10
         sleep "$OUTAGE"
-        start_master
-        if ! wait_all "$TIMEOUT"; then
+        start_master "${MASTER_ARGS[@]}"
+        if ! wait_for "$TIMEOUT" all_back; then
                 FAILED=1
                 log "run $run: only $(ready_connected) of $N Ready and connected within $TIMEOUT s of the restart"
                 continue
         fi
-        read -r last median aborted missing < <(measure "$MLOG" "$kill_ms")
+        read -r last median aborted missing < <(measure "$MASTER_LOG" "$kill_ms")
         note=
         ((missing == 0)) || note="; $missing without a logged session"
         log "run $run: all $N Ready ${last} s after the master returned (median node ${median} s; handshakes aborted by a stray heartbeat: $aborted$note)"
         RESULTS+=("$last")
 done
 
-((${#RESULTS[@]})) || die "no run completed"
-python3 - "${RESULTS[@]}" <<'EOF'
+((${#RESULTS[@]})) || fail "no run got every node back"
+summary=$(python3 - "${RESULTS[@]}" <<'EOF'
 import statistics, sys
 v = sorted(float(x) for x in sys.argv[1:])
-print("[master_outage] time until all Ready after the master returned, over %d run(s): p50 %.1f s, max %.1f s (runs: %s)"
+print("time until all Ready after the master returned, over %d run(s): p50 %.1f s, max %.1f s (runs: %s)"
       % (len(v), statistics.median(v), v[-1], " ".join("%.1f" % x for x in v)))
 EOF
-exit "$FAILED"
+)
+log "$summary"
+((FAILED == 0)) || fail "some run did not get every node back within $TIMEOUT s"
+stop_all
+check_sanitizers
