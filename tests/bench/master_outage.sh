@@ -11,7 +11,7 @@
 # over the runs. A benchmark: it prints figures and asserts no timings.
 #
 #   tests/bench/master_outage.sh [--agents N] [--outage S] [--runs R]
-#                                       defaults 30 agents, 30 s, 3 runs (about 4-5 minutes)
+#                                       defaults 30 agents, 30 s, 3 runs (about 2-4 minutes)
 #   tests/bench/master_outage.sh --smoke   5 agents, 5 s, 1 run; exit 1 unless all come back (CTest)
 #
 # Agent i (1..N) reaches the master at 127.0.0.(i+1), so each comes from its own
