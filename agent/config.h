@@ -19,6 +19,7 @@ struct brm_agent_config {
         uint64_t heartbeat_interval_ms;
         char log_level[16];
         char runtime[256];                  /* "crun", "runc", a path; "" = auto-detect */
+        char seccomp_profile[1024];         /* containers' default seccomp profile; "" = seccomp.h's */
         uint64_t log_max_size;              /* a log file is rotated at this size */
         unsigned log_max_files;             /* files kept per log, the one being written included */
         uint64_t log_budget;                /* all logs of the node together */

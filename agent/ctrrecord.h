@@ -5,14 +5,21 @@
  *   DIR/boot_id        the boot the records below belong to
  *   DIR/NAME/          the bundle and the container's record:
  *     config.json (OCI spec), spec.json (the spec it runs), state.json
- *     (counters), shim.pid ("PID STARTTIME", written by bramble-shim),
+ *     (counters), spec.json.bak and state.json.bak (their copies),
+ *     shim.pid ("PID STARTTIME", written by bramble-shim),
  *     pid (the container's init, written by the runtime), exit ("CODE
  *     STARTED MS", written by bramble-shim), runtime.log
  *
  * Files other than desired.json are replaced by rename without fsync: they
  * matter across agent restarts, not across power loss (after a reboot the
  * processes they describe are gone anyway), and an fsync costs tens of
- * milliseconds on an SD card on every start.
+ * milliseconds on an SD card on every start. A killed writer leaves the
+ * old or the new file (and perhaps a FILE.tmp.PID beside it), never a
+ * torn one. What cannot be learnt again from the runtime and the shim, the
+ * counters (state.json) and the spec of the run (spec.json), is written
+ * twice, to FILE and then to FILE.bak: a file damaged afterwards (a file
+ * system that lost the data of a rename at a power cut, a full disk, a
+ * hand edit) is read from its copy.
  *
  * Plain file I/O: no event loop, no logging. Functions return 0 (or what
  * they say) or -errno; ret_* outputs are untouched on failure. NAME is
@@ -58,12 +65,23 @@ int brm_ctrrecord_remove(const char *dir, const char *name);
  * 0, or -errno when DIR cannot be read. */
 int brm_ctrrecord_list(const char *dir, void (*each)(const char *name, void *arg), void *arg);
 
-/* state.json. Loading replaces every counter of *STATE (0 when the file
- * lacks it), and reason and cgroup only when the file has them; a state
- * out of range reads as pending. -ENOENT, -EINVAL (not JSON), -EFBIG; on
- * failure *STATE is untouched. */
+/* state.json (and its copy state.json.bak: see below). Saving writes
+ * both. Loading replaces every counter of *STATE (0 when the file lacks
+ * it), and reason and cgroup only when the file has them; a state out of
+ * range reads as pending. Returns 0, or 1 when state.json was damaged or
+ * missing and its copy was read (WHY then says what was wrong with which
+ * file); -ENOENT when neither exists; -EINVAL when neither can be read
+ * (WHY says what is wrong with each), -errno. On failure *STATE is
+ * untouched. WHY is one line naming the files. */
 int brm_ctrrecord_save_state(const char *dir, const char *name, const struct brm_ctrrecord_state *state);
-int brm_ctrrecord_load_state(const char *dir, const char *name, struct brm_ctrrecord_state *state);
+int brm_ctrrecord_load_state(const char *dir, const char *name, struct brm_ctrrecord_state *state, char *why,
+                             size_t why_size);
+/* The text state.json holds (malloc'd; NULL when out of memory), and its
+ * reader: 0, or -EINVAL with WHY saying what is wrong ("empty (0 bytes)",
+ * "cut short (...)", "not JSON (...)"); *STATE is untouched then. */
+char *brm_ctrrecord_state_text(const struct brm_ctrrecord_state *state);
+int brm_ctrrecord_parse_state(const uint8_t *data, size_t len, struct brm_ctrrecord_state *state, char *why,
+                              size_t why_size);
 
 /* The spec as compared for "needs a new container" (JSON without the
  * stopped flag); this text is also what spec.json holds. A malloc'd string,
@@ -71,8 +89,16 @@ int brm_ctrrecord_load_state(const char *dir, const char *name, struct brm_ctrre
 char *brm_ctrrecord_spec_key(const struct brm_container_spec *spec);
 /* Replaces DIR/NAME/FILE with TEXT (rename, no fsync). */
 int brm_ctrrecord_write(const char *dir, const char *name, const char *file, const char *text);
-/* The spec key of the last run (spec.json) as a malloc'd string. */
-int brm_ctrrecord_read_run_key(const char *dir, const char *name, char **ret_key);
+/* spec.json, the spec key of the last run, and its copy spec.json.bak. */
+int brm_ctrrecord_save_run_key(const char *dir, const char *name, const char *key);
+/* The spec key of the last run as a malloc'd string, exactly as stored.
+ * Returns as brm_ctrrecord_load_state does (0, 1 from the copy, -ENOENT,
+ * -EINVAL with WHY). */
+int brm_ctrrecord_read_run_key(const char *dir, const char *name, char **ret_key, char *why, size_t why_size);
+/* Whether DATA (NUL-terminated after LEN) is a spec key of container NAME:
+ * a JSON object that is a valid spec with that name. 0, or -EINVAL with
+ * WHY. */
+int brm_ctrrecord_parse_run_key(const char *name, const uint8_t *data, size_t len, char *why, size_t why_size);
 
 /* Removes exit, pid and shim.pid: what one run leaves behind. */
 void brm_ctrrecord_clear_run(const char *dir, const char *name);
@@ -93,10 +119,11 @@ int brm_ctrrecord_runtime_error(const char *dir, const char *name, char *ret_lin
 int brm_ctrrecord_save_desired(const char *dir, const struct brm_container_spec *specs, size_t n);
 /* Calls EACH for every valid entry of desired.json (the spec lives for the
  * call only) and counts the invalid ones in *RET_INVALID (may be NULL).
- * 0 without a file; -EINVAL when it is not a JSON array (EACH is then not
- * called), -EFBIG, -errno. */
+ * 0 without a file; -EINVAL when it is damaged (not a JSON array, or too
+ * large; EACH is then not called), -errno; WHY then names the file and
+ * says what is wrong, on one line. */
 int brm_ctrrecord_load_desired(const char *dir, void (*each)(const struct brm_container_spec *spec, void *arg),
-                               void *arg, size_t *ret_invalid);
+                               void *arg, size_t *ret_invalid, char *why, size_t why_size);
 
 /* Whether the records belong to the running boot: compares DIR/boot_id
  * with BOOT_ID_FILE (/proc/sys/kernel/random/boot_id) and records the

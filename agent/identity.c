@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/platform_util.h>
 
+#include "err.h"
 #include "fileio.h"
 #include "util.h"
 
@@ -42,72 +44,126 @@ static int write_file(const char *dir, const char *file, const void *data, size_
         return brm_file_write_atomic(path, data, len, mode);
 }
 
-static int load_key(struct brm_identity *id)
+/* What to do when node.crt or ca.crt is lost: the key is still good, so
+ * the node joins again with it and keeps its name. */
+#define REJOIN "restore it from a backup, or remove node.crt and ca.crt and start the agent with a join token " \
+               "(--token) to join again with the same key"
+/* When node.key is lost: a new key is a new node to the master. */
+#define NEWKEY "restore it from a backup; without it the node must join anew: 'bramble node rm' it on the " \
+               "master, remove node.key, node.crt and ca.crt from the state dir and start the agent with a join token"
+
+/* WHY for a file of the state dir that cannot be used. Returns -EINVAL
+ * for a damaged file, else R. */
+static int problem(const struct brm_identity *id, const char *file, int r, size_t len, const char *kind,
+                   const char *todo, char *why, size_t size)
+{
+        if (r == -EINVAL || r == -EFBIG)
+                snprintf(why, size, "%s/%s is damaged (%s%zu bytes, not %s): %s", id->dir, file,
+                         r == -EFBIG ? "over " : "", len, kind, todo);
+        else if (r == -ENOENT)
+                snprintf(why, size, "%s/%s is missing (node.crt is there): %s", id->dir, file, todo);
+        else
+                snprintf(why, size, "%s/%s cannot be read (%s): check the state dir's owner and permissions", id->dir,
+                         file, brm_strerror(r));
+        return r == -EFBIG ? -EINVAL : r;
+}
+
+static bool have(const struct brm_identity *id, const char *file)
+{
+        char path[1100];
+        return brm_path(path, sizeof(path), "%s/%s", id->dir, file) >= 0 && access(path, F_OK) == 0;
+}
+
+static int load_key(struct brm_identity *id, char *why, size_t size)
 {
         char pem[BRM_KEY_MAX_PEM * 2];
         uint8_t *data;
-        size_t len;
+        size_t len = 0;
         int r = read_into(id->dir, "node.key", &data, &len);
 
         if (r == 0) {
                 r = brm_tls_creds_set_key(&id->creds, data, len + 1);
                 mbedtls_platform_zeroize(data, len);
                 free(data);
-                return r;
+                return r < 0 ? problem(id, "node.key", -EINVAL, len, "a private key", NEWKEY, why, size) : 0;
         }
-        if (r != -ENOENT)
-                return r;
+        if (r == -EFBIG)
+                len = 65536;
+        if (r != -ENOENT || have(id, "node.crt"))
+                return problem(id, "node.key", r, len, "a private key", NEWKEY, why, size);
         /* First start: the key is made here and written before any join, so
          * a retried join asks for the same key. */
-        if ((r = brm_pki_key_generate(&id->creds.key)) < 0 || (r = brm_pki_key_write_pem(&id->creds.key, pem, sizeof(pem))) < 0)
+        if ((r = brm_pki_key_generate(&id->creds.key)) < 0 || (r = brm_pki_key_write_pem(&id->creds.key, pem, sizeof(pem))) < 0) {
+                snprintf(why, size, "cannot make the node's key: %s", brm_strerror(r));
                 return r;
+        }
         r = write_file(id->dir, "node.key", pem, strlen(pem), 0600);
         mbedtls_platform_zeroize(pem, sizeof(pem));
+        if (r < 0)
+                snprintf(why, size, "cannot write %s/node.key: %s", id->dir, brm_strerror(r));
         return r;
 }
 
-static int load_certs(struct brm_identity *id)
+/* Reads one certificate file of the state dir into CRT. */
+static int load_cert(struct brm_identity *id, const char *file, mbedtls_x509_crt *crt, char *why, size_t size)
 {
-        uint8_t *crt = NULL, *ca = NULL;
-        size_t crt_len, ca_len;
+        uint8_t *data;
+        size_t len = 0;
+        int r = read_into(id->dir, file, &data, &len);
+
+        if (r == -EFBIG)
+                len = 65536;
+        if (r < 0)
+                return problem(id, file, r, len, "a certificate", REJOIN, why, size);
+        mbedtls_x509_crt_free(crt);
+        mbedtls_x509_crt_init(crt);
+        /* With its NUL: mbedTLS takes PEM only NUL-terminated. */
+        r = mbedtls_x509_crt_parse(crt, data, len + 1);
+        free(data);
+        return r != 0 ? problem(id, file, -EINVAL, len, "a certificate", REJOIN, why, size) : 0;
+}
+
+/* node.crt, and with it ca.crt; 1 (and nothing in WHY) when the node has
+ * not joined yet. */
+static int load_certs(struct brm_identity *id, char *why, size_t size)
+{
+        char mine[65], theirs[65];
         int r;
 
-        r = read_into(id->dir, "node.crt", &crt, &crt_len);
-        if (r == 0)
-                r = read_into(id->dir, "ca.crt", &ca, &ca_len);
-        if (r == 0) {
-                mbedtls_x509_crt_free(&id->creds.cert);
-                mbedtls_x509_crt_init(&id->creds.cert);
-                mbedtls_x509_crt_free(&id->creds.ca);
-                mbedtls_x509_crt_init(&id->creds.ca);
-                if ((r = brm_tls_creds_add_cert(&id->creds, crt, crt_len + 1)) == 0)
-                        r = brm_tls_creds_add_ca(&id->creds, ca, ca_len + 1);
-        }
-        free(crt);
-        free(ca);
-        if (r < 0)
+        if (!have(id, "node.crt"))
+                return 1;
+        if ((r = load_cert(id, "node.crt", &id->creds.cert, why, size)) < 0)
                 return r;
+        id->creds.has_cert = true;
+        if ((r = load_cert(id, "ca.crt", &id->creds.ca, why, size)) < 0)
+                return r;
+        id->creds.has_ca = true;
+        if (brm_pki_pubkey_hash(&id->creds.cert.pk, theirs) < 0 || brm_pki_pubkey_hash(&id->creds.key, mine) < 0 ||
+            strcmp(mine, theirs) != 0) {
+                snprintf(why, size, "%s/node.crt is not for this node's key (node.key): %s", id->dir, REJOIN);
+                return -EINVAL;
+        }
         id->joined = true;
         id->not_before_ms = x509_ms(&id->creds.cert.valid_from);
         id->not_after_ms = x509_ms(&id->creds.cert.valid_to);
         return 0;
 }
 
-int brm_identity_load(struct brm_identity *id, const char *dir)
+int brm_identity_load(struct brm_identity *id, const char *dir, char *why, size_t why_size)
 {
         int r;
 
         memset(id, 0, sizeof(*id));
         brm_tls_creds_init(&id->creds);
         snprintf(id->dir, sizeof(id->dir), "%s", dir);
-        if ((r = brm_mkdir_p(dir, 0700)) < 0)
+        if ((r = brm_mkdir_p(dir, 0700)) < 0) {
+                snprintf(why, why_size, "cannot create the state dir %s: %s", dir, brm_strerror(r));
                 return r;
-        if ((r = load_key(id)) < 0)
+        }
+        if ((r = load_key(id, why, why_size)) < 0)
                 return r;
-        r = load_certs(id);
-        if (r == -ENOENT)
-                return 0; /* not joined yet */
-        return r;
+        r = load_certs(id, why, why_size);
+        return r > 0 ? 0 : r; /* 1: not joined yet */
 }
 
 void brm_identity_free(struct brm_identity *id)
@@ -150,7 +206,10 @@ int brm_identity_store(struct brm_identity *id, const uint8_t *cert_der, size_t 
         if ((r = brm_pki_cert_pem(cert_der, cert_len, pem, sizeof(pem))) < 0 ||
             (r = write_file(id->dir, "node.crt", pem, strlen(pem), 0644)) < 0)
                 goto out;
-        r = load_certs(id);
+        {
+                char why[1400];
+                r = load_certs(id, why, sizeof(why));
+        }
 out:
         mbedtls_x509_crt_free(&crt);
         mbedtls_x509_crt_free(&ca);

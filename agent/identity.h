@@ -18,8 +18,11 @@ struct brm_identity {
 };
 
 /* Creates the state dir, loads or generates the key, loads the certificate
- * if present. Returns 0 or -errno. */
-int brm_identity_load(struct brm_identity *id, const char *dir);
+ * if present. Returns 0 or -errno (-EINVAL: a file is damaged, or node.crt
+ * does not fit node.key; -ENOENT: node.key or ca.crt is missing while
+ * node.crt is there); WHY then holds one line naming the file, what is
+ * wrong with it and what to do. */
+int brm_identity_load(struct brm_identity *id, const char *dir, char *why, size_t why_size);
 void brm_identity_free(struct brm_identity *id);
 /* A DER CSR for CN=name with the node key; returns its length. */
 int brm_identity_csr(struct brm_identity *id, const char *name, uint8_t *buf, size_t size);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -220,7 +221,7 @@ static void fail(struct container *c, const char *fmt, const char *arg)
         brm_lifecycle_save_state(c);
 }
 
-static int write_bundle(struct container *c, const struct brm_image_config *img)
+static int write_bundle(struct container *c, const struct brm_image_config *img, char *why, size_t why_size)
 {
         struct brm_ocispec_params p = {
                 .spec = &c->desired,
@@ -228,16 +229,23 @@ static int write_bundle(struct container *c, const struct brm_image_config *img)
                 .cgroups_path = c->rec.cgroup,
                 .cgroup_version = c->sup->cg.ops->version,
                 .swap = c->sup->cg.swap,
+                .seccomp_profile = c->sup->seccomp_profile[0] ? c->sup->seccomp_profile : NULL,
         };
         char *json;
-        int r = brm_ocispec_build(&p, &json);
+        int r = brm_ocispec_build(&p, &json, why, why_size);
 
+        /* The profile's parse tree (a few hundred KiB in small pieces) is
+         * freed by now: give it back rather than keep it for the agent's
+         * lifetime. */
+        brm_heap_trim();
         if (r < 0)
                 return r;
         r = brm_ctrrecord_write(c->sup->dir, c->name, "config.json", json);
         free(json);
         if (r == 0)
-                r = brm_ctrrecord_write(c->sup->dir, c->name, "spec.json", c->desired_key);
+                r = brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->desired_key);
+        if (r < 0)
+                snprintf(why, why_size, "cannot write the bundle: %s", strerror(-r));
         return r;
 }
 
@@ -263,10 +271,8 @@ static void resolved(uv_work_t *req, int status)
                 fail(c, "%s", w->why);
                 goto out;
         }
-        if ((r = write_bundle(c, &w->img)) < 0) {
-                fail(c, "cannot write the bundle: %s", r == -EINVAL ? "nothing to run (no args, no entrypoint) "
-                                                                     "or a user that the image does not define"
-                                                                   : strerror(-r));
+        if ((r = write_bundle(c, &w->img, w->why, sizeof(w->why))) < 0) {
+                fail(c, "%s", w->why);
                 goto out;
         }
         brm_debug(MOD, "%s: image resolved", c->name);
@@ -360,35 +366,108 @@ void brm_lifecycle_stop(struct container *c)
 
 /* ---- after an agent restart ---- */
 
-/* Takes over a container found on disk: its shim still runs (watch it), or
- * it ended while no agent was there (account it now), or it was accounted
- * and only the runtime's record may be left (delete it). */
-void brm_lifecycle_adopt(struct container *c, bool same_boot)
+/* Whether the runtime still has a record of the container. */
+static bool runtime_has(const struct container *c)
 {
         char path[1024];
+        return brm_path(path, sizeof(path), "%s/%s", c->sup->rt.root, c->name) >= 0 && access(path, F_OK) == 0;
+}
+
+/* state.json and its copy are lost: whether a run is under way comes from
+ * what only a run leaves (the shim's pid file, its exit file, the
+ * runtime's record), its start from when the shim wrote its pid. The
+ * counters, the last exit and the backoff delay are gone. */
+static void recover_state(struct container *c)
+{
+        struct brm_ctrrecord_state *rec = &c->rec;
+        char path[1024];
+        struct stat st;
+        bool shim = brm_ctrrecord_path(c->sup->dir, c->name, "shim.pid", path, sizeof(path)) == 0 &&
+                    stat(path, &st) == 0;
+
+        rec->running = shim || runtime_has(c);
+        if (!rec->running) {
+                char exit_path[1024];
+                rec->running = brm_ctrrecord_path(c->sup->dir, c->name, "exit", exit_path, sizeof(exit_path)) == 0 &&
+                               access(exit_path, F_OK) == 0;
+        }
+        rec->state = rec->running ? BRM_CS_RUNNING : BRM_CS_PENDING;
+        if (shim)
+                rec->started_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        /* Nothing runs and nothing says how the last run ended: a container
+         * that is never restarted is not run again on a guess (it may have
+         * done its work); the others are meant to run, so they start. */
+        if (!rec->running && c->rec_damaged && c->run_key && c->has_desired &&
+            c->desired.restart == BRM_RESTART_NEVER) {
+                rec->state = BRM_CS_EXITED;
+                snprintf(rec->reason, sizeof(rec->reason), "how its last run ended was lost with its record");
+        }
+}
+
+/* Takes over a container found on disk: its shim still runs (watch it), or
+ * it ended while no agent was there (account it now), or it was accounted
+ * and only the runtime's record may be left (delete it). A record that
+ * could not be read (c->rec_lost, c->key_lost) is rebuilt from the shim's
+ * and the runtime's files first, and written anew. */
+void brm_lifecycle_adopt(struct container *c, bool same_boot)
+{
         unsigned long long start_time;
+        char *lost = c->lost_why;
+        bool rec_lost = c->rec_lost;
         int pid;
 
+        if (rec_lost)
+                recover_state(c);
+        if (rec_lost && !c->rec_damaged && c->rec.running && !lost &&
+            asprintf(&lost, "%s/%s/state.json and its copy state.json.bak are missing", c->sup->dir,
+                     c->name) < 0)
+                lost = NULL;
+        /* The spec of the run is unknown: the running container is taken as
+         * the desired one. A spec that differs restarts it when the desired
+         * state says so (the master sends it after every connect), not
+         * because a file was lost. */
+        if (c->key_lost && c->has_desired && (c->rec.running || c->rec.started_ms || c->rec_damaged || lost)) {
+                free(c->run_key);
+                if ((c->run_key = strdup(c->desired_key)) &&
+                    brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->run_key) < 0)
+                        brm_warn(MOD, "%s: cannot write spec.json anew", c->name);
+        }
+        c->rec_lost = c->rec_damaged = c->key_lost = false;
+        c->lost_why = NULL;
         if (!c->rec.running) {
-                if (brm_path(path, sizeof(path), "%s/%s", c->sup->rt.root, c->name) >= 0 && access(path, F_OK) == 0) {
+                if (runtime_has(c)) {
                         delete_container(c);
-                        return;
+                } else {
+                        c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+                        if (lost)
+                                brm_warn(MOD, "%s: %s: no run of it is under way; %s", c->name, lost,
+                                         c->rec.state == BRM_CS_EXITED
+                                                 ? "it is not started again (its restart policy is never)"
+                                                 : "it starts again if it is desired");
                 }
-                c->phase = c->rec.state == BRM_CS_BACKOFF ? P_BACKOFF : P_IDLE;
+                free(lost);
                 return;
         }
         if (!same_boot) {
                 exited(c, "node rebooted");
-                return;
-        }
-        if (brm_ctrrecord_read_shim(c->sup->dir, c->name, &pid, &start_time) == 0 &&
-            brm_shimwatch_adopt(&c->shim, c->sup->loop, pid, start_time) == 0) {
+        } else if (brm_ctrrecord_read_shim(c->sup->dir, c->name, &pid, &start_time) == 0 &&
+                   brm_shimwatch_adopt(&c->shim, c->sup->loop, pid, start_time) == 0) {
                 c->refs++;
                 c->phase = P_RUNNING;
                 c->rec.state = BRM_CS_RUNNING;
                 brm_lifecycle_read_pid(c);
                 brm_info(MOD, "%s: re-adopted (pid %d, shim %d)", c->name, c->pid, c->shim.pid);
-                return;
+                if (rec_lost) {
+                        snprintf(c->rec.reason, sizeof(c->rec.reason),
+                                 "re-adopted; its restart count was lost with its record");
+                        brm_lifecycle_save_state(c);
+                }
+        } else {
+                exited(c, NULL);
         }
-        exited(c, NULL);
+        if (lost)
+                brm_warn(MOD, "%s: %s: taken over from its shim and the runtime (%s)%s; the record is written anew",
+                         c->name, lost, c->phase == P_RUNNING ? "still running, re-adopted" : "its run had ended",
+                         rec_lost ? "; its restart and OOM counts start again from 0" : "");
+        free(lost);
 }

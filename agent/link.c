@@ -18,6 +18,7 @@ struct brm_link {
         struct brm_link_opts o;
         struct brm_link_handler *handlers; /* o.handlers, copied */
         struct brm_conn *conn;         /* NULL between attempts */
+        struct brm_conn *session;      /* conn once the master acked our hello, else NULL */
         mbedtls_ssl_config *tls;       /* owned by the attempt */
         uv_timer_t retry;
         uv_timer_t beat;
@@ -38,6 +39,24 @@ struct brm_link {
 
 static void schedule(struct brm_link *l, uint64_t delay_ms);
 
+/* A node that has joined waits at most 10 s between attempts, with full
+ * jitter: a master back from a restart sees its nodes again within about
+ * that long, and their handshakes come spread over those 10 s rather than
+ * in a burst. A node that has not joined keeps gRPC's slower policy (cap
+ * 120 s): it may be a card with a wrong or used-up token, retrying for
+ * days. */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_JOINED_CAP_MS 10000
+#define BACKOFF_JOINING_CAP_MS 120000
+
+static void backoff_init(struct brm_link *l)
+{
+        if (l->o.id->joined)
+                brm_backoff_init_full(&l->backoff, BACKOFF_BASE_MS, BACKOFF_JOINED_CAP_MS);
+        else
+                brm_backoff_init(&l->backoff, BACKOFF_BASE_MS, BACKOFF_JOINING_CAP_MS);
+}
+
 /* The link is freed once it is stopped and nothing in flight refers to it. */
 static bool maybe_free(struct brm_link *l)
 {
@@ -53,12 +72,27 @@ static uint64_t new_id(struct brm_link *l)
         return ++l->next_id;
 }
 
+static void on_beat(uv_timer_t *t);
+
+/* The session begins (CONN) or ends (NULL). The heartbeat timer lives
+ * exactly as long as the session: left running after its connection is
+ * gone, it would fire into the handshake of the next attempt, whose
+ * connection cannot send yet, and abort it. */
 static void session(struct brm_link *l, struct brm_conn *conn)
 {
+        if (conn == l->session)
+                return;
+        l->session = conn;
+        if (conn)
+                uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
+        else
+                uv_timer_stop(&l->beat);
         if (l->o.on_session && !l->closed)
                 l->o.on_session(l->o.arg, conn);
 }
 
+/* Every connection ends here, whatever closed it: the session ends with it,
+ * before the next attempt can be scheduled. */
 static void attempt_closed(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
@@ -84,7 +118,6 @@ static void attempt_closed(struct brm_conn *c)
 
 static void drop(struct brm_link *l, int reason)
 {
-        uv_timer_stop(&l->beat);
         session(l, NULL);
         if (l->conn)
                 brm_conn_close(l->conn, reason);
@@ -99,23 +132,25 @@ static void link_drained(struct brm_conn *c)
 
 /* ---- a session: hello, heartbeats, renewal ---- */
 
-static void send_heartbeat(struct brm_link *l)
+/* Returns 0, or < 0 when the heartbeat could not be sent and C is closing. */
+static int send_heartbeat(struct brm_link *l, struct brm_conn *c)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         int r;
 
         if (brm_heartbeat_build(l->o.hb) < 0)
-                return;
+                return 0;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &l->o.hb->msg;
-        r = brm_conn_send(l->conn, &env);
+        r = brm_conn_send(c, &env);
         if (r < 0) {
                 brm_warn(MOD, "sending heartbeat failed: %s", brm_strerror(r));
                 drop(l, r);
         }
+        return r;
 }
 
-static void maybe_renew(struct brm_link *l)
+static void maybe_renew(struct brm_link *l, struct brm_conn *c)
 {
         Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
         Bramble__RenewRequest req = BRAMBLE__RENEW_REQUEST__INIT;
@@ -136,7 +171,7 @@ static void maybe_renew(struct brm_link *l)
         env.id = new_id(l);
         env.msg_case = BRAMBLE__ENVELOPE__MSG_RENEW_REQUEST;
         env.renew_request = &req;
-        if (brm_conn_send(l->conn, &env) == 0) {
+        if (brm_conn_send(c, &env) == 0) {
                 l->renew_pending = true;
                 brm_info(MOD, "certificate is two thirds through its lifetime; asking the master to renew it");
         }
@@ -145,12 +180,14 @@ static void maybe_renew(struct brm_link *l)
 static void on_beat(uv_timer_t *t)
 {
         struct brm_link *l = t->data;
+        struct brm_conn *c = l->session;
 
-        if (!l->conn)
+        /* A session whose connection is closing ends in attempt_closed(),
+         * on one of the next turns of the loop: nothing to send until then. */
+        if (!c || c->closing)
                 return;
-        send_heartbeat(l);
-        if (l->conn)
-                maybe_renew(l);
+        if (send_heartbeat(l, c) == 0)
+                maybe_renew(l, c);
 }
 
 static void send_hello(struct brm_link *l)
@@ -168,20 +205,18 @@ static void send_hello(struct brm_link *l)
                 drop(l, -EIO);
 }
 
-static void hello_acked(struct brm_link *l, const Bramble__HelloAck *ack)
+static void hello_acked(struct brm_link *l, struct brm_conn *c, const Bramble__HelloAck *ack)
 {
         if (ack->has_heartbeat_interval_ms && ack->heartbeat_interval_ms >= 100)
                 l->interval_ms = ack->heartbeat_interval_ms;
         brm_backoff_reset(&l->backoff);
         brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr, (unsigned long long)l->interval_ms);
-        send_heartbeat(l);
-        if (!l->conn)
+        if (send_heartbeat(l, c) < 0)
                 return;
-        session(l, l->conn);
+        session(l, c);
         if (l->o.on_drained)
-                brm_conn_set_drain(l->conn, link_drained);
-        maybe_renew(l);
-        uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
+                brm_conn_set_drain(c, link_drained);
+        maybe_renew(l, c);
 }
 
 static void renewed(struct brm_link *l, const Bramble__RenewResponse *rr)
@@ -247,7 +282,7 @@ static void joined(struct brm_link *l, const Bramble__JoinResponse *jr)
         }
         brm_info(MOD, "joined the cluster as %s; identity stored in %s", l->o.cfg->name, l->o.id->dir);
         l->reconnect_now = true;
-        brm_backoff_reset(&l->backoff);
+        backoff_init(l);
         drop(l, 0);
 }
 
@@ -288,7 +323,7 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 joined(l, env->join_response);
                 return;
         case BRAMBLE__ENVELOPE__MSG_HELLO_ACK:
-                hello_acked(l, env->hello_ack);
+                hello_acked(l, c, env->hello_ack);
                 return;
         case BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE:
                 renewed(l, env->renew_response);
@@ -396,7 +431,7 @@ int brm_link_start(const struct brm_link_opts *opts, struct brm_link **ret)
         }
         l->o.handlers = NULL;
         l->interval_ms = opts->cfg->heartbeat_interval_ms;
-        brm_backoff_init(&l->backoff, 1000, 120000);
+        backoff_init(l);
         uv_timer_init(opts->loop, &l->retry);
         uv_timer_init(opts->loop, &l->beat);
         l->retry.data = l->beat.data = l;

@@ -6,8 +6,11 @@
  * stored and the link reconnects at once. With a certificate it connects
  * with mutual TLS, says hello, sends heartbeats at the interval the master
  * asks for, and asks for a new certificate once two thirds of the current
- * one's lifetime have passed. It reconnects forever, with backoff and
- * jitter, trying the configured masters in turn.
+ * one's lifetime have passed. Heartbeats run only while a session is up
+ * (from the HelloAck to the end of its connection), never into the next
+ * attempt's handshake. It reconnects forever, trying the configured masters
+ * in turn: once joined, at most 10 s apart with full jitter; while joining,
+ * 1 s x 1.6 +-20 % up to 120 s.
  *
  * Everything else the master sends on a session goes to the handler
  * registered for its message type (main.c holds the table); a type without

@@ -25,9 +25,9 @@ static void usage(FILE *f)
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
-                "here), log_max_size, log_max_files, log_budget, log_retention, log_reserve. Flags override the\n"
-                "file. The token is needed only for the first start; later starts use the identity stored in the\n"
-                "state dir.\n");
+                "here), seccomp_profile (default /usr/share/containers/seccomp.json), log_max_size, log_max_files,\n"
+                "log_budget, log_retention, log_reserve. Flags override the file. The token is needed only for the\n"
+                "first start; later starts use the identity stored in the state dir.\n");
 }
 
 /* ---- wiring ---- */
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
         };
         struct brm_agent a;
         const char *config_path = NULL;
-        char err[512];
+        char err[1600];
         enum brm_log_level level;
         bool flag_masters = false;
         int c, r;
@@ -232,8 +232,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: crypto initialisation failed\n");
                 return 1;
         }
-        if ((r = brm_identity_load(&a.id, a.cfg.state_dir)) < 0) {
-                fprintf(stderr, "bramble-agent: state dir %s unusable: %s\n", a.cfg.state_dir, brm_strerror(r));
+        if ((r = brm_identity_load(&a.id, a.cfg.state_dir, err, sizeof(err))) < 0) {
+                fprintf(stderr, "bramble-agent: %s\n", err);
+                brm_identity_free(&a.id);
                 return 1;
         }
         if (!a.id.joined) {
@@ -258,8 +259,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
-        brm_workload_open(&a.wl, a.loop, a.cfg.state_dir, a.cfg.runtime[0] ? a.cfg.runtime : NULL, a.cfg.log_max_size,
-                          a.cfg.log_max_files, a.cfg.log_reserve, container_removed, &a);
+        brm_workload_open(&a.wl, a.loop, &a.cfg, container_removed, &a);
         if (a.logs)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",

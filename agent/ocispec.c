@@ -9,10 +9,12 @@
 
 #include <jansson.h>
 
+#include "ctrspec.h"
+#include "seccomp.h"
 #include "util.h"
 
 /* Podman's default set: Docker's minus NET_RAW, MKNOD and AUDIT_WRITE. */
-static const char *const caps[] = {
+static const char *const default_caps[] = {
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
         "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
 };
@@ -46,9 +48,13 @@ static const struct mount_def mounts[] = {
 
 /* The kernel only lets a process mount a new sysfs from its own network
  * namespace. With the host's network (the default on a Pi cluster), /sys
- * is the host's, bind-mounted read-only, as the common runtimes' callers do;
- * runc works around it on its own, crun (the Pi image's runtime) does not. */
-static const struct mount_def sys_bind = { "/sys", "bind", "/sys", { "rbind", "nosuid", "noexec", "nodev", "ro" } };
+ * is the host's, bind-mounted; runc works around it on its own, crun (the
+ * Pi image's runtime) does not. The bind is read-only recursively ("rro",
+ * mount_setattr with AT_RECURSIVE, Linux 5.12): a plain read-only bind
+ * would leave the file systems mounted below it (debugfs, tracefs,
+ * configfs, the host's cgroups) writable. On an older kernel the container
+ * gets no /sys at all rather than that. */
+static const struct mount_def sys_bind = { "/sys", "bind", "/sys", { "rbind", "nosuid", "noexec", "nodev", "ro", "rro" } };
 
 /* jansson's *_new calls take the value's reference even when they fail,
  * so a child attached this way is freed with its parent or at once. A NULL
@@ -170,6 +176,15 @@ static bool env_overridden(char *const *env, const char *entry)
         return false;
 }
 
+uint64_t brm_ocispec_caps(const struct brm_container_spec *s)
+{
+        uint64_t defaults = 0;
+
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(default_caps); i++)
+                defaults |= brm_ctrspec_cap_bits(default_caps[i]);
+        return brm_ctrspec_caps(defaults, s->cap_add, s->cap_drop);
+}
+
 static int build_process(json_t *root, const struct brm_ocispec_params *p)
 {
         const struct brm_container_spec *s = p->spec;
@@ -218,10 +233,17 @@ static int build_process(json_t *root, const struct brm_ocispec_params *p)
         if (set_str(proc, "cwd", cwd) < 0 || !(capo = add_obj(proc, "capabilities")))
                 return -ENOMEM;
         static const char *const sets[] = { "bounding", "effective", "permitted" };
+        uint64_t bits = brm_ocispec_caps(s);
         for (size_t i = 0; i < BRM_ARRAY_SIZE(sets); i++) {
                 json_t *a = add_arr(capo, sets[i]);
-                if (!a || push_strs(a, caps, BRM_ARRAY_SIZE(caps)) < 0)
+                if (!a)
                         return -ENOMEM;
+                for (unsigned k = 0; k < BRM_CTRSPEC_NCAPS; k++) {
+                        char name[40];
+                        snprintf(name, sizeof(name), "CAP_%s", brm_ctrspec_cap_name(k));
+                        if ((bits >> k) & 1 && push_str(a, name) < 0)
+                                return -ENOMEM;
+                }
         }
         if (!(rl = add_arr(proc, "rlimits")) || !(nofile = push_obj(rl)) ||
             set_str(nofile, "type", "RLIMIT_NOFILE") < 0 || set_int(nofile, "hard", 1024) < 0 ||
@@ -232,7 +254,7 @@ static int build_process(json_t *root, const struct brm_ocispec_params *p)
         return set_int(proc, "oomScoreAdj", 0);
 }
 
-static int build_mounts(json_t *root, bool host_network)
+static int build_mounts(json_t *root, bool host_network, bool recursive_ro)
 {
         json_t *arr = add_arr(root, "mounts");
 
@@ -241,8 +263,11 @@ static int build_mounts(json_t *root, bool host_network)
         for (size_t i = 0; i < BRM_ARRAY_SIZE(mounts); i++) {
                 const struct mount_def *d = &mounts[i];
                 json_t *m, *o;
-                if (host_network && strcmp(d->type, "sysfs") == 0)
+                if (host_network && strcmp(d->type, "sysfs") == 0) {
+                        if (!recursive_ro)
+                                continue;
                         d = &sys_bind;
+                }
                 if (!(m = push_obj(arr)) || set_str(m, "destination", d->dest) < 0 ||
                     set_str(m, "type", d->type) < 0 || set_str(m, "source", d->source) < 0 ||
                     !(o = add_arr(m, "options")) || push_strs(o, d->opts, BRM_ARRAY_SIZE(d->opts)) < 0)
@@ -297,9 +322,52 @@ static int build_resources(json_t *linux_, const struct brm_ocispec_params *p)
         return 0;
 }
 
-static int build_linux(json_t *root, const struct brm_ocispec_params *p)
+/* The spec's profile, or the node's default made as strict as Docker's
+ * (seccomp.h); none with "unconfined". */
+static int build_seccomp(json_t *lx, const struct brm_ocispec_params *p, char *why, size_t why_size)
 {
-        static const char *const ns_host[] = { "pid", "mount", "uts", "ipc" };
+        const struct brm_container_spec *s = p->spec;
+        struct brm_seccomp_host host;
+        uint64_t caps = brm_ocispec_caps(s);
+        json_t *sc = NULL;
+        char reason[200];
+        int r;
+
+        if (s->seccomp && strcmp(s->seccomp, "unconfined") == 0)
+                return 0;
+        brm_seccomp_host(&host);
+        if (!s->seccomp) {
+                r = brm_seccomp_translate_file(p->seccomp_profile ? p->seccomp_profile : BRM_SECCOMP_DEFAULT_PROFILE, caps,
+                                               true, &host, &sc, why, why_size);
+        } else {
+                r = brm_seccomp_translate(s->seccomp, strlen(s->seccomp), caps, false, &host, &sc, reason, sizeof(reason));
+                if (r == -EINVAL)
+                        snprintf(why, why_size, "the container's seccomp profile: %s", reason);
+        }
+        if (r < 0)
+                return r == -ENOMEM ? r : -EPROTO;
+        return json_object_set_new(lx, "seccomp", sc) < 0 ? -ENOMEM : 0;
+}
+
+int brm_ocispec_seccomp_check(const struct brm_container_spec *s, const char *profile, char *why, size_t why_size)
+{
+        struct brm_ocispec_params p = { .spec = s, .seccomp_profile = profile };
+        json_t *lx = json_object();
+        int r;
+
+        if (!lx)
+                return -ENOMEM;
+        r = build_seccomp(lx, &p, why, why_size);
+        json_decref(lx);
+        brm_heap_trim();
+        return r == -EPROTO ? -EINVAL : r;
+}
+
+static int build_linux(json_t *root, const struct brm_ocispec_params *p, char *why, size_t why_size)
+{
+        /* cgroup: the container sees its own cgroup as the root of
+         * /sys/fs/cgroup (mounted read-only), not the node's tree. */
+        static const char *const ns_host[] = { "pid", "mount", "uts", "ipc", "cgroup" };
         json_t *lx = add_obj(root, "linux"), *ns, *a;
 
         if (!lx || !(ns = add_arr(lx, "namespaces")))
@@ -315,30 +383,46 @@ static int build_linux(json_t *root, const struct brm_ocispec_params *p)
                 return -ENOMEM;
         if (!(a = add_arr(lx, "readonlyPaths")) || push_strs(a, readonly, BRM_ARRAY_SIZE(readonly)) < 0)
                 return -ENOMEM;
-        return 0;
+        return build_seccomp(lx, p, why, why_size);
 }
 
-int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json)
+int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json, char *why, size_t why_size)
 {
+        struct brm_seccomp_host host;
         json_t *root = json_object(), *r, *ann;
         char *json;
         int rc = -ENOMEM;
 
+        snprintf(why, why_size, "out of memory");
         if (!root)
                 return -ENOMEM;
         if (!p->image || !p->image->rootfs[0] || !p->cgroups_path) {
+                snprintf(why, why_size, "no root file system or cgroup path");
                 rc = -EINVAL;
                 goto out;
         }
         if (set_str(root, "ociVersion", "1.0.2") < 0)
                 goto out;
-        if ((rc = build_process(root, p)) < 0)
+        if ((rc = build_process(root, p)) < 0) {
+                snprintf(why, why_size, "%s", rc == -EINVAL ? "nothing to run (no args, no entrypoint) or a user that the image does not define" : strerror(-rc));
                 goto out;
+        }
         rc = -ENOMEM;
         if (!(r = add_obj(root, "root")) || set_str(r, "path", p->image->rootfs) < 0 || set_bool(r, "readonly", true) < 0 ||
             set_str(root, "hostname", p->spec->name) < 0)
                 goto out;
-        if (build_mounts(root, p->spec->network == BRM_NET_HOST) < 0 || build_linux(root, p) < 0 || !(ann = add_obj(root, "annotations")))
+        brm_seccomp_host(&host);
+        if (build_mounts(root, p->spec->network == BRM_NET_HOST,
+                         host.kernel[0] > 5 || (host.kernel[0] == 5 && host.kernel[1] >= 12)) < 0)
+                goto out;
+        if ((rc = build_linux(root, p, why, why_size)) < 0) {
+                if (rc == -ENOMEM)
+                        snprintf(why, why_size, "out of memory");
+                goto out;
+        }
+        snprintf(why, why_size, "out of memory");
+        rc = -ENOMEM;
+        if (!(ann = add_obj(root, "annotations")))
                 goto out;
         if (set_str(ann, "org.bramble.container", p->spec->name) < 0 ||
             (p->image->digest[0] && set_str(ann, "org.opencontainers.image.digest", p->image->digest) < 0))
@@ -359,6 +443,31 @@ static const char *const restart_names[] = {
 };
 static const char *const network_names[] = { [BRM_NET_HOST] = "host", [BRM_NET_NONE] = "none" };
 
+static int encode_caps(json_t *o, const char *key, uint64_t bits)
+{
+        json_t *a;
+
+        if (!bits)
+                return 0;
+        if (!(a = add_arr(o, key)))
+                return -ENOMEM;
+        if (bits == BRM_CTRSPEC_CAPS_ALL)
+                return push_str(a, "ALL");
+        for (unsigned k = 0; k < BRM_CTRSPEC_NCAPS; k++)
+                if ((bits >> k) & 1 && push_str(a, brm_ctrspec_cap_name(k)) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+/* Only what differs from the defaults, so that the records of specs
+ * without it stay as they were. */
+static int encode_security(json_t *o, const struct brm_container_spec *s)
+{
+        if (encode_caps(o, "cap_add", s->cap_add) < 0 || encode_caps(o, "cap_drop", s->cap_drop) < 0)
+                return -ENOMEM;
+        return s->seccomp ? set_str(o, "seccomp", s->seccomp) : 0;
+}
+
 json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
 {
         json_t *o = json_object(), *a;
@@ -372,7 +481,8 @@ json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_st
             set_str(o, "workdir", s->workdir) < 0 || !(a = add_arr(o, "args")) ||
             push_strs(a, (const char *const *)s->args, BRM_MAX_ARGS) < 0 || !(a = add_arr(o, "env")) ||
             push_strs(a, (const char *const *)s->env, BRM_MAX_ENV) < 0 ||
-            (with_stopped && set_bool(o, "stopped", s->stopped) < 0)) {
+            (with_stopped && set_bool(o, "stopped", s->stopped) < 0) ||
+            encode_security(o, s) < 0) {
                 json_decref(o);
                 return NULL;
         }
@@ -425,10 +535,31 @@ static int get_strv(const json_t *o, const char *key, char **out, size_t max)
         return 0;
 }
 
+static int get_caps(const json_t *o, const char *key, uint64_t *ret)
+{
+        const json_t *a = json_object_get(o, key), *v;
+        size_t i;
+
+        *ret = 0;
+        if (!a)
+                return 0;
+        if (!json_is_array(a))
+                return -EINVAL;
+        json_array_foreach(a, i, v) {
+                uint64_t b = json_is_string(v) ? brm_ctrspec_cap_bits(json_string_value(v)) : 0;
+                if (!b)
+                        return -EINVAL;
+                *ret |= b;
+        }
+        return 0;
+}
+
 void brm_ocispec_spec_free(struct brm_container_spec *s)
 {
         if (!s)
                 return;
+        free(s->seccomp);
+        s->seccomp = NULL;
         for (size_t i = 0; i < BRM_MAX_ARGS; i++) {
                 free(s->args[i]);
                 s->args[i] = NULL;
@@ -462,6 +593,14 @@ int brm_ocispec_decode_spec(const json_t *o, struct brm_container_spec *ret)
         s.network = (enum brm_network)net;
         st = json_object_get(o, "stopped");
         s.stopped = json_is_true(st);
+        if (get_caps(o, "cap_add", &s.cap_add) < 0 || get_caps(o, "cap_drop", &s.cap_drop) < 0)
+                return -EINVAL;
+        st = json_object_get(o, "seccomp");
+        if (st && (!json_is_string(st) || strlen(json_string_value(st)) != json_string_length(st) ||
+                   json_string_length(st) == 0 || json_string_length(st) > BRM_CTRSPEC_MAX_SECCOMP))
+                return -EINVAL;
+        if (st && !(s.seccomp = strdup(json_string_value(st))))
+                return -ENOMEM;
         if ((r = get_strv(o, "args", s.args, BRM_MAX_ARGS)) < 0 || (r = get_strv(o, "env", s.env, BRM_MAX_ENV)) < 0) {
                 brm_ocispec_spec_free(&s);
                 return r;
@@ -476,6 +615,9 @@ int brm_ocispec_spec_dup(const struct brm_container_spec *s, struct brm_containe
 
         memset(d.args, 0, sizeof(d.args));
         memset(d.env, 0, sizeof(d.env));
+        d.seccomp = NULL;
+        if (s->seccomp && !(d.seccomp = strdup(s->seccomp)))
+                goto oom;
         for (size_t i = 0; i < BRM_MAX_ARGS - 1 && s->args[i]; i++)
                 if (!(d.args[i] = strdup(s->args[i])))
                         goto oom;

@@ -12,6 +12,7 @@
 #define BRM_OCISPEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "image.h"
 #include "spec.h"
@@ -24,15 +25,25 @@ struct brm_ocispec_params {
         const char *cgroups_path;             /* from brm_cgroup_container_path */
         unsigned cgroup_version;              /* 2: memory.high via "unified"; 1: soft limit */
         bool swap;                            /* memory+swap accounting: forbid swap past the limit */
+        const char *seccomp_profile;          /* the node's default profile; NULL = BRM_SECCOMP_DEFAULT_PROFILE */
 };
 
 /* Builds config.json. The process is the spec's args if any (they replace
  * the image's entrypoint and command), else the image's entrypoint + cmd;
  * the environment is the image's with the spec's entries added or replacing
  * by name; the working directory is the spec's, else the image's, else "/".
- * Returns 0 and a malloc'd JSON string, -EINVAL with nothing to run or a
- * user that is not numeric, -ENOMEM. */
-int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json);
+ * The capabilities are the default set with the spec's changes, and the
+ * seccomp filter the spec's profile, none ("unconfined"), or the node's
+ * default profile hardened (seccomp.h).
+ * Returns 0 and a malloc'd JSON string; else -errno and a one-line reason
+ * in WHY: -EINVAL nothing to run or a user the image does not define,
+ * -EPROTO a seccomp profile that is missing or wrong, -ENOMEM. */
+int brm_ocispec_build(const struct brm_ocispec_params *p, char **ret_json, char *why, size_t why_size);
+/* Whether the seccomp filter of spec S can be built here (PROFILE: the
+ * node's default, NULL = seccomp.h's): 0, or -EINVAL and a reason. */
+int brm_ocispec_seccomp_check(const struct brm_container_spec *s, const char *profile, char *why, size_t why_size);
+/* The capability bits a container of spec S gets. */
+uint64_t brm_ocispec_caps(const struct brm_container_spec *s);
 
 /* The container spec as the node persists it (desired.json, spec.json).
  * WITH_STOPPED false leaves out the stopped flag: that form compares two

@@ -33,6 +33,9 @@ struct brm_container_spec {
         char *args[BRM_MAX_ARGS]; /* NULL-terminated; empty = image entrypoint+cmd */
         char *env[BRM_MAX_ENV];   /* "K=V", NULL-terminated; added to the image's */
         bool stopped;             /* desired state is "stopped" (bramble stop) */
+        uint64_t cap_add;         /* capability bits (lib/ctrspec.h); BRM_CTRSPEC_CAPS_ALL = ALL */
+        uint64_t cap_drop;
+        char *seccomp;            /* NULL = the node's default profile, "unconfined", or a profile's text */
 };
 
 /* Checks what a spec says on its own: a valid name, an image, restart

@@ -77,6 +77,7 @@ void brm_supervisor_unref(struct container *c)
         brm_ocispec_spec_free(&c->desired);
         free(c->desired_key);
         free(c->run_key);
+        free(c->lost_why);
         free(c);
         maybe_finish(sup);
 }
@@ -159,12 +160,19 @@ void brm_supervisor_converge(struct container *c)
 {
         if (c->sup->closing || c->closing)
                 return;
+        if (!c->has_desired && c->sup->desired_unknown)
+                return;
         switch (c->phase) {
         case P_STARTING:
         case P_STOPPING:
         case P_DELETING:
                 return; /* a step is in flight; its completion converges again */
         case P_RUNNING:
+                /* A run re-adopted while its spec (spec.json) and the desired
+                 * state were both unknown: it is taken as the desired spec
+                 * that has come, rather than restarted for a lost file. */
+                if (!c->run_key && c->has_desired && (c->run_key = strdup(c->desired_key)))
+                        brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->run_key);
                 if (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c))
                         brm_lifecycle_stop(c);
                 return;
@@ -218,11 +226,35 @@ static void record_found(const char *name, void *arg)
 {
         struct brm_supervisor *sup = arg;
         struct container *c;
+        char why[900], kwhy[900];
+        int r, k;
 
         if (!(c = find(sup, name)) && !(c = create(sup, name)))
                 return;
-        brm_ctrrecord_load_state(sup->dir, name, &c->rec);
-        brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key);
+        /* A record that cannot be read is reported, and the container is
+         * taken over from what its shim and the runtime know (adopt), never
+         * killed for it. */
+        why[0] = kwhy[0] = '\0';
+        r = brm_ctrrecord_load_state(sup->dir, name, &c->rec, why, sizeof(why));
+        if (r == 1) {
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew from it", name, why);
+                brm_ctrrecord_save_state(sup->dir, name, &c->rec);
+        }
+        c->rec_lost = r < 0;
+        c->rec_damaged = r < 0 && r != -ENOENT;
+        k = brm_ctrrecord_read_run_key(sup->dir, name, &c->run_key, kwhy, sizeof(kwhy));
+        if (k == 1) {
+                brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew from it", name, kwhy);
+                brm_ctrrecord_save_run_key(sup->dir, name, c->run_key);
+        }
+        c->key_lost = k < 0;
+        if ((r < 0 && r != -ENOENT) || (k < 0 && k != -ENOENT)) {
+                char *lost = NULL;
+                if (asprintf(&lost, "%s%s%s", r < 0 && r != -ENOENT ? why : "",
+                             r < 0 && r != -ENOENT && k < 0 && k != -ENOENT ? "; " : "",
+                             k < 0 && k != -ENOENT ? kwhy : "") >= 0)
+                        c->lost_why = lost;
+        }
 }
 
 /* Log directories without a container: the agent ended after removing the
@@ -239,12 +271,17 @@ static void orphan_found(const struct brm_logdir_entry *e, void *arg)
 static void load(struct brm_supervisor *sup)
 {
         size_t invalid = 0;
+        char why[700] = "";
         bool boot;
         int r;
 
-        if ((r = brm_ctrrecord_load_desired(sup->dir, desired_found, sup, &invalid)) < 0)
-                brm_warn(MOD, "desired.json is not readable (%s): starting with an empty desired set", strerror(-r));
-        else if (invalid)
+        if ((r = brm_ctrrecord_load_desired(sup->dir, desired_found, sup, &invalid, why, sizeof(why))) < 0) {
+                /* Not an empty set: that would remove every container. */
+                sup->desired_unknown = true;
+                brm_warn(MOD, "%s: the containers found are left as they are until the master sends the desired "
+                         "state, which writes it anew",
+                         why);
+        } else if (invalid)
                 brm_warn(MOD, "%s/desired.json: %zu entries are not valid: ignored", sup->dir, invalid);
         brm_ctrrecord_list(sup->dir, record_found, sup);
         brm_logdir_walk(&sup->logs, orphan_found, sup);
@@ -326,6 +363,8 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
                 brm_err(MOD, "%s", why);
                 goto fail;
         }
+        if (opts->seccomp_profile)
+                snprintf(sup->seccomp_profile, sizeof(sup->seccomp_profile), "%s", opts->seccomp_profile);
         if (opts->shim)
                 snprintf(sup->shim, sizeof(sup->shim), "%s", opts->shim);
         else
@@ -367,6 +406,8 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
                 snprintf(why, why_size, "%s", missing);
                 return -ENOTSUP;
         }
+        if ((r = brm_ocispec_seccomp_check(spec, sup->seccomp_profile[0] ? sup->seccomp_profile : NULL, why, why_size)) < 0)
+                return r;
         if ((r = brm_image_identify(spec->image, &kind, why, why_size)) < 0)
                 return r;
         if (kind == BRM_IMAGE_ROOTFS && !spec->args[0]) {
@@ -392,6 +433,7 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
         /* In memory first, written after: a node that cannot write (a full
          * or read-only disk) must still stop and remove what it is told
          * to. What is not written is retried and reported (persist.c). */
+        sup->desired_unknown = false;
         for (struct container *c = sup->list; c; c = c->next) {
                 bool keep = false;
                 for (size_t i = 0; i < n && !keep; i++)

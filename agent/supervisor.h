@@ -39,6 +39,7 @@ struct brm_supervisor_opts {
         const char *cgroup_root;  /* "/sys/fs/cgroup" unless tests say otherwise */
         const char *shim;         /* bramble-shim; NULL = beside this executable, else on PATH */
         uint32_t stop_grace_ms;   /* SIGTERM to SIGKILL when stopping; 0 = 10 s */
+        const char *seccomp_profile; /* the containers' default seccomp profile; NULL = seccomp.h's */
         /* Container output (stored by each container's shim, lib/logrec.h):
          * in the log directory (logdir.h) while the container exists, moved
          * to its removed/ part when it is removed. */

@@ -37,6 +37,11 @@ struct container {
         char *run_key;            /* the same for the current or last run; NULL = never ran */
         enum brm_phase phase;
         struct brm_ctrrecord_state rec; /* persisted in state.json */
+        /* At load: state.json or spec.json (with their copies) could not be
+         * read, state.json because it is damaged (not only missing); what
+         * was wrong with them (malloc'd, freed once adopted). */
+        bool rec_lost, rec_damaged, key_lost;
+        char *lost_why;
         /* The run. */
         int pid;
         struct brm_shimwatch shim;
@@ -56,6 +61,7 @@ struct brm_supervisor {
         char images[512];
         char shim[512];
         char unpack[512];         /* bramble-unpack, the image helper */
+        char seccomp_profile[1024]; /* "" = seccomp.h's default */
         struct brm_logdir logs;   /* the container logs: containers/, removed/ */
         uint64_t log_max_size;
         unsigned log_max_files;
@@ -73,6 +79,9 @@ struct brm_supervisor {
         bool desired_dirty, records_left, retrying;
         char persist_error[200];  /* the first reason, "" when all is written */
         bool closing, retry_closed;
+        /* desired.json was damaged: the containers found are left as they
+         * are (not removed as undesired) until the desired state comes. */
+        bool desired_unknown;
         void (*close_cb)(void *arg);
         void *close_arg;
 };

@@ -29,13 +29,14 @@ bool brm_workload_has(void *arg, const char *name)
         return w->sup && brm_supervisor_has(w->sup, name);
 }
 
-void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files, uint64_t log_reserve,
+void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const struct brm_agent_config *cfg,
                        void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
 {
         struct brm_supervisor_opts opts = {
-                .state_dir = state_dir, .runtime = runtime, .cgroup_root = NULL,
-                .log_max_size = log_max_size, .log_max_files = log_max_files, .log_reserve = log_reserve,
+                .state_dir = cfg->state_dir, .runtime = cfg->runtime[0] ? cfg->runtime : NULL, .cgroup_root = NULL,
+                .log_max_size = cfg->log_max_size, .log_max_files = cfg->log_max_files,
+                .log_reserve = cfg->log_reserve,
+                .seccomp_profile = cfg->seccomp_profile[0] ? cfg->seccomp_profile : NULL,
                 .on_removed = removed, .on_removed_arg = w,
         };
         int r;
@@ -104,6 +105,11 @@ static int convert(const Bramble__ContainerSpec *p, struct brm_container_spec *r
         for (size_t i = 0; i < p->n_env; i++)
                 s.env[i] = p->env[i];
         s.stopped = p->has_stopped && p->stopped;
+        for (size_t i = 0; i < p->n_cap_add; i++)
+                s.cap_add |= brm_ctrspec_cap_bits(p->cap_add[i]);
+        for (size_t i = 0; i < p->n_cap_drop; i++)
+                s.cap_drop |= brm_ctrspec_cap_bits(p->cap_drop[i]);
+        s.seccomp = p->seccomp && p->seccomp[0] ? p->seccomp : NULL;
         *ret = s;
         return 0;
 }

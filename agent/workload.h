@@ -8,6 +8,7 @@
 
 #include "bramble.pb-c.h"
 #include "conn.h"
+#include "config.h"
 #include "supervisor.h"
 
 struct brm_workload {
@@ -28,8 +29,7 @@ struct brm_workload {
  * still reports and refuses containers with the reason. ON_REMOVED (may
  * be NULL) hears of each removed container: MOVED_TO is where its log
  * went, NULL if it had none. */
-void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const char *state_dir, const char *runtime,
-                       uint64_t log_max_size, unsigned log_max_files, uint64_t log_reserve,
+void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const struct brm_agent_config *cfg,
                        void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg);
 /* Whether container NAME is on this node (in its desired set), also before
  * it has started. W is a struct brm_workload (the form of a callback). */

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "containers.h"
 #include "ctrspec.h"
+#include "fileio.h"
 #include "frame.h"
 #include "util.h"
 
@@ -22,12 +23,17 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
                 { "memory-high", required_argument, NULL, 'H' }, { "cpus", required_argument, NULL, 'c' },
                 { "pids", required_argument, NULL, 'p' },    { "restart", required_argument, NULL, 'r' },
                 { "env", required_argument, NULL, 'e' },     { "workdir", required_argument, NULL, 'w' },
-                { "network", required_argument, NULL, 'n' }, { 0 },
+                { "network", required_argument, NULL, 'n' }, { "cap-add", required_argument, NULL, 'A' },
+                { "cap-drop", required_argument, NULL, 'D' }, { "security-opt", required_argument, NULL, 'S' },
+                { 0 },
         };
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__RunRequest run = BRAMBLE__RUN_REQUEST__INIT;
         Bramble__ContainerSpec spec = BRAMBLE__CONTAINER_SPEC__INIT;
         char *env[BRM_CTRSPEC_MAX_ENV + 1], why[256];
+        char *cap_add[BRM_CTRSPEC_NCAPS], *cap_drop[BRM_CTRSPEC_NCAPS];
+        uint8_t *profile = NULL;
+        size_t profile_len;
         uint64_t v;
         uint32_t millis;
         int o, rc = 0;
@@ -94,27 +100,70 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
                                 return brm_cli_usage_error("invalid --network '%s': expected host or none", optarg);
                         spec.network = optarg;
                         break;
+                case 'A':
+                case 'D':
+                        if (!brm_ctrspec_cap_bits(optarg))
+                                return brm_cli_usage_error("invalid --cap-%s '%s': expected a capability such as NET_ADMIN "
+                                                           "or SYS_PTRACE, or ALL",
+                                                           o == 'A' ? "add" : "drop", optarg);
+                        if ((o == 'A' ? spec.n_cap_add : spec.n_cap_drop) >= BRM_CTRSPEC_NCAPS)
+                                return brm_cli_usage_error("too many --cap-%s values", o == 'A' ? "add" : "drop");
+                        if (o == 'A')
+                                cap_add[spec.n_cap_add++] = optarg;
+                        else
+                                cap_drop[spec.n_cap_drop++] = optarg;
+                        break;
+                case 'S':
+                        if (strncmp(optarg, "seccomp=", 8) != 0 || !optarg[8]) {
+                                free(profile);
+                                return brm_cli_usage_error("invalid --security-opt '%s': expected seccomp=unconfined or "
+                                                           "seccomp=FILE (a profile in Docker's format)",
+                                                           optarg);
+                        }
+                        free(profile);
+                        profile = NULL;
+                        if (strcmp(optarg + 8, "unconfined") == 0) {
+                                spec.seccomp = "unconfined";
+                                break;
+                        }
+                        if ((rc = brm_file_read(optarg + 8, BRM_CTRSPEC_MAX_SECCOMP, &profile, &profile_len)) < 0)
+                                return brm_cli_usage_error("cannot read the seccomp profile %s: %s", optarg + 8,
+                                                           rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
+                        rc = 0;
+                        spec.seccomp = (char *)profile;
+                        break;
                 default:
+                        free(profile);
                         return EXIT_USAGE;
                 }
         }
         int rest = optind;
         bool dashdash = optind > 1 && strcmp(oargv[optind - 1], "--") == 0;
-        if (rest < oargc && !dashdash)
+        if (rest < oargc && !dashdash) {
+                free(profile);
                 return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
-        if (!brm_valid_node_name(node))
+        }
+        if (!brm_valid_node_name(node)) {
+                free(profile);
                 return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
+        }
         spec.name = (char *)name;
         spec.env = env;
+        spec.cap_add = cap_add;
+        spec.cap_drop = cap_drop;
         spec.n_args = (size_t)(oargc - rest);
         spec.args = oargv + rest;
-        if (brm_ctrspec_check(&spec, why, sizeof(why)) < 0)
+        if (brm_ctrspec_check(&spec, why, sizeof(why)) < 0) {
+                free(profile);
                 return brm_cli_usage_error("%s", why);
+        }
         run.node = (char *)node;
         run.spec = &spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
         req.run = &run;
-        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+        resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc);
+        free(profile);
+        if (!resp)
                 return rc;
         brm_msg_free(resp);
         if (c->json)
@@ -150,6 +199,7 @@ static cJSON *status_json(const Bramble__PsEntry *e)
         else
                 cJSON_AddNullToObject(o, "cpu_percent");
         cJSON_AddStringToObject(o, "reason", st->reason ? st->reason : "");
+        cJSON_AddStringToObject(o, "security", e->security ? e->security : "");
         if (e->node_persist_error)
                 cJSON_AddStringToObject(o, "node_persist_error", e->node_persist_error);
         return o;
@@ -195,6 +245,14 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                         printf("%-12s %-16s %-8s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
                                st->state ? st->state : "", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
                                st->reason ? st->reason : "");
+                }
+                /* Less confinement than the defaults is said where nobody
+                 * misses it, once per container, under the table. */
+                for (size_t i = 0; i < resp->ps_result->n_containers; i++) {
+                        const Bramble__PsEntry *e = resp->ps_result->containers[i];
+                        if (e->security && e->security[0])
+                                printf("SECURITY: %s/%s runs with %s\n", e->node, e->status->name ? e->status->name : "",
+                                       e->security);
                 }
                 /* Once per node, under the table. */
                 for (size_t i = 0; i < resp->ps_result->n_containers; i++) {

@@ -51,7 +51,7 @@ DISK_ID=b7a3b1e0
 # up on the image, so listing a package here costs nothing by itself.
 KERNEL_META=linux-image-arm64
 PACKAGES=(
-  raspi-firmware busybox-static crun openntpd e2fsprogs
+  raspi-firmware busybox-static crun openntpd e2fsprogs golang-github-containers-common
   libc6 libgcc-s1 libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 libprotobuf-c1 libcjson1
   libcap2 libseccomp2 libsystemd0 libyajl2
   libext2fs2t64 libcom-err2 libblkid1 libuuid1
@@ -247,6 +247,10 @@ UNPACK=${BRM_UNPACK_BIN:-$(dirname "$AGENT")/bramble-unpack}
 [[ -x $UNPACK ]] || die "$UNPACK is not an executable (build the bramble-unpack target)"
 install -m 755 "$UNPACK" "$R/usr/bin/bramble-unpack"
 for a in "${APPLETS[@]}"; do [[ -e $R/usr/bin/$a ]] || ln -s busybox "$R/usr/bin/$a"; done
+# Every container's default seccomp profile: the one Podman and CRI-O use,
+# maintained in Debian (the agent translates it for each container).
+[[ -f $POOL/usr/share/containers/seccomp.json ]] || die "seccomp.json is not in golang-github-containers-common"
+install -D -m 644 "$POOL/usr/share/containers/seccomp.json" "$R/usr/share/containers/seccomp.json"
 # A sample container image on every node: a minimal busybox root file system
 # (a directory is one of the image forms the agent runs), for the demo and
 # for trying 'bramble run NODE NAME --image /usr/share/bramble/rootfs/busybox'.

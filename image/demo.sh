@@ -78,6 +78,23 @@ sleep 2 # one more heartbeat, so CPU use is known
 echo
 "$BIN/bramble" ps
 echo
+echo "== confinement: every container runs under a seccomp filter (containers-common's profile, hardened)"
+echo "   (Seccomp: 2 is a filter; CapEff is the capability mask, wider with --cap-add)"
+"$BIN/bramble" run "${names[1]}" probe --image /usr/share/bramble/rootfs/busybox --restart never \
+	-- sh -c 'grep -E "^(Seccomp|CapEff)" /proc/self/status' >/dev/null
+"$BIN/bramble" run "${names[1]}" netadmin --image /usr/share/bramble/rootfs/busybox --cap-add NET_ADMIN --restart never \
+	-- sh -c 'grep -E "^(Seccomp|CapEff)" /proc/self/status' >/dev/null
+for _ in $(seq 60); do
+	[ "$("$BIN/bramble" -o json ps "${names[1]}" | grep -c '"state":[[:space:]]*"exited"')" -ge 2 ] && break
+	sleep 0.5
+done
+for c in probe netadmin; do
+	echo "   $c: $("$BIN/bramble" logs "${names[1]}/$c" 2>&1 | paste -sd' ')"
+done
+"$BIN/bramble" ps "${names[1]}" | grep '^SECURITY' | sed 's/^/   /' || true
+"$BIN/bramble" rm "${names[1]}/probe" >/dev/null
+"$BIN/bramble" rm "${names[1]}/netadmin" >/dev/null
+echo
 echo "== what Bramble itself costs on each node (the agent's and its container shims' memory, from heartbeats)"
 "$BIN/bramble" -o json nodes | python3 -c '
 import json, sys
@@ -87,6 +104,9 @@ for n in json.load(sys.stdin):
 echo
 echo "== its output so far (bramble logs --tail 5 ${names[0]}/hello; the node's agent relays it)"
 "$BIN/bramble" logs --tail 5 "${names[0]}/hello" 2>&1 | sed 's/^/   /' || echo "   (bramble logs failed)"
+echo
+echo "== the master's own recovery: a snapshot of its database and CA, taken at start (then hourly)"
+ls -1 "$RUN/data/snapshots" 2>/dev/null | sed 's/^/   snapshots\//' || echo "   (none yet)"
 echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"

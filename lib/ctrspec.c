@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -72,8 +73,90 @@ static int check_str(const char *what, const char *s, size_t max, char *why, siz
         return 0;
 }
 
+static const char *const cap_names[BRM_CTRSPEC_NCAPS] = {
+        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+        "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+        "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+        "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+        "CHECKPOINT_RESTORE",
+};
+
+const char *brm_ctrspec_cap_name(unsigned n)
+{
+        return n < BRM_CTRSPEC_NCAPS ? cap_names[n] : NULL;
+}
+
+uint64_t brm_ctrspec_cap_bits(const char *name)
+{
+        if (!name)
+                return 0;
+        if (strcasecmp(name, "ALL") == 0)
+                return BRM_CTRSPEC_CAPS_ALL;
+        if (strncasecmp(name, "CAP_", 4) == 0)
+                name += 4;
+        for (unsigned i = 0; i < BRM_CTRSPEC_NCAPS; i++)
+                if (strcasecmp(name, cap_names[i]) == 0)
+                        return UINT64_C(1) << i;
+        return 0;
+}
+
+uint64_t brm_ctrspec_caps(uint64_t defaults, uint64_t add, uint64_t drop)
+{
+        if (add == BRM_CTRSPEC_CAPS_ALL)
+                return BRM_CTRSPEC_CAPS_ALL & ~drop;
+        return (defaults & ~drop) | add;
+}
+
+static void cap_list(const char *label, char *const *v, size_t n, char *out, size_t size)
+{
+        size_t len = strlen(out);
+
+        for (size_t i = 0; i < n && len < size; i++) {
+                uint64_t b = brm_ctrspec_cap_bits(v[i]);
+                const char *nm = b == BRM_CTRSPEC_CAPS_ALL ? "ALL" : NULL;
+                for (unsigned k = 0; !nm && k < BRM_CTRSPEC_NCAPS; k++)
+                        if (b == UINT64_C(1) << k)
+                                nm = cap_names[k];
+                len += (size_t)snprintf(out + len, size - len, "%s%s", i ? "," : len ? " " : "", i ? "" : label);
+                if (len < size)
+                        len += (size_t)snprintf(out + len, size - len, "%s", nm ? nm : v[i]);
+        }
+}
+
+void brm_ctrspec_security(const Bramble__ContainerSpec *sp, char *out, size_t size)
+{
+        if (!size)
+                return;
+        out[0] = '\0';
+        if (sp->seccomp && sp->seccomp[0])
+                snprintf(out, size, "seccomp=%s", strcmp(sp->seccomp, "unconfined") == 0 ? "unconfined" : "custom");
+        cap_list("cap-add=", sp->cap_add, sp->n_cap_add, out, size);
+        cap_list("cap-drop=", sp->cap_drop, sp->n_cap_drop, out, size);
+}
+
+static int check_caps(const char *what, char *const *v, size_t n, uint64_t *bits, char *why, size_t why_size)
+{
+        *bits = 0;
+        if (n > BRM_CTRSPEC_NCAPS) {
+                WHY("%zu %s values: at most %d", n, what, BRM_CTRSPEC_NCAPS);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint64_t b = brm_ctrspec_cap_bits(v[i]);
+                if (!b) {
+                        WHY("%s '%.32s' is not a capability (e.g. NET_ADMIN, SYS_PTRACE, or ALL)", what, v[i] ? v[i] : "");
+                        return -EINVAL;
+                }
+                *bits |= b;
+        }
+        return 0;
+}
+
 int brm_ctrspec_check(const Bramble__ContainerSpec *sp, char *why, size_t why_size)
 {
+        uint64_t add, drop;
+
         char what[64];
 
         if (!sp) {
@@ -151,6 +234,25 @@ int brm_ctrspec_check(const Bramble__ContainerSpec *sp, char *why, size_t why_si
                 }
                 snprintf(what, sizeof(what), "--env value %zu", i + 1);
                 if (check_str(what, e, BRM_CTRSPEC_MAX_STRING, why, why_size) < 0)
+                        return -EINVAL;
+        }
+        if (check_caps("--cap-add", sp->cap_add, sp->n_cap_add, &add, why, why_size) < 0 ||
+            check_caps("--cap-drop", sp->cap_drop, sp->n_cap_drop, &drop, why, why_size) < 0)
+                return -EINVAL;
+        if (add != BRM_CTRSPEC_CAPS_ALL && drop != BRM_CTRSPEC_CAPS_ALL && (add & drop)) {
+                for (unsigned k = 0; k < BRM_CTRSPEC_NCAPS; k++)
+                        if ((add & drop) >> k & 1) {
+                                WHY("capability %s is both added and dropped", cap_names[k]);
+                                break;
+                        }
+                return -EINVAL;
+        }
+        if (sp->seccomp && sp->seccomp[0] && strcmp(sp->seccomp, "unconfined") != 0) {
+                if (sp->seccomp[strspn(sp->seccomp, " \t\r\n")] != '{') {
+                        WHY("--security-opt seccomp: expected unconfined or a profile (a JSON object)");
+                        return -EINVAL;
+                }
+                if (check_str("the seccomp profile", sp->seccomp, BRM_CTRSPEC_MAX_SECCOMP, why, why_size) < 0)
                         return -EINVAL;
         }
         return 0;

@@ -7,6 +7,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509.h>
+#include <uv.h>
 
 int brm_err_mbedtls(int e)
 {
@@ -50,6 +51,12 @@ const char *brm_strerror(int err)
                 return "certificate not trusted";
         case -EBADMSG:
                 return "malformed message";
+        case -EUCLEAN:
+                return "stored data damaged";
+        case UV_EOF:
+                /* libuv's one code that is no errno: the peer closed the
+                 * connection, e.g. a master that went away mid-handshake. */
+                return "connection closed by the peer";
         default:
                 return strerror(err < 0 ? -err : err);
         }

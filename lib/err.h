@@ -9,7 +9,8 @@
 int brm_err_mbedtls(int mbedtls_err);
 
 /* Human text for a negative errno from this project (strerror plus the
- * project's own meanings, e.g. -EMSGSIZE "frame too large"). */
+ * project's own meanings, e.g. -EMSGSIZE "frame too large", -EUCLEAN the
+ * store's "damaged"). */
 const char *brm_strerror(int err);
 
 #endif

@@ -142,6 +142,57 @@ int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
         return 0;
 }
 
+int brm_file_copy(const char *src, const char *dst, mode_t mode)
+{
+        char buf[65536];
+        int in, out, r = 0;
+
+        if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+                return -errno;
+        if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+                r = -errno;
+                close(in);
+                return r;
+        }
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                if ((r = brm_write_all(out, buf, (size_t)n)) < 0)
+                        break;
+        }
+        /* The umask may have narrowed mode; a key's copy must be as
+         * private as the key, and no wider either. */
+        if (r == 0 && fchmod(out, mode) < 0)
+                r = -errno;
+        if (r == 0 && fsync(out) < 0)
+                r = -errno;
+        if (close(out) < 0 && r == 0)
+                r = -errno;
+        close(in);
+        if (r < 0)
+                unlink(dst);
+        return r;
+}
+
+int brm_fsync_dir(const char *dir)
+{
+        int fd, r = 0;
+
+        if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
 int brm_mkdir_p(const char *path, mode_t mode)
 {
         char buf[4096];

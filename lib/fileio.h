@@ -26,6 +26,15 @@ int brm_file_read(const char *path, size_t max, uint8_t **ret_data, size_t *ret_
  * that is non-blocking) EAGAIN. Returns 0 or -errno. */
 int brm_write_all(int fd, const void *data, size_t len);
 
+/* Copies src to dst, which must not exist, with the given mode, and
+ * fsyncs dst (not its directory: see brm_fsync_dir). A failure removes
+ * dst. Returns 0 or -errno. */
+int brm_file_copy(const char *src, const char *dst, mode_t mode);
+
+/* fsyncs the directory itself, so entries created or renamed in it last.
+ * Returns 0 or -errno. */
+int brm_fsync_dir(const char *dir);
+
 /* mkdir -p with the given mode for created directories. */
 int brm_mkdir_p(const char *path, mode_t mode);
 

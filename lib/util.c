@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -380,4 +383,11 @@ int brm_parse_since(const char *s, int64_t now_ns, int64_t *ret_ns)
                 return 0;
         }
         return parse_rfc3339(s, ret_ns);
+}
+
+void brm_heap_trim(void)
+{
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
 }

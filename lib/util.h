@@ -67,4 +67,8 @@ int brm_memeq_ct(const void *a, const void *b, size_t len);
 /* snprintf that returns -ENAMETOOLONG on truncation. */
 int brm_path(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Returns the heap's free memory to the kernel (glibc's malloc_trim);
+ * nothing elsewhere. For after a burst of small allocations, all freed. */
+void brm_heap_trim(void);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <mbedtls/platform_util.h>
@@ -16,23 +17,94 @@
  * between master and nodes never make a fresh certificate "not yet valid". */
 #define BACKDATE_MS (3600LL * 1000)
 
-static int load_ca(struct brm_ca *ca, const char *keypath, const char *crtpath)
+const struct brm_ca_file brm_ca_files[] = {
+        { "ca.key", 0600, true },
+        { "ca.crt", 0644, true },
+        { "admin.json", 0600, false },
+        { "join-token", 0600, false },
+        { NULL, 0, false },
+};
+
+/* Reads and parses one PEM file of the CA; on failure says in detail which
+ * file and what is wrong with it. */
+static int load_pem(const char *path, bool is_key, mbedtls_pk_context *key, mbedtls_x509_crt *crt, char *detail,
+                    size_t size)
 {
         uint8_t *data;
         size_t len;
         int r;
 
-        if ((r = brm_file_read(keypath, 16384, &data, &len)) < 0)
+        if ((r = brm_file_read(path, 16384, &data, &len)) < 0) {
+                snprintf(detail, size, "%s: cannot read: %s", path, r == -EFBIG ? "larger than 16 KiB" : strerror(-r));
                 return r;
-        r = brm_pki_key_parse(&ca->key, data, len + 1);
+        }
+        if (is_key)
+                r = brm_pki_key_parse(key, data, len + 1);
+        else
+                r = mbedtls_x509_crt_parse(crt, data, len + 1) == 0 ? 0 : -EINVAL;
+        mbedtls_platform_zeroize(data, len);
         free(data);
-        if (r < 0)
+        if (r < 0) {
+                snprintf(detail, size, "%s: not a valid PEM %s (%zu bytes: truncated or damaged)", path,
+                         is_key ? "private key" : "certificate", len);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int load_ca(struct brm_ca *ca, const char *keypath, const char *crtpath, char *detail, size_t size)
+{
+        char h1[65], h2[65];
+        int r;
+
+        if ((r = load_pem(keypath, true, &ca->key, NULL, detail, size)) < 0 ||
+            (r = load_pem(crtpath, false, NULL, &ca->crt, detail, size)) < 0)
                 return r;
-        if ((r = brm_file_read(crtpath, 16384, &data, &len)) < 0)
+        if (brm_pki_pubkey_hash(&ca->key, h1) < 0 || brm_pki_pubkey_hash(&ca->crt.pk, h2) < 0 || strcmp(h1, h2) != 0) {
+                snprintf(detail, size, "%s does not belong to %s (the key and the certificate are from different CAs)",
+                         keypath, crtpath);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Which of the two files exist: a CA is created only when neither does, so
+ * a lost file is never papered over with a new CA nodes do not trust. */
+static int ca_presence(const char *keypath, const char *crtpath, char *detail, size_t size, bool *ret_none)
+{
+        bool key = access(keypath, F_OK) == 0, crt = access(crtpath, F_OK) == 0;
+
+        if (key != crt) {
+                snprintf(detail, size, "%s is missing but %s exists", key ? crtpath : keypath, key ? keypath : crtpath);
+                return -ENOENT;
+        }
+        *ret_none = !key;
+        return 0;
+}
+
+int brm_ca_check(const char *dir, char *detail, size_t size)
+{
+        char keypath[4096], crtpath[4096];
+        struct brm_ca ca;
+        bool none;
+        int r;
+
+        snprintf(detail, size, "%s", "");
+        if (brm_path(keypath, sizeof(keypath), "%s/ca.key", dir) < 0 ||
+            brm_path(crtpath, sizeof(crtpath), "%s/ca.crt", dir) < 0)
+                return -ENAMETOOLONG;
+        if ((r = ca_presence(keypath, crtpath, detail, size, &none)) < 0)
                 return r;
-        r = mbedtls_x509_crt_parse(&ca->crt, data, len + 1);
-        free(data);
-        return r == 0 ? 0 : -EINVAL;
+        if (none) {
+                snprintf(detail, size, "%s and %s are missing", keypath, crtpath);
+                return -ENOENT;
+        }
+        mbedtls_pk_init(&ca.key);
+        mbedtls_x509_crt_init(&ca.crt);
+        r = load_ca(&ca, keypath, crtpath, detail, size);
+        mbedtls_pk_free(&ca.key);
+        mbedtls_x509_crt_free(&ca.crt);
+        return r;
 }
 
 static int create_ca(struct brm_ca *ca, const char *keypath, const char *crtpath)
@@ -110,12 +182,14 @@ static int issue_server(struct brm_ca *ca, const char *const *names, size_t n_na
         return 0;
 }
 
-int brm_ca_open(struct brm_ca *ca, const char *dir, const char *const *names, size_t n_names, bool *ret_created)
+int brm_ca_open(struct brm_ca *ca, const char *dir, const char *const *names, size_t n_names, bool *ret_created,
+                char *detail, size_t size)
 {
         char keypath[4096], crtpath[4096];
         bool created = false;
         int r;
 
+        snprintf(detail, size, "%s", "");
         memset(ca, 0, sizeof(*ca));
         mbedtls_pk_init(&ca->key);
         mbedtls_x509_crt_init(&ca->crt);
@@ -123,22 +197,27 @@ int brm_ca_open(struct brm_ca *ca, const char *dir, const char *const *names, si
         if (brm_path(keypath, sizeof(keypath), "%s/ca.key", dir) < 0 ||
             brm_path(crtpath, sizeof(crtpath), "%s/ca.crt", dir) < 0)
                 return -ENAMETOOLONG;
-        r = load_ca(ca, keypath, crtpath);
-        if (r == -ENOENT) {
-                mbedtls_pk_free(&ca->key);
-                mbedtls_pk_init(&ca->key);
-                r = create_ca(ca, keypath, crtpath);
-                created = true;
+        if ((r = ca_presence(keypath, crtpath, detail, size, &created)) < 0)
+                return r;
+        if (created) {
+                if ((r = create_ca(ca, keypath, crtpath)) < 0)
+                        snprintf(detail, size, "creating %s: %s", keypath, strerror(-r));
+        } else {
+                r = load_ca(ca, keypath, crtpath, detail, size);
         }
         if (r < 0)
                 return r;
-        if (ca->crt.raw.len > sizeof(ca->der))
+        if (ca->crt.raw.len > sizeof(ca->der)) {
+                snprintf(detail, size, "%s: certificate larger than %zu bytes", crtpath, sizeof(ca->der));
                 return -EINVAL;
+        }
         memcpy(ca->der, ca->crt.raw.p, ca->crt.raw.len);
         ca->der_len = ca->crt.raw.len;
         brm_pki_sha256(ca->der, ca->der_len, ca->hash);
-        if ((r = issue_server(ca, names, n_names)) < 0)
+        if ((r = issue_server(ca, names, n_names)) < 0) {
+                snprintf(detail, size, "issuing the server certificate: %s", strerror(-r));
                 return r;
+        }
         *ret_created = created;
         return 0;
 }

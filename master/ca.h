@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "pki.h"
 #include "tls.h"
@@ -21,9 +22,29 @@ struct brm_ca {
         struct brm_tls_creds server; /* server cert + CA chain + key; ca = cluster CA */
 };
 
-/* Loads the CA from dir or creates it (then *ret_created = true). Issues
- * the server certificate for names (DNS names or IP addresses). */
-int brm_ca_open(struct brm_ca *ca, const char *dir, const char *const *names, size_t n_names, bool *ret_created);
+/* The files the CA and the operator's credentials live in, relative to the
+ * data dir, with their modes; a snapshot copies them. Ends with a NULL
+ * name. */
+struct brm_ca_file {
+        const char *name;
+        mode_t mode;
+        bool required; /* a cluster cannot run without it */
+};
+extern const struct brm_ca_file brm_ca_files[];
+
+/* Loads the CA from dir, or creates it when neither ca.key nor ca.crt
+ * exists (then *ret_created = true). Issues the server certificate for
+ * names (DNS names or IP addresses). On failure detail names the file and
+ * what is wrong with it: -ENOENT when only one of the two exists, -EINVAL
+ * when one does not parse or the two do not match, another -errno when
+ * one cannot be read. */
+int brm_ca_open(struct brm_ca *ca, const char *dir, const char *const *names, size_t n_names, bool *ret_created,
+                char *detail, size_t size);
+
+/* Checks that dir holds a usable CA (both files parse and belong together)
+ * without changing anything. Returns 0, or -errno with detail as for
+ * brm_ca_open (-ENOENT also when both are missing). */
+int brm_ca_check(const char *dir, char *detail, size_t size);
 void brm_ca_close(struct brm_ca *ca);
 
 /* Signs a certificate for subject_key with subject "CN=cn,O=org" for

@@ -391,6 +391,11 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
         e->node = strdup(node);
         /* Points into the heartbeat, which outlives the reply. */
         e->node_persist_error = hb ? hb->persist_error : NULL;
+        {
+                char sec[512];
+                brm_ctrspec_security(sp, sec, sizeof(sec));
+                e->security = sec[0] ? strdup(sec) : NULL;
+        }
         if (found) {
                 /* A shallow copy of the status; strings are re-owned below. */
                 *st = *found;
@@ -441,6 +446,7 @@ void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
                 free(st->reason);
                 free(st);
                 free(c.entries[i]->node);
+                free(c.entries[i]->security);
                 free(c.entries[i]);
         }
         free(c.entries);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,12 @@
 #include <unistd.h>
 
 #include "containers.h"
+#include "datadir.h"
 #include "err.h"
 #include "fileio.h"
 #include "log.h"
 #include "relay.h"
+#include "restore.h"
 #include "server.h"
 #include "token.h"
 #include "util.h"
@@ -25,7 +28,9 @@ static void usage(FILE *f)
                 "usage: bramble-master --data-dir DIR [--listen HOST:PORT] [--advertise NAME]...\n"
                 "                      [--heartbeat-interval 5s] [--grace 3] [--cert-validity 720h]\n"
                 "                      [--max-frame BYTES] [--max-unauthenticated N]\n"
-                "                      [--max-unauthenticated-per-source N] [--log-level error|warn|info|debug]\n"
+                "                      [--max-unauthenticated-per-source N] [--snapshot-interval SECONDS]\n"
+                "                      [--snapshot-keep N] [--log-level error|warn|info|debug]\n"
+                "       bramble-master --data-dir DIR --restore SNAPSHOT\n"
                 "\n"
                 "  --data-dir DIR            state: cluster CA, SQLite database, admin.json (created on first start)\n"
                 "  --listen HOST:PORT        address to serve nodes and operators on (default 0.0.0.0:7443)\n"
@@ -38,13 +43,67 @@ static void usage(FILE *f)
                 "  --max-unauthenticated N   connections without a client certificate yet (in their handshake,\n"
                 "                            or joining) the master serves at once (default 64)\n"
                 "  --max-unauthenticated-per-source N\n"
-                "                            of those, from one address (default 8)\n");
+                "                            of those, from one address (default 8)\n"
+                "  --snapshot-interval SECONDS\n"
+                "                            copy the database and CA into DIR/snapshots/TIME at start and then this\n"
+                "                            often (default 3600; 0: never)\n"
+                "  --snapshot-keep N         snapshots kept, the newest (default 24)\n"
+                "  --restore SNAPSHOT        check SNAPSHOT (a directory in DIR/snapshots), move the current database\n"
+                "                            and CA to DIR/before-restore-TIME, put the snapshot's in place and exit;\n"
+                "                            the master must not be running\n");
 }
 
 static int die_arg(const char *opt, const char *val, const char *expected)
 {
         fprintf(stderr, "bramble-master: invalid %s '%s': expected %s\n", opt, val, expected);
         return 2;
+}
+
+/* The one line a master prints when its state is damaged or missing:
+ * what, which file, and what to do. */
+static int die_state(const char *data_dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int die_state(const char *data_dir, const char *fmt, ...)
+{
+        char hint[1200];
+        va_list ap;
+
+        brm_datadir_recovery_hint(data_dir, hint, sizeof(hint));
+        fputs("bramble-master: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, ": %s\n", hint);
+        return 1;
+}
+
+/* Before anything is opened (which would create what is missing): the
+ * database must be sound, and the database and the CA must both exist or
+ * both be new. A lost half is never replaced by an empty one, which would
+ * silently make a new cluster nobody trusts. */
+static int check_state(const char *dir)
+{
+        char detail[600], key[1100], crt[1100], db[1100];
+        bool have_ca;
+        int r;
+
+        snprintf(key, sizeof(key), "%s/ca.key", dir);
+        snprintf(crt, sizeof(crt), "%s/ca.crt", dir);
+        snprintf(db, sizeof(db), "%s/bramble.db", dir);
+        have_ca = access(key, F_OK) == 0 || access(crt, F_OK) == 0;
+        r = brm_store_verify(&brm_store_sqlite, dir, detail, sizeof(detail));
+        if (r == BRM_STORE_DAMAGED)
+                return die_state(dir, "database %s is damaged (quick_check: %s)", db, detail);
+        if ((r == -ENOENT || r == -ENODATA) && have_ca)
+                return die_state(dir, "database %s is %s but the cluster CA in %s exists, so its nodes and tokens "
+                                 "are lost", db, r == -ENOENT ? "missing" : "empty", dir);
+        if (r == 0 && !have_ca)
+                return die_state(dir, "the cluster CA (%s, %s) is missing but database %s holds a cluster", key, crt,
+                                 db);
+        if (r < 0 && r != -ENOENT && r != -ENODATA) {
+                fprintf(stderr, "bramble-master: cannot read database %s: %s (%s)\n", db, detail, brm_strerror(r));
+                return 1;
+        }
+        return 0;
 }
 
 static int load_node(void *arg, const struct brm_node_rec *rec)
@@ -86,13 +145,19 @@ int main(int argc, char **argv)
                 { "max-frame", required_argument, NULL, 'f' },
                 { "max-unauthenticated", required_argument, NULL, 'U' },
                 { "max-unauthenticated-per-source", required_argument, NULL, 'S' },
+                { "snapshot-interval", required_argument, NULL, 'I' },
+                { "snapshot-keep", required_argument, NULL, 'K' },
+                { "restore", required_argument, NULL, 'R' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
         struct brm_master m;
         struct brm_master_config *cfg = &m.cfg;
-        char host[256], addr[300];
+        char host[256], addr[300], detail[600], marker[1100], snap[BRM_SNAPSHOT_NAME_LEN + 1];
+        const char *restore = NULL;
+        long holder = 0;
+        int lock_fd = -1;
         enum brm_log_level level;
         uint16_t port;
         uint64_t v;
@@ -107,6 +172,8 @@ int main(int argc, char **argv)
         cfg->max_frame = BRM_FRAME_MAX_DEFAULT;
         cfg->max_unauth = BRM_ADMIT_MAX_DEFAULT;
         cfg->max_unauth_per_source = BRM_ADMIT_PER_SOURCE_DEFAULT;
+        cfg->snapshot_interval_ms = 3600 * 1000;
+        cfg->snapshot_keep = 24;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'd':
@@ -155,6 +222,22 @@ int main(int argc, char **argv)
                                 return die_arg("--max-unauthenticated-per-source", optarg, "a number from 1 to 65536");
                         cfg->max_unauth_per_source = (unsigned)v;
                         break;
+                case 'I':
+                        if (brm_parse_u64(optarg, 0, 7 * 86400, &v) < 0)
+                                return die_arg("--snapshot-interval", optarg,
+                                               "whole seconds from 0 (never) to 604800 (a week), e.g. 3600");
+                        cfg->snapshot_interval_ms = v * 1000;
+                        break;
+                case 'K':
+                        if (brm_parse_u64(optarg, 1, 10000, &v) < 0)
+                                return die_arg("--snapshot-keep", optarg, "a number of snapshots from 1 to 10000");
+                        cfg->snapshot_keep = (unsigned)v;
+                        break;
+                case 'R':
+                        if (!*optarg)
+                                return die_arg("--restore", optarg, "a snapshot directory, e.g. DIR/snapshots/20260101T000000Z");
+                        restore = optarg;
+                        break;
                 case 'L':
                         if (brm_log_parse_level(optarg, &level) < 0)
                                 return die_arg("--log-level", optarg, "error, warn, info or debug");
@@ -187,23 +270,67 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-master: crypto initialisation failed\n");
                 return 1;
         }
+        /* One process at a time on a data dir: two masters would both write
+         * the database, and a restore must not pull it from under one. */
+        if ((r = brm_datadir_lock(cfg->data_dir, &lock_fd, &holder)) < 0) {
+                if (r == -EBUSY && holder > 0)
+                        fprintf(stderr, "bramble-master: %s is in use by a running bramble-master (pid %ld)%s\n",
+                                cfg->data_dir, holder, restore ? ": stop it before --restore" : "");
+                else if (r == -EBUSY)
+                        fprintf(stderr, "bramble-master: %s is in use by a running bramble-master%s\n", cfg->data_dir,
+                                restore ? ": stop it before --restore" : "");
+                else
+                        fprintf(stderr, "bramble-master: cannot lock %s/master.lock: %s\n", cfg->data_dir,
+                                brm_strerror(r));
+                return 1;
+        }
+        if (restore) {
+                rc = brm_restore(&brm_store_sqlite, cfg->data_dir, restore);
+                close(lock_fd);
+                return rc;
+        }
+        snprintf(marker, sizeof(marker), "%s/" BRM_RESTORE_MARKER, cfg->data_dir);
+        if (access(marker, F_OK) == 0) {
+                fprintf(stderr, "bramble-master: %s: a restore into %s was interrupted: run bramble-master "
+                        "--data-dir %s --restore with the same snapshot again (it is named in that file)\n", marker,
+                        cfg->data_dir, cfg->data_dir);
+                close(lock_fd);
+                return 1;
+        }
+        brm_snapshot_cleanup(cfg->data_dir);
+        if (check_state(cfg->data_dir) != 0) {
+                close(lock_fd);
+                return 1;
+        }
         /* One descriptor per session: take what the system allows. */
         if ((r = brm_admit_raise_nofile(&v)) < 0)
                 brm_warn(MOD, "cannot raise the open-file limit, keeping it: %s", brm_strerror(r));
         else
                 brm_debug(MOD, "open-file limit %llu", (unsigned long long)v);
         m.loop = uv_default_loop();
-        if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created)) < 0) {
-                fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, brm_strerror(r));
+        if ((r = brm_ca_open(&m.ca, cfg->data_dir, cfg->advertise, cfg->n_advertise, &created, detail,
+                             sizeof(detail))) < 0) {
+                if (r == -ENOENT || r == -EINVAL)
+                        die_state(cfg->data_dir, "cluster CA unusable: %s", detail);
+                else
+                        fprintf(stderr, "bramble-master: cluster CA in %s unusable: %s\n", cfg->data_dir, detail);
                 goto out_ca;
         }
         if ((r = brm_store_open(&brm_store_sqlite, cfg->data_dir, &m.store)) < 0) {
-                fprintf(stderr, "bramble-master: database %s/bramble.db unusable: %s%s\n", cfg->data_dir, brm_strerror(r),
-                        r == -EPROTONOSUPPORT ? " (written by a newer bramble-master)" : "");
+                if (r == BRM_STORE_DAMAGED)
+                        die_state(cfg->data_dir, "database %s/bramble.db is damaged", cfg->data_dir);
+                else
+                        fprintf(stderr, "bramble-master: database %s/bramble.db unusable: %s%s\n", cfg->data_dir,
+                                brm_strerror(r), r == -EPROTONOSUPPORT ? " (written by a newer bramble-master)" : "");
                 goto out_ca;
         }
         if ((r = brm_registry_init(&m.reg)) < 0 || (r = brm_store_node_list(m.store, load_node, &m.reg)) < 0) {
-                fprintf(stderr, "bramble-master: loading nodes failed: %s\n", brm_strerror(r));
+                if (r == BRM_STORE_DAMAGED)
+                        die_state(cfg->data_dir, "database %s/bramble.db is damaged (reading its nodes failed)",
+                                  cfg->data_dir);
+                else
+                        fprintf(stderr, "bramble-master: reading the nodes from %s/bramble.db failed: %s\n",
+                                cfg->data_dir, brm_strerror(r));
                 goto out_store;
         }
         brm_parse_hostport(cfg->listen, host, sizeof(host), &port);
@@ -218,6 +345,17 @@ int main(int argc, char **argv)
                         goto out_store;
                 }
         }
+        /* A snapshot of what was just checked and loaded, before anything
+         * changes it: the first thing to go back to. */
+        if (cfg->snapshot_interval_ms) {
+                uint64_t t0 = brm_mono_ms();
+                if ((r = brm_snapshot_take(m.store, cfg->data_dir, cfg->snapshot_keep, snap, detail,
+                                           sizeof(detail))) < 0 && r != -EEXIST)
+                        brm_warn(MOD, "snapshot at start failed, continuing without: %s", detail);
+                else if (r == 0)
+                        brm_info(MOD, "%s/" BRM_SNAPSHOT_DIR "/%s written in %llu ms", cfg->data_dir, snap,
+                                 (unsigned long long)(brm_mono_ms() - t0));
+        }
         mbedtls_ssl_config_init(&m.tls);
         if ((r = brm_tls_config(&m.tls, true, BRM_TLS_VERIFY_OPTIONAL, &m.ca.server)) < 0) {
                 fprintf(stderr, "bramble-master: TLS setup failed: %s\n", brm_strerror(r));
@@ -225,6 +363,13 @@ int main(int argc, char **argv)
         }
         if ((r = brm_server_start(&m)) < 0) {
                 fprintf(stderr, "bramble-master: cannot listen on %s: %s\n", cfg->listen, uv_strerror(r));
+                goto out_tls;
+        }
+        if ((r = brm_snapshots_start(&m.snap, m.loop, m.store, cfg->data_dir, cfg->snapshot_interval_ms,
+                                     cfg->snapshot_keep)) < 0) {
+                fprintf(stderr, "bramble-master: cannot start the snapshot timer: %s\n", uv_strerror(r));
+                brm_server_stop(&m);
+                uv_run(m.loop, UV_RUN_DEFAULT);
                 goto out_tls;
         }
         if (created)
@@ -249,5 +394,6 @@ out_store:
 out_ca:
         brm_ca_close(&m.ca);
         uv_loop_close(m.loop);
+        close(lock_fd);
         return rc;
 }

@@ -437,6 +437,7 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->admit_timer, NULL);
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
+        brm_snapshots_stop(&m->snap);
         for (struct brm_session *s = m->sessions; s; s = s->next)
                 brm_session_close(s, 0);
 }

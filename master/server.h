@@ -14,6 +14,7 @@
 #include "admit.h"
 #include "ca.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "store.h"
 
 struct brm_session;
@@ -31,6 +32,8 @@ struct brm_master_config {
         uint32_t max_frame;             /* default 1 MiB */
         unsigned max_unauth;            /* connections without a certificate; default 64 */
         unsigned max_unauth_per_source; /* of those, from one address; default 8 */
+        uint64_t snapshot_interval_ms;  /* 0: no snapshots; default 1 h */
+        unsigned snapshot_keep;         /* default 24 */
 };
 
 struct brm_master {
@@ -56,6 +59,7 @@ struct brm_master {
         uv_timer_t admit_timer;        /* their deadlines */
         bool accept_paused;            /* a connection waits in the kernel queue */
         bool stopping;
+        struct brm_snapshots snap;     /* periodic snapshots of the state (snapshot.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

@@ -41,13 +41,23 @@ struct brm_store;
 #define BRM_JOIN_USED_UP (-EUSERS)         /* every use taken */
 #define BRM_JOIN_NAME_TAKEN (-ENOTUNIQ)    /* the name is held by another key */
 
+/* The stored data is damaged (a failed integrity check, or the backend found
+ * a page it cannot read): distinct from a plain I/O error so the master can
+ * say so and point at a snapshot. */
+#define BRM_STORE_DAMAGED (-EUCLEAN)
+
 /* A backend: one instance of this table (designated initializers), and a
  * struct that begins with struct brm_store. Callers use the brm_store_*
  * functions below, never the table, so a second backend is a new file and
  * no caller changes. Each operation's contract is at its function. */
 struct brm_store_ops {
         const char *name;
+        /* The files under a data dir that hold the state (the ones present
+         * are what a restore moves aside and copies in), NULL-terminated. */
+        const char *const *files;
+        int (*verify)(const char *dir, char *detail, size_t size);
         int (*open)(const char *dir, struct brm_store **ret);
+        int (*snapshot)(struct brm_store *s, const char *dir);
         void (*close)(struct brm_store *s);
         int (*token_add)(struct brm_store *s, const struct brm_token_rec *t);
         int (*token_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_token_rec *t), void *arg);
@@ -82,6 +92,26 @@ extern const struct brm_store_ops brm_store_sqlite;
 static inline int brm_store_open(const struct brm_store_ops *ops, const char *dir, struct brm_store **ret)
 {
         return ops->open(dir, ret);
+}
+
+/* Checks the state under dir without changing it (an integrity check of
+ * every page's structure, not the data's meaning). Returns 0 when sound;
+ * -ENOENT when there is none; -ENODATA when it holds nothing yet (a new,
+ * empty database); BRM_STORE_DAMAGED with what is wrong in detail; another
+ * -errno when it cannot be read. detail is always a string. */
+static inline int brm_store_verify(const struct brm_store_ops *ops, const char *dir, char *detail, size_t size)
+{
+        return ops->verify(dir, detail, size);
+}
+
+/* Writes a consistent copy of the state into dir (which exists and holds
+ * none of the backend's files), fsynced, so that brm_store_open(dir) would
+ * see it. Writers are not held up for long. May be called from another
+ * thread while the store is in use on its own; never concurrently with a
+ * second snapshot of the same store. */
+static inline int brm_store_snapshot(struct brm_store *s, const char *dir)
+{
+        return s->ops->snapshot(s, dir);
 }
 
 /* Accepts NULL. */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,45 @@ static void agent_closed(void *arg)
 {
 }
 
+static int agent_log_fd = -1;
+
+/* The agent child's log lines, also kept in sv_work/agent.log. */
+static void agent_log_line(void *arg, enum brm_log_level level, const char *line, size_t len)
+{
+        struct iovec v[2] = { { (void *)line, len }, { "\n", 1 } };
+
+        if (agent_log_fd >= 0 && writev(agent_log_fd, v, 2) < 0)
+                return;
+}
+
+static void agent_log_path(char *path, size_t size)
+{
+        snprintf(path, size, "%s/agent.log", sv_work);
+}
+
+void sv_agent_log_clear(void)
+{
+        char path[128];
+
+        agent_log_path(path, sizeof(path));
+        unlink(path);
+}
+
+bool sv_agent_log_has(const char *text)
+{
+        char path[128];
+        uint8_t *data;
+        size_t len;
+        bool found;
+
+        agent_log_path(path, sizeof(path));
+        if (brm_file_read(path, 16u << 20, &data, &len) < 0)
+                return false;
+        found = strstr((char *)data, text) != NULL;
+        free(data);
+        return found;
+}
+
 static void agent_stop(uv_signal_t *s, int signum)
 {
         uv_timer_stop(&agent_timer);
@@ -105,6 +145,12 @@ pid_t sv_agent_start(const struct brm_container_spec *specs, long n)
         };
         int r;
 
+        {
+                char path[128];
+                agent_log_path(path, sizeof(path));
+                agent_log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                brm_log_set_sink(agent_log_line, NULL);
+        }
         uv_loop_init(&loop);
         r = brm_supervisor_open(&loop, &o, &agent_sup);
         if (r < 0) {
@@ -249,7 +295,8 @@ static void cleanup_on_exit(void)
 
 void sv_setup(void)
 {
-        static const char *const applets[] = { "sh", "sleep", "dd", "cat", "echo", "true", "ls", "test", "[", "yes" };
+        static const char *const applets[] = { "sh", "sleep", "dd", "cat", "echo", "true", "ls", "test", "[", "yes",
+                                                 "wc", "head", "chown" };
         char cmd[1280];
         struct stat st;
 

@@ -19,7 +19,7 @@
 int main(int argc, char **argv)
 {
         if (argc < 2) {
-                fprintf(stderr, "usage: supervise oom|pids|cpu|readopt|desired|refuse|logs|image IMAGE|bench-start [N]|"
+                fprintf(stderr, "usage: supervise oom|pids|cpu|readopt|desired|refuse|logs|confine|records|image IMAGE|bench-start [N]|"
                                 "bench-memory [N]|bench-logs [SECONDS]\n");
                 return 2;
         }
@@ -39,6 +39,10 @@ int main(int argc, char **argv)
                 scenario_refuse();
         else if (strcmp(argv[1], "logs") == 0)
                 scenario_logs();
+        else if (strcmp(argv[1], "confine") == 0)
+                scenario_confine();
+        else if (strcmp(argv[1], "records") == 0)
+                scenario_records();
         else if (strcmp(argv[1], "image") == 0 && argc == 3)
                 scenario_image(argv[2]);
         else if (strcmp(argv[1], "bench-start") == 0)

@@ -39,6 +39,10 @@ struct sv_logfile {
 };
 
 pid_t sv_agent_start(const struct brm_container_spec *specs, long n);
+/* The agent children's log lines go to sv_work/agent.log as well: whether
+ * one holds TEXT; forgetting what earlier agents logged. */
+bool sv_agent_log_has(const char *text);
+void sv_agent_log_clear(void);
 void sv_agent_kill(pid_t pid, int sig);
 bool sv_get(const char *name, struct sv_snap *ret);
 void sv_sleep_ms(long ms);
@@ -61,6 +65,8 @@ void scenario_desired(void);
 void scenario_refuse(void);
 void scenario_image(const char *image);
 void scenario_logs(void);
+void scenario_confine(void);
+void scenario_records(void);
 
 void bench_logs(int seconds);
 void bench_start(int rounds);

@@ -83,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char path[128];
         struct got g = { 0 }, again = { 0 };
         size_t invalid = 12345, invalid2;
+        char why[700] = "";
         int r;
 
         if (!dir[0]) {
@@ -95,13 +96,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof(path), "%s/desired.json", dir);
         if (brm_file_write_fast(path, data, size, 0600) < 0)
                 abort();
-        r = brm_ctrrecord_load_desired(dir, each, &g, &invalid);
+        r = brm_ctrrecord_load_desired(dir, each, &g, &invalid, why, sizeof(why));
         if (r > 0 || (r < 0 && (g.n != 0 || invalid != 12345)))
+                abort();
+        /* A refusal names the file and says what is wrong, on one line. */
+        if (r < 0 && (!strstr(why, "/desired.json is ") || strchr(why, '\n')))
                 abort();
         /* What was read survives being saved and read again. */
         if (r == 0 && g.n < MAX_KEEP) {
                 if (brm_ctrrecord_save_desired(dir, g.specs, g.n) < 0 ||
-                    brm_ctrrecord_load_desired(dir, each, &again, &invalid2) < 0 || invalid2 != 0 || again.n != g.n)
+                    brm_ctrrecord_load_desired(dir, each, &again, &invalid2, why, sizeof(why)) < 0 || invalid2 != 0 || again.n != g.n)
                         abort();
                 for (size_t i = 0; i < g.n; i++)
                         if (!same(&g.specs[i], &again.specs[i]))

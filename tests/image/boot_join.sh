@@ -24,6 +24,24 @@ mtype -i "$WORK/disk.img@@$(brm_part_offset "$WORK/disk.img" 1)" ::bramble.json 
 	fail "bramble.json in the image does not hold the token"
 pass "bramble image configure wrote bramble.json"
 
+# The confinement probe (tests/containers/confine_probe.c), arm64 and
+# static, as an oci-archive on the boot partition: the node runs it under
+# crun on cgroup v2 with the default confinement.
+command -v umoci >/dev/null || skip "umoci is not installed (apt-get install umoci)"
+(cd "$BRM_SRC" && cmake --build build/rpi-arm64 --target brm_confine_probe >"$WORK/probe-build.log" 2>&1) ||
+	fail "building the arm64 confinement probe failed (see $WORK/probe-build.log)"
+umoci init --layout "$WORK/probe"
+umoci new --image "$WORK/probe:t"
+umoci unpack --image "$WORK/probe:t" "$WORK/probe-bundle" >/dev/null
+mkdir -p "$WORK/probe-bundle/rootfs"/{bin,proc,dev,sys,tmp,run,etc}
+install -m 755 "$BRM_SRC/build/rpi-arm64/bin/brm_confine_probe" "$WORK/probe-bundle/rootfs/bin/"
+umoci repack --image "$WORK/probe:t" "$WORK/probe-bundle"
+umoci config --image "$WORK/probe:t" --config.entrypoint /bin/brm_confine_probe
+umoci gc --layout "$WORK/probe"
+tar -C "$WORK/probe" -cf "$WORK/probe.tar" .
+mcopy -i "$WORK/disk.img@@$(brm_part_offset "$WORK/disk.img" 1)" "$WORK/probe.tar" ::probe.tar ||
+	fail "copying the probe onto the boot partition"
+
 # --- first boot: a 1 GiB disk, so the data partition grows; the RTC says
 # 2016, so the clock starts at the image's build time, before the cluster's
 # CA was made: the join must not depend on a correct clock.
@@ -90,6 +108,32 @@ done
 [ -n "$arss" ] && [ "$arss" -gt 0 ] || fail "the node reports no agent_rss_bytes: '$arss'"
 [ -n "$srss" ] && [ "$srss" -gt 0 ] || fail "the node reports no shim_rss_bytes with two containers: '$srss'"
 pass "footprint on the emulated Pi: agent VmRSS $((arss / 1024)) KiB, two shims $((srss / 1024)) KiB together"
+
+# Confinement under crun on cgroup v2: the node's default seccomp profile
+# (containers-common's, shipped on the image), /sys read-only recursively,
+# a read-only view of the container's own cgroup.
+"$B/bramble" run qemu-c0ffee probe --image /boot/firmware/probe.tar:t --restart never >/dev/null ||
+	fail "bramble run probe"
+for _ in $(seq 150); do
+	st=$("$B/bramble" -o json ps qemu-c0ffee | python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)}.get("probe", {})
+print(c.get("state"), c.get("exit_code"), c.get("reason"))')
+	case $st in exited* | failed*) break ;; esac
+	sleep 0.4
+done
+"$B/bramble" logs qemu-c0ffee/probe >"$WORK/probe.out" 2>&1 || fail "bramble logs qemu-c0ffee/probe: $(tail -n 3 "$WORK/probe.out")"
+sed 's/^/    /' "$WORK/probe.out"
+grep -q '^FAIL' "$WORK/probe.out" && fail "the probe was allowed what a container must not do (above)"
+for want in "ok   add_key: refused" "ok   keyctl: refused" "ok   unshare-user: refused" "ok   clone-user: refused" \
+	"ok   perf_event_open: refused" "ok   userfaultfd: refused" "ok   write-sys: refused" \
+	"ok   make a cgroup under /sys/fs/cgroup: refused" "ok   write /sys/fs/cgroup/memory.max: refused" \
+	"confined: 0 allowed"; do
+	grep -qF "$want" "$WORK/probe.out" || fail "the probe's output lacks '$want'"
+done
+expect_eq "the probe's exit" "exited 0" "$(echo "$st" | cut -d' ' -f1-2)"
+pass "crun + cgroup v2: every attempt of the confinement probe was refused"
+"$B/bramble" rm qemu-c0ffee/probe >/dev/null || fail "bramble rm qemu-c0ffee/probe"
 
 # Logs relayed from the node's agent: a container's stdout and stderr as
 # bramble-shim stored them on the data partition, --tail, the kernel's

@@ -16,6 +16,15 @@ expect_refused 2 "invalid --cpus '-1'" run pi-1 web --image "$ROOTFS" --cpus -1 
 expect_refused 2 "not a valid container name" run pi-1 Bad_Name --image "$ROOTFS" -- sleep 100
 expect_refused 2 "--image is required" run pi-1 web -- sleep 100
 expect_refused 1 "/no/such/image" run pi-1 web --image /no/such/image -- sleep 100
+expect_refused 2 "invalid --cap-add 'SYS_FLY'" run pi-1 web --image "$ROOTFS" --cap-add SYS_FLY -- sleep 100
+expect_refused 2 "capability NET_ADMIN is both added and dropped" run pi-1 web --image "$ROOTFS" \
+        --cap-add net_admin --cap-drop CAP_NET_ADMIN -- sleep 100
+expect_refused 2 "invalid --security-opt 'apparmor=x'" run pi-1 web --image "$ROOTFS" --security-opt apparmor=x -- sleep 100
+expect_refused 2 "cannot read the seccomp profile /no/such.json" run pi-1 web --image "$ROOTFS" \
+        --security-opt seccomp=/no/such.json -- sleep 100
+printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_SOMETIMES"}]}' >"$WORK/bad-profile.json"
+expect_refused 1 "syscalls[0].action: unknown action 'SCMP_ACT_SOMETIMES'" run pi-1 web --image "$ROOTFS" \
+        --security-opt seccomp="$WORK/bad-profile.json" -- sleep 100
 cli -o json ps
 assert_eq "[]" "$(printf '%s' "$CLI_OUT" | tr -d ' \n\t')" "containers after refused requests"
 
@@ -55,6 +64,26 @@ done
 log "hog OOM-killed (oom_kills restarts reason exit: $seen_oom) and restarted"
 
 # stop, start, rm converge on the node.
+# Less confinement than the defaults is said in ps, human and JSON.
+printf '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["chmod", "fchmod", "fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}' >"$WORK/profile.json"
+cli run pi-1 admin --image "$ROOTFS" --restart never --cap-add SYS_PTRACE --cap-drop chown \
+        --security-opt seccomp="$WORK/profile.json" -- sh -c 'chmod 600 /tmp 2>&1; echo chmod-exit=$?'
+[[ $CLI_RC -eq 0 ]] || fail "bramble run admin: exit $CLI_RC: $CLI_ERR"
+cli run pi-1 loose --image "$ROOTFS" --restart never --security-opt seccomp=unconfined -- true
+[[ $CLI_RC -eq 0 ]] || fail "bramble run loose: exit $CLI_RC: $CLI_ERR"
+assert_eq "seccomp=custom cap-add=SYS_PTRACE cap-drop=CHOWN" "$(ps_field admin 'c["security"]')" "ps -o json security of admin"
+assert_eq "seccomp=unconfined" "$(ps_field loose 'c["security"]')" "ps -o json security of loose"
+assert_eq "" "$(ps_field web 'c["security"]')" "ps -o json security of web"
+cli ps pi-1
+assert_contains "$CLI_OUT" "SECURITY: pi-1/admin runs with seccomp=custom cap-add=SYS_PTRACE cap-drop=CHOWN" "bramble ps"
+assert_contains "$CLI_OUT" "SECURITY: pi-1/loose runs with seccomp=unconfined" "bramble ps"
+# The custom profile is the container's filter: its chmod is refused.
+wait_for 20 ps_is admin exited || fail "admin did not finish within 20 s: $(ps_field admin 'c')"
+cli logs pi-1/admin
+assert_contains "$CLI_OUT" "chmod-exit=1" "the container's output under its own profile"
+cli rm pi-1/admin
+cli rm pi-1/loose
+
 cli stop pi-1/web
 [[ $CLI_RC -eq 0 ]] || fail "bramble stop: $CLI_ERR"
 wait_for 20 ps_is web stopped || fail "web not stopped within 20 s: $(ps_field web 'c')"

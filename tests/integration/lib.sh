@@ -624,3 +624,38 @@ print(eval(sys.argv[2], {"c": c[0]}) if c else "absent")' "$1" "$2"
 ps_is() {
         [[ "$(ps_field "$1" 'c["state"]')" == "$2" ]]
 }
+
+# ---- the master's state on disk ----
+
+# master_cmd ARGS...: runs bramble-master to its end (a --restore, or a start
+# that must be refused) and sets MCMD_RC, MCMD_OUT and MCMD_ERR. A process
+# that is still running after 20 s fails the test.
+master_cmd() {
+        local o=$WORK/mcmd.out e=$WORK/mcmd.err
+        MCMD_RC=0
+        timeout 20 "$BRM_BIN/bramble-master" "$@" >"$o" 2>"$e" || MCMD_RC=$?
+        MCMD_OUT=$(cat "$o")
+        MCMD_ERR=$(cat "$e")
+        ((MCMD_RC != 124)) || fail "bramble-master $* was still running after 20 s"
+        no_sanitizer_report "bramble-master $*" "$MCMD_ERR"
+}
+
+# sqlite_query FILE SQL: prints the rows of SQL on the database FILE (read
+# only), one per line, columns separated by '|'; "ERROR: ..." if it fails.
+sqlite_query() {
+        python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+try:
+    db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+    for row in db.execute(sys.argv[2]):
+        print("|".join(str(c) for c in row))
+    db.close()
+except Exception as e:
+    print("ERROR: %s" % e)
+PY
+}
+
+# file_mode PATH: its permission bits in octal, e.g. 600.
+file_mode() {
+        stat -c %a "$1"
+}

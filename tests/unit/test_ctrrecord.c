@@ -45,6 +45,7 @@ static void test_path(void)
 static void test_state(void)
 {
         struct brm_ctrrecord_state st = { 0 }, back = { 0 };
+        char why[600];
 
         CHECK_INT(brm_ctrrecord_create(dir, "web"), ==, 0);
         st.restarts = 3;
@@ -60,7 +61,7 @@ static void test_state(void)
         snprintf(st.cgroup, sizeof(st.cgroup), "/bramble/web");
         CHECK_INT(brm_ctrrecord_save_state(dir, "web", &st), ==, 0);
         CHECK(!exists("web", "state.json.tmp"));
-        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back, why, sizeof(why)), ==, 0);
         CHECK_U64(back.restarts, ==, 3);
         CHECK_U64(back.oom_kills, ==, 2);
         CHECK_INT(back.has_exit, ==, 1);
@@ -75,7 +76,7 @@ static void test_state(void)
 
         /* Counters the file lacks become 0; strings it lacks stay. */
         put("web", "state.json", "{\"restarts\":1,\"state\":99}");
-        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back, why, sizeof(why)), ==, 0);
         CHECK_U64(back.restarts, ==, 1);
         CHECK_U64(back.oom_kills, ==, 0);
         CHECK_INT(back.has_exit, ==, 0);
@@ -85,11 +86,117 @@ static void test_state(void)
 
         /* Not JSON, or no file: untouched. */
         put("web", "state.json", "{\"restarts\":");
+        put("web", "state.json.bak", "{\"restarts\":");
         back.restarts = 42;
-        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back), ==, -EINVAL);
+        CHECK_INT(brm_ctrrecord_load_state(dir, "web", &back, why, sizeof(why)), ==, -EINVAL);
         CHECK_U64(back.restarts, ==, 42);
-        CHECK_INT(brm_ctrrecord_load_state(dir, "nosuch", &back), ==, -ENOENT);
+        CHECK_INT(brm_ctrrecord_load_state(dir, "nosuch", &back, why, sizeof(why)), ==, -ENOENT);
         CHECK_U64(back.restarts, ==, 42);
+}
+
+/* A damaged state.json is read from its copy, and what is wrong is said
+ * naming the file; with both damaged, each is named. */
+static void test_state_damaged(void)
+{
+        struct brm_ctrrecord_state st = { 0 }, back = { 0 };
+        char why[600], path[256];
+
+        CHECK_INT(brm_ctrrecord_create(dir, "dmg"), ==, 0);
+        st.restarts = 5;
+        st.state = BRM_CS_RUNNING;
+        st.running = true;
+        snprintf(st.reason, sizeof(st.reason), "xxx");
+        CHECK_INT(brm_ctrrecord_save_state(dir, "dmg", &st), ==, 0);
+        CHECK(exists("dmg", "state.json.bak"));
+
+        put("dmg", "state.json", "garbage");
+        CHECK_INT(brm_ctrrecord_load_state(dir, "dmg", &back, why, sizeof(why)), ==, 1);
+        CHECK_U64(back.restarts, ==, 5);
+        CHECK_INT(back.running, ==, 1);
+        snprintf(path, sizeof(path), "%s/dmg/state.json is not JSON (7 bytes; at byte ", dir);
+        if (strncmp(why, path, strlen(path)) != 0)
+                CHECK_FAIL_("why: %s", why);
+        CHECK(strstr(why, "its copy state.json.bak was read instead"));
+        CHECK(!strchr(why, '\n'));
+
+        put("dmg", "state.json", "");
+        put("dmg", "state.json.bak", "{\"restarts\":5,\"oom");
+        back.restarts = 42;
+        CHECK_INT(brm_ctrrecord_load_state(dir, "dmg", &back, why, sizeof(why)), ==, -EINVAL);
+        CHECK_U64(back.restarts, ==, 42);
+        snprintf(path, sizeof(path), "%s/dmg/state.json is empty (0 bytes), and its copy state.json.bak is cut "
+                                     "short (18 bytes, the JSON ends early)", dir);
+        CHECK_STR(why, path);
+
+        /* Missing file, good copy. */
+        CHECK_INT(brm_ctrrecord_save_state(dir, "dmg", &st), ==, 0);
+        CHECK_INT(brm_ctrrecord_path(dir, "dmg", "state.json", path, sizeof(path)), ==, 0);
+        CHECK_INT(unlink(path), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_state(dir, "dmg", &back, why, sizeof(why)), ==, 1);
+        CHECK(strstr(why, "state.json is missing; its copy"));
+        CHECK_U64(back.restarts, ==, 5);
+        CHECK_STR(back.reason, "xxx");
+
+        /* A reason cut in the middle of a character stays UTF-8. */
+        {
+                char text[300];
+                int n = snprintf(text, sizeof(text), "{\"reason\":\"");
+                memset(text + n, 'x', sizeof(back.reason) - 2);
+                snprintf(text + n + sizeof(back.reason) - 2, sizeof(text) - n - sizeof(back.reason) + 2, "\xc3\xa9\"}");
+                put("dmg", "state.json", text);
+                CHECK_INT(brm_ctrrecord_load_state(dir, "dmg", &back, why, sizeof(why)), ==, 0);
+                CHECK_U64(strlen(back.reason), ==, sizeof(back.reason) - 2);
+        }
+
+        /* Numbers out of range are clamped, not cast. */
+        put("dmg", "state.json", "{\"restarts\":1e300,\"oom_kills\":-4,\"state\":-1e300,\"exit_code\":99999999999}");
+        CHECK_INT(brm_ctrrecord_load_state(dir, "dmg", &back, why, sizeof(why)), ==, 0);
+        CHECK_U64(back.restarts, ==, UINT32_MAX);
+        CHECK_U64(back.oom_kills, ==, 0);
+        CHECK_INT(back.state, ==, BRM_CS_PENDING);
+        CHECK_INT(back.exit_code, ==, INT32_MAX);
+        CHECK_INT(brm_ctrrecord_remove(dir, "dmg"), ==, 0);
+        CHECK(!exists("dmg", NULL));
+}
+
+/* spec.json: the key as it was written; a damaged one is read from its
+ * copy; one of another container or not a spec is refused. */
+static void test_run_key(void)
+{
+        struct brm_container_spec s;
+        char *key, *other, *back = NULL, why[600];
+
+        memset(&s, 0, sizeof(s));
+        snprintf(s.name, sizeof(s.name), "job");
+        snprintf(s.image, sizeof(s.image), "/images/job");
+        CHECK((key = brm_ctrrecord_spec_key(&s)));
+        CHECK_INT(brm_ctrrecord_create(dir, "job"), ==, 0);
+        CHECK_INT(brm_ctrrecord_read_run_key(dir, "job", &back, why, sizeof(why)), ==, -ENOENT);
+        CHECK_INT(brm_ctrrecord_save_run_key(dir, "job", key), ==, 0);
+        CHECK_INT(brm_ctrrecord_read_run_key(dir, "job", &back, why, sizeof(why)), ==, 0);
+        CHECK_STR(back, key);
+        free(back);
+        back = NULL;
+        put("job", "spec.json", "{\"name\":\"job\",\"ima");
+        CHECK_INT(brm_ctrrecord_read_run_key(dir, "job", &back, why, sizeof(why)), ==, 1);
+        CHECK_STR(back, key);
+        CHECK(strstr(why, "/job/spec.json is cut short (18 bytes, the JSON ends early); its copy spec.json.bak"));
+        free(back);
+        back = NULL;
+        snprintf(s.name, sizeof(s.name), "other");
+        CHECK((other = brm_ctrrecord_spec_key(&s)));
+        put("job", "spec.json.bak", other);
+        free(other);
+        CHECK_INT(brm_ctrrecord_read_run_key(dir, "job", &back, why, sizeof(why)), ==, -EINVAL);
+        CHECK(!back);
+        if (!strstr(why, "its copy spec.json.bak is the spec of another container (\"other\")"))
+                CHECK_FAIL_("why: %s", why);
+        put("job", "spec.json.bak", "{\"name\":\"job\"}");
+        CHECK_INT(brm_ctrrecord_read_run_key(dir, "job", &back, why, sizeof(why)), ==, -EINVAL);
+        CHECK(strstr(why, "is not a container spec"));
+        CHECK_INT(brm_ctrrecord_remove(dir, "job"), ==, 0);
+        CHECK(!exists("job", NULL));
+        free(key);
 }
 
 static void test_run_files(void)
@@ -142,10 +249,23 @@ static void test_run_files(void)
         CHECK_INT(brm_ctrrecord_runtime_error(dir, "run", line, sizeof(line)), ==, -ENODATA);
         CHECK_STR(line, "keep");
 
-        CHECK_INT(brm_ctrrecord_write(dir, "run", "spec.json", "{\"name\":\"run\"}"), ==, 0);
-        CHECK_INT(brm_ctrrecord_read_run_key(dir, "run", &key), ==, 0);
-        CHECK_STR(key, "{\"name\":\"run\"}");
-        free(key);
+        {
+                struct brm_container_spec s;
+                char *want, why[300];
+
+                memset(&s, 0, sizeof(s));
+                snprintf(s.name, sizeof(s.name), "run");
+                snprintf(s.image, sizeof(s.image), "/i");
+                CHECK((want = brm_ctrrecord_spec_key(&s)));
+                CHECK_INT(brm_ctrrecord_save_run_key(dir, "run", want), ==, 0);
+                CHECK_INT(brm_ctrrecord_read_run_key(dir, "run", &key, why, sizeof(why)), ==, 0);
+                CHECK_STR(key, want);
+                free(key);
+                free(want);
+        }
+        /* A write the agent was killed in leaves a temporary file: removal
+         * takes it too. */
+        put("run", "state.json.tmp.4242", "{");
 
         brm_ctrrecord_clear_run(dir, "run");
         CHECK(!exists("run", "exit"));
@@ -179,7 +299,7 @@ static void test_desired(void)
         struct brm_container_spec specs[2];
         struct seen v = { 0 };
         size_t invalid = 99;
-        char *key1, *key2;
+        char *key1, *key2, why[600];
 
         memset(specs, 0, sizeof(specs));
         snprintf(specs[0].name, sizeof(specs[0].name), "web");
@@ -191,12 +311,12 @@ static void test_desired(void)
         specs[1].stopped = true;
 
         /* No file yet: an empty set. */
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 0);
         CHECK_U64(invalid, ==, 0);
 
         CHECK_INT(brm_ctrrecord_save_desired(dir, specs, 2), ==, 0);
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 2);
         CHECK_STR(v.names[0], "web");
         CHECK_STR(v.args0[0], "httpd");
@@ -220,7 +340,7 @@ static void test_desired(void)
             "\"pids_max\":0,\"restart\":\"always\",\"network\":\"host\",\"workdir\":\"\",\"args\":[],"
             "\"env\":[]},{\"name\":5},\"x\"]");
         memset(&v, 0, sizeof(v));
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, 0);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, 0);
         CHECK_INT(v.n, ==, 1);
         CHECK_STR(v.names[0], "ok");
         CHECK_U64(invalid, ==, 2);
@@ -229,9 +349,13 @@ static void test_desired(void)
         put("", "desired.json", "{\"name\":\"ok\"}");
         memset(&v, 0, sizeof(v));
         invalid = 99;
-        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid), ==, -EINVAL);
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, -EINVAL);
         CHECK_INT(v.n, ==, 0);
         CHECK_U64(invalid, ==, 99);
+        CHECK(strstr(why, "/desired.json is not a JSON array (13 bytes)"));
+        put("", "desired.json", "[{\"name\":\"ok\"");
+        CHECK_INT(brm_ctrrecord_load_desired(dir, each_spec, &v, &invalid, why, sizeof(why)), ==, -EINVAL);
+        CHECK(strstr(why, "/desired.json is cut short (13 bytes, the JSON ends early)"));
 }
 
 static void each_name(const char *name, void *arg)
@@ -281,6 +405,8 @@ int main(void)
         CHECK(mkdtemp(dir));
         test_path();
         test_state();
+        test_state_damaged();
+        test_run_key();
         test_run_files();
         test_desired();
         test_list();

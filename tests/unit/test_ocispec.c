@@ -11,15 +11,18 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "ctrspec.h"
 #include "fileio.h"
 #include "ocispec.h"
 #include "util.h"
 
 static cJSON *build(const struct brm_ocispec_params *p)
 {
-        char *json = NULL;
+        char *json = NULL, why[256];
         cJSON *o;
-        CHECK_INT(brm_ocispec_build(p, &json), ==, 0);
+        int r = brm_ocispec_build(p, &json, why, sizeof(why));
+        if (r < 0)
+                CHECK_FAIL_("brm_ocispec_build: %d %s", r, why);
         o = cJSON_Parse(json);
         CHECK(o);
         free(json);
@@ -71,7 +74,7 @@ int main(void)
         struct brm_container_spec s;
         struct brm_image_config img;
         struct brm_ocispec_params p;
-        char work[64] = "/tmp/brm-test-ocispec.XXXXXX", path[200], *json;
+        char work[64] = "/tmp/brm-test-ocispec.XXXXXX", path[200], *json, why[256];
         cJSON *o, *e;
 
         CHECK(mkdtemp(work));
@@ -140,6 +143,65 @@ int main(void)
         CHECK_STR(cJSON_GetObjectItemCaseSensitive(at(o, "annotations"), "org.opencontainers.image.digest")->valuestring, "sha256:0123");
         cJSON_Delete(o);
 
+        /* Confinement: a cgroup namespace; /sys read-only recursively (the
+         * kernels here have mount_setattr); the node's default seccomp
+         * profile, translated and hardened. */
+        o = build(&p);
+        CHECK(has_ns(o, "cgroup"));
+        {
+                cJSON *m;
+                bool rro = false;
+                cJSON_ArrayForEach(m, at(o, "mounts")) if (strcmp(at(m, "destination")->valuestring, "/sys") == 0) rro =
+                        has_str(at(m, "options"), "rro");
+                CHECK(rro);
+        }
+        CHECK_STR(at(o, "linux.seccomp.defaultAction")->valuestring, "SCMP_ACT_ERRNO");
+        CHECK(cJSON_GetArraySize(at(o, "linux.seccomp.architectures")) >= 1);
+        CHECK(cJSON_GetArraySize(at(o, "linux.seccomp.syscalls")) > 10);
+        cJSON_Delete(o);
+
+        /* --cap-add SYS_ADMIN --cap-drop CHOWN */
+        s.cap_add = UINT64_C(1) << 21;
+        s.cap_drop = UINT64_C(1) << 0;
+        o = build(&p);
+        CHECK(has_str(at(o, "process.capabilities.bounding"), "CAP_SYS_ADMIN"));
+        CHECK(has_str(at(o, "process.capabilities.permitted"), "CAP_SYS_ADMIN"));
+        CHECK(!has_str(at(o, "process.capabilities.bounding"), "CAP_CHOWN"));
+        CHECK(has_str(at(o, "process.capabilities.bounding"), "CAP_KILL"));
+        cJSON_Delete(o);
+        /* --cap-drop ALL --cap-add NET_ADMIN: that one alone. */
+        s.cap_drop = BRM_CTRSPEC_CAPS_ALL;
+        s.cap_add = UINT64_C(1) << 12;
+        o = build(&p);
+        CHECK_INT(cJSON_GetArraySize(at(o, "process.capabilities.bounding")), ==, 1);
+        CHECK(has_str(at(o, "process.capabilities.bounding"), "CAP_NET_ADMIN"));
+        cJSON_Delete(o);
+        s.cap_add = s.cap_drop = 0;
+
+        /* seccomp=unconfined: no filter; a profile of the container's own:
+         * that one, as written; a broken one: refused, saying where. */
+        s.seccomp = "unconfined";
+        o = build(&p);
+        CHECK(!cJSON_GetObjectItemCaseSensitive(at(o, "linux"), "seccomp"));
+        cJSON_Delete(o);
+        s.seccomp = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"chmod\"],"
+                    "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":1}]}";
+        o = build(&p);
+        CHECK_STR(at(o, "linux.seccomp.defaultAction")->valuestring, "SCMP_ACT_ALLOW");
+        CHECK_INT(cJSON_GetArraySize(at(o, "linux.seccomp.syscalls")), ==, 1);
+        cJSON_Delete(o);
+        {
+                s.seccomp = "{\"defaultAction\":\"SCMP_ACT_MAYBE\"}";
+                CHECK_INT(brm_ocispec_build(&p, &json, why, sizeof(why)), ==, -EPROTO);
+                CHECK(strstr(why, "defaultAction"));
+                CHECK_INT(brm_ocispec_seccomp_check(&s, NULL, why, sizeof(why)), ==, -EINVAL);
+                s.seccomp = NULL;
+                p.seccomp_profile = "/nonexistent/seccomp.json";
+                CHECK_INT(brm_ocispec_build(&p, &json, why, sizeof(why)), ==, -EPROTO);
+                CHECK(strstr(why, "/nonexistent/seccomp.json") && strstr(why, "not found"));
+                p.seccomp_profile = NULL;
+        }
+
         /* v1: memory.high becomes the soft limit; no swap accounting; args
          * replace the image's; --network none; a named user. */
         p.cgroup_version = 1;
@@ -170,11 +232,11 @@ int main(void)
 
         /* An unknown user and nothing to run are refused. */
         strcpy(img.user, "nobody-here");
-        CHECK_INT(brm_ocispec_build(&p, &json), ==, -EINVAL);
+        CHECK_INT(brm_ocispec_build(&p, &json, why, sizeof(why)), ==, -EINVAL);
         img.user[0] = '\0';
         memset(s.args, 0, sizeof(s.args));
         img.entrypoint[0] = img.cmd[0] = NULL;
-        CHECK_INT(brm_ocispec_build(&p, &json), ==, -EINVAL);
+        CHECK_INT(brm_ocispec_build(&p, &json, why, sizeof(why)), ==, -EINVAL);
 
         /* No limits: no resource sections but the device rule. */
         s.memory_max = s.memory_high = 0;
@@ -204,6 +266,25 @@ int main(void)
                 CHECK_INT(d.restart, ==, BRM_RESTART_ON_FAILURE);
                 CHECK_INT(d.network, ==, BRM_NET_NONE);
                 CHECK_U64(d.memory_max, ==, 1u << 30);
+                CHECK(!d.seccomp && !d.cap_add && !d.cap_drop);
+                {
+                        struct brm_container_spec d2;
+                        json_t *e2;
+                        s.cap_add = UINT64_C(1) << 12;
+                        s.cap_drop = BRM_CTRSPEC_CAPS_ALL;
+                        s.seccomp = "unconfined";
+                        CHECK((e2 = brm_ocispec_encode_spec(&s, true)));
+                        CHECK_INT(brm_ocispec_decode_spec(e2, &d2), ==, 0);
+                        CHECK_U64(d2.cap_add, ==, UINT64_C(1) << 12);
+                        CHECK_U64(d2.cap_drop, ==, BRM_CTRSPEC_CAPS_ALL);
+                        CHECK_STR(d2.seccomp, "unconfined");
+                        brm_ocispec_spec_free(&d2);
+                        json_object_set_new(e2, "cap_add", json_pack("[s]", "NOT_A_CAP"));
+                        CHECK_INT(brm_ocispec_decode_spec(e2, &d2), ==, -EINVAL);
+                        json_decref(e2);
+                        s.cap_add = s.cap_drop = 0;
+                        s.seccomp = NULL;
+                }
                 k1 = brm_ocispec_encode_spec(&s, false);
                 d.stopped = false;
                 k2 = brm_ocispec_encode_spec(&d, false);

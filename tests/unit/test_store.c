@@ -5,6 +5,7 @@
  * second backend adds one line to the table. */
 #include <errno.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -23,11 +24,34 @@ static void sqlite_from_newer_master(const char *dir)
         sqlite3_close(db);
 }
 
+/* Overwrites every page but the first (the header) with garbage, as a
+ * failing disk or a stray write would. */
+static void sqlite_damage(const char *dir)
+{
+        char path[128], junk[4096];
+        FILE *f;
+        long size;
+
+        snprintf(path, sizeof(path), "%s/bramble.db", dir);
+        CHECK((f = fopen(path, "r+b")) != NULL);
+        CHECK_INT(fseek(f, 0, SEEK_END), ==, 0);
+        size = ftell(f);
+        CHECK_INT(size, >=, 3 * 4096);
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (char)(i * 131 + 7);
+        for (long off = 4096; off < size; off += 4096) {
+                CHECK_INT(fseek(f, off, SEEK_SET), ==, 0);
+                CHECK_U64(fwrite(junk, 1, sizeof(junk), f), ==, sizeof(junk));
+        }
+        CHECK_INT(fclose(f), ==, 0);
+}
+
 static const struct backend {
         const struct brm_store_ops *ops;
         void (*from_newer_master)(const char *dir); /* NULL: the backend has no versions to check */
+        void (*damage)(const char *dir);            /* spoils the state in dir */
 } backends[] = {
-        { &brm_store_sqlite, sqlite_from_newer_master },
+        { &brm_store_sqlite, sqlite_from_newer_master, sqlite_damage },
 };
 
 static struct brm_token_rec tok(const char *id, const char *secret, int64_t expires, uint32_t uses_max)
@@ -205,13 +229,61 @@ static void containers(struct brm_store *s)
         CHECK_INT(brm_store_container_remove(s, "pi-2", "web"), ==, -ENOENT);
 }
 
+/* verify tells sound, absent, empty and damaged state apart without
+ * changing it; a snapshot is a sound copy that opens with everything in
+ * it; a damaged store is refused as damaged, not as a plain I/O error. */
+static void snapshots(const struct backend *b, const char *dir)
+{
+        char snap[256], detail[512], cmd[300];
+        struct brm_store *s = NULL, *copy = NULL;
+        struct brm_node_rec n;
+        char hash[65];
+        int count = 0;
+
+        snprintf(snap, sizeof(snap), "%s/snap", dir);
+        CHECK_INT(mkdir(snap, 0700), ==, 0);
+        CHECK_INT(brm_store_verify(b->ops, snap, detail, sizeof(detail)), ==, -ENOENT);
+        CHECK_INT(brm_store_verify(b->ops, dir, detail, sizeof(detail)), ==, 0);
+        CHECK_INT(brm_store_open(b->ops, dir, &s), ==, 0);
+        CHECK_INT(brm_store_snapshot(s, snap), ==, 0);
+        /* Written after the snapshot: not in it. */
+        n = node("pi-after", 'f');
+        brm_token_hash_secret("secret-b", hash);
+        CHECK_INT(brm_store_join(s, "bbbbbb", hash, 4000, &n), ==, 0);
+        brm_store_close(s);
+        CHECK_INT(brm_store_verify(b->ops, snap, detail, sizeof(detail)), ==, 0);
+        CHECK_INT(brm_store_open(b->ops, snap, &copy), ==, 0);
+        CHECK_INT(brm_store_node_list(copy, count_nodes, &count), ==, 0);
+        CHECK_INT(brm_store_node_get(copy, "pi-after", &n), ==, -ENOENT);
+        CHECK_INT(count, >=, 1);
+        brm_store_close(copy);
+
+        b->damage(snap);
+        CHECK_INT(brm_store_verify(b->ops, snap, detail, sizeof(detail)), ==, BRM_STORE_DAMAGED);
+        CHECK(detail[0] != '\0');
+        fprintf(stderr, "store[%s]: damaged: %s\n", b->ops->name, detail);
+        copy = NULL;
+        {
+                int r = brm_store_open(b->ops, snap, &copy);
+                if (r == 0) {
+                        /* Opening may not touch a damaged page; reading must. */
+                        r = brm_store_node_list(copy, count_nodes, &count);
+                        brm_store_close(copy);
+                }
+                CHECK_INT(r, ==, BRM_STORE_DAMAGED);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", snap);
+        CHECK_INT(system(cmd), ==, 0);
+}
+
 static void run(const struct backend *b)
 {
-        char dir[] = "/tmp/brm-store-XXXXXX", cmd[64];
+        char dir[] = "/tmp/brm-store-XXXXXX", cmd[64], detail[256];
         struct brm_store *s = NULL;
 
         fprintf(stderr, "store[%s]: checking\n", b->ops->name);
         CHECK(mkdtemp(dir) != NULL);
+        CHECK_INT(brm_store_verify(b->ops, dir, detail, sizeof(detail)), ==, -ENOENT);
         CHECK_INT(brm_store_open(b->ops, dir, &s), ==, 0);
         tokens(s);
         joins(s);
@@ -222,6 +294,7 @@ static void run(const struct backend *b)
         survived(s);
         containers(s);
         brm_store_close(s);
+        snapshots(b, dir);
 
         if (b->from_newer_master) {
                 struct brm_store *untouched = NULL;

@@ -1,11 +1,10 @@
-/* Parsers for durations, numbers, addresses and names; backoff bounds;
- * atomic writes; /proc start times. */
+/* Parsers for durations, numbers, addresses and names; atomic writes;
+ * /proc start times. */
 #include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backoff.h"
 #include "check.h"
 #include "fileio.h"
 #include "procstat.h"
@@ -167,19 +166,6 @@ int main(void)
         CHECK(!brm_valid_node_name("pi_1"));
         CHECK(!brm_valid_node_name(""));
         CHECK(!brm_valid_node_name("a234567890123456789012345678901234567890123456789012345678901234"));
-
-        /* Backoff: 1 s x 1.6 with +-20 % jitter, capped at 120 s. */
-        struct brm_backoff b;
-        double expect = 1000;
-        brm_backoff_init(&b, 1000, 120000);
-        for (int i = 0; i < 20; i++) {
-                uint64_t d = brm_backoff_next(&b);
-                CHECK_U64(d, >=, (uint64_t)(expect * 0.8) - 1);
-                CHECK_U64(d, <=, (uint64_t)(expect * 1.2 > 120000 ? 120000 : expect * 1.2) + 1);
-                expect = expect * 1.6 > 120000 ? 120000 : expect * 1.6;
-        }
-        brm_backoff_reset(&b);
-        CHECK_U64(brm_backoff_next(&b), <=, 1200);
 
         /* Atomic write replaces content and leaves no temporary file. */
         char dir[] = "/tmp/brm-util-XXXXXX", path[128], tmp[160];
