@@ -272,24 +272,35 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
         return 0;
 }
 
-int brm_cli_container_change(struct brm_cli *c, int argc, char **argv)
+/* NODE/NAME, the one argument of stop, start, rm and inspect: 0, or the
+ * usage error's exit code. */
+static int node_slash_name(int argc, char **argv, char node[64], Bramble__ContainerRequest *cr)
 {
-        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
-        Bramble__ContainerRequest cr = BRAMBLE__CONTAINER_REQUEST__INIT;
-        const char *cmd = argv[0];
-        char node[64], *slash;
-        int rc = 0;
+        const char *slash;
 
-        if (argc != 2 || !(slash = strchr(argv[1], '/')) || (size_t)(slash - argv[1]) >= sizeof(node))
-                return brm_cli_usage_error("usage: bramble %s NODE/NAME", cmd);
+        if (argc != 2 || !(slash = strchr(argv[1], '/')) || (size_t)(slash - argv[1]) >= 64)
+                return brm_cli_usage_error("usage: bramble %s NODE/NAME", argv[0]);
         memcpy(node, argv[1], (size_t)(slash - argv[1]));
         node[slash - argv[1]] = '\0';
         if (!brm_valid_node_name(node))
                 return brm_cli_usage_error("'%s' is not a node name", node);
         if (!brm_valid_container_name(slash + 1))
                 return brm_cli_usage_error("'%s' is not a valid container name", slash + 1);
-        cr.node = node;
-        cr.name = slash + 1;
+        cr->node = node;
+        cr->name = (char *)slash + 1;
+        return 0;
+}
+
+int brm_cli_container_change(struct brm_cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__ContainerRequest cr = BRAMBLE__CONTAINER_REQUEST__INIT;
+        const char *cmd = argv[0];
+        char node[64];
+        int rc = 0;
+
+        if ((rc = node_slash_name(argc, argv, node, &cr)) != 0)
+                return rc;
         if (strcmp(cmd, "stop") == 0) {
                 req.msg_case = BRAMBLE__ENVELOPE__MSG_STOP;
                 req.stop = &cr;
@@ -305,5 +316,132 @@ int brm_cli_container_change(struct brm_cli *c, int argc, char **argv)
         brm_msg_free(resp);
         printf(c->json ? "{\"%s\": \"%s\"}\n" : "%s %s\n", strcmp(cmd, "rm") == 0 ? "removed" : strcmp(cmd, "stop") == 0 ? "stopped" : "started",
                argv[1]);
+        return 0;
+}
+
+/* ---- inspect ---- */
+
+static const char *seccomp_kind(const Bramble__ContainerSpec *sp)
+{
+        if (!sp->seccomp || !sp->seccomp[0])
+                return "default";
+        return strcmp(sp->seccomp, "unconfined") == 0 ? "unconfined" : "custom";
+}
+
+static cJSON *str_array(char *const *v, size_t n)
+{
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+        return a;
+}
+
+static void print_list(const char *label, char *const *v, size_t n)
+{
+        printf("  %-13s", label);
+        if (!n)
+                printf(" -");
+        for (size_t i = 0; i < n; i++)
+                printf(" %s", v[i]);
+        printf("\n");
+}
+
+int brm_cli_inspect(struct brm_cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__ContainerRequest cr = BRAMBLE__CONTAINER_REQUEST__INIT;
+        const Bramble__InspectResponse *ir;
+        const Bramble__ContainerSpec *sp;
+        const Bramble__ContainerStatus *st;
+        char node[64], a[32], b[32];
+        int rc = 0;
+
+        if ((rc = node_slash_name(argc, argv, node, &cr)) != 0)
+                return rc;
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_INSPECT;
+        req.inspect = &cr;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_INSPECT_RESULT, &rc)))
+                return rc;
+        ir = resp->inspect_result;
+        sp = ir->spec;
+        st = ir->status;
+        if (!sp || !st) {
+                brm_msg_free(resp);
+                fprintf(stderr, "bramble: the master's answer has no spec or status\n");
+                return 1;
+        }
+        if (c->json) {
+                Bramble__PsEntry e = BRAMBLE__PS_ENTRY__INIT;
+                e.node = ir->node ? ir->node : node;
+                e.status = (Bramble__ContainerStatus *)st;
+                e.security = ir->security;
+                cJSON *o = status_json(&e), *spec = cJSON_CreateObject();
+                cJSON_AddItemToObject(o, "spec", spec);
+                if (sp->has_memory_max)
+                        cJSON_AddNumberToObject(spec, "memory_max", (double)sp->memory_max);
+                if (sp->has_memory_high)
+                        cJSON_AddNumberToObject(spec, "memory_high", (double)sp->memory_high);
+                if (sp->has_cpu_millis)
+                        cJSON_AddNumberToObject(spec, "cpus", sp->cpu_millis / 1000.0);
+                if (sp->has_pids_max)
+                        cJSON_AddNumberToObject(spec, "pids_max", sp->pids_max);
+                cJSON_AddStringToObject(spec, "restart", sp->restart && sp->restart[0] ? sp->restart : "always");
+                cJSON_AddStringToObject(spec, "network", sp->network && sp->network[0] ? sp->network : "host");
+                cJSON_AddStringToObject(spec, "workdir", sp->workdir ? sp->workdir : "");
+                cJSON_AddItemToObject(spec, "args", str_array(sp->args, sp->n_args));
+                cJSON_AddItemToObject(spec, "env", str_array(sp->env, sp->n_env));
+                cJSON_AddItemToObject(spec, "cap_add", str_array(sp->cap_add, sp->n_cap_add));
+                cJSON_AddItemToObject(spec, "cap_drop", str_array(sp->cap_drop, sp->n_cap_drop));
+                cJSON_AddStringToObject(spec, "seccomp", seccomp_kind(sp));
+                cJSON_AddBoolToObject(spec, "stopped", sp->has_stopped && sp->stopped);
+                brm_cli_print_json(o);
+        } else {
+                printf("%s/%s\n", ir->node ? ir->node : node, st->name ? st->name : cr.name);
+                printf("  %-13s %s\n", "image", sp->image ? sp->image : "");
+                printf("  %-13s %s", "state", st->state ? st->state : "");
+                if (st->has_pid && st->pid > 0)
+                        printf(" (pid %d)", st->pid);
+                if (st->has_exit_code)
+                        printf(", last exit %d", st->exit_code);
+                printf(", %u restarts, %u OOM kills\n", st->restarts, st->oom_kills);
+                if (st->reason && st->reason[0])
+                        printf("  %-13s %s\n", "reason", st->reason);
+                a[0] = b[0] = '\0';
+                if (st->has_memory_bytes)
+                        brm_cli_human_bytes(st->memory_bytes, a, sizeof(a));
+                if (sp->has_memory_max)
+                        brm_cli_human_bytes(sp->memory_max, b, sizeof(b));
+                printf("  %-13s %s (limit %s", "memory", a[0] ? a : "-", b[0] ? b : "none");
+                if (sp->has_memory_high) {
+                        brm_cli_human_bytes(sp->memory_high, b, sizeof(b));
+                        printf(", high %s", b);
+                }
+                printf(")\n");
+                if (st->has_cpu_percent)
+                        snprintf(a, sizeof(a), "%.0f%%", st->cpu_percent);
+                else
+                        snprintf(a, sizeof(a), "-");
+                if (sp->has_cpu_millis)
+                        printf("  %-13s %s (limit %.3g cores)\n", "cpu", a, sp->cpu_millis / 1000.0);
+                else
+                        printf("  %-13s %s (no limit)\n", "cpu", a);
+                if (sp->has_pids_max)
+                        printf("  %-13s %u\n", "pids limit", sp->pids_max);
+                printf("  %-13s %s\n", "restart", sp->restart && sp->restart[0] ? sp->restart : "always");
+                printf("  %-13s %s\n", "network", sp->network && sp->network[0] ? sp->network : "host");
+                if (sp->workdir && sp->workdir[0])
+                        printf("  %-13s %s\n", "workdir", sp->workdir);
+                print_list("command", sp->args, sp->n_args);
+                print_list("env", sp->env, sp->n_env);
+                print_list("cap-add", sp->cap_add, sp->n_cap_add);
+                print_list("cap-drop", sp->cap_drop, sp->n_cap_drop);
+                printf("  %-13s %s\n", "seccomp",
+                       strcmp(seccomp_kind(sp), "default") == 0      ? "the node's default profile"
+                       : strcmp(seccomp_kind(sp), "unconfined") == 0 ? "none (unconfined)"
+                                                                     : "the container's own profile");
+                if (ir->security && ir->security[0])
+                        printf("SECURITY: %s/%s runs with %s\n", ir->node ? ir->node : node, cr.name, ir->security);
+        }
+        brm_msg_free(resp);
         return 0;
 }

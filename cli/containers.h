@@ -9,6 +9,7 @@ struct brm_cli;
 int brm_cli_run(struct brm_cli *c, int argc, char **argv);
 /* bramble ps [NODE] */
 int brm_cli_ps(struct brm_cli *c, int argc, char **argv);
+int brm_cli_inspect(struct brm_cli *c, int argc, char **argv);
 /* bramble stop|start|rm NODE/NAME: argv[0] says which. */
 int brm_cli_container_change(struct brm_cli *c, int argc, char **argv);
 

@@ -51,9 +51,11 @@ static const struct command commands[] = {
         { "run", NULL, brm_cli_run, ANY_ARGS,
           "NODE NAME --image REF [--memory 64M] [--memory-high 48M] [--cpus 0.5] [--pids 100]\n"
           "      [--restart always|on-failure|never] [--env K=V]... [--workdir DIR] [--network host|none]\n"
+          "      [--cap-add CAP]... [--cap-drop CAP]... [--security-opt seccomp=unconfined|FILE]\n"
           "      [-- CMD ARGS...]",
           "run a container on a node" },
         { "ps", NULL, brm_cli_ps, ANY_ARGS, "[NODE]", "list containers" },
+        { "inspect", NULL, brm_cli_inspect, ANY_ARGS, "NODE/NAME", "show a container whole: its spec, confinement and status" },
         { "stop", NULL, brm_cli_container_change, ANY_ARGS, "NODE/NAME", "stop a container" },
         { "start", NULL, brm_cli_container_change, ANY_ARGS, "NODE/NAME", "start a stopped container again" },
         { "rm", NULL, brm_cli_container_change, ANY_ARGS, "NODE/NAME", "remove a container" },

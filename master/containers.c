@@ -416,6 +416,26 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
         return 0;
 }
 
+static void ps_ctx_free(struct ps_ctx *c)
+{
+        for (size_t i = 0; i < c->n; i++) {
+                Bramble__ContainerStatus *st = c->entries[i]->status;
+                free(st->name);
+                free(st->image);
+                free(st->state);
+                free(st->reason);
+                free(st);
+                free(c->entries[i]->node);
+                free(c->entries[i]->security);
+                free(c->entries[i]);
+        }
+        free(c->entries);
+        for (size_t i = 0; i < c->n_hbs; i++)
+                bramble__heartbeat__free_unpacked(c->hbs[i], NULL);
+        free(c->hbs);
+        free(c->hb_nodes);
+}
+
 void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
 {
         const Bramble__PsRequest *req = in->ps;
@@ -438,22 +458,54 @@ void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)
                 env.ps_result = &resp;
                 brm_session_reply(s, id, &env);
         }
-        for (size_t i = 0; i < c.n; i++) {
-                Bramble__ContainerStatus *st = c.entries[i]->status;
-                free(st->name);
-                free(st->image);
-                free(st->state);
-                free(st->reason);
-                free(st);
-                free(c.entries[i]->node);
-                free(c.entries[i]->security);
-                free(c.entries[i]);
+        ps_ctx_free(&c);
+}
+
+/* bramble inspect: the stored spec and the status ps would show. */
+void brm_containers_inspect(struct brm_session *s, const Bramble__Envelope *in)
+{
+        const Bramble__ContainerRequest *req = in->inspect;
+        uint64_t id = in->id;
+        struct brm_master *m = s->m;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__InspectResponse resp = BRAMBLE__INSPECT_RESPONSE__INIT;
+        Bramble__ContainerSpec *sp = NULL;
+        struct ps_ctx c = { .m = m };
+        struct brm_node *n;
+        uint8_t *spec = NULL;
+        size_t len = 0;
+        char msg[200];
+        int r;
+
+        if (!(n = connected_node(s, id, req->node)))
+                return;
+        if (!req->name || !brm_valid_container_name(req->name)) {
+                brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
+                return;
         }
-        free(c.entries);
-        for (size_t i = 0; i < c.n_hbs; i++)
-                bramble__heartbeat__free_unpacked(c.hbs[i], NULL);
-        free(c.hbs);
-        free(c.hb_nodes);
+        r = brm_store_container_get(m->store, n->name, req->name, &spec, &len);
+        if (r == -ENOENT) {
+                snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
+                brm_session_error(s, id, -ENOENT, msg);
+                return;
+        }
+        if (r < 0 || !(sp = bramble__container_spec__unpack(NULL, len, spec)) || (r = ps_cb(&c, n->name, spec, len)) < 0 ||
+            c.n != 1) {
+                brm_warn(MOD, "%s: inspecting container %s failed: %s", n->name, req->name, brm_strerror(r < 0 ? r : -EPROTO));
+                brm_session_error(s, id, r < 0 ? r : -EPROTO, "reading the container failed; see the master's log");
+        } else {
+                resp.node = n->name;
+                resp.spec = sp;
+                resp.status = c.entries[0]->status;
+                resp.security = c.entries[0]->security;
+                env.msg_case = BRAMBLE__ENVELOPE__MSG_INSPECT_RESULT;
+                env.inspect_result = &resp;
+                brm_session_reply(s, id, &env);
+        }
+        if (sp)
+                bramble__container_spec__free_unpacked(sp, NULL);
+        free(spec);
+        ps_ctx_free(&c);
 }
 
 void brm_containers_stop(struct brm_session *s, const Bramble__Envelope *env)

@@ -17,6 +17,7 @@ void brm_containers_stop(struct brm_session *s, const Bramble__Envelope *env);
 void brm_containers_start(struct brm_session *s, const Bramble__Envelope *env);
 void brm_containers_remove(struct brm_session *s, const Bramble__Envelope *env);
 void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *env);
+void brm_containers_inspect(struct brm_session *s, const Bramble__Envelope *env);
 
 /* A node's Ok or Error: true if it answered a relayed check. */
 bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *env);

@@ -175,6 +175,7 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_START] = { ADMIN, brm_containers_start },
         [BRAMBLE__ENVELOPE__MSG_REMOVE] = { ADMIN, brm_containers_remove },
         [BRAMBLE__ENVELOPE__MSG_PS] = { ADMIN, brm_containers_ps },
+        [BRAMBLE__ENVELOPE__MSG_INSPECT] = { ADMIN, brm_containers_inspect },
         [BRAMBLE__ENVELOPE__MSG_LOGS] = { ADMIN, brm_relay_open },
 };
 

@@ -77,6 +77,27 @@ assert_eq "" "$(ps_field web 'c["security"]')" "ps -o json security of web"
 cli ps pi-1
 assert_contains "$CLI_OUT" "SECURITY: pi-1/admin runs with seccomp=custom cap-add=SYS_PTRACE cap-drop=CHOWN" "bramble ps"
 assert_contains "$CLI_OUT" "SECURITY: pi-1/loose runs with seccomp=unconfined" "bramble ps"
+# inspect: the whole spec, confinement included, human and JSON.
+cli inspect pi-1/admin
+[[ $CLI_RC -eq 0 ]] || fail "bramble inspect pi-1/admin: exit $CLI_RC: $CLI_ERR"
+assert_contains "$CLI_OUT" "cap-add       SYS_PTRACE" "bramble inspect"
+assert_contains "$CLI_OUT" "seccomp       the container's own profile" "bramble inspect"
+assert_contains "$CLI_OUT" "SECURITY: pi-1/admin runs with seccomp=custom cap-add=SYS_PTRACE cap-drop=CHOWN" "bramble inspect"
+cli -o json inspect pi-1/admin
+[[ $CLI_RC -eq 0 ]] || fail "bramble -o json inspect pi-1/admin: exit $CLI_RC: $CLI_ERR"
+assert_eq "custom ['SYS_PTRACE'] ['chown'] never admin" "$(printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+s = o["spec"]
+print(s["seccomp"], s["cap_add"], s["cap_drop"], s["restart"], o["name"])')" "inspect -o json"
+cli -o json inspect pi-1/web
+assert_eq "default 33554432 50 [] ''" "$(printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+s = o["spec"]
+print(s["seccomp"], s["memory_max"], s["pids_max"], s["cap_add"], repr(o["security"]))')" "inspect -o json of web"
+expect_refused 1 "no container named 'nosuch' on pi-1" inspect pi-1/nosuch
+expect_refused 2 "usage: bramble inspect NODE/NAME" inspect pi-1
 # The custom profile is the container's filter: its chmod is refused.
 wait_for 20 ps_is admin exited || fail "admin did not finish within 20 s: $(ps_field admin 'c')"
 cli logs pi-1/admin
