@@ -92,6 +92,8 @@ for c in probe netadmin; do
 	echo "   $c: $("$BIN/bramble" logs "${names[1]}/$c" 2>&1 | paste -sd' ')"
 done
 "$BIN/bramble" ps "${names[1]}" | grep '^SECURITY' | sed 's/^/   /' || true
+echo "   bramble inspect ${names[1]}/netadmin:"
+"$BIN/bramble" inspect "${names[1]}/netadmin" | sed 's/^/     /' || true
 "$BIN/bramble" rm "${names[1]}/probe" >/dev/null
 "$BIN/bramble" rm "${names[1]}/netadmin" >/dev/null
 echo
