@@ -12,13 +12,9 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_sqlite.h"
 #include "util.h"
 
-struct sq {
-        struct brm_store base;
-        sqlite3 *db;
-        char path[4096];
-};
 
 /* The database and, while it is open or after a crash, its WAL and index. */
 static const char *const sq_files[] = { "bramble.db", "bramble.db-wal", "bramble.db-shm", NULL };
@@ -41,7 +37,7 @@ static const char *const migrations[] = {
         " spec BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(node, name));",
 };
 
-static int sqerr(int rc)
+int brm_sq_err(int rc)
 {
         switch (rc) {
         case SQLITE_OK:
@@ -68,17 +64,16 @@ static int sqerr(int rc)
         }
 }
 
-/* For a call that failed: never 0, even for a code sqerr counts as done. */
-static int sqfail(int rc)
+int brm_sq_fail(int rc)
 {
-        int r = sqerr(rc);
+        int r = brm_sq_err(rc);
 
         return r < 0 ? r : -EIO;
 }
 
 static int exec(struct sq *s, const char *sql)
 {
-        return sqerr(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+        return brm_sq_err(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
 
 static int migrate(struct sq *s)
@@ -134,7 +129,7 @@ static int sq_open(const char *dir, struct brm_store **ret)
         snprintf(s->path, sizeof(s->path), "%s", path);
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK) {
-                r = sqfail(sqlite3_errcode(s->db));
+                r = brm_sq_fail(sqlite3_errcode(s->db));
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, 5000);
@@ -154,133 +149,7 @@ static int prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
 {
         int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
 
-        return rc == SQLITE_OK ? 0 : sqfail(rc);
-}
-
-/* Sets detail to "what: SQLite's message". */
-static void say(char *detail, size_t size, const char *what, sqlite3 *db)
-{
-        snprintf(detail, size, "%s%s%s", what, *what ? ": " : "", db ? sqlite3_errmsg(db) : "out of memory");
-}
-
-static int quick_check(sqlite3 *db, char *detail, size_t size)
-{
-        sqlite3_stmt *st;
-        char first[256] = "";
-        int rc, rows = 0;
-
-        if ((rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL)) != SQLITE_OK) {
-                say(detail, size, "", db);
-                return sqfail(rc);
-        }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 0);
-                if (rows++ == 0)
-                        snprintf(first, sizeof(first), "%s", t ? (const char *)t : "");
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-                say(detail, size, "", db);
-                return sqfail(rc);
-        }
-        if (rows == 1 && strcmp(first, "ok") == 0)
-                return 0;
-        if (rows > 1)
-                snprintf(detail, size, "%s (and %d more problems)", first, rows - 1);
-        else
-                snprintf(detail, size, "%s", rows ? first : "no answer");
-        return BRM_STORE_DAMAGED;
-}
-
-static int sq_verify(const char *dir, char *detail, size_t size)
-{
-        char path[4096];
-        struct stat stb;
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st;
-        int rc, r;
-
-        snprintf(detail, size, "%s", "");
-        if (brm_path(path, sizeof(path), "%s/bramble.db", dir) < 0)
-                return -ENAMETOOLONG;
-        if (stat(path, &stb) < 0) {
-                r = -errno;
-                snprintf(detail, size, "%s", strerror(errno));
-                return r;
-        }
-        if (!S_ISREG(stb.st_mode)) {
-                snprintf(detail, size, "not a regular file");
-                return -EINVAL;
-        }
-        if (stb.st_size == 0) {
-                snprintf(detail, size, "empty (0 bytes)");
-                return -ENODATA;
-        }
-        /* Read-write without create, so that a WAL left by a crash can be
-         * read; nothing is written (no checkpoint at close either). */
-        rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
-                say(detail, size, "cannot open", db);
-                r = sqfail(rc);
-                goto out;
-        }
-        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-        sqlite3_busy_timeout(db, 5000);
-        if ((r = quick_check(db, detail, size)) < 0)
-                goto out;
-        /* Sound, but is there anything in it? */
-        if ((rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL)) != SQLITE_OK) {
-                say(detail, size, "", db);
-                r = sqfail(rc);
-                goto out;
-        }
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 0) {
-                snprintf(detail, size, "no tables");
-                r = -ENODATA;
-        } else if (rc != SQLITE_ROW) {
-                say(detail, size, "", db);
-                r = sqfail(rc);
-        }
-        sqlite3_finalize(st);
-out:
-        sqlite3_close(db);
-        return r;
-}
-
-static int sq_snapshot(struct brm_store *base, const char *dir)
-{
-        struct sq *s = (struct sq *)base;
-        char dest[4096];
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        int fd, rc, r;
-
-        if (brm_path(dest, sizeof(dest), "%s/bramble.db", dir) < 0)
-                return -ENAMETOOLONG;
-        /* A connection of its own: the snapshot may run on another thread,
-         * and its read transaction (WAL) does not block the store's writes.
-         * VACUUM INTO writes a compact copy in rollback-journal mode, so the
-         * snapshot is one file. */
-        rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_busy_timeout(db, 5000);
-                rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &st, NULL);
-        }
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
-                rc = sqlite3_step(st);
-        }
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        if (rc != SQLITE_DONE && rc != SQLITE_OK)
-                return sqfail(rc);
-        /* VACUUM INTO does not sync its output. */
-        if ((fd = open(dest, O_RDONLY | O_CLOEXEC)) < 0)
-                return -errno;
-        r = fchmod(fd, 0600) < 0 || fsync(fd) < 0 ? -errno : 0;
-        close(fd);
-        return r;
+        return rc == SQLITE_OK ? 0 : brm_sq_fail(rc);
 }
 
 static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
@@ -306,7 +175,7 @@ static int sq_token_add(struct brm_store *base, const struct brm_token_rec *t)
         sqlite3_bind_int64(st, 4, t->expires_ms);
         sqlite3_bind_int64(st, 5, t->uses_max);
         sqlite3_bind_text(st, 6, t->description, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         return r;
 }
@@ -342,7 +211,7 @@ static int sq_token_list(struct brm_store *base, int (*cb)(void *, const struct 
                         break;
         }
         if (r >= 0)
-                r = sqerr(rc);
+                r = brm_sq_err(rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -356,7 +225,7 @@ static int sq_token_revoke(struct brm_store *base, const char *id)
         if ((r = prepare(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
@@ -395,7 +264,7 @@ static int node_get(struct sq *s, const char *name, struct brm_node_rec *ret)
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 row_node(st, ret);
-        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : sqerr(rc);
+        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : brm_sq_err(rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -424,7 +293,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
                 row_token(st, &t);
         sqlite3_finalize(st);
         if (rc != SQLITE_ROW)
-                return rc == SQLITE_DONE ? BRM_JOIN_NO_TOKEN : sqerr(rc);
+                return rc == SQLITE_DONE ? BRM_JOIN_NO_TOKEN : brm_sq_err(rc);
         if (brm_memeq_ct(t.secret_hash, secret_hash, 64) != 0)
                 return BRM_JOIN_NO_TOKEN;
         if (t.revoked)
@@ -441,7 +310,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
         if ((r = prepare(s, "UPDATE tokens SET uses=uses+1 WHERE id=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, token_id, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
@@ -456,7 +325,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
         sqlite3_bind_int64(st, 3, node->created_ms);
         sqlite3_bind_int64(st, 4, node->cert_not_after_ms);
         sqlite3_bind_text(st, 5, token_id, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         return r;
 }
@@ -497,7 +366,7 @@ static int sq_node_list(struct brm_store *base, int (*cb)(void *, const struct b
                         break;
         }
         if (r >= 0)
-                r = sqerr(rc);
+                r = brm_sq_err(rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -514,7 +383,7 @@ static int update_one(struct sq *s, const char *sql, const char *name, const voi
         else
                 sqlite3_bind_int64(st, 1, v);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
@@ -530,7 +399,7 @@ static int sq_node_remove(struct brm_store *base, const char *name)
         if ((r = prepare(s, "DELETE FROM nodes WHERE name=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
@@ -565,7 +434,7 @@ static int sq_node_touch(struct brm_store *base, const char *const *names, const
         for (size_t i = 0; i < n && r == 0; i++) {
                 sqlite3_bind_int64(st, 1, seen_ms[i]);
                 sqlite3_bind_text(st, 2, names[i], -1, SQLITE_STATIC);
-                r = sqerr(sqlite3_step(st));
+                r = brm_sq_err(sqlite3_step(st));
                 sqlite3_reset(st);
         }
         sqlite3_finalize(st);
@@ -593,7 +462,7 @@ static int sq_container_add(struct brm_store *base, const char *node, const char
         if (rc == SQLITE_CONSTRAINT)
                 r = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY ? -ENOENT : -EEXIST;
         else
-                r = sqerr(rc);
+                r = brm_sq_err(rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -610,7 +479,7 @@ static int sq_container_update(struct brm_store *base, const char *node, const c
         sqlite3_bind_blob(st, 1, spec, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
@@ -627,7 +496,7 @@ static int sq_container_remove(struct brm_store *base, const char *node, const c
                 return r;
         sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        r = sqerr(sqlite3_step(st));
+        r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
@@ -660,7 +529,7 @@ static int sq_container_get(struct brm_store *base, const char *node, const char
                         r = 0;
                 }
         } else {
-                r = rc == SQLITE_DONE ? -ENOENT : sqerr(rc);
+                r = rc == SQLITE_DONE ? -ENOENT : brm_sq_err(rc);
         }
         sqlite3_finalize(st);
         return r;
@@ -688,7 +557,7 @@ static int sq_container_list(struct brm_store *base, const char *node,
                         break;
         }
         if (r >= 0)
-                r = sqerr(rc);
+                r = brm_sq_err(rc);
         sqlite3_finalize(st);
         return r;
 }
@@ -696,9 +565,9 @@ static int sq_container_list(struct brm_store *base, const char *node,
 const struct brm_store_ops brm_store_sqlite = {
         .name = "sqlite",
         .files = sq_files,
-        .verify = sq_verify,
+        .verify = brm_sq_verify,
         .open = sq_open,
-        .snapshot = sq_snapshot,
+        .snapshot = brm_sq_snapshot,
         .close = sq_close,
         .token_add = sq_token_add,
         .token_list = sq_token_list,
