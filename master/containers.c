@@ -107,6 +107,19 @@ static struct brm_node *connected_node(struct brm_session *s, uint64_t id, const
         return n;
 }
 
+/* The node of NODE/NAME in a request about one container, both checked;
+ * NULL when refused (the error is sent). */
+static struct brm_node *container_node(struct brm_session *s, uint64_t id, const Bramble__ContainerRequest *req)
+{
+        struct brm_node *n = connected_node(s, id, req->node);
+
+        if (n && (!req->name || !brm_valid_container_name(req->name))) {
+                brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
+                return NULL;
+        }
+        return n;
+}
+
 void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
 {
         const Bramble__RunRequest *req = in->run;
@@ -290,12 +303,8 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
         char msg[200];
         int r;
 
-        if (!(n = connected_node(s, id, req->node)))
+        if (!(n = container_node(s, id, req)))
                 return;
-        if (!req->name || !brm_valid_container_name(req->name)) {
-                brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
-                return;
-        }
         if (op == 'r')
                 r = brm_store_container_remove(m->store, n->name, req->name);
         else if ((r = brm_store_container_get(m->store, n->name, req->name, &spec, &len)) == 0)
@@ -477,12 +486,8 @@ void brm_containers_inspect(struct brm_session *s, const Bramble__Envelope *in)
         char msg[200];
         int r;
 
-        if (!(n = connected_node(s, id, req->node)))
+        if (!(n = container_node(s, id, req)))
                 return;
-        if (!req->name || !brm_valid_container_name(req->name)) {
-                brm_session_error(s, id, -EINVAL, "container name must be 1-63 characters of a-z, 0-9, '-', '_' and '.'");
-                return;
-        }
         r = brm_store_container_get(m->store, n->name, req->name, &spec, &len);
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
