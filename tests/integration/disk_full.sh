@@ -89,10 +89,17 @@ low=$(min_free)
 ((low > RESERVE / 2)) || fail "the file system went down to $low bytes free; the reserve is $RESERVE"
 log "lowest free space while flooded: $low bytes (reserve $RESERVE)"
 # bramble logs answers, and the drops are told on stderr (the flood
-# writes stdout only, so its stderr holds nothing but the markers).
-cli logs --tail 3 --stderr pi-1/flood
-[[ $CLI_RC -eq 0 ]] || fail "bramble logs while the disk is full: $CLI_ERR"
-assert_contains "$CLI_ERR" "lines of output dropped here: the disk is full" "the flood's stderr"
+# writes stdout only, so its stderr holds nothing but the markers). A
+# marker lives in the file its drops were in, and the sweep deletes that
+# file a cycle later (8 MiB written, 8 MiB removed), so between a
+# deletion and the next drop there may be none: look until one shows.
+MARKER="lines of output dropped here: the disk is full"
+marker_told() {
+        cli logs --tail 3 --stderr pi-1/flood
+        [[ $CLI_RC -eq 0 ]] || fail "bramble logs while the disk is full: $CLI_ERR"
+        [[ "$CLI_ERR" == *"$MARKER"* ]]
+}
+wait_for 20 marker_told || assert_contains "$CLI_ERR" "$MARKER" "the flood's stderr"
 log "the flood's stderr: $(tail -n 1 <<<"$CLI_ERR")"
 cli logs --tail 2 --stdout pi-1/flood
 [[ $CLI_RC -eq 0 && "$CLI_OUT" == *"flood: one line"* ]] || fail "the flood's newest lines: $CLI_OUT $CLI_ERR"
