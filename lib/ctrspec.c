@@ -169,7 +169,8 @@ int brm_ctrspec_check(const Bramble__ContainerSpec *sp, char *why, size_t why_si
                 return -EINVAL;
         }
         if (!sp->image || !sp->image[0]) {
-                WHY("--image is required (a root file-system directory, an OCI layout or an oci-archive on the node)");
+                WHY("--image is required (an image in the master's store such as example.com/app:1, or an absolute path on the "
+                    "node: a root file-system directory, an OCI layout or an oci-archive)");
                 return -EINVAL;
         }
         if (check_str("--image", sp->image, BRM_CTRSPEC_MAX_IMAGE, why, why_size) < 0)

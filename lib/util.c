@@ -149,6 +149,27 @@ bool brm_valid_container_name(const char *s)
         return true;
 }
 
+int brm_oci_platform_of(const char *machine, char *buf, size_t size)
+{
+        static const struct {
+                const char *machine, *platform;
+        } table[] = {
+                { "aarch64", "arm64" }, { "arm64", "arm64" },    { "x86_64", "amd64" },
+                { "amd64", "amd64" },   { "armv7l", "arm/v7" }, { "armv6l", "arm/v6" },
+                { "armv8l", "arm/v7" }, /* a 32-bit userland on a 64-bit core */
+        };
+        const char *arch = machine;
+        int n;
+
+        if (!machine || !machine[0])
+                return -EINVAL;
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+                if (strcmp(machine, table[i].machine) == 0)
+                        arch = table[i].platform;
+        n = snprintf(buf, size, "linux/%s", arch);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 int brm_random(void *buf, size_t len)
 {
         uint8_t *p = buf;

@@ -50,6 +50,14 @@ bool brm_valid_node_name(const char *s);
  * digit (so it is also a safe file name in the state dir). */
 bool brm_valid_container_name(const char *s);
 
+/* The OCI platform of a machine as uname(2) names it: "aarch64" ->
+ * "linux/arm64", "x86_64" -> "linux/amd64", "armv7l" -> "linux/arm/v7",
+ * "armv6l" -> "linux/arm/v6"; any other name is taken as the architecture
+ * ("linux/riscv64"). The node asks the master for this platform and the
+ * master checks images against it, so both use this one table. 0, or
+ * -EINVAL for an empty name, -ENAMETOOLONG when buf is too small. */
+int brm_oci_platform_of(const char *machine, char *buf, size_t size);
+
 /* Fills buf with cryptographically secure random bytes (getrandom). */
 int brm_random(void *buf, size_t len);
 

@@ -33,6 +33,9 @@ struct brm_pending {
         struct brm_pending *next;
 };
 
+static int check_cluster_image(struct brm_master *m, const struct brm_node *n, const char *image, char *msg,
+                               size_t size);
+
 struct collect_ctx {
         Bramble__ContainerSpec **specs;
         size_t n, cap;
@@ -160,6 +163,10 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -EHOSTUNREACH, msg);
                 return;
         }
+        if ((r = check_cluster_image(m, n, req->spec->image, msg, sizeof(msg))) < 0) {
+                brm_session_error(s, id, r, msg);
+                return;
+        }
         p = calloc(1, sizeof(*p));
         len = bramble__container_spec__get_packed_size(req->spec);
         if (!p || !(p->spec = malloc(len ? len : 1))) {
@@ -188,6 +195,33 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
         }
         p->next = m->pending;
         m->pending = p;
+}
+
+/* For an image from the master's store (a reference that is not an
+ * absolute path on the node): whether the store has it for the node's
+ * platform, so a run the node could never start is refused now, with the
+ * store's reason. The node's platform comes from its uname machine
+ * (NodeInfo.arch) through the table the node uses to ask. 0, or -errno
+ * and the reason in msg. */
+static int check_cluster_image(struct brm_master *m, const struct brm_node *n, const char *image, char *msg,
+                               size_t size)
+{
+        Bramble__NodeInfo *info = n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
+        char platform[64];
+        struct brm_oci_desc d;
+        int r;
+
+        if (image[0] == '/')
+                return 0;
+        r = brm_oci_platform_of(info && info->arch ? info->arch : "", platform, sizeof(platform));
+        if (info)
+                bramble__node_info__free_unpacked(info, NULL);
+        if (r < 0) {
+                snprintf(msg, size, "node %s has not said which architecture it has; try again when it is Ready",
+                         n->name);
+                return -EAGAIN;
+        }
+        return brm_imagestore_resolve(&m->images, image, platform, &d, msg, size);
 }
 
 static void pending_free(struct brm_pending *p)

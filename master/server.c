@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "blobsend.h"
 #include "containers.h"
 #include "err.h"
 #include "log.h"
@@ -51,6 +52,7 @@ static void session_closed(struct brm_conn *c)
                                                        : "closed");
         admitted(s);
         brm_relay_session_closed(s);
+        brm_blobsend_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -164,6 +166,9 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_LOG_END] = { NODE, brm_relay_node },
         [BRAMBLE__ENVELOPE__MSG_OK] = { NODE, on_node_answer },
         [BRAMBLE__ENVELOPE__MSG_ERROR] = { NODE, on_node_answer },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_RESOLVE] = { NODE, brm_blobsend_resolve },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_REQUEST] = { NODE, brm_blobsend_request },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_CREDIT] = { NODE, brm_blobsend_credit },
 
         [BRAMBLE__ENVELOPE__MSG_TOKEN_CREATE] = { ADMIN, brm_api_token_create },
         [BRAMBLE__ENVELOPE__MSG_TOKEN_LIST] = { ADMIN, brm_api_token_list },

@@ -17,6 +17,7 @@ enum brm_role { BRM_ROLE_NONE, BRM_ROLE_NODE, BRM_ROLE_ADMIN };
 struct brm_master;
 struct brm_node;
 struct brm_relay;
+struct brm_blobsend;
 
 struct brm_session {
         struct brm_conn conn;
@@ -27,6 +28,7 @@ struct brm_session {
         struct brm_node *node;        /* a node session's registry entry; NULL once replaced or removed */
         struct brm_session *prev, *next;
         struct brm_relay *relay;      /* an operator's log stream */
+        struct brm_blobsend *blobs;   /* a node's blob streams (blobsend.c) */
         struct brm_admit_entry admit; /* listed until the peer has a certificate */
 };
 

@@ -11,6 +11,13 @@
 
 #define BRM_FRAME_MAX_DEFAULT (1u << 20)
 
+/* Blob streams (BlobRequest): the master sends a blob in BlobData frames of
+ * at most BRM_BLOB_CHUNK bytes of data, and never more than BRM_BLOB_WINDOW
+ * bytes of data the node has not given back as BlobCredit. Both ends take
+ * these from here so that they agree. */
+#define BRM_BLOB_CHUNK (64u * 1024)
+#define BRM_BLOB_WINDOW (512u * 1024)
+
 struct brm_frame_decoder {
         uint32_t max;
         uint8_t hdr[4];
