@@ -12,6 +12,7 @@
 
 #include "agentlog.h"
 #include "config.h"
+#include "fetch.h"
 #include "heartbeat.h"
 #include "identity.h"
 #include "link.h"
@@ -34,6 +35,7 @@ struct brm_agent {
         struct brm_logstream *logs;     /* NULL if the log directory is unusable */
         struct brm_logretention *retention;
         struct brm_agentlog agentlog;
+        struct brm_fetch *fetch;        /* cluster images; NULL if its layout is unusable */
         uv_signal_t sigint, sigterm;
         bool stopping;
 };

@@ -199,7 +199,7 @@ struct start_work {
         uv_work_t req;
         struct container *c;
         char images[512];
-        char ref[512];
+        char ref[1024];           /* --image, or the node's layout for a cluster image */
         char unpack[512];
         struct brm_image_config img;
         int r;
@@ -249,6 +249,19 @@ static int write_bundle(struct container *c, const struct brm_image_config *img,
         return r;
 }
 
+/* Whether the desired spec changed while the image was fetched or
+ * resolved: then the start is dropped and converge() takes the next step. */
+static bool stale(struct container *c)
+{
+        c->phase = P_IDLE;
+        if (c->has_desired && !c->desired.stopped && !strcmp(c->run_key ? c->run_key : "", c->desired_key))
+                return false;
+        free(c->run_key);
+        c->run_key = NULL;
+        brm_supervisor_converge(c);
+        return true;
+}
+
 static void resolved(uv_work_t *req, int status)
 {
         struct start_work *w = req->data;
@@ -259,14 +272,8 @@ static void resolved(uv_work_t *req, int status)
 
         if (sup->closing || status < 0)
                 goto out;
-        c->phase = P_IDLE;
-        if (!c->has_desired || c->desired.stopped || strcmp(c->run_key ? c->run_key : "", c->desired_key)) {
-                /* The desired spec changed while the image was resolved. */
-                free(c->run_key);
-                c->run_key = NULL;
-                brm_supervisor_converge(c);
+        if (stale(c))
                 goto out;
-        }
         if (w->r < 0) {
                 fail(c, "%s", w->why);
                 goto out;
@@ -300,6 +307,32 @@ out:
         brm_supervisor_unref(c);
 }
 
+/* A cluster image is in the node's layout (or could not be got): it is
+ * resolved and unpacked from there as any layout. */
+static void fetched(int status, const char *local_ref, const char *why, void *arg)
+{
+        struct start_work *w = arg;
+        struct container *c = w->c;
+        int r;
+
+        if (c->sup->closing || status == -ECANCELED || stale(c))
+                goto out;
+        if (status < 0) {
+                fail(c, "%s", why);
+                goto out;
+        }
+        snprintf(w->ref, sizeof(w->ref), "%s", local_ref);
+        c->phase = P_STARTING;
+        if ((r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved)) < 0) {
+                fail(c, "cannot queue the image work: %s", uv_strerror(r));
+                goto out;
+        }
+        return; /* resolved() takes over the reference */
+out:
+        free(w);
+        brm_supervisor_unref(c);
+}
+
 void brm_lifecycle_start(struct container *c)
 {
         struct start_work *w;
@@ -325,10 +358,21 @@ void brm_lifecycle_start(struct container *c)
         c->phase = P_STARTING;
         c->rec.state = BRM_CS_PENDING;
         brm_debug(MOD, "%s: resolving %s", c->name, s->image);
-        r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved);
+        /* Not a path on the node: an image from the master's store, got
+         * into the node's layout first (or found there, without the
+         * master, on a restart). */
+        if (s->image[0] != '/')
+                r = c->sup->fetch ? brm_fetch_image(c->sup->fetch, s->image, fetched, w) : -ENOTSUP;
+        else
+                r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved);
         if (r < 0) {
                 free(w);
-                fail(c, "cannot queue the image work: %s", uv_strerror(r));
+                if (s->image[0] != '/')
+                        fail(c, r == -ENOTSUP ? "image %s: this node cannot fetch images from the master"
+                                              : "image %s: not a reference the node can fetch",
+                             s->image);
+                else
+                        fail(c, "cannot queue the image work: %s", uv_strerror(r));
                 return;
         }
         c->refs++;

@@ -311,6 +311,8 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
 
         switch (env->msg_case) {
         case BRAMBLE__ENVELOPE__MSG_ERROR:
+                if (env->id >= BRM_LINK_MODULE_IDS && !l->joining)
+                        break; /* a module's request was refused: its handler says so */
                 brm_err(MOD, "master at %s refused %s: %s", l->addr, l->joining ? "the join" : "this node",
                         env->error->message ? env->error->message : "(no reason given)");
                 if (l->renew_pending && env->id) {

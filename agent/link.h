@@ -29,6 +29,13 @@
 #include "identity.h"
 #include "token.h"
 
+/* Request ids from this value up belong to the modules that send requests
+ * on the session themselves (the link numbers its own below it): an Error
+ * answering one goes to the handler registered for
+ * BRAMBLE__ENVELOPE__MSG_ERROR, and the session stays. Any other Error
+ * from the master ends the session, as a refusal of the node. */
+#define BRM_LINK_MODULE_IDS (1ull << 48)
+
 /* Handles one message; CONN is the session, to reply on. */
 typedef void (*brm_link_handler_fn)(void *arg, struct brm_conn *conn, const Bramble__Envelope *env);
 

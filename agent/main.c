@@ -50,6 +50,7 @@ static void session(void *arg, struct brm_conn *conn)
 
         if (a->logs)
                 brm_logstream_attach(a->logs, conn);
+        brm_fetch_attach(a->fetch, conn);
 }
 
 static void drained(void *arg)
@@ -84,6 +85,20 @@ static void open_logs(struct brm_agent *a)
                                   a->cfg.log_reserve);
 }
 
+/* Cluster images come into STATE/images/layout; without it the node runs
+ * only images given by path. */
+static void open_fetch(struct brm_agent *a)
+{
+        char images[1100];
+        int r;
+
+        snprintf(images, sizeof(images), "%s/images", a->cfg.state_dir);
+        const struct brm_fetch_opts o = { .loop = a->loop, .images_dir = images };
+        if ((r = brm_fetch_open(&o, &a->fetch)) < 0)
+                brm_warn(MOD, "image layout in %s unusable: %s; images from the master cannot be fetched", images,
+                         brm_strerror(r));
+}
+
 /* The link, with the modules that take the master's messages. */
 static int start_link(struct brm_agent *a)
 {
@@ -93,6 +108,11 @@ static int start_link(struct brm_agent *a)
                 { BRAMBLE__ENVELOPE__MSG_LOGS, brm_logstream_handle, a->logs },
                 { BRAMBLE__ENVELOPE__MSG_LOG_CREDIT, brm_logstream_handle, a->logs },
                 { BRAMBLE__ENVELOPE__MSG_LOG_CLOSE, brm_logstream_handle, a->logs },
+                { BRAMBLE__ENVELOPE__MSG_IMAGE_RESOLVED, brm_fetch_handle, a->fetch },
+                { BRAMBLE__ENVELOPE__MSG_BLOB_DATA, brm_fetch_handle, a->fetch },
+                { BRAMBLE__ENVELOPE__MSG_BLOB_END, brm_fetch_handle, a->fetch },
+                /* Refusals of the fetch's requests (link.h). */
+                { BRAMBLE__ENVELOPE__MSG_ERROR, brm_fetch_handle, a->fetch },
         };
         const struct brm_link_opts o = {
                 .loop = a->loop, .cfg = &a->cfg, .id = &a->id, .token = &a->token, .hb = &a->hb,
@@ -118,6 +138,10 @@ static void on_signal(uv_signal_t *sig, int signum)
         a->retention = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
+        /* After the supervisor: its pulls end as the agent stopping, not
+         * as failed containers. */
+        brm_fetch_close(a->fetch);
+        a->fetch = NULL;
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
 }
@@ -249,6 +273,7 @@ int main(int argc, char **argv)
         }
         a.loop = uv_default_loop();
         open_logs(&a);
+        open_fetch(&a);
         brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir, &a.wl, a.logs);
         uv_signal_init(a.loop, &a.sigint);
         uv_signal_init(a.loop, &a.sigterm);
@@ -259,7 +284,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
                 return 1;
         }
-        brm_workload_open(&a.wl, a.loop, &a.cfg, container_removed, &a);
+        brm_workload_open(&a.wl, a.loop, &a.cfg, a.fetch, container_removed, &a);
         if (a.logs)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",

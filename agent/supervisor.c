@@ -345,6 +345,7 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         sup->log_reserve = opts->log_reserve ? opts->log_reserve : LOG_RESERVE;
         sup->on_removed = opts->on_removed;
         sup->on_removed_arg = opts->on_removed_arg;
+        sup->fetch = opts->fetch;
         if ((r = brm_mkdir_p(sup->dir, 0700)) < 0 || (r = brm_mkdir_p(sup->images, 0700)) < 0 ||
             (r = brm_mkdir_p(rtroot, 0700)) < 0) {
                 brm_err(MOD, "cannot create the state dir %s: %s", opts->state_dir, strerror(-r));
@@ -408,6 +409,18 @@ int brm_supervisor_check(struct brm_supervisor *sup, const struct brm_container_
         }
         if ((r = brm_ocispec_seccomp_check(spec, sup->seccomp_profile[0] ? sup->seccomp_profile : NULL, why, why_size)) < 0)
                 return r;
+        /* An image from the master's store: the master checked that it has
+         * it for this node's platform; the node fetches it when it starts
+         * the container. */
+        if (spec->image[0] != '/') {
+                if (!sup->fetch) {
+                        snprintf(why, why_size, "image %s: this node cannot fetch images from the master "
+                                                "(its image layout is unusable; see the agent's log)",
+                                 spec->image);
+                        return -ENOTSUP;
+                }
+                return 0;
+        }
         if ((r = brm_image_identify(spec->image, &kind, why, why_size)) < 0)
                 return r;
         if (kind == BRM_IMAGE_ROOTFS && !spec->args[0]) {
@@ -461,6 +474,22 @@ bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name)
         return false;
 }
 
+/* A container waiting for its image says how far the fetch is, in its
+ * reason ("pulling 45% of 27.3 MiB"): ps shows it without a new field. */
+static void pull_progress(const struct container *c, struct brm_container_status *st)
+{
+        uint64_t done, total;
+
+        if (c->phase != P_STARTING || c->desired.image[0] == '/' || !c->sup->fetch ||
+            !brm_fetch_progress(c->sup->fetch, c->desired.image, &done, &total))
+                return;
+        if (!total)
+                snprintf(st->reason, sizeof(st->reason), "pulling");
+        else
+                snprintf(st->reason, sizeof(st->reason), "pulling %u%% of %.1f MiB",
+                         (unsigned)(done >= total ? 100 : done * 100 / total), (double)total / (1 << 20));
+}
+
 static void fill_status(struct container *c, struct brm_container_status *st)
 {
         struct brm_cgroup_stats cs;
@@ -474,6 +503,7 @@ static void fill_status(struct container *c, struct brm_container_status *st)
         st->exit_code = c->rec.exit_code;
         st->oom_kills = c->rec.oom_kills;
         snprintf(st->reason, sizeof(st->reason), "%s", c->rec.reason);
+        pull_progress(c, st);
         /* "running" promises a process: until the runtime has written its
          * pid, the container is still starting. */
         if (c->phase != P_RUNNING && c->phase != P_STOPPING) {

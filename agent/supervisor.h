@@ -33,6 +33,8 @@ struct brm_container_status {
         char reason[160];         /* "OOMKilled", "image not found: ...", ... */
 };
 
+struct brm_fetch;
+
 struct brm_supervisor_opts {
         const char *state_dir;    /* containers/, images/ live below it */
         const char *runtime;      /* "crun", "runc", a path, or NULL = auto-detect */
@@ -53,6 +55,9 @@ struct brm_supervisor_opts {
          * left without a container (an agent ended between the two steps). */
         void (*on_removed)(const char *name, const char *moved_to, void *arg);
         void *on_removed_arg;
+        /* Gets images from the master's store (fetch.h): any --image that
+         * is not an absolute path. NULL: such images are refused. */
+        struct brm_fetch *fetch;
 };
 
 struct brm_supervisor;

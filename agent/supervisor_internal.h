@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "cgroup.h"
+#include "fetch.h"
 #include "ctrrecord.h"
 #include "logdir.h"
 #include "runtime.h"
@@ -61,6 +62,7 @@ struct brm_supervisor {
         char images[512];
         char shim[512];
         char unpack[512];         /* bramble-unpack, the image helper */
+        struct brm_fetch *fetch;  /* cluster images; may be NULL */
         char seccomp_profile[1024]; /* "" = seccomp.h's default */
         struct brm_logdir logs;   /* the container logs: containers/, removed/ */
         uint64_t log_max_size;

