@@ -83,4 +83,59 @@ assert_contains "$reason" "blob $layer from the master does not match its digest
 [[ ! -e $NODE_LAYOUT/blobs/sha256/${layer#sha256:} ]] || fail "the corrupt blob was stored on the node"
 [[ ! -e $NODE_LAYOUT/tmp/${layer#sha256:}.part ]] || fail "the corrupt blob's part was left on the node"
 
+# ---- a fetch cut by kill -9 resumes from its .part file ----
+# pi-2 reaches the master through a proxy passing 4 MiB/s, so the 48 MiB
+# layer takes seconds, long enough to cut it.
+PROXY_PORT=$(free_port)
+python3 "$HERE/slow_proxy.py" "$PROXY_PORT" "$MASTER_PORT" 0 4096 >"$LOGS/proxy.log" 2>&1 &
+track $! "slow_proxy.py (port $PROXY_PORT)"
+wait_for 5 log_has "$LOGS/proxy.log" listening || fail "slow_proxy.py did not start listening within 5 s"
+TOKEN2=$(create_token --ttl 1h --uses 1)
+MASTER_ADDR_DIRECT=$MASTER_ADDR
+MASTER_ADDR=127.0.0.1:$PROXY_PORT
+start_agent pi-2 --token "$TOKEN2"
+wait_for 15 node_is pi-2 Ready || fail "pi-2 not Ready within 15 s: $(node_state pi-2)"
+cli_ok run pi-2 big --restart never --image example.com/big:1 -- echo big-ran >/dev/null
+layer=$(field "$big" 'd["layers"][1]')
+size=$(stat -c %s "$STORE/blobs/sha256/${layer#sha256:}")
+part=${AGENT_STATE[pi-2]}/images/layout/tmp/${layer#sha256:}.part
+part_over() { local n; n=$(stat -c %s "$part" 2>/dev/null || echo 0); ((n > 6 << 20)); }
+# ps shows how far the pull is.
+pulling() { [[ "$(ps_field big 'c["reason"]' pi-2)" =~ ^pulling\ [0-9]+%\ of\ 49\.[0-9]\ MiB$ ]]; }
+wait_for 10 pulling || fail "ps does not show the pull's progress: $(ps_field big 'c' pi-2)"
+log "ps while pulling: $(ps_field big '"%s, %s" % (c["state"], c["reason"])' pi-2)"
+wait_for 30 part_over || fail "the big layer's part did not pass 6 MiB within 30 s: $(ps_field big 'c' pi-2)"
+kill -9 "${AGENT_PID[pi-2]}"
+reap "${AGENT_PID[pi-2]}"
+cut=$(stat -c %s "$part")
+((cut < size)) || fail "the layer was complete ($cut of $size bytes) before the agent was killed"
+log "agent killed with $cut of $size bytes of $layer in its part file"
+start_agent pi-2
+big_state() { [[ "$(ps_field big 'c["state"]' pi-2)" == "$1" ]]; }
+wait_for 60 big_state exited || fail "big did not run after the resumed fetch within 60 s: $(ps_field big 'c' pi-2)"
+assert_contains "$(cli_ok logs pi-2/big)" "big-ran" "bramble logs pi-2/big"
+resumed=$(grep -o "sent [0-9]* bytes of $layer from offset [0-9]* to pi-2 (complete)" "$MASTER_LOG" || true)
+[[ -n "$resumed" ]] || fail "the master's log has no completed stream of $layer"
+read -r _ sent _ _ _ _ _ offset _ <<<"$resumed"
+((offset >= cut && offset > 0)) || fail "the resumed stream started at $offset, not at the part's $cut bytes or later"
+assert_eq "$size" "$((offset + sent))" "bytes of the layer after the resume (offset + sent)"
+[[ -f ${AGENT_STATE[pi-2]}/images/layout/blobs/sha256/${layer#sha256:} ]] || fail "the resumed layer is not stored"
+log "resumed at byte $offset, $sent bytes sent after it"
+MASTER_ADDR=$MASTER_ADDR_DIRECT
+
+# ---- a restart needs no master ----
+cli_ok run pi-1 loop --restart always --image example.com/app:1 -- sh -c 'echo tick; sleep 0.3' >/dev/null
+starts() { grep -c "loop: started" "${AGENT_LOG[pi-1]}" || true; }
+more_starts() { (($(starts) >= $1)); }
+wait_for 20 more_starts 1 || fail "loop did not start within 20 s: $(ps_field loop 'c')"
+stop_pid "$MASTER_PID"
+n=$(starts)
+wait_for 20 more_starts $((n + 1)) || fail "loop was not restarted while the master was down"
+# An agent restarted during the outage starts it from the node's layout.
+stop_pid "${AGENT_PID[pi-1]}"
+start_agent pi-1
+wait_for 20 log_has "${AGENT_LOG[pi-1]}" "loop: started" ||
+        fail "the agent restarted during the outage did not start loop from its layout"
+assert_file_lacks "${AGENT_LOG[pi-1]}" "image example.com/app:1: fetching it" "the restarted agent's log"
+
 pass
