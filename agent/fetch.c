@@ -242,11 +242,13 @@ static void xfer_free(struct xfer *x)
 
 /* The transfer failed: every job waiting for its blob fails with WHY, and
  * its place goes to the next blob anyone needs. */
-static void xfer_fail(struct xfer *x, int r, const char *why)
+static void xfer_fail(struct xfer *x, int r, const char *why_in)
 {
         struct brm_fetch *f = x->f;
-        char hex[65];
+        char hex[65], why[300];
 
+        /* WHY may be the transfer's own, which goes with it. */
+        snprintf(why, sizeof(why), "%s", why_in);
         snprintf(hex, sizeof(hex), "%s", x->b.hex);
         if (x->st == X_STREAM)
                 send_credit(f, x->stream_id, 0, true);
