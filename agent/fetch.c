@@ -280,7 +280,7 @@ static void request_blob(struct xfer *x)
                 if (fd == -ENOSPC || fd == -EDQUOT)
                         disk_full_why(x, why, sizeof(why));
                 else
-                        snprintf(why, sizeof(why), "cannot write blob sha256:%s into %s: %s", x->b.hex, f->store.dir,
+                        snprintf(why, sizeof(why), "cannot write blob sha256:%s into %.200s: %s", x->b.hex, f->store.dir,
                                  strerror(-fd));
                 xfer_fail(x, fd, why);
                 return;
