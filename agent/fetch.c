@@ -259,10 +259,15 @@ static void xfer_fail(struct xfer *x, int r, const char *why_in)
         advance_all(f);
 }
 
+/* The part is removed: a full disk must not stay full because of a fetch
+ * that cannot finish (logs and records need the space too). What is
+ * stored stays. */
 static void disk_full_why(struct xfer *x, char *why, size_t size)
 {
         snprintf(why, size, "node's disk is full while fetching blob sha256:%s (%llu KiB free)", x->b.hex,
                  (unsigned long long)(brm_fetchstore_free_bytes(&x->f->store) / 1024));
+        close_part(x);
+        brm_fetchstore_part_remove(&x->f->store, x->b.hex);
 }
 
 /* Asks for the blob from what the .part file holds. */
