@@ -5,6 +5,7 @@
 
 #include "common.h"
 
+int brm_cli_image_pull(struct brm_cli *c, int argc, char **argv);
 int brm_cli_image_load(struct brm_cli *c, int argc, char **argv);
 int brm_cli_image_ls(struct brm_cli *c, int argc, char **argv);
 int brm_cli_image_rm(struct brm_cli *c, int argc, char **argv);

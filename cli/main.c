@@ -70,6 +70,8 @@ static const struct command commands[] = {
         { "image", "configure", brm_cli_image_configure, ANY_ARGS,
           "IMG --master HOST:PORT --token TOKEN [--name-prefix P] [--name N]",
           "write bramble.json into an SD-card image file" },
+        { "image", "pull", brm_cli_image_pull, ANY_ARGS, "REF [--platform OS/ARCH[/VARIANT]]...",
+          "pull an image from its registry into the master's store" },
         { "image", "load", brm_cli_image_load, ANY_ARGS, "FILE [--name REF]",
           "store an oci-archive or docker-archive on the master" },
         { "image", "ls", brm_cli_image_ls, ANY_ARGS, "[REF]", "list the cluster's images" },
