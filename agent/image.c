@@ -158,6 +158,7 @@ static int apply_pass(int rootfd, const char *blob, const char *hex, bool whiteo
 {
         struct archive *a = archive_read_new();
         struct blob_reader *br = calloc(1, sizeof(*br));
+        struct brm_unpackfs_dirs dirs = { 0 };
         struct archive_entry *e;
         char why[512];
         int r = 0, ar;
@@ -201,7 +202,7 @@ static int apply_pass(int rootfd, const char *blob, const char *hex, bool whiteo
                         snprintf(x->why, x->why_size, "layer sha256:%s: unsafe link '%s'", hex, link);
                         goto out;
                 }
-                if ((r = brm_unpackfs_write(rootfd, name, link ? lname : NULL, a, e, why, sizeof(why))) < 0) {
+                if ((r = brm_unpackfs_write(rootfd, &dirs, name, link ? lname : NULL, a, e, why, sizeof(why))) < 0) {
                         snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, why);
                         goto out;
                 }
@@ -209,6 +210,10 @@ static int apply_pass(int rootfd, const char *blob, const char *hex, bool whiteo
         if (ar != ARCHIVE_EOF) {
                 r = -EINVAL;
                 goto bad_archive;
+        }
+        if ((r = brm_unpackfs_dir_times(rootfd, &dirs, why, sizeof(why))) < 0) {
+                snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, why);
+                goto out;
         }
         /* libarchive may stop before the end (tar padding): hash the rest. */
         for (const void *p; blob_read(a, br, &p) > 0;)
@@ -223,6 +228,7 @@ bad_archive:
 out:
         mbedtls_md_free(&br->h.md);
 done:
+        brm_unpackfs_dirs_free(&dirs);
         if (br->fd >= 0)
                 close(br->fd);
         free(br);

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,6 +32,11 @@
 
 bool brm_unpackfs_walk_only;
 static bool no_openat2;
+
+struct brm_unpackfs_dir {
+        char *name;
+        struct timespec ts[2]; /* atime, mtime */
+};
 
 /* The same resolution as RESOLVE_IN_ROOT, by hand. RES is the path resolved
  * so far, made of directories only (never a link), and P what remains; a
@@ -249,10 +255,28 @@ static int write_file(int pfd, const char *base, struct archive *a, struct archi
         return r;
 }
 
+/* A directory's times, for later. */
+static int defer_times(struct brm_unpackfs_dirs *dirs, const char *name, const struct timespec ts[2])
+{
+        if (dirs->n == dirs->cap) {
+                size_t cap = dirs->cap ? dirs->cap * 2 : 64;
+                struct brm_unpackfs_dir *v = realloc(dirs->v, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                dirs->v = v;
+                dirs->cap = cap;
+        }
+        if (!(dirs->v[dirs->n].name = strdup(name)))
+                return -ENOMEM;
+        memcpy(dirs->v[dirs->n++].ts, ts, sizeof(dirs->v[0].ts));
+        return 0;
+}
+
 /* Owner, mode, extended attributes and times from E, on what BASE in PFD
- * names (never followed). In that order: a change of owner clears the set-id
- * bits and security.capability. */
-static int set_meta(int pfd, const char *base, struct archive_entry *e, char *why, size_t why_size)
+ * names (never followed); a directory's times go on DIRS as NAME. In that
+ * order: a change of owner clears the set-id bits and security.capability. */
+static int set_meta(int pfd, const char *base, struct archive_entry *e, struct brm_unpackfs_dirs *dirs,
+                    const char *name, char *why, size_t why_size)
 {
         bool lnk = archive_entry_filetype(e) == AE_IFLNK;
         struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
@@ -291,7 +315,12 @@ static int set_meta(int pfd, const char *base, struct archive_entry *e, char *wh
                 ts[0].tv_sec = archive_entry_atime(e);
                 ts[0].tv_nsec = archive_entry_atime_nsec(e);
         }
-        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (archive_entry_filetype(e) == AE_IFDIR) {
+                if (defer_times(dirs, name, ts) < 0) {
+                        WHY("out of memory");
+                        return -ENOMEM;
+                }
+        } else if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
                 WHY("cannot set the times: %s", strerror(errno));
                 return -errno;
         }
@@ -351,8 +380,8 @@ static int create(int rootfd, int pfd, const char *base, const char *link, struc
         return r;
 }
 
-int brm_unpackfs_write(int rootfd, const char *name, const char *link, struct archive *a, struct archive_entry *e,
-                       char *why, size_t why_size)
+int brm_unpackfs_write(int rootfd, struct brm_unpackfs_dirs *dirs, const char *name, const char *link,
+                       struct archive *a, struct archive_entry *e, char *why, size_t why_size)
 {
         char dir[PATH_MAX], msg[256] = "";
         const char *base = split(name, dir);
@@ -377,7 +406,7 @@ int brm_unpackfs_write(int rootfd, const char *name, const char *link, struct ar
                 goto out;
         }
         if ((r = create(rootfd, pfd, base, link, a, e, msg, sizeof(msg))) == 0 && !link)
-                r = set_meta(pfd, base, e, msg, sizeof(msg));
+                r = set_meta(pfd, base, e, dirs, name, msg, sizeof(msg));
         if (r < 0)
                 WHY("%s: %s", name, msg);
 out:
@@ -409,4 +438,38 @@ int brm_unpackfs_whiteout(int rootfd, const char *name, char *why, size_t why_si
         if (r < 0)
                 WHY("whiteout %s: %s", name, strerror(-r));
         return r;
+}
+
+int brm_unpackfs_dir_times(int rootfd, struct brm_unpackfs_dirs *dirs, char *why, size_t why_size)
+{
+        char dir[PATH_MAX];
+        int r = 0;
+
+        for (size_t i = 0; r == 0 && i < dirs->n; i++) {
+                const char *base = split(dirs->v[i].name, dir);
+                struct stat st;
+                int pfd = open_dir(rootfd, dir, false);
+                /* Gone or replaced by a later entry of the layer: not ours. */
+                if (pfd == -ENOENT || pfd == -ENOTDIR)
+                        continue;
+                if (pfd < 0)
+                        r = pfd;
+                else if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+                         utimensat(pfd, base, dirs->v[i].ts, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = -errno;
+                if (r < 0)
+                        WHY("%s: cannot set the times: %s", dirs->v[i].name, strerror(-r));
+                if (pfd >= 0)
+                        close(pfd);
+        }
+        brm_unpackfs_dirs_free(dirs);
+        return r;
+}
+
+void brm_unpackfs_dirs_free(struct brm_unpackfs_dirs *dirs)
+{
+        for (size_t i = 0; i < dirs->n; i++)
+                free(dirs->v[i].name);
+        free(dirs->v);
+        memset(dirs, 0, sizeof(*dirs));
 }

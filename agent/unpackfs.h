@@ -22,6 +22,14 @@
 /* Resolve by hand even where openat2 works (set by tests only). */
 extern bool brm_unpackfs_walk_only;
 
+/* The directories of a layer, whose times are set once its files are in:
+ * making a file in a directory changes the directory's mtime. Start it
+ * zeroed; brm_unpackfs_dir_times sets the times and empties it. */
+struct brm_unpackfs_dirs {
+        struct brm_unpackfs_dir *v;
+        size_t n, cap;
+};
+
 /* A descriptor of the directory ROOT for the calls below (O_PATH), or
  * -errno. */
 int brm_unpackfs_open_root(const char *root);
@@ -31,9 +39,16 @@ int brm_unpackfs_open_root(const char *root);
  * is at NAME is replaced unless both are directories, and the data is read
  * from A. LINK is the cleaned target of a hard link (NULL otherwise), also
  * resolved inside the root. Owner, mode (with set-id bits), extended
- * attributes and times come from E. 0, or -errno with "what: why" in WHY. */
-int brm_unpackfs_write(int rootfd, const char *name, const char *link, struct archive *a, struct archive_entry *e,
-                       char *why, size_t why_size);
+ * attributes and times come from E; a directory's times go on DIRS. 0, or
+ * -errno with "what: why" in WHY. */
+int brm_unpackfs_write(int rootfd, struct brm_unpackfs_dirs *dirs, const char *name, const char *link,
+                       struct archive *a, struct archive_entry *e, char *why, size_t why_size);
+
+/* Sets the times of the directories on DIRS that are still directories,
+ * then empties it. 0, or -errno with the reason in WHY. */
+int brm_unpackfs_dir_times(int rootfd, struct brm_unpackfs_dirs *dirs, char *why, size_t why_size);
+
+void brm_unpackfs_dirs_free(struct brm_unpackfs_dirs *dirs);
 
 /* Applies the whiteout NAME (".../.wh.FILE" removes FILE, whatever it is;
  * ".../.wh..wh..opq" empties the directory). Nothing to remove is not an

@@ -52,6 +52,7 @@ static size_t make_tar(const struct file *files, bool gz, char *buf, size_t size
                 archive_entry_set_filetype(e, f->data || f->hardlink ? AE_IFREG : f->symlink ? AE_IFLNK : AE_IFDIR);
                 archive_entry_set_perm(e, f->symlink ? 0777 : 0755);
                 archive_entry_set_size(e, f->data ? (la_int64_t)strlen(f->data) : 0);
+                archive_entry_set_mtime(e, 1000000000, 0);
                 if (f->symlink)
                         archive_entry_set_symlink(e, f->symlink);
                 if (f->hardlink)
@@ -311,6 +312,11 @@ static void test_merged_usr(const char *tag)
         snprintf(path, sizeof(path), "%s/usr/bin/hello", root);
         CHECK_INT(stat(path, &st), ==, 0);
         CHECK_INT(st.st_mode & 07777, ==, 0755);
+        CHECK_INT(st.st_mtime, ==, 1000000000);
+        /* A directory's time holds although a file was made in it later. */
+        snprintf(path, sizeof(path), "%s/usr/lib/x", root);
+        CHECK_INT(stat(path, &st), ==, 0);
+        CHECK_INT(st.st_mtime, ==, 1000000000);
 }
 
 /* Links out of the root: "/" and ".." chains stay at the root, a link to a
