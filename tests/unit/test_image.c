@@ -320,26 +320,30 @@ static void test_merged_usr(const char *tag)
 }
 
 /* Links out of the root: "/" and ".." chains stay at the root, a link to a
- * host directory names a directory inside the root. OUTSIDE (a host
+ * host directory names a directory inside the root, and an entry at a
+ * link's own name replaces the link. OUTSIDE (a host
  * directory holding one file, "secret") must end as it began. */
 static void test_hostile(const char *tag, const char *outside)
 {
-        char rel[300], up_pwned[400], evil_pwned[400], ptmp[400], layout[200], store[200], root[1024], why[512];
+        char rel[300], up_pwned[400], evil_pwned[400], ptmp[400], layout[200], store[200], root[1024], why[512],
+                secret[300];
         const char *relp = outside + 1;
         struct stat st;
         int r;
 
         snprintf(rel, sizeof(rel), "%s", relp);
+        snprintf(secret, sizeof(secret), "%s/secret", outside);
         snprintf(up_pwned, sizeof(up_pwned), "up/%s/up-pwned", rel);
         snprintf(evil_pwned, sizeof(evil_pwned), "evil/%s/evil-pwned", rel);
         {
                 const struct file l1[] = {
                         F("etc/", NULL), SYM("evil", "/"), SYM("up", "../../../../../../../../../../.."),
-                        SYM("out", outside), F(NULL, NULL),
+                        SYM("out", outside), SYM("tricky", secret), SYM("dirlink", outside), F(NULL, NULL),
                 };
                 const struct file l2[] = {
                         F("evil/etc/passwd-pwned", "pwned\n"), F(up_pwned, "up\n"), F(evil_pwned, "evil\n"),
-                        F("out/.wh.secret", ""), HARD("hl", up_pwned), F(NULL, NULL),
+                        F("out/.wh.secret", ""), HARD("hl", up_pwned), F("tricky", "replaced\n"), F("dirlink/", NULL),
+                        F("dirlink/in", "in\n"), F(NULL, NULL),
                 };
                 const struct file *layers[] = { l1, l2 };
                 snprintf(layout, sizeof(layout), "%s/hostile-%s", work, tag);
@@ -357,6 +361,9 @@ static void test_hostile(const char *tag, const char *outside)
         check_file(root, ptmp, "evil\n");
         check_symlink(root, "evil", "/");
         check_symlink(root, "out", outside);
+        /* An entry replaces a link at its own name, never writes through. */
+        check_file(root, "tricky", "replaced\n");
+        check_file(root, "dirlink/in", "in\n");
         CHECK_INT(n_entries(outside), ==, 1);
         check_file(outside, "secret", "secret\n");
 
