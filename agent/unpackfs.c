@@ -119,7 +119,9 @@ static int open_in_root(int rootfd, const char *path, int flags)
                  * a "..", which the kernel then will not vouch for. */
                 if (errno == EAGAIN && tries < 16)
                         continue;
-                if (errno != ENOSYS)
+                /* EPERM: a seccomp filter that does not know openat2 (as
+                 * older container runtimes have) refuses it so. */
+                if (errno != ENOSYS && errno != EPERM)
                         return -errno;
                 no_openat2 = true;
         }

@@ -8,8 +8,9 @@
  * the entry itself is created with *at() calls relative to it and never
  * followed, so an existing symbolic link at that name is replaced, not
  * written through. Resolving uses openat2(2) with RESOLVE_IN_ROOT (Linux 5.6
- * and later) and, where the kernel lacks it, a walk that reads each link
- * itself (at most 40 of them per path, as the kernel allows). */
+ * and later) and, where the kernel lacks it or a seccomp filter refuses it,
+ * a walk that reads each link itself (at most 40 of them per path, as the
+ * kernel allows). Device nodes and FIFOs are made as the layer says. */
 #ifndef BRM_UNPACKFS_H
 #define BRM_UNPACKFS_H
 
