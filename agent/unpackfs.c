@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -230,8 +229,9 @@ static int write_file(int pfd, const char *base, struct archive *a, struct archi
         /* O_EXCL|O_NOFOLLOW: what was there is gone, so this creates a new
          * file and writes through nothing. */
         if ((fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-                WHY("cannot create: %s", strerror(errno));
-                return -errno;
+                int err = errno;
+                WHY("cannot create: %s", strerror(err));
+                return -err;
         }
         /* Blocks at offsets: a sparse file keeps its holes. */
         while (r == 0 && (ar = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
@@ -251,7 +251,7 @@ static int write_file(int pfd, const char *base, struct archive *a, struct archi
         } else if (r == 0 && archive_entry_size_is_set(e) && ftruncate(fd, (off_t)archive_entry_size(e)) < 0) {
                 /* A hole at the end has no block to write. */
                 r = -errno;
-                WHY("cannot write: %s", strerror(errno));
+                WHY("cannot write: %s", strerror(-r));
         }
         close(fd);
         return r;
@@ -287,25 +287,30 @@ static int set_meta(int pfd, const char *base, struct archive_entry *e, struct b
         size_t size;
 
         if (fchownat(pfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0) {
+                int err = errno;
                 WHY("cannot set the owner %jd:%jd: %s", (intmax_t)archive_entry_uid(e), (intmax_t)archive_entry_gid(e),
-                    strerror(errno));
-                return -errno;
+                    strerror(err));
+                return -err;
         }
         /* A link's own mode means nothing on Linux. */
         if (!lnk && fchmodat(pfd, base, archive_entry_perm(e) & 07777, AT_SYMLINK_NOFOLLOW) < 0) {
-                WHY("cannot set the mode: %s", strerror(errno));
-                return -errno;
+                int err = errno;
+                WHY("cannot set the mode: %s", strerror(err));
+                return -err;
         }
         if (archive_entry_xattr_reset(e) > 0) {
                 /* By path below the parent's descriptor: the one way to
                  * reach a link or device node without opening it. */
                 char path[PATH_MAX + 64];
-                if (brm_path(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, base) < 0)
+                if (brm_path(path, sizeof(path), "/proc/self/fd/%d/%s", pfd, base) < 0) {
+                        WHY("cannot set extended attributes: name too long");
                         return -ENAMETOOLONG;
+                }
                 while (archive_entry_xattr_next(e, &xname, &val, &size) == ARCHIVE_OK)
                         if (lsetxattr(path, xname, val, size, 0) < 0) {
-                                WHY("cannot set the extended attribute %s: %s", xname, strerror(errno));
-                                return -errno;
+                                int err = errno;
+                                WHY("cannot set the extended attribute %s: %s", xname, strerror(err));
+                                return -err;
                         }
         }
         if (archive_entry_mtime_is_set(e)) {
@@ -323,8 +328,9 @@ static int set_meta(int pfd, const char *base, struct archive_entry *e, struct b
                         return -ENOMEM;
                 }
         } else if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
-                WHY("cannot set the times: %s", strerror(errno));
-                return -errno;
+                int err = errno;
+                WHY("cannot set the times: %s", strerror(err));
+                return -err;
         }
         return 0;
 }
@@ -352,7 +358,7 @@ static int create(int rootfd, int pfd, const char *base, const char *link, struc
                 }
                 if (linkat(lfd, lbase, pfd, base, 0) < 0) {
                         r = -errno;
-                        WHY("hard link to %s: %s", link, strerror(errno));
+                        WHY("hard link to %s: %s", link, strerror(-r));
                 }
                 close(lfd);
                 return r;
