@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -30,11 +31,13 @@ struct file {
         const char *data;     /* NULL = directory, unless one of the two below */
         const char *symlink;  /* a symbolic link to this */
         const char *hardlink; /* a hard link to this entry */
+        const char *xattr;    /* the value of its user.brm attribute; such a file is also set-uid */
 };
 
-#define F(name, data) { name, data, NULL, NULL }
-#define SYM(name, to) { name, NULL, to, NULL }
-#define HARD(name, to) { name, NULL, NULL, to }
+#define F(name, data) { name, data, NULL, NULL, NULL }
+#define SYM(name, to) { name, NULL, to, NULL, NULL }
+#define HARD(name, to) { name, NULL, NULL, to, NULL }
+#define FX(name, data, x) { name, data, NULL, NULL, x }
 
 /* A tar (gzip-compressed when gz) of FILES, in memory. */
 static size_t make_tar(const struct file *files, bool gz, char *buf, size_t size)
@@ -50,13 +53,15 @@ static size_t make_tar(const struct file *files, bool gz, char *buf, size_t size
                 struct archive_entry *e = archive_entry_new();
                 archive_entry_set_pathname(e, f->name);
                 archive_entry_set_filetype(e, f->data || f->hardlink ? AE_IFREG : f->symlink ? AE_IFLNK : AE_IFDIR);
-                archive_entry_set_perm(e, f->symlink ? 0777 : 0755);
+                archive_entry_set_perm(e, f->symlink ? 0777 : f->xattr ? 04755 : 0755);
                 archive_entry_set_size(e, f->data ? (la_int64_t)strlen(f->data) : 0);
                 archive_entry_set_mtime(e, 1000000000, 0);
                 if (f->symlink)
                         archive_entry_set_symlink(e, f->symlink);
                 if (f->hardlink)
                         archive_entry_set_hardlink(e, f->hardlink);
+                if (f->xattr)
+                        archive_entry_xattr_add_entry(e, "user.brm", f->xattr, strlen(f->xattr));
                 CHECK_INT(archive_write_header(a, e), ==, ARCHIVE_OK);
                 if (f->data)
                         CHECK_INT(archive_write_data(a, f->data, strlen(f->data)), ==, (la_ssize_t)strlen(f->data));
@@ -399,6 +404,36 @@ static void test_hostile(const char *tag, const char *outside)
         CHECK_INT(st.st_nlink, ==, 1);
 }
 
+/* An extended attribute and a set-uid bit on a file written through a
+ * link: both survive the owner being set. */
+static void test_xattr(void)
+{
+        static const struct file l1[] = { F("usr/", NULL), F("usr/bin/", NULL), SYM("bin", "usr/bin"), F(NULL, NULL) };
+        static const struct file l2[] = { FX("bin/x", "x\n", "attr"), F(NULL, NULL) };
+        const struct file *layers[] = { l1, l2 };
+        char layout[200], store[200], root[1024], why[512], path[1200], val[16];
+        struct stat st;
+        ssize_t n;
+        int r;
+
+        snprintf(layout, sizeof(layout), "%s/xattr", work);
+        snprintf(store, sizeof(store), "%s/store-xattr", work);
+        make_layers(layout, layers, 2);
+        r = resolve_root(store, layout, root, why, sizeof(why));
+        if (r == -EOPNOTSUPP) {
+                printf("xattr: not checked, the file system has no user attributes: %s\n", why);
+                return;
+        }
+        if (r < 0)
+                CHECK_FAIL_("xattr: %d %s", r, why);
+        snprintf(path, sizeof(path), "%s/usr/bin/x", root);
+        n = lgetxattr(path, "user.brm", val, sizeof(val));
+        CHECK_INT(n, ==, 4);
+        CHECK(memcmp(val, "attr", 4) == 0);
+        CHECK_INT(lstat(path, &st), ==, 0);
+        CHECK_INT(st.st_mode & 07777, ==, 04755);
+}
+
 int main(void)
 {
         struct brm_image_config img, img2;
@@ -488,6 +523,7 @@ int main(void)
         CHECK_INT(brm_mkdir_p(cmd, 0755), ==, 0);
         snprintf(path, sizeof(path), "%s/secret", cmd);
         CHECK_INT(brm_file_write_atomic(path, "secret\n", 7, 0644), ==, 0);
+        test_xattr();
         test_merged_usr("openat2");
         test_hostile("openat2", cmd);
         brm_unpackfs_walk_only = true;
