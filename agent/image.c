@@ -25,6 +25,7 @@
 
 #include "fileio.h"
 #include "oci.h"
+#include "unpackfs.h"
 #include "util.h"
 
 #define JSON_MAX (4u << 20)
@@ -153,64 +154,13 @@ static int clean_name(const char *in, char *out, size_t size)
         return 0;
 }
 
-/* ROOT/DIR must lie inside ROOT: no component may be a symbolic link (a
- * layer could have made one point anywhere on the host). */
-static bool inside(const char *root, const char *dir)
+static int apply_pass(int rootfd, const char *blob, const char *hex, bool whiteouts, struct ctx *x)
 {
-        char p[4096];
-        size_t n;
-        struct stat st;
-
-        if (brm_path(p, sizeof(p), "%s/", root) < 0)
-                return false;
-        n = strlen(p);
-        for (const char *s = dir; *s;) {
-                size_t l = strcspn(s, "/");
-                if (n + l + 1 >= sizeof(p))
-                        return false;
-                memcpy(p + n, s, l);
-                n += l;
-                p[n] = '\0';
-                if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode))
-                        return false;
-                p[n++] = '/';
-                s += l;
-                while (*s == '/')
-                        s++;
-        }
-        return true;
-}
-
-static int whiteout(const char *root, const char *name)
-{
-        char dir[4096], target[4096];
-        const char *slash = strrchr(name, '/'), *base = slash ? slash + 1 : name;
-
-        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - name) : 0, name);
-        if (!inside(root, dir))
-                return -EPERM;
-        if (strcmp(base, ".wh..wh..opq") == 0) {
-                /* Opaque directory: nothing below it from lower layers. */
-                struct stat st;
-                if (brm_path(target, sizeof(target), "%s/%s", root, dir) < 0)
-                        return -ENAMETOOLONG;
-                if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode))
-                        return 0;
-                if (rm_rf(target) < 0 || mkdir(target, st.st_mode & 07777) < 0 ||
-                    lchown(target, st.st_uid, st.st_gid) < 0)
-                        return -errno;
-                return 0;
-        }
-        if (brm_path(target, sizeof(target), "%s/%s%s%s", root, dir, dir[0] ? "/" : "", base + 4) < 0)
-                return -ENAMETOOLONG;
-        return rm_rf(target);
-}
-
-static int apply_pass(const char *root, const char *blob, const char *hex, bool whiteouts, struct ctx *x)
-{
-        struct archive *a = archive_read_new(), *disk = NULL;
+        struct archive *a = archive_read_new();
         struct blob_reader *br = calloc(1, sizeof(*br));
+        struct brm_unpackfs_dirs dirs = { 0 };
         struct archive_entry *e;
+        char why[512];
         int r = 0, ar;
 
         if (!a || !br || hasher_init(&br->h) < 0) {
@@ -225,18 +175,12 @@ static int apply_pass(const char *root, const char *blob, const char *hex, bool 
         }
         archive_read_support_filter_all(a);
         archive_read_support_format_tar(a);
-        if (!whiteouts) {
-                disk = archive_write_disk_new();
-                archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_OWNER |
-                                                             ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_UNLINK |
-                                                             ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-        }
         if (archive_read_open(a, br, NULL, blob_read, NULL) != ARCHIVE_OK) {
                 r = -EINVAL;
                 goto bad_archive;
         }
         while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-                char name[4096], full[4096];
+                char name[4096], lname[4096];
                 const char *base, *link;
                 if (clean_name(archive_entry_pathname(e), name, sizeof(name)) < 0) {
                         r = -EPERM;
@@ -245,43 +189,31 @@ static int apply_pass(const char *root, const char *blob, const char *hex, bool 
                 }
                 base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
                 if (strncmp(base, ".wh.", 4) == 0) {
-                        if (whiteouts && (r = whiteout(root, name)) < 0) {
-                                snprintf(x->why, x->why_size, "layer sha256:%s: whiteout %s: %s", hex, name, strerror(-r));
+                        if (whiteouts && (r = brm_unpackfs_whiteout(rootfd, name, why, sizeof(why))) < 0) {
+                                snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, why);
                                 goto out;
                         }
                         continue;
                 }
                 if (whiteouts || !name[0] || strcmp(name, ".") == 0)
                         continue;
-                if (brm_path(full, sizeof(full), "%s/%s", root, name) < 0) {
-                        r = -ENAMETOOLONG;
-                        snprintf(x->why, x->why_size, "layer sha256:%s: path too long", hex);
+                if ((link = archive_entry_hardlink(e)) && clean_name(link, lname, sizeof(lname)) < 0) {
+                        r = -EPERM;
+                        snprintf(x->why, x->why_size, "layer sha256:%s: unsafe link '%s'", hex, link);
                         goto out;
                 }
-                archive_entry_set_pathname(e, full);
-                if ((link = archive_entry_hardlink(e))) {
-                        char lname[4096];
-                        if (clean_name(link, lname, sizeof(lname)) < 0) {
-                                r = -EPERM;
-                                snprintf(x->why, x->why_size, "layer sha256:%s: unsafe link '%s'", hex, link);
-                                goto out;
-                        }
-                        if (brm_path(full, sizeof(full), "%s/%s", root, lname) < 0) {
-                                r = -ENAMETOOLONG;
-                                snprintf(x->why, x->why_size, "layer sha256:%s: link too long", hex);
-                                goto out;
-                        }
-                        archive_entry_set_hardlink(e, full);
-                }
-                if (archive_read_extract2(a, e, disk) != ARCHIVE_OK) {
-                        r = -EIO;
-                        snprintf(x->why, x->why_size, "layer sha256:%s: %s: %s", hex, name, archive_error_string(a));
+                if ((r = brm_unpackfs_write(rootfd, &dirs, name, link ? lname : NULL, a, e, why, sizeof(why))) < 0) {
+                        snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, why);
                         goto out;
                 }
         }
         if (ar != ARCHIVE_EOF) {
                 r = -EINVAL;
                 goto bad_archive;
+        }
+        if ((r = brm_unpackfs_dir_times(rootfd, &dirs, why, sizeof(why))) < 0) {
+                snprintf(x->why, x->why_size, "layer sha256:%s: %s", hex, why);
+                goto out;
         }
         /* libarchive may stop before the end (tar padding): hash the rest. */
         for (const void *p; blob_read(a, br, &p) > 0;)
@@ -296,12 +228,11 @@ bad_archive:
 out:
         mbedtls_md_free(&br->h.md);
 done:
+        brm_unpackfs_dirs_free(&dirs);
         if (br->fd >= 0)
                 close(br->fd);
         free(br);
         archive_read_free(a);
-        if (disk)
-                archive_write_free(disk);
         return r;
 }
 
@@ -313,7 +244,7 @@ static int unpack(const char *layout, const struct brm_oci_manifest *m, const ch
                   size_t cfg_len, struct ctx *x)
 {
         char tmp[1200], root[1300], final[1200], path[1300], lhex[65];
-        int r;
+        int r, rootfd;
 
         if (brm_path(tmp, sizeof(tmp), "%s/rootfs/.tmp-%s-%ld", x->store, hex, (long)syscall(SYS_gettid)) < 0 ||
             brm_path(final, sizeof(final), "%s/rootfs/%s", x->store, hex) < 0)
@@ -324,23 +255,20 @@ static int unpack(const char *layout, const struct brm_oci_manifest *m, const ch
                 snprintf(x->why, x->why_size, "cannot create %s: %s", root, strerror(-r));
                 return r;
         }
-        {
-                /* A canonical root: libarchive refuses to extract through any
-                 * symbolic link, also one in the state dir's own path. */
-                char *real = realpath(root, NULL);
-                if (!real || brm_path(root, sizeof(root), "%s", real) < 0) {
-                        free(real);
-                        r = -ENAMETOOLONG;
-                        goto fail;
-                }
-                free(real);
+        if ((rootfd = brm_unpackfs_open_root(root)) < 0) {
+                r = rootfd;
+                snprintf(x->why, x->why_size, "cannot open %s: %s", root, strerror(-r));
+                goto fail;
         }
         for (size_t i = 0; i < m->n_layers; i++) {
                 brm_oci_digest_hex(m->layers[i], lhex); /* checked by brm_oci_manifest_parse */
                 snprintf(path, sizeof(path), "%s/blobs/sha256/%s", layout, lhex);
-                if ((r = apply_pass(root, path, lhex, true, x)) < 0 || (r = apply_pass(root, path, lhex, false, x)) < 0)
-                        goto fail;
+                if ((r = apply_pass(rootfd, path, lhex, true, x)) < 0 || (r = apply_pass(rootfd, path, lhex, false, x)) < 0)
+                        break;
         }
+        close(rootfd);
+        if (r < 0)
+                goto fail;
         /* The config blob as it came, verified: its digest still holds. */
         snprintf(path, sizeof(path), "%s/config.json", tmp);
         if ((r = brm_file_write_atomic(path, cfg, cfg_len, 0644)) < 0)

@@ -12,8 +12,10 @@
  * (STORE/blobs/sha256/HEX for blobs taken out of archives, STORE/rootfs/HEX
  * for the root file system of the manifest with digest HEX). Every blob is
  * checked against its sha256 digest, and layer whiteouts (.wh.NAME,
- * .wh..wh..opq) are honoured. Unpacking runs once per manifest; later
- * resolutions reuse the store. Nothing here logs.
+ * .wh..wh..opq) are honoured. A layer may write through the symbolic links
+ * of lower layers (merged /usr: bin -> usr/bin), always resolved inside the
+ * root (unpackfs.h). Unpacking runs once per manifest; later resolutions
+ * reuse the store. Nothing here logs.
  *
  * The agent itself links only the reference checks (imageref.c); resolving
  * and unpacking (image.c, with libarchive) run in the bramble-unpack helper

@@ -129,6 +129,12 @@ int brm_imagestore_manifest_blobs(const struct brm_imagestore *s, const char *ma
                                   int (*fn)(const char *digest, uint64_t size, void *arg), void *arg, char *why,
                                   size_t why_size);
 
+/* Calls FN with each manifest digest an index lists (stored or not);
+ * stops at FN's first negative return, which it returns. */
+int brm_imagestore_index_each(const struct brm_imagestore *s, const char *index_digest,
+                              int (*fn)(const struct brm_imagestore *s, const char *digest, char *why, size_t why_size),
+                              char *why, size_t why_size);
+
 /* Removes every blob that no name reaches (top documents, the manifests of
  * stored indexes, their configs and layers); counts what went. Partial
  * files go when they are a day old (brm_imagestore_open). */

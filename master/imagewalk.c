@@ -51,6 +51,35 @@ static int index_manifests(const struct brm_imagestore *s, const char *digest, c
         return 0;
 }
 
+int brm_imagestore_index_each(const struct brm_imagestore *s, const char *index_digest,
+                              int (*fn)(const struct brm_imagestore *s, const char *digest, char *why, size_t why_size),
+                              char *why, size_t why_size)
+{
+        char *json, hex[65];
+        size_t len;
+        cJSON *o, *m;
+        int r;
+
+        if ((r = brm_imagestore_read(s, index_digest, BRM_OCI_DOC_MAX, &json, &len)) < 0) {
+                WHY("index %s: %s", index_digest, strerror(-r));
+                return r;
+        }
+        o = cJSON_ParseWithLength(json, len);
+        free(json);
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(o, "manifests")) {
+                const char *d = str_of(m, "digest");
+                if (brm_oci_digest_hex(d, hex) < 0) {
+                        WHY("index %s lists a manifest with a malformed digest", index_digest);
+                        r = -EINVAL;
+                        break;
+                }
+                if ((r = fn(s, d, why, why_size)) < 0)
+                        break;
+        }
+        cJSON_Delete(o);
+        return r;
+}
+
 static int read_manifest(const struct brm_imagestore *s, const char *digest, struct brm_oci_manifest **ret, char *why,
                          size_t why_size)
 {

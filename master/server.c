@@ -11,6 +11,8 @@
 #include "blobsend.h"
 #include "containers.h"
 #include "err.h"
+#include "images.h"
+#include "regcreds.h"
 #include "log.h"
 #include "relay.h"
 #include "session.h"
@@ -53,6 +55,7 @@ static void session_closed(struct brm_conn *c)
         admitted(s);
         brm_relay_session_closed(s);
         brm_blobsend_session_closed(s);
+        brm_images_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -182,6 +185,15 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_PS] = { ADMIN, brm_containers_ps },
         [BRAMBLE__ENVELOPE__MSG_INSPECT] = { ADMIN, brm_containers_inspect },
         [BRAMBLE__ENVELOPE__MSG_LOGS] = { ADMIN, brm_relay_open },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_UPLOAD] = { ADMIN, brm_images_blob_upload },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_COMMIT] = { ADMIN, brm_images_blob_commit },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_TAG] = { ADMIN, brm_images_tag },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_LIST] = { ADMIN, brm_images_list },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_REMOVE] = { ADMIN, brm_images_remove },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_PRUNE] = { ADMIN, brm_images_prune },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGIN] = { ADMIN, brm_regcreds_login },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LIST] = { ADMIN, brm_regcreds_ls },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGOUT] = { ADMIN, brm_regcreds_logout },
 };
 
 #undef NONE
