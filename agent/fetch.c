@@ -83,6 +83,7 @@ struct brm_fetch {
         char platform[64];
         struct brm_conn *session;
         struct job *jobs;
+        struct waiter *cancelled; /* told -ECANCELED from the timer */
         struct xfer *xfers;
         unsigned n_xfers;
         uint64_t next_stream, next_req;
@@ -112,13 +113,9 @@ static void job_done(struct job *j, int status, const char *why)
         schedule_delivery(j->f);
 }
 
+/* After deliver(): the waiters are gone. */
 static void job_free(struct job *j)
 {
-        while (j->waiters) {
-                struct waiter *w = j->waiters;
-                j->waiters = w->next;
-                free(w);
-        }
         free(j->blobs);
         free(j);
 }
@@ -147,11 +144,22 @@ static void deliver(struct job *j, int status, const char *local, const char *wh
         }
 }
 
+static void deliver_cancelled(struct brm_fetch *f)
+{
+        while (f->cancelled) {
+                struct waiter *w = f->cancelled;
+                f->cancelled = w->next;
+                w->cb(-ECANCELED, NULL, "the fetch was cancelled", w->arg);
+                free(w);
+        }
+}
+
 static void on_deliver(uv_timer_t *t)
 {
         struct brm_fetch *f = t->data;
         struct job *j;
 
+        deliver_cancelled(f);
         for (;;) {
                 for (j = f->jobs; j && j->st != J_DONE; j = j->next)
                         ;
@@ -373,17 +381,6 @@ static void advance_all(struct brm_fetch *f)
                 advance(j);
 }
 
-static int take_digest(const char *digest, char hex[65])
-{
-        if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
-                return -EINVAL;
-        for (size_t i = 7; i < 71; i++)
-                if (!((digest[i] >= '0' && digest[i] <= '9') || (digest[i] >= 'a' && digest[i] <= 'f')))
-                        return -EINVAL;
-        memcpy(hex, digest + 7, 65);
-        return 0;
-}
-
 static void resolved(struct job *j, const Bramble__ImageResolved *res)
 {
         const Bramble__BlobDesc *man = res->manifest;
@@ -399,7 +396,7 @@ static void resolved(struct job *j, const Bramble__ImageResolved *res)
         }
         for (size_t i = 0; i <= res->n_blobs; i++) {
                 const Bramble__BlobDesc *d = i < res->n_blobs ? res->blobs[i] : man;
-                if (take_digest(d->digest, j->blobs[i].hex) < 0 || !d->has_size) {
+                if (brm_fetchstore_digest_hex(d->digest, j->blobs[i].hex) < 0 || !d->has_size) {
                         job_done(j, -EPROTO, "the master's answer has a blob without a sha256 digest or size");
                         return;
                 }
@@ -459,7 +456,11 @@ static void commit_work(uv_work_t *req)
         x->r = brm_fetchstore_commit(&x->f->store, x->b.hex, x->b.size, x->why, sizeof(x->why));
 }
 
-static void maybe_free(struct brm_fetch *f);
+static void maybe_free(struct brm_fetch *f)
+{
+        if (f->closing && f->timer_closed && f->works == 0 && !f->xfers)
+                free(f);
+}
 
 static void committed(uv_work_t *req, int status)
 {
@@ -600,6 +601,23 @@ int brm_fetch_image(struct brm_fetch *f, const char *ref, brm_fetch_cb cb, void 
         return 0;
 }
 
+int brm_fetch_cancel(struct brm_fetch *f, brm_fetch_cb cb, void *arg)
+{
+        for (struct job *j = f && !f->closing ? f->jobs : NULL; j; j = j->next)
+                for (struct waiter **p = &j->waiters; *p; p = &(*p)->next)
+                        if ((*p)->cb == cb && (*p)->arg == arg) {
+                                struct waiter *w = *p;
+                                /* The fetch goes on: what it gets is kept
+                                 * for the next container of the image. */
+                                *p = w->next;
+                                w->next = f->cancelled;
+                                f->cancelled = w;
+                                schedule_delivery(f);
+                                return 0;
+                        }
+        return -ENOENT;
+}
+
 bool brm_fetch_progress(const struct brm_fetch *f, const char *ref, uint64_t *ret_done, uint64_t *ret_total)
 {
         const struct job *j;
@@ -650,12 +668,6 @@ int brm_fetch_open(const struct brm_fetch_opts *o, struct brm_fetch **ret)
         return 0;
 }
 
-static void maybe_free(struct brm_fetch *f)
-{
-        if (f->closing && f->timer_closed && f->works == 0 && !f->xfers)
-                free(f);
-}
-
 static void timer_closed(uv_handle_t *h)
 {
         struct brm_fetch *f = h->data;
@@ -669,8 +681,9 @@ void brm_fetch_close(struct brm_fetch *f)
 
         if (!f || f->closing)
                 return;
-        f->closing = true;
         f->session = NULL;
+        deliver_cancelled(f);
+        f->closing = true;
         while (f->jobs) {
                 struct job *j = f->jobs;
                 f->jobs = j->next;

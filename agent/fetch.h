@@ -48,6 +48,12 @@ int brm_fetch_open(const struct brm_fetch_opts *opts, struct brm_fetch **ret);
  * cannot hold) and CB is never called. */
 int brm_fetch_image(struct brm_fetch *f, const char *ref, brm_fetch_cb cb, void *arg);
 
+/* Withdraws one brm_fetch_image request (CB and ARG as given): its CB
+ * gets -ECANCELED, later, from the loop; the fetch itself goes on for
+ * others, and what it gets is kept. 0, or -ENOENT when that request was
+ * answered already (or is being answered: CB runs as it would). */
+int brm_fetch_cancel(struct brm_fetch *f, brm_fetch_cb cb, void *arg);
+
 /* Progress of a fetch of REF under way: bytes held and bytes in all
  * (0 while the master has not answered yet). false when none is. */
 bool brm_fetch_progress(const struct brm_fetch *f, const char *ref, uint64_t *ret_done, uint64_t *ret_total);

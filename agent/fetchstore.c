@@ -409,6 +409,14 @@ out:
         return r;
 }
 
+int brm_fetchstore_digest_hex(const char *digest, char hex[65])
+{
+        if (!digest || strncmp(digest, "sha256:", 7) != 0 || !valid_hex(digest + 7))
+                return -EINVAL;
+        memcpy(hex, digest + 7, 65);
+        return 0;
+}
+
 int brm_fetchstore_local_ref(const struct brm_fetchstore *fs, const char *hex, char *buf, size_t size)
 {
         int r = brm_path(buf, size, "%s:%s", fs->dir, hex);

@@ -65,6 +65,10 @@ int brm_fetchstore_commit(const struct brm_fetchstore *fs, const char *hex, uint
 int brm_fetchstore_add_ref(const struct brm_fetchstore *fs, const char *ref, const char *hex, uint64_t size,
                            const char *media_type, char *why, size_t why_size);
 
+/* "sha256:HEX" -> HEX (lower-case, 64 digits); -EINVAL for anything else,
+ * which also keeps a digest from naming a path outside the layout. */
+int brm_fetchstore_digest_hex(const char *digest, char hex[65]);
+
 /* "IMAGES/layout:HEX" into buf. */
 int brm_fetchstore_local_ref(const struct brm_fetchstore *fs, const char *hex, char *buf, size_t size);
 

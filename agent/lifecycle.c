@@ -315,7 +315,9 @@ static void fetched(int status, const char *local_ref, const char *why, void *ar
         struct container *c = w->c;
         int r;
 
-        if (c->sup->closing || status == -ECANCELED || stale(c))
+        c->pull = NULL;
+        /* Cancelled: the spec changed (stale), or the agent stops. */
+        if (c->sup->closing || stale(c))
                 goto out;
         if (status < 0) {
                 fail(c, "%s", why);
@@ -361,9 +363,10 @@ void brm_lifecycle_start(struct container *c)
         /* Not a path on the node: an image from the master's store, got
          * into the node's layout first (or found there, without the
          * master, on a restart). */
-        if (s->image[0] != '/')
+        if (s->image[0] != '/') {
                 r = c->sup->fetch ? brm_fetch_image(c->sup->fetch, s->image, fetched, w) : -ENOTSUP;
-        else
+                c->pull = r == 0 ? w : NULL;
+        } else
                 r = uv_queue_work(c->sup->loop, &w->req, resolve_work, resolved);
         if (r < 0) {
                 free(w);
@@ -376,6 +379,12 @@ void brm_lifecycle_start(struct container *c)
                 return;
         }
         c->refs++;
+}
+
+void brm_lifecycle_cancel_pull(struct container *c)
+{
+        if (c->pull && brm_fetch_cancel(c->sup->fetch, fetched, c->pull) == 0)
+                brm_info(MOD, "%s: changed while its image was fetched; the start no longer waits for it", c->name);
 }
 
 static void on_killed(int status, const char *out, void *arg)

@@ -164,6 +164,9 @@ void brm_supervisor_converge(struct container *c)
                 return;
         switch (c->phase) {
         case P_STARTING:
+                if (c->pull && (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c)))
+                        brm_lifecycle_cancel_pull(c);
+                return; /* as below */
         case P_STOPPING:
         case P_DELETING:
                 return; /* a step is in flight; its completion converges again */

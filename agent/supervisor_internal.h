@@ -37,6 +37,7 @@ struct container {
         char *desired_key;        /* spec JSON without "stopped": change detection */
         char *run_key;            /* the same for the current or last run; NULL = never ran */
         enum brm_phase phase;
+        void *pull;               /* a start waiting for its image from the master (lifecycle.c) */
         struct brm_ctrrecord_state rec; /* persisted in state.json */
         /* At load: state.json or spec.json (with their copies) could not be
          * read, state.json because it is damaged (not only missing); what
@@ -120,6 +121,9 @@ void brm_lifecycle_init(struct container *c);
  * written, shim spawned. Fails the container (state failed, with the
  * reason) when the node cannot enforce its limits. */
 void brm_lifecycle_start(struct container *c);
+/* Withdraws the start's wait for its image (c->pull): a spec that changed
+ * meanwhile need not wait for a fetch it no longer uses. */
+void brm_lifecycle_cancel_pull(struct container *c);
 /* SIGTERM through the runtime, SIGKILL after the grace time. */
 void brm_lifecycle_stop(struct container *c);
 /* Arms the restart after the backoff delay, unless it is armed. */

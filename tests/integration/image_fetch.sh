@@ -30,6 +30,7 @@ app=$(put_image example.com/app:1)
 put_image example.com/other-arch:1 --arch "$OTHER_ARCH" >/dev/null
 broken=$(put_image example.com/broken:1 --random-mib 1)
 big=$(put_image example.com/big:1 --random-mib 48)
+put_image example.com/big2:1 --random-mib 24 >/dev/null
 field() { printf '%s' "$1" | json_query "$2"; }
 
 start_master
@@ -121,6 +122,18 @@ read -r _ sent _ _ _ _ _ offset _ <<<"$resumed"
 assert_eq "$size" "$((offset + sent))" "bytes of the layer after the resume (offset + sent)"
 [[ -f ${AGENT_STATE[pi-2]}/images/layout/blobs/sha256/${layer#sha256:} ]] || fail "the resumed layer is not stored"
 log "resumed at byte $offset, $sent bytes sent after it"
+
+# A container removed while its image is fetched goes at once; the fetch
+# goes on for the next one.
+cli_ok run pi-2 big2 --restart never --image example.com/big2:1 -- true >/dev/null
+pulling2() { [[ "$(ps_field big2 'c["reason"]' pi-2)" == pulling* ]]; }
+wait_for 10 pulling2 || fail "big2 does not show its pull: $(ps_field big2 'c' pi-2)"
+t0=$(now_ms)
+cli_ok rm pi-2/big2 >/dev/null
+gone() { [[ "$(ps_field big2 'c' pi-2)" == absent ]]; }
+wait_for 10 gone || fail "big2, removed while pulling, is still listed: $(ps_field big2 'c' pi-2)"
+assert_file_contains "${AGENT_LOG[pi-2]}" "big2: changed while its image was fetched" "pi-2's log"
+log "big2 removed while pulling: gone from ps in $(($(now_ms) - t0)) ms"
 MASTER_ADDR=$MASTER_ADDR_DIRECT
 
 # ---- a restart needs no master ----
