@@ -31,6 +31,7 @@ put_image example.com/other-arch:1 --arch "$OTHER_ARCH" >/dev/null
 broken=$(put_image example.com/broken:1 --random-mib 1)
 big=$(put_image example.com/big:1 --random-mib 48)
 put_image example.com/big2:1 --random-mib 24 >/dev/null
+big3=$(put_image example.com/big3:1 --random-mib 24)
 field() { printf '%s' "$1" | json_query "$2"; }
 
 start_master
@@ -134,6 +135,24 @@ gone() { [[ "$(ps_field big2 'c' pi-2)" == absent ]]; }
 wait_for 10 gone || fail "big2, removed while pulling, is still listed: $(ps_field big2 'c' pi-2)"
 assert_file_contains "${AGENT_LOG[pi-2]}" "big2: changed while its image was fetched" "pi-2's log"
 log "big2 removed while pulling: gone from ps in $(($(now_ms) - t0)) ms"
+
+# The session lost mid-fetch (the master restarted): the agent waits and
+# goes on from its .part file on the next session.
+cli_ok run pi-2 big3 --restart never --image example.com/big3:1 -- echo big3-ran >/dev/null
+layer3=$(field "$big3" 'd["layers"][1]')
+part=${AGENT_STATE[pi-2]}/images/layout/tmp/${layer3#sha256:}.part
+wait_for 30 part_over || fail "big3's part did not pass 6 MiB within 30 s: $(ps_field big3 'c' pi-2)"
+stop_pid "$MASTER_PID"
+cut=$(stat -c %s "$part")
+start_master
+big3_done() { [[ "$(ps_field big3 'c["state"]' pi-2)" == exited ]]; }
+wait_for 60 big3_done || fail "big3 did not run after the master came back: $(ps_field big3 'c' pi-2)"
+assert_contains "$(cli_ok logs pi-2/big3)" "big3-ran" "bramble logs pi-2/big3"
+resumed=$(grep -o "sent [0-9]* bytes of $layer3 from offset [0-9]* to pi-2 (complete)" "$MASTER_LOG" || true)
+read -r _ sent _ _ _ _ _ offset _ <<<"$resumed"
+[[ -n "$resumed" ]] && ((offset >= cut && offset > 0)) ||
+        fail "after the master's restart, $layer3 was not resumed from the part's $cut bytes: ${resumed:-no stream}"
+log "session lost at $cut bytes of big3's layer; resumed at $offset on the next session"
 MASTER_ADDR=$MASTER_ADDR_DIRECT
 
 # ---- a restart needs no master ----
