@@ -202,8 +202,7 @@ static void send_credit(struct brm_fetch *f, uint64_t stream_id, uint32_t bytes,
         bc.stream_id = stream_id;
         bc.has_bytes = !close;
         bc.bytes = bytes;
-        bc.has_close = close;
-        bc.close = close;
+        bc.has_close = bc.close = close;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_CREDIT;
         env.blob_credit = &bc;
         brm_conn_send(f->session, &env);
@@ -324,8 +323,7 @@ static void start_xfer(struct brm_fetch *f, const struct blob *b)
                 return; /* tried again when the next transfer ends */
         x->f = f;
         x->b = *b;
-        x->fd = -1;
-        x->st = X_WAIT;
+        x->fd = -1; /* st is X_WAIT */
         x->work.data = x;
         x->next = f->xfers;
         f->xfers = x;
@@ -549,7 +547,9 @@ void brm_fetch_attach(struct brm_fetch *f, struct brm_conn *conn)
                         j->req_id = 0;
                         send_request(j);
                 }
-        for (struct xfer *x = f->xfers; x; x = x->next) {
+        /* request_blob() may fail and free x (new ones go to the head). */
+        for (struct xfer *x = f->xfers, *next; x; x = next) {
+                next = x->next;
                 if (x->st == X_STREAM) {
                         /* The master ended the stream with the session. */
                         close_part(x);
