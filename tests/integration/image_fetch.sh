@@ -9,7 +9,12 @@
 #    blobs;
 #  - an agent killed -9 in the middle of a large blob resumes from its .part
 #    file, and the master's log shows the stream started at that offset;
-#  - a container restarts from the node's copy while the master is down.
+#    ps shows "pulling N% of M MiB" meanwhile;
+#  - a container removed while it pulls goes at once;
+#  - a session lost mid-fetch (master restart) resumes from the .part file
+#    on the next session, and two containers of one image share the fetch;
+#  - a container restarts from the node's copy while the master is down,
+#    also when the agent restarts then.
 # The store is filled without the CLI (tests/integration/oci_image.py).
 source "$(dirname "$0")/lib.sh"
 
@@ -137,8 +142,10 @@ assert_file_contains "${AGENT_LOG[pi-2]}" "big2: changed while its image was fet
 log "big2 removed while pulling: gone from ps in $(($(now_ms) - t0)) ms"
 
 # The session lost mid-fetch (the master restarted): the agent waits and
-# goes on from its .part file on the next session.
+# goes on from its .part file on the next session. Two containers of the
+# image share the one fetch.
 cli_ok run pi-2 big3 --restart never --image example.com/big3:1 -- echo big3-ran >/dev/null
+cli_ok run pi-2 big3b --restart never --image example.com/big3:1 -- echo big3b-ran >/dev/null
 layer3=$(field "$big3" 'd["layers"][1]')
 part=${AGENT_STATE[pi-2]}/images/layout/tmp/${layer3#sha256:}.part
 wait_for 30 part_over || fail "big3's part did not pass 6 MiB within 30 s: $(ps_field big3 'c' pi-2)"
@@ -148,6 +155,11 @@ start_master
 big3_done() { [[ "$(ps_field big3 'c["state"]' pi-2)" == exited ]]; }
 wait_for 60 big3_done || fail "big3 did not run after the master came back: $(ps_field big3 'c' pi-2)"
 assert_contains "$(cli_ok logs pi-2/big3)" "big3-ran" "bramble logs pi-2/big3"
+big3b_done() { [[ "$(ps_field big3b 'c["state"]' pi-2)" == exited ]]; }
+wait_for 30 big3b_done || fail "big3b did not run: $(ps_field big3b 'c' pi-2)"
+assert_contains "$(cli_ok logs pi-2/big3b)" "big3b-ran" "bramble logs pi-2/big3b"
+streams=$(cat "$LOGS"/master-*.log | grep -c "sent [0-9]* bytes of $layer3 from" || true)
+assert_eq 2 "$streams" "streams of big3's layer for two containers (one cut by the restart, one resumed)"
 resumed=$(grep -o "sent [0-9]* bytes of $layer3 from offset [0-9]* to pi-2 (complete)" "$MASTER_LOG" || true)
 read -r _ sent _ _ _ _ _ offset _ <<<"$resumed"
 [[ -n "$resumed" ]] && ((offset >= cut && offset > 0)) ||
