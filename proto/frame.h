@@ -14,8 +14,10 @@
 /* Blob streams (BlobRequest): the master sends a blob in BlobData frames of
  * at most BRM_BLOB_CHUNK bytes of data, and never more than BRM_BLOB_WINDOW
  * bytes of data the node has not given back as BlobCredit. Both ends take
- * these from here so that they agree. */
-#define BRM_BLOB_CHUNK (64u * 1024)
+ * these from here so that they agree. A chunk leaves room for the frame's
+ * length and Envelope (under 32 bytes), so that one frame is exactly four
+ * 16 KiB TLS records rather than four and a small fifth one. */
+#define BRM_BLOB_CHUNK (64u * 1024 - 32)
 #define BRM_BLOB_WINDOW (512u * 1024)
 
 struct brm_frame_decoder {
