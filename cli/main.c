@@ -15,6 +15,7 @@
 #include "containers.h"
 #include "flash.h"
 #include "image.h"
+#include "images.h"
 #include "logs.h"
 #include "nodes.h"
 #include "tokens.h"
@@ -69,6 +70,11 @@ static const struct command commands[] = {
         { "image", "configure", brm_cli_image_configure, ANY_ARGS,
           "IMG --master HOST:PORT --token TOKEN [--name-prefix P] [--name N]",
           "write bramble.json into an SD-card image file" },
+        { "image", "load", brm_cli_image_load, ANY_ARGS, "FILE [--name REF]",
+          "store an oci-archive or docker-archive on the master" },
+        { "image", "ls", brm_cli_image_ls, ANY_ARGS, "[REF]", "list the cluster's images" },
+        { "image", "rm", brm_cli_image_rm, ANY_ARGS, "REF", "remove an image's name (refused while a container uses it)" },
+        { "image", "prune", brm_cli_image_prune, ANY_ARGS, "", "delete the blobs no image name reaches" },
         { "flash", NULL, brm_cli_flash, ANY_ARGS, "IMG TARGET [--master HOST:PORT --token TOKEN] [--name-prefix P] [--no-bmap]",
           "write the image to a card, verify it, configure it" },
         { "version", NULL, version, ANY_ARGS, "", "print the version" },

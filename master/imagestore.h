@@ -116,9 +116,28 @@ int brm_imagestore_untag(struct brm_imagestore *s, const char *ref, char *why, s
 int brm_imagestore_resolve(const struct brm_imagestore *s, const char *ref, const char *platform,
                            struct brm_oci_desc *ret, char *why, size_t why_size);
 
+/* What REF's top document DESC holds in the store: the platforms of its
+ * stored manifests ("linux/amd64, linux/arm64") into buf, and the bytes of
+ * their blobs (each blob counted once) into *ret_bytes. */
+int brm_imagestore_describe(const struct brm_imagestore *s, const struct brm_oci_desc *desc, char *buf, size_t size,
+                            uint64_t *ret_bytes);
+
+/* Calls FN for each blob a stored manifest names (config, then layers in
+ * order) with its digest and size; stops at FN's first non-zero return,
+ * which it returns. -EBADMSG (with why) for a manifest that is not one. */
+int brm_imagestore_manifest_blobs(const struct brm_imagestore *s, const char *manifest_digest,
+                                  int (*fn)(const char *digest, uint64_t size, void *arg), void *arg, char *why,
+                                  size_t why_size);
+
+/* Calls FN with each manifest digest an index lists (stored or not);
+ * stops at FN's first negative return, which it returns. */
+int brm_imagestore_index_each(const struct brm_imagestore *s, const char *index_digest,
+                              int (*fn)(const struct brm_imagestore *s, const char *digest, char *why, size_t why_size),
+                              char *why, size_t why_size);
+
 /* Removes every blob that no name reaches (top documents, the manifests of
- * stored indexes, their configs and layers) and temporary files; counts
- * what went. */
+ * stored indexes, their configs and layers); counts what went. Partial
+ * files go when they are a day old (brm_imagestore_open). */
 int brm_imagestore_prune(struct brm_imagestore *s, uint64_t *ret_blobs, uint64_t *ret_bytes, char *why,
                          size_t why_size);
 

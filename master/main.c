@@ -13,6 +13,7 @@
 #include "datadir.h"
 #include "err.h"
 #include "fileio.h"
+#include "imagestore.h"
 #include "log.h"
 #include "relay.h"
 #include "restore.h"
@@ -323,6 +324,10 @@ int main(int argc, char **argv)
                         fprintf(stderr, "bramble-master: database %s/bramble.db unusable: %s%s\n", cfg->data_dir,
                                 brm_strerror(r), r == -EPROTONOSUPPORT ? " (written by a newer bramble-master)" : "");
                 goto out_ca;
+        }
+        if ((r = brm_imagestore_open(&m.images, cfg->data_dir, detail, sizeof(detail))) < 0) {
+                fprintf(stderr, "bramble-master: %s\n", detail);
+                goto out_store;
         }
         if ((r = brm_registry_init(&m.reg)) < 0 || (r = brm_store_node_list(m.store, load_node, &m.reg)) < 0) {
                 if (r == BRM_STORE_DAMAGED)

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "containers.h"
 #include "err.h"
+#include "images.h"
 #include "log.h"
 #include "relay.h"
 #include "session.h"
@@ -51,6 +52,7 @@ static void session_closed(struct brm_conn *c)
                                                        : "closed");
         admitted(s);
         brm_relay_session_closed(s);
+        brm_images_session_closed(s);
         if (s->node && s->node->session == s)
                 s->node->session = NULL;
         if (s->prev)
@@ -177,6 +179,12 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_PS] = { ADMIN, brm_containers_ps },
         [BRAMBLE__ENVELOPE__MSG_INSPECT] = { ADMIN, brm_containers_inspect },
         [BRAMBLE__ENVELOPE__MSG_LOGS] = { ADMIN, brm_relay_open },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_UPLOAD] = { ADMIN, brm_images_blob_upload },
+        [BRAMBLE__ENVELOPE__MSG_BLOB_COMMIT] = { ADMIN, brm_images_blob_commit },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_TAG] = { ADMIN, brm_images_tag },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_LIST] = { ADMIN, brm_images_list },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_REMOVE] = { ADMIN, brm_images_remove },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_PRUNE] = { ADMIN, brm_images_prune },
 };
 
 #undef NONE

@@ -13,6 +13,7 @@
 
 #include "admit.h"
 #include "ca.h"
+#include "imagestore.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "store.h"
@@ -60,6 +61,7 @@ struct brm_master {
         bool accept_paused;            /* a connection waits in the kernel queue */
         bool stopping;
         struct brm_snapshots snap;     /* periodic snapshots of the state (snapshot.c) */
+        struct brm_imagestore images;  /* the cluster's images (imagestore.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

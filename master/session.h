@@ -17,6 +17,7 @@ enum brm_role { BRM_ROLE_NONE, BRM_ROLE_NODE, BRM_ROLE_ADMIN };
 struct brm_master;
 struct brm_node;
 struct brm_relay;
+struct brm_blobw;
 
 struct brm_session {
         struct brm_conn conn;
@@ -28,6 +29,8 @@ struct brm_session {
         struct brm_session *prev, *next;
         struct brm_relay *relay;      /* an operator's log stream */
         struct brm_admit_entry admit; /* listed until the peer has a certificate */
+        struct brm_blobw *upload;     /* an operator's blob being loaded (images.c) */
+        int upload_error;             /* why the upload stopped, told at its commit */
 };
 
 /* The open session with this id, or NULL when it has closed or is closing

@@ -1,5 +1,6 @@
-/* The OCI image documents (oci.c) on arbitrary bytes: the first byte picks
- * the reader (index, manifest or config; the index also with a tag), the
+/* The OCI image documents (lib/ocidoc.c, agent/oci.c) on arbitrary bytes:
+ * the first byte picks the reader (index, manifest, platform choice, config
+ * platform or config; the index also with a tag), the
  * rest is the document, not NUL-terminated. What a reader accepts must
  * hold its promises: digests are well formed, counts within their bounds,
  * argument lists NULL-terminated; a refusal says why and leaves the
@@ -34,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!(buf = malloc(size - 1 ? size - 1 : 1)))
                 return 0;
         memcpy(buf, data + 1, size - 1);
-        switch (data[0] % 4) {
+        switch (data[0] % 6) {
         case 0:
         case 1:
                 r = brm_oci_index_pick(buf, size - 1, data[0] % 4 ? "latest" : NULL, "arm64", digest, why, sizeof(why));
@@ -59,6 +60,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 free(m);
                 break;
+        case 4: {
+                /* The platform choice of a multi-platform image. */
+                struct brm_oci_desc d, before;
+                memset(&d, 0x5a, sizeof(d));
+                before = d;
+                r = brm_oci_index_platform(buf, size - 1, data[0] & 0x80 ? "linux/arm64" : "linux/arm/v7", &d, why,
+                                           sizeof(why));
+                if (r < 0 && (!why[0] || memcmp(&d, &before, sizeof(d)) != 0))
+                        abort();
+                if (r == 0 && (brm_oci_digest_hex(d.digest, hex) < 0 || !brm_oci_is_manifest_type(d.media_type)))
+                        abort();
+                break;
+        }
+        case 5: {
+                char plat[64];
+                if (brm_oci_config_platform(buf, size - 1, plat, sizeof(plat)) == 0 && !memchr(plat, '\0', sizeof(plat)))
+                        abort();
+                break;
+        }
         default:
                 memset(&img, 0, sizeof(img));
                 brm_oci_config_parse(buf, size - 1, &img);
