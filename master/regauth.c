@@ -119,7 +119,7 @@ int brm_regauth_parse_challenge(const char *value, size_t len, struct brm_regaut
                         return -EINVAL;
                 skip_ws(&c);
                 if (c.p < c.end && *c.p == '=' && open) {
-                        char name[16], val[1024];
+                        char name[16], val[sizeof(cur.realm)];
 
                         c.p++;
                         skip_ws(&c);
@@ -128,12 +128,15 @@ int brm_regauth_parse_challenge(const char *value, size_t len, struct brm_regaut
                         snprintf(name, sizeof(name), "%.*s", (int)(n < 15 ? n : 15), tok);
                         if (n >= sizeof(name))
                                 continue;
+                        size_t vl = strlen(val);
+
+                        /* Too long for its field: left out rather than cut. */
                         if (!strcasecmp(name, "realm"))
-                                snprintf(cur.realm, sizeof(cur.realm), "%s", val);
-                        else if (!strcasecmp(name, "service") && strlen(val) < sizeof(cur.service))
-                                snprintf(cur.service, sizeof(cur.service), "%s", val);
-                        else if (!strcasecmp(name, "scope") && strlen(val) < sizeof(cur.scope))
-                                snprintf(cur.scope, sizeof(cur.scope), "%s", val);
+                                memcpy(cur.realm, val, vl + 1);
+                        else if (!strcasecmp(name, "service") && vl < sizeof(cur.service))
+                                memcpy(cur.service, val, vl + 1);
+                        else if (!strcasecmp(name, "scope") && vl < sizeof(cur.scope))
+                                memcpy(cur.scope, val, vl + 1);
                         continue;
                 }
                 if (c.p < c.end && *c.p == '=')
