@@ -210,6 +210,8 @@ static void setup(struct brm_reghttp *h, const char *hostport)
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->c.connect_timeout_s);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)h->c.stall_timeout_s);
+        /* Fewer, larger writes into the blob writer (the default is 16 KiB). */
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);

@@ -34,8 +34,13 @@ DRIVER=$BRM_BIN/regpull_driver
 W=$(mktemp -d "${TMPDIR:-/tmp}/brm-regpull-bench.XXXXXX")
 REG_PID=
 cleanup() {
-        [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+        local rc=$?
+        if [[ -n $REG_PID ]]; then
+                kill "$REG_PID" 2>/dev/null || true
+                wait "$REG_PID" 2>/dev/null || true
+        fi
         if [[ ${BRM_KEEP:-0} == 1 ]]; then echo "kept $W"; else rm -rf "$W"; fi
+        exit $rc
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
