@@ -439,7 +439,7 @@ int brm_cli_image_load(struct brm_cli *c, int argc, char **argv)
         struct file *f;
         int o, rc;
 
-        optind = 1;
+        optind = 0; /* reinitialise: options may follow the operands */
         while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 if (o == 'n')
                         name = optarg;

@@ -11,6 +11,7 @@
 #include "containers.h"
 #include "err.h"
 #include "images.h"
+#include "regcreds.h"
 #include "log.h"
 #include "relay.h"
 #include "session.h"
@@ -185,6 +186,9 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_IMAGE_LIST] = { ADMIN, brm_images_list },
         [BRAMBLE__ENVELOPE__MSG_IMAGE_REMOVE] = { ADMIN, brm_images_remove },
         [BRAMBLE__ENVELOPE__MSG_IMAGE_PRUNE] = { ADMIN, brm_images_prune },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGIN] = { ADMIN, brm_regcreds_login },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LIST] = { ADMIN, brm_regcreds_ls },
+        [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGOUT] = { ADMIN, brm_regcreds_logout },
 };
 
 #undef NONE

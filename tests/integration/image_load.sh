@@ -153,4 +153,42 @@ cli image prune
 [[ $CLI_RC -eq 0 ]] || fail "bramble image prune: $CLI_ERR"
 assert_contains "$CLI_OUT" "removed $kept blobs" "prune of everything"
 assert_eq 0 "$(blob_count)" "blobs left after the last prune"
+
+# ---- registry credentials: kept on the master, never printed back ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-registry-ca \
+        -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null || fail "openssl cannot make a CA"
+cli registry login 127.0.0.1:5999 --username alice --password-stdin --ca-file "$WORK/ca.crt" <<<'s3cret-pw'
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry login: $CLI_ERR"
+cli registry login plain.example:5000 --insecure-http
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry login --insecure-http: $CLI_ERR"
+cli -o json registry ls
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry ls: $CLI_ERR"
+assert_not_contains "$CLI_OUT" "s3cret" "registry ls -o json"
+assert_eq "alice True False|- False True" "$(printf '%s' "$CLI_OUT" | python3 -c '
+import json, sys
+r = {x["host"]: x for x in json.load(sys.stdin)}
+a, p = r["127.0.0.1:5999"], r["plain.example:5000"]
+print(a["username"], a["ca"], a["insecure_http"], end="|")
+print(p["username"] or "-", p["ca"], p["insecure_http"])')" "registry ls"
+cli registry ls
+assert_contains "$CLI_OUT" "http (insecure)" "registry ls"
+assert_eq 600 "$(stat -c %a "$MASTER_DIR/registries.json")" "the mode of registries.json"
+cmp -s "$WORK/ca.crt" "$MASTER_DIR/certs.d/127.0.0.1:5999/ca.crt" || fail "the CA is not in certs.d/127.0.0.1:5999/ca.crt"
+cli registry login ../../etc --username x --password-stdin <<<'pw'
+[[ $CLI_RC -eq 1 ]] || fail "login to ../../etc: exit $CLI_RC"
+assert_contains "$CLI_ERR" "is not a registry host" "login to ../../etc"
+printf 'not a certificate\n' >"$WORK/bad.crt"
+cli registry login other.example --ca-file "$WORK/bad.crt"
+[[ $CLI_RC -eq 1 ]] || fail "login with a bad CA: exit $CLI_RC"
+assert_contains "$CLI_ERR" "is not a PEM certificate" "login with a bad CA"
+[[ ! -e "$MASTER_DIR/certs.d/other.example" ]] || fail "a bad CA left a directory in certs.d"
+cli registry login other.example --username bob
+[[ $CLI_RC -eq 2 ]] || fail "--username without --password-stdin: exit $CLI_RC"
+cli registry logout 127.0.0.1:5999
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry logout: $CLI_ERR"
+[[ ! -e "$MASTER_DIR/certs.d/127.0.0.1:5999" ]] || fail "logout left the CA"
+assert_file_lacks "$MASTER_DIR/registries.json" "alice" "registries.json after logout"
+cli registry logout 127.0.0.1:5999
+[[ $CLI_RC -eq 1 ]] || fail "a second logout: exit $CLI_RC"
+assert_contains "$CLI_ERR" "not logged in to 127.0.0.1:5999" "a second logout"
 pass
