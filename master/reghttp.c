@@ -180,6 +180,14 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
         return atomic_load(h->c.cancel) ? 1 : 0;
 }
 
+/* The certs.d directory name for HOSTPORT: the registry's own requests
+ * use its name in the reference ("docker.io", not the host it is reached
+ * at), as containers' tools and the master's registry logins do. */
+static const char *certs_key(const struct brm_reghttp *h, const char *hostport)
+{
+        return strcmp(hostport, h->c.ref->host) ? hostport : h->c.ref->registry;
+}
+
 /* certs.d/HOST[:PORT]/NAME into buf when that file exists. */
 static bool certs_file(const struct brm_reghttp *h, const char *hostport, const char *name, char *buf, size_t size)
 {
@@ -187,7 +195,7 @@ static bool certs_file(const struct brm_reghttp *h, const char *hostport, const 
 
         if (!h->c.certs_dir || !h->c.certs_dir[0])
                 return false;
-        if (snprintf(buf, size, "%s/%s/%s", h->c.certs_dir, hostport, name) >= (int)size)
+        if (snprintf(buf, size, "%s/%s/%s", h->c.certs_dir, certs_key(h, hostport), name) >= (int)size)
                 return false;
         return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
 }
@@ -263,7 +271,7 @@ static int curl_failure(struct brm_reghttp *h, CURLcode rc, int werr, const char
         case CURLE_SSL_ISSUER_ERROR:
                 WHY("registry %s: TLS certificate of %s not trusted (%s); put its CA certificate in %s/%s/ca.crt",
                     reg, hostport, detail, h->c.certs_dir && h->c.certs_dir[0] ? h->c.certs_dir : "DATA_DIR/certs.d",
-                    hostport);
+                    certs_key(h, hostport));
                 return -EPERM;
         case CURLE_SSL_CONNECT_ERROR:
                 WHY("registry %s: TLS handshake with %s failed (%s)%s", reg, hostport, detail,

@@ -39,10 +39,12 @@ struct brm_regpull_opts {
          * must be of one of them. */
         const char *const *platforms;
         size_t n_platforms;
-        /* DATA_DIR/certs.d: certs.d/HOST[:PORT]/ca.crt is the CA bundle
-         * for that registry (instead of the system's), and client.cert +
-         * client.key, when both are there, a client certificate. NULL:
-         * the system's CAs only. */
+        /* DATA_DIR/certs.d: certs.d/REGISTRY/ca.crt (REGISTRY as the
+         * reference names it: "127.0.0.1:5000", "docker.io") is the CA
+         * bundle for that registry, instead of the system's, and
+         * client.cert + client.key, when both are there, a client
+         * certificate; a token realm on another host uses certs.d/ of its
+         * HOST[:PORT]. NULL: the system's CAs only. */
         const char *certs_dir;
         /* Sent as Basic, or exchanged for a Bearer token at the realm the
          * registry names; NULL: anonymous. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "regpull.h"
 #include "regref.h"
 
 #define DG "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -162,9 +163,42 @@ static void test_tokens(void)
         CHECK(t == NULL);
 }
 
+static void never_done(void *arg, int status, const char *why, const char *name, const struct brm_oci_desc *top)
+{
+        CHECK_FAIL_("done called for a pull that did not start: %d %s", status, why);
+}
+
+/* brm_regpull_start refuses what it can tell at once, with a reason, and
+ * then never calls done. */
+static void test_start_refusals(void)
+{
+        struct brm_imagestore s = { .dir = "/nonexistent/images" };
+        const char *bad_platform[] = { "linux" }, *good[] = { "linux/arm64" };
+        struct brm_regpull_opts o = { .ref = "Bad Ref" };
+        struct brm_regpull *p = NULL;
+        uv_loop_t loop;
+        char why[256] = "";
+
+        CHECK_INT(uv_loop_init(&loop), ==, 0);
+        CHECK_INT(brm_regpull_start(&loop, &s, &o, NULL, never_done, NULL, &p, why, sizeof(why)), ==, -EINVAL);
+        CHECK(strstr(why, "space"));
+        o.ref = "busybox";
+        o.platforms = bad_platform;
+        o.n_platforms = 1;
+        CHECK_INT(brm_regpull_start(&loop, &s, &o, NULL, never_done, NULL, &p, why, sizeof(why)), ==, -EINVAL);
+        CHECK(strstr(why, "platform linux is not OS/ARCH"));
+        o.platforms = good;
+        o.ref = "busybox@sha256:abc";
+        CHECK_INT(brm_regpull_start(&loop, &s, &o, NULL, never_done, NULL, &p, why, sizeof(why)), ==, -EINVAL);
+        CHECK(p == NULL);
+        CHECK_INT(uv_run(&loop, UV_RUN_DEFAULT), ==, 0);
+        CHECK_INT(uv_loop_close(&loop), ==, 0);
+}
+
 int main(void)
 {
         test_refs();
+        test_start_refusals();
         test_challenges();
         test_tokens();
         printf("ok\n");
