@@ -236,7 +236,9 @@ for h in $bman $bcfg $blayers; do
 done
 check_blobs "$WORK/d5"
 gap=$(sed -n 's/^loop_max_gap_ms //p' <<<"$OUT")
-((gap < 500)) || fail "the driver's loop was blocked for ${gap} ms during a 24 MiB pull"
+# Its 50 ms timer never waits long (a generous bound: CI runs this beside
+# other tests on two cores, under ASan too).
+((gap < 1000)) || fail "the driver's loop was blocked for ${gap} ms during a 24 MiB pull"
 grep -E "\"GET /v2/test/big/blobs/sha256:[0-9a-f]+ HTTP/[0-9.]+\" 206 " "$LOGS/registry.log" >/dev/null ||
         fail "no 206 answer to a Range request in the registry's log"
 log "resumed from a ${psize}-byte partial with a Range request (206)"
