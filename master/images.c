@@ -78,9 +78,9 @@ void brm_images_blob_commit(struct brm_session *s, const Bramble__Envelope *env)
         }
         if (!s->upload) {
                 /* An empty blob: no BlobUpload came. */
+                r = -ENOMEM;
                 if ((s->upload = malloc(sizeof(*s->upload))) == NULL ||
                     (r = brm_blobw_open(&s->m->images, NULL, s->upload, NULL)) < 0) {
-                        r = s->upload ? r : -ENOMEM;
                         free(s->upload);
                         s->upload = NULL;
                         brm_session_error(s, env->id, r, "cannot open a blob in the image store");

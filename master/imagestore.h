@@ -14,8 +14,9 @@
  * (temporary file, fsync, rename) on every change, from the loop thread
  * only.
  *
- * Blob writers may run on any thread (one writer per thread); everything
- * else belongs to the loop thread. Functions return 0 or -errno and, where
+ * Blob writers, brm_imagestore_has and brm_imagestore_blob_path may run on
+ * any thread (one writer per thread; a registry pull's thread uses them);
+ * everything else belongs to the loop thread. Functions return 0 or -errno and, where
  * they take why, a one-line reason. */
 #ifndef BRM_IMAGESTORE_H
 #define BRM_IMAGESTORE_H

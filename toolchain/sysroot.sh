@@ -37,6 +37,13 @@ PACKAGES=(
   # OCI image layouts; the rest is what the linker needs to resolve libarchive.
   libarchive13t64 libarchive-dev
   libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g
+  # The master's registry client: libcurl (OpenSSL flavour) and what the
+  # linker needs to resolve it (every library it and they need).
+  libcurl4t64 libcurl4-openssl-dev
+  libbrotli1 libidn2-0 libunistring5 libnghttp2-14 libnghttp3-9 libpsl5t64 libssh2-1t64 libssl3t64
+  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1
+  libldap2 libsasl2-2 libsasl2-modules-db libdb5.3t64
+  librtmp1 libgnutls30t64 libgmp10 libhogweed6t64 libp11-kit0 libffi8 libtasn1-6
   # musl's static libc for bramble-shim.
   musl musl-dev
 )
@@ -149,7 +156,7 @@ done < <(find "$TMP" -type l -print0)
 for f in "usr/lib/$TRIPLET/libc.so.6" "usr/lib/$TRIPLET/crt1.o" "usr/include/stdio.h" \
          "lib/ld-linux-aarch64.so.1" "usr/lib/$TRIPLET/libuv.so" "usr/lib/$TRIPLET/libmbedtls.so" \
          "usr/lib/$TRIPLET/libprotobuf-c.so" "usr/lib/$TRIPLET/libcjson.so" \
-         "usr/lib/$TRIPLET/libsqlite3.so" "usr/lib/$TRIPLET/libgcc_s.so.1"; do
+         "usr/lib/$TRIPLET/libsqlite3.so" "usr/lib/$TRIPLET/libgcc_s.so.1" "usr/lib/$TRIPLET/libcurl.so"; do
   [[ -e $TMP/$f ]] || die "sysroot is missing $f after unpacking"
 done
 
