@@ -2,7 +2,10 @@
 # Containers from the master's image store: the node fetches the image's
 # blobs over its own session and unpacks them with bramble-unpack.
 #  - a run of a cluster reference prints its output through bramble logs;
-#  - a second container of the same image starts without a second transfer;
+#  - a second container of the same image starts without a second transfer,
+#    and a layer two images share is fetched once;
+#  - images loaded with bramble image load (oci-archive with gzip layers,
+#    docker-archive) run with their own command;
 #  - an image without the node's platform is refused at bramble run;
 #  - a blob corrupted in the master's store fails the container with a
 #    one-line reason naming the digest, and leaves nothing in the node's
@@ -66,6 +69,32 @@ wait_for 30 ps_is app2 exited || fail "app2 did not run to its end within 30 s: 
 assert_contains "$(cli_ok logs pi-1/app2)" "second" "bramble logs pi-1/app2"
 assert_eq "$first" "$(sent_lines)" "blob streams after a second container of the same image"
 
+# ---- images loaded with bramble image load (gzip layers, the image's own
+# command; an oci-archive and a docker-archive) ----
+if command -v umoci >/dev/null && command -v skopeo >/dev/null; then
+        L=$WORK/umoci
+        umoci init --layout "$L" >/dev/null
+        umoci new --image "$L:t" >/dev/null
+        umoci unpack --rootless --image "$L:t" "$WORK/bundle" >/dev/null
+        busybox_rootfs "$WORK/bundle/rootfs"
+        umoci repack --image "$L:t" "$WORK/bundle" >/dev/null
+        umoci config --image "$L:t" --config.cmd "echo" --config.cmd "hello from an archive" >/dev/null
+        skopeo copy -q oci:"$L":t oci-archive:"$WORK/app.tar":example.com/loaded:1 >/dev/null
+        skopeo copy -q oci:"$L":t docker-archive:"$WORK/dock.tar":example.com/dock:2 >/dev/null
+        cli_ok image load "$WORK/app.tar" >/dev/null
+        cli_ok image load "$WORK/dock.tar" >/dev/null
+        for img in example.com/loaded:1 example.com/dock:2; do
+                name=${img#example.com/}
+                name=${name%%:*}
+                cli_ok run pi-1 "$name" --restart never --image "$img" >/dev/null
+                wait_for 30 ps_is "$name" exited || fail "$name ($img) did not run within 30 s: $(ps_field "$name" 'c')"
+                assert_contains "$(cli_ok logs "pi-1/$name")" "hello from an archive" "bramble logs pi-1/$name ($img)"
+        done
+        log "images loaded with bramble image load (oci-archive, docker-archive) run from the store"
+else
+        log "umoci or skopeo missing: the bramble image load part is left out"
+fi
+
 # ---- refusals at run ----
 expect_refused 1 "has no linux/$HOST_ARCH variant (it has linux/$OTHER_ARCH)" \
         run pi-1 arch --image example.com/other-arch:1 -- true
@@ -89,6 +118,11 @@ assert_contains "$reason" "blob $layer from the master does not match its digest
 [[ "$reason" != *$'\n'* ]] || fail "broken's reason is more than one line: $reason"
 [[ ! -e $NODE_LAYOUT/blobs/sha256/${layer#sha256:} ]] || fail "the corrupt blob was stored on the node"
 [[ ! -e $NODE_LAYOUT/tmp/${layer#sha256:}.part ]] || fail "the corrupt blob's part was left on the node"
+# Its first layer is app's (the same root file system): not fetched again.
+shared=$(field "$broken" 'd["layers"][0]')
+assert_eq "$(field "$app" 'd["layers"][0]')" "$shared" "the first layer of broken:1 and app:1"
+assert_eq 1 "$(grep -c "sent [0-9]* bytes of $shared from offset 0 to pi-1" "$MASTER_LOG")" \
+        "streams of the layer app:1 and broken:1 share"
 
 # ---- a fetch cut by kill -9 resumes from its .part file ----
 # pi-2 reaches the master through a proxy passing 4 MiB/s, so the 48 MiB
