@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "containers.h"
@@ -16,8 +17,23 @@
 #include "frame.h"
 #include "util.h"
 
+/* A pull-through's progress: one line redrawn on a terminal. */
+static void run_progress(void *arg, const Bramble__ImagePullProgress *p)
+{
+        bool *pulled = arg;
+        char done[16], total[16];
+
+        *pulled = true;
+        if (!isatty(STDERR_FILENO) || !p->digest || strlen(p->digest) < 19)
+                return;
+        brm_cli_human_bytes(p->done, done, sizeof(done));
+        brm_cli_human_bytes(p->total, total, sizeof(total));
+        fprintf(stderr, "\r\033[2Kpulling %.19s  %s / %s", p->digest, done, total);
+}
+
 int brm_cli_run(struct brm_cli *c, int argc, char **argv)
 {
+        bool pulled = false;
         static const struct option opts[] = {
                 { "image", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
                 { "memory-high", required_argument, NULL, 'H' }, { "cpus", required_argument, NULL, 'c' },
@@ -161,7 +177,17 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         run.spec = &spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
         req.run = &run;
+        /* An image the master does not have is pulled first: progress
+         * comes while it runs, and a stalled registry fails within 30 s. */
+        if (spec.image && spec.image[0] != '/') {
+                c->client.on_progress = run_progress;
+                c->client.progress_arg = &pulled;
+                if (brm_cli_connect(c) == 0 && c->timeout_ms < 60000)
+                        brm_client_set_timeout(&c->client, 60000);
+        }
         resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc);
+        if (pulled && isatty(STDERR_FILENO))
+                fputc('\n', stderr);
         free(profile);
         if (!resp)
                 return rc;

@@ -56,6 +56,17 @@ static void draw(struct progress *p)
         p->drawn = p->n;
 }
 
+static void print_done(struct row *r)
+{
+        char total[16];
+
+        if (r->printed)
+                return;
+        brm_cli_human_bytes(r->total, total, sizeof(total));
+        fprintf(stderr, "  %.19s  %s\n", r->digest, total);
+        r->printed = true;
+}
+
 static void update(struct progress *p, const Bramble__ImagePullProgress *g)
 {
         struct row *r = NULL;
@@ -77,12 +88,22 @@ static void update(struct progress *p, const Bramble__ImagePullProgress *g)
         r->total = g->total;
         if (p->tty) {
                 draw(p);
-        } else if (!r->printed && r->total && r->done >= r->total) {
-                char total[16];
-                brm_cli_human_bytes(r->total, total, sizeof(total));
-                fprintf(stderr, "  %.19s  %s\n", r->digest, total);
-                r->printed = true;
+                return;
         }
+        /* Blobs come one after another, and reports are coalesced: a new
+         * blob means the ones before it are complete. */
+        for (size_t i = 0; i < p->n; i++)
+                if (&p->rows[i] != r)
+                        print_done(&p->rows[i]);
+        if (r->total && r->done >= r->total)
+                print_done(r);
+}
+
+static void print_all(struct progress *p)
+{
+        if (!p->tty)
+                for (size_t i = 0; i < p->n; i++)
+                        print_done(&p->rows[i]);
 }
 
 int brm_cli_image_pull(struct brm_cli *c, int argc, char **argv)
@@ -144,6 +165,7 @@ int brm_cli_image_pull(struct brm_cli *c, int argc, char **argv)
                 if (env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
                         rc = brm_cli_print_error(env);
                 } else if (env->msg_case == BRAMBLE__ENVELOPE__MSG_IMAGES && env->images->n_images == 1) {
+                        print_all(p);
                         const Bramble__ImageInfo *im = env->images->images[0];
                         char size[16];
                         brm_cli_human_bytes(im->size, size, sizeof(size));

@@ -261,6 +261,12 @@ int brm_client_call(struct brm_client *c, Bramble__Envelope *req, Bramble__Envel
                                                    : "reading the master's reply failed");
                         return r;
                 }
+                if (env->id == req->id && env->msg_case == BRAMBLE__ENVELOPE__MSG_IMAGE_PROGRESS) {
+                        if (c->on_progress)
+                                c->on_progress(c->progress_arg, env->image_progress);
+                        brm_msg_free(env);
+                        continue;
+                }
                 if (env->id == req->id || env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
                         *ret_resp = env;
                         return 0;

@@ -19,6 +19,11 @@ struct brm_client {
         mbedtls_ssl_context ssl;
         bool conf_init, ssl_init;
         char error[512];
+        /* Optional: called by brm_client_call with each ImagePullProgress
+         * frame answering the request (a run that pulls its image first),
+         * which is then not taken for the reply. */
+        void (*on_progress)(void *arg, const Bramble__ImagePullProgress *p);
+        void *progress_arg;
 };
 
 /* Connects to host:port and performs the handshake. verify is REQUIRED

@@ -13,6 +13,7 @@
 #include "ctrspec.h"
 #include "err.h"
 #include "log.h"
+#include "pull.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
@@ -35,6 +36,16 @@ struct brm_pending {
 
 static int check_cluster_image(struct brm_master *m, const struct brm_node *n, const char *image, char *msg,
                                size_t size);
+static int node_platform(const struct brm_node *n, char *buf, size_t size, char *msg, size_t msg_size);
+static void pending_free(struct brm_pending *p);
+
+/* Answers an operator's request that may have outlived its session. */
+static void tell(struct brm_master *m, uint64_t sid, uint64_t id, int code, const char *msg)
+{
+        struct brm_session *s = brm_session_find(m, sid);
+        if (s)
+                brm_session_error(s, id, code, msg);
+}
 
 struct collect_ctx {
         Bramble__ContainerSpec **specs;
@@ -123,17 +134,95 @@ static struct brm_node *container_node(struct brm_session *s, uint64_t id, const
         return n;
 }
 
+/* Sends the node the ContainerCheck for SPEC (packed; taken) and keeps it
+ * pending until the node answers; errors go to the operator's request. */
+static void ask_node(struct brm_master *m, uint64_t admin_sid, uint64_t id, struct brm_node *n, uint8_t *spec,
+                     size_t len)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__ContainerCheck chk = BRAMBLE__CONTAINER_CHECK__INIT;
+        Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
+        struct brm_pending *p = calloc(1, sizeof(*p));
+
+        if (!sp || !p) {
+                free(p);
+                free(spec);
+                if (sp)
+                        bramble__container_spec__free_unpacked(sp, NULL);
+                tell(m, admin_sid, id, -ENOMEM, "out of memory");
+                return;
+        }
+        p->spec = spec;
+        p->spec_len = len;
+        p->node_req_id = ++m->next_node_req;
+        p->admin_sid = admin_sid;
+        p->admin_req_id = id;
+        p->deadline_mono = brm_mono_ms() + CHECK_TIMEOUT_MS;
+        snprintf(p->node, sizeof(p->node), "%s", n->name);
+        snprintf(p->name, sizeof(p->name), "%s", sp->name);
+        chk.spec = sp;
+        env.has_id = 1;
+        env.id = p->node_req_id;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK;
+        env.container_check = &chk;
+        if (!n->session || brm_session_send(n->session, &env) < 0) {
+                bramble__container_spec__free_unpacked(sp, NULL);
+                pending_free(p);
+                tell(m, admin_sid, id, -EIO, "sending the request to the node failed");
+                return;
+        }
+        bramble__container_spec__free_unpacked(sp, NULL);
+        p->next = m->pending;
+        m->pending = p;
+}
+
+/* A run whose image the master pulls first (pull-through). */
+struct run_pull {
+        struct brm_master *m;
+        uint64_t admin_sid, id;
+        char node[64];
+        char image[BRM_IMAGE_REF_MAX];
+        uint8_t *spec;
+        size_t len;
+};
+
+static void after_pull(void *arg, int status, const char *why, const char *name)
+{
+        struct run_pull *rp = arg;
+        struct brm_master *m = rp->m;
+        struct brm_node *n = brm_registry_get(&m->reg, rp->node);
+        char msg[600];
+        int r;
+
+        if (status < 0) {
+                snprintf(msg, sizeof(msg), "pulling %s failed: %s", rp->image, why);
+                tell(m, rp->admin_sid, rp->id, status, msg);
+        } else if (!n || !n->session) {
+                snprintf(msg, sizeof(msg), "node %s went away while %s was pulled; try again when it is Ready", rp->node,
+                         rp->image);
+                tell(m, rp->admin_sid, rp->id, -EHOSTUNREACH, msg);
+        } else if ((r = check_cluster_image(m, n, rp->image, msg, sizeof(msg))) < 0) {
+                tell(m, rp->admin_sid, rp->id, r, msg);
+        } else {
+                ask_node(m, rp->admin_sid, rp->id, n, rp->spec, rp->len);
+                rp->spec = NULL;
+        }
+        free(rp->spec);
+        free(rp);
+}
+
 void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
 {
         const Bramble__RunRequest *req = in->run;
         uint64_t id = in->id;
         struct brm_master *m = s->m;
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__ContainerCheck chk = BRAMBLE__CONTAINER_CHECK__INIT;
-        struct brm_pending *p;
+        struct brm_oci_desc top;
+        struct run_pull *rp;
         struct brm_node *n;
-        uint8_t *stored;
-        char msg[256];
+        uint8_t *stored, *spec;
+        char msg[600], image[BRM_IMAGE_REF_MAX], platform[64];
+        const char *plat = platform;
+        char *given;
         size_t len;
         int r;
 
@@ -163,38 +252,44 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -EHOSTUNREACH, msg);
                 return;
         }
-        if ((r = check_cluster_image(m, n, req->spec->image, msg, sizeof(msg))) < 0) {
-                brm_session_error(s, id, r, msg);
-                return;
-        }
-        p = calloc(1, sizeof(*p));
+        /* A store image is kept under its full name ("busybox" is
+         * docker.io/library/busybox:latest), so ps, image ls and image rm
+         * agree on it. */
+        brm_pull_normalize(req->spec->image, image, sizeof(image));
+        given = req->spec->image;
+        req->spec->image = image;
         len = bramble__container_spec__get_packed_size(req->spec);
-        if (!p || !(p->spec = malloc(len ? len : 1))) {
-                free(p);
+        if ((spec = malloc(len ? len : 1)))
+                bramble__container_spec__pack(req->spec, spec);
+        req->spec->image = given;
+        if (!spec) {
                 brm_session_error(s, id, -ENOMEM, "out of memory");
                 return;
         }
-        bramble__container_spec__pack(req->spec, p->spec);
-        p->spec_len = len;
-        p->node_req_id = ++m->next_node_req;
-        p->admin_sid = s->sid;
-        p->admin_req_id = id;
-        p->deadline_mono = brm_mono_ms() + CHECK_TIMEOUT_MS;
-        snprintf(p->node, sizeof(p->node), "%s", n->name);
-        snprintf(p->name, sizeof(p->name), "%s", req->spec->name);
-        chk.spec = req->spec;
-        env.has_id = 1;
-        env.id = p->node_req_id;
-        env.msg_case = BRAMBLE__ENVELOPE__MSG_CONTAINER_CHECK;
-        env.container_check = &chk;
-        if (brm_session_send(n->session, &env) < 0) {
-                free(p->spec);
-                free(p);
-                brm_session_error(s, id, -EIO, "sending the request to the node failed");
+        if (image[0] != '/' && brm_imagestore_lookup(&m->images, image, &top) == -ENOENT) {
+                /* Not in the store: pulled for the node's platform first. */
+                if ((r = node_platform(n, platform, sizeof(platform), msg, sizeof(msg))) < 0 ||
+                    !(rp = calloc(1, sizeof(*rp)))) {
+                        free(spec);
+                        brm_session_error(s, id, r < 0 ? r : -ENOMEM, r < 0 ? msg : "out of memory");
+                        return;
+                }
+                *rp = (struct run_pull){ .m = m, .admin_sid = s->sid, .id = id, .spec = spec, .len = len };
+                snprintf(rp->node, sizeof(rp->node), "%s", n->name);
+                snprintf(rp->image, sizeof(rp->image), "%s", image);
+                if ((r = brm_pull_start(m, image, &plat, 1, after_pull, rp, s->sid, id, msg, sizeof(msg))) < 0) {
+                        free(rp->spec);
+                        free(rp);
+                        brm_session_error(s, id, r, msg);
+                }
                 return;
         }
-        p->next = m->pending;
-        m->pending = p;
+        if ((r = check_cluster_image(m, n, image, msg, sizeof(msg))) < 0) {
+                free(spec);
+                brm_session_error(s, id, r, msg);
+                return;
+        }
+        ask_node(m, s->sid, id, n, spec, len);
 }
 
 /* For an image from the master's store (a reference that is not an
@@ -203,24 +298,32 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
  * store's reason. The node's platform comes from its uname machine
  * (NodeInfo.arch) through the table the node uses to ask. 0, or -errno
  * and the reason in msg. */
+static int node_platform(const struct brm_node *n, char *buf, size_t size, char *msg, size_t msg_size)
+{
+        Bramble__NodeInfo *info = n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
+        int r = brm_oci_platform_of(info && info->arch ? info->arch : "", buf, size);
+
+        if (info)
+                bramble__node_info__free_unpacked(info, NULL);
+        if (r < 0) {
+                snprintf(msg, msg_size, "node %s has not said which architecture it has; try again when it is Ready",
+                         n->name);
+                return -EAGAIN;
+        }
+        return 0;
+}
+
 static int check_cluster_image(struct brm_master *m, const struct brm_node *n, const char *image, char *msg,
                                size_t size)
 {
-        Bramble__NodeInfo *info = n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
         char platform[64];
         struct brm_oci_desc d;
         int r;
 
         if (image[0] == '/')
                 return 0;
-        r = brm_oci_platform_of(info && info->arch ? info->arch : "", platform, sizeof(platform));
-        if (info)
-                bramble__node_info__free_unpacked(info, NULL);
-        if (r < 0) {
-                snprintf(msg, size, "node %s has not said which architecture it has; try again when it is Ready",
-                         n->name);
-                return -EAGAIN;
-        }
+        if ((r = node_platform(n, platform, sizeof(platform), msg, size)) < 0)
+                return r;
         return brm_imagestore_resolve(&m->images, image, platform, &d, msg, size);
 }
 

@@ -12,6 +12,7 @@
 
 #include "imagestore.h"
 #include "log.h"
+#include "pull.h"
 #include "server.h"
 #include "session.h"
 
@@ -189,7 +190,7 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env)
 {
         const Bramble__ImageTag *t = env->image_tag;
         struct brm_oci_desc d = { .size = 0 };
-        char why[400] = "";
+        char why[400] = "", ref[BRM_IMAGE_REF_MAX];
         int r;
 
         if (!t->ref || !t->ref[0] || strlen(t->ref) >= BRM_IMAGE_REF_MAX || !t->desc || !t->desc->digest ||
@@ -197,17 +198,18 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env)
                 brm_session_error(s, env->id, -EINVAL, "an image name and a descriptor are required");
                 return;
         }
+        brm_pull_normalize(t->ref, ref, sizeof(ref));
         snprintf(d.media_type, sizeof(d.media_type), "%s", t->desc->media_type);
         snprintf(d.digest, sizeof(d.digest), "%s", t->desc->digest);
         d.size = t->desc->size;
         if ((r = check_complete(&s->m->images, &d, why, sizeof(why))) < 0 ||
-            (r = brm_imagestore_tag(&s->m->images, t->ref, &d, why, sizeof(why))) < 0) {
+            (r = brm_imagestore_tag(&s->m->images, ref, &d, why, sizeof(why))) < 0) {
                 char msg[600];
-                snprintf(msg, sizeof(msg), "image %s: %s", t->ref, why);
+                snprintf(msg, sizeof(msg), "image %s: %s", ref, why);
                 brm_session_error(s, env->id, r, msg);
                 return;
         }
-        brm_info(MOD, "image %s stored (%s)", t->ref, d.digest);
+        brm_info(MOD, "image %s stored (%s)", ref, d.digest);
         brm_session_reply_ok(s, env->id);
 }
 
@@ -278,10 +280,12 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
         struct users u = { 0 };
         Bramble__ImageInfo *infos = NULL, **ptrs = NULL;
         Bramble__BlobDesc *descs = NULL;
-        char (*plats)[256] = NULL, **users = NULL;
+        char (*plats)[256] = NULL, **users = NULL, want[BRM_IMAGE_REF_MAX] = "";
         size_t n = 0, k = 0, nu = 0;
         int r;
 
+        if (q->ref && q->ref[0])
+                brm_pull_normalize(q->ref, want, sizeof(want));
         if ((r = brm_imagestore_list(&s->m->images, &v, &n)) < 0 ||
             (r = brm_store_container_list(s->m->store, NULL, users_cb, &u)) < 0) {
                 brm_session_error(s, env->id, r, "listing the images failed");
@@ -300,7 +304,7 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
                 Bramble__ImageInfo *info = &infos[k];
                 uint64_t bytes = 0;
 
-                if (q->ref && q->ref[0] && strcmp(q->ref, v[i].ref) != 0)
+                if (want[0] && strcmp(want, v[i].ref) != 0)
                         continue;
                 bramble__image_info__init(info);
                 bramble__blob_desc__init(&descs[k]);
@@ -321,9 +325,9 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
                 info->n_containers = (size_t)(users + nu - info->containers);
                 ptrs[k++] = info;
         }
-        if (q->ref && q->ref[0] && k == 0) {
+        if (want[0] && k == 0) {
                 char msg[400];
-                snprintf(msg, sizeof(msg), "no image %s on the master", q->ref);
+                snprintf(msg, sizeof(msg), "no image %s on the master", want);
                 brm_session_error(s, env->id, -ENOENT, msg);
                 goto out;
         }
@@ -345,31 +349,32 @@ out:
 void brm_images_remove(struct brm_session *s, const Bramble__Envelope *env)
 {
         const Bramble__ImageRequest *q = env->image_remove;
-        struct users u = { .ref = q->ref };
-        char why[400], msg[600];
+        char why[400], msg[600], ref[BRM_IMAGE_REF_MAX];
+        struct users u = { .ref = ref };
         int r;
 
         if (!q->ref || !q->ref[0]) {
                 brm_session_error(s, env->id, -EINVAL, "an image name is required");
                 return;
         }
+        brm_pull_normalize(q->ref, ref, sizeof(ref));
         if ((r = brm_store_container_list(s->m->store, NULL, users_cb, &u)) < 0) {
                 brm_session_error(s, env->id, r, "listing the containers failed");
                 return;
         }
         if (u.n > 0) {
-                snprintf(msg, sizeof(msg), "image %s is used by container %s%s (remove it first)", q->ref, u.v[0],
+                snprintf(msg, sizeof(msg), "image %s is used by container %s%s (remove it first)", ref, u.v[0],
                          u.n > 1 ? " and others" : "");
                 users_free(&u);
                 brm_session_error(s, env->id, -EBUSY, msg);
                 return;
         }
         users_free(&u);
-        if ((r = brm_imagestore_untag(&s->m->images, q->ref, why, sizeof(why))) < 0) {
+        if ((r = brm_imagestore_untag(&s->m->images, ref, why, sizeof(why))) < 0) {
                 brm_session_error(s, env->id, r, why);
                 return;
         }
-        brm_info(MOD, "image %s removed", q->ref);
+        brm_info(MOD, "image %s removed", ref);
         brm_session_reply_ok(s, env->id);
 }
 

@@ -12,6 +12,7 @@
 #include "containers.h"
 #include "err.h"
 #include "images.h"
+#include "pull.h"
 #include "regcreds.h"
 #include "log.h"
 #include "relay.h"
@@ -191,6 +192,7 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_IMAGE_LIST] = { ADMIN, brm_images_list },
         [BRAMBLE__ENVELOPE__MSG_IMAGE_REMOVE] = { ADMIN, brm_images_remove },
         [BRAMBLE__ENVELOPE__MSG_IMAGE_PRUNE] = { ADMIN, brm_images_prune },
+        [BRAMBLE__ENVELOPE__MSG_IMAGE_PULL] = { ADMIN, brm_pull_request },
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGIN] = { ADMIN, brm_regcreds_login },
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LIST] = { ADMIN, brm_regcreds_ls },
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGOUT] = { ADMIN, brm_regcreds_logout },
@@ -456,6 +458,7 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         brm_snapshots_stop(&m->snap);
+        brm_pull_cancel_all(m);
         for (struct brm_session *s = m->sessions; s; s = s->next)
                 brm_session_close(s, 0);
 }

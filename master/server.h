@@ -62,6 +62,7 @@ struct brm_master {
         bool stopping;
         struct brm_snapshots snap;     /* periodic snapshots of the state (snapshot.c) */
         struct brm_imagestore images;  /* the cluster's images (imagestore.c) */
+        struct brm_pull *pulls;        /* registry pulls running (pull.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

@@ -98,7 +98,11 @@ fi
 # ---- refusals at run ----
 expect_refused 1 "has no linux/$HOST_ARCH variant (it has linux/$OTHER_ARCH)" \
         run pi-1 arch --image example.com/other-arch:1 -- true
-expect_refused 1 "no image example.com/nosuch:1 on the master" run pi-1 nosuch --image example.com/nosuch:1 -- true
+# An image the store lacks is pulled first (pull-through); a registry that
+# is not there (a closed loopback port) fails the run with why.
+closed=$(free_port)
+expect_refused 1 "pulling 127.0.0.1:$closed/nosuch:1 failed: registry 127.0.0.1:$closed: cannot connect" \
+        run pi-1 nosuch --image "127.0.0.1:$closed/nosuch:1" -- true
 assert_eq absent "$(ps_field arch 'c')" "a refused container"
 
 # ---- a corrupted blob ----

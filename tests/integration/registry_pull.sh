@@ -292,4 +292,69 @@ pull "$WORK/d8" "127.0.0.1:$BPORT/r/x:1" --platform linux/arm64 --insecure
 assert_eq none "$(cat "$WORK/sink.auth")" "Authorization header sent to the redirect's host"
 [[ -f "$WORK/d8/images/blobs/sha256/$(sha256sum "$WORK/redir.blob" | cut -d' ' -f1)" ]] || fail "redirected blob not stored"
 
-pass "pulls, platform choice, auth, 404, TLS, resume, cancel, 500, silence, refusal, redirect"
+# ---- through the master and the CLI ----
+start_master
+cli image pull "$REG/test/hello:1"
+[[ $CLI_RC -eq 1 ]] || fail "a pull before any login: exit $CLI_RC ($CLI_OUT)"
+log "before login: $CLI_ERR"
+cli registry login "$REG" --username tester --password-stdin --ca-file "$WORK/pki/ca.crt" <<<'wrong'
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry login: $CLI_ERR"
+cli image pull "$REG/test/hello:1"
+[[ $CLI_RC -eq 1 ]] || fail "a pull with a wrong password: exit $CLI_RC"
+assert_contains "$CLI_ERR" "authentication failed for test/hello (401)" "a wrong password"
+[[ $(grep -c . <<<"$CLI_ERR") -eq 1 ]] || fail "a wrong password: more than one line: $CLI_ERR"
+cli registry login "$REG" --username tester --password-stdin --ca-file "$WORK/pki/ca.crt" <<<'s3cret'
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry login: $CLI_ERR"
+# Two pulls of one image at once share one transfer.
+"$BRM_BIN/bramble" image pull "$REG/test/multi:1" --platform linux/arm64 >"$WORK/pull2.out" 2>&1 &
+p2=$!
+cli image pull "$REG/test/multi:1" --platform linux/arm64
+[[ $CLI_RC -eq 0 ]] || fail "bramble image pull multi: $CLI_ERR"
+wait "$p2" || fail "the second, concurrent pull failed: $(cat "$WORK/pull2.out")"
+assert_contains "$CLI_OUT" "pulled $REG/test/multi:1 (sha256:" "image pull's output"
+pulls=$(grep -c "pulling $REG/test/multi:1" "$MASTER_LOG" || true)
+assert_eq 1 "$pulls" "registry pulls started for two concurrent 'image pull' of one image"
+cli -o json image ls "$REG/test/multi:1"
+[[ $CLI_RC -eq 0 ]] || fail "bramble image ls: $CLI_ERR"
+assert_eq "linux/arm64" "$(printf '%s' "$CLI_OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["platforms"])')" \
+        "the platforms pulled"
+# A line per blob once it is complete (no terminal here).
+cli image pull "$REG/test/big:1"
+[[ $CLI_RC -eq 0 ]] || fail "bramble image pull big: $CLI_ERR"
+assert_contains "$CLI_ERR" "sha256:" "image pull's progress lines"
+log "progress of a 24 MiB pull: $(tr '\n' ' ' <<<"$CLI_ERR")"
+cli image pull "$REG/test/multi:1" --platform linux/riscv64
+[[ $CLI_RC -eq 1 ]] || fail "a missing platform: exit $CLI_RC"
+assert_contains "$CLI_ERR" "has no linux/riscv64 variant (it has linux/amd64, linux/arm64)" "a missing platform"
+cli image pull "$REG/test/hello:nope"
+[[ $CLI_RC -eq 1 ]] || fail "a missing tag: exit $CLI_RC"
+assert_contains "$CLI_ERR" "not found" "a missing tag"
+cli image pull "no such ref"
+[[ $CLI_RC -eq 1 ]] || fail "a malformed reference: exit $CLI_RC"
+log "a malformed reference: $CLI_ERR"
+# skopeo reads what the master stored.
+out=$(skopeo inspect --raw oci:"$MASTER_DIR/images:$REG/test/multi:1") || fail "skopeo cannot read the pulled image"
+assert_contains "$out" "manifests" "skopeo inspect of the pulled index"
+
+# ---- bramble run of an image the master does not have: pulled first ----
+if [[ $(id -u) -eq 0 ]] && { command -v runc || command -v crun; } >/dev/null; then
+        TOKEN=$(create_token --ttl 1h --uses 1)
+        start_agent pi-1 --token "$TOKEN"
+        wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+        cli run pi-1 which --image "$REG/test/hello:1" --restart never -- /bin/busybox cat /which
+        [[ $CLI_RC -eq 0 ]] || fail "bramble run of an image not yet pulled: $CLI_ERR"
+        assert_contains "$(grep "pulled $REG/test/hello:1" "$MASTER_LOG")" "pulled" "the master's log"
+        which_out() { cli logs pi-1/which; [[ "$CLI_OUT" == amd64 ]]; }
+        wait_for 30 which_out || fail "the pulled image's container printed '$CLI_OUT' ($CLI_ERR), expected amd64"
+        cli image rm "$REG/test/hello:1"
+        [[ $CLI_RC -eq 1 ]] || fail "image rm of an image in use: exit $CLI_RC"
+        assert_contains "$CLI_ERR" "is used by container pi-1/which" "image rm of an image in use"
+        cli run pi-1 nope --image "$REG/test/absent:1" -- true
+        [[ $CLI_RC -eq 1 ]] || fail "bramble run of an image the registry lacks: exit $CLI_RC"
+        assert_contains "$CLI_ERR" "pulling $REG/test/absent:1 failed:" "bramble run of an image the registry lacks"
+        log "run of a missing image: $CLI_ERR"
+else
+        log "not root or no OCI runtime: the pull-through run is not tried here"
+fi
+
+pass "pulls, platform choice, auth, 404, TLS, resume, cancel, 500, silence, refusal, redirect, the CLI"
