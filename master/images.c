@@ -204,7 +204,7 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env)
         d.size = t->desc->size;
         if ((r = check_complete(&s->m->images, &d, why, sizeof(why))) < 0 ||
             (r = brm_imagestore_tag(&s->m->images, ref, &d, why, sizeof(why))) < 0) {
-                char msg[600];
+                char msg[700];
                 snprintf(msg, sizeof(msg), "image %s: %s", ref, why);
                 brm_session_error(s, env->id, r, msg);
                 return;

@@ -25,9 +25,12 @@ mtype -i "$WORK/disk.img@@$(brm_part_offset "$WORK/disk.img" 1)" ::bramble.json 
 pass "bramble image configure wrote bramble.json"
 
 # The confinement probe (tests/containers/confine_probe.c), arm64 and
-# static, as an oci-archive on the boot partition: the node runs it under
-# crun on cgroup v2 with the default confinement.
-command -v umoci >/dev/null || skip "umoci is not installed (apt-get install umoci)"
+# static, as an image in a registry on this host (Debian's docker-registry,
+# plain HTTP on loopback): the master pulls it for linux/arm64 when the
+# node is asked to run it, the node fetches it from the master over its
+# own connection and runs it under crun on cgroup v2 with the default
+# confinement.
+brm_need_tools umoci skopeo docker-registry
 (cd "$BRM_SRC" && cmake --build build/rpi-arm64 --target brm_confine_probe >"$WORK/probe-build.log" 2>&1) ||
 	fail "building the arm64 confinement probe failed (see $WORK/probe-build.log)"
 umoci init --layout "$WORK/probe"
@@ -36,11 +39,26 @@ umoci unpack --image "$WORK/probe:t" "$WORK/probe-bundle" >/dev/null
 mkdir -p "$WORK/probe-bundle/rootfs"/{bin,proc,dev,sys,tmp,run,etc}
 install -m 755 "$BRM_SRC/build/rpi-arm64/bin/brm_confine_probe" "$WORK/probe-bundle/rootfs/bin/"
 umoci repack --image "$WORK/probe:t" "$WORK/probe-bundle"
-umoci config --image "$WORK/probe:t" --config.entrypoint /bin/brm_confine_probe
+umoci config --image "$WORK/probe:t" --os linux --architecture arm64 --config.entrypoint /bin/brm_confine_probe
 umoci gc --layout "$WORK/probe"
-tar -C "$WORK/probe" -cf "$WORK/probe.tar" .
-mcopy -i "$WORK/disk.img@@$(brm_part_offset "$WORK/disk.img" 1)" "$WORK/probe.tar" ::probe.tar ||
-	fail "copying the probe onto the boot partition"
+rport=$(brm_free_port)
+cat >"$WORK/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: 127.0.0.1:$rport
+YML
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REGISTRY_PID=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.2; done
+skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$WORK/probe:t" "docker://127.0.0.1:$rport/bramble/probe:1" \
+	>"$WORK/skopeo.log" 2>&1 || fail "skopeo could not push the probe to the test registry ($(tail -n 2 "$WORK/skopeo.log"))"
+"$B/bramble" registry login "127.0.0.1:$rport" --insecure-http >/dev/null || fail "bramble registry login --insecure-http"
+pass "the probe image is in a registry on 127.0.0.1:$rport"
 
 # --- first boot: a 1 GiB disk, so the data partition grows; the RTC says
 # 2016, so the clock starts at the image's build time, before the cluster's
@@ -112,8 +130,10 @@ pass "footprint on the emulated Pi: agent VmRSS $((arss / 1024)) KiB, two shims 
 # Confinement under crun on cgroup v2: the node's default seccomp profile
 # (containers-common's, shipped on the image), /sys read-only recursively,
 # a read-only view of the container's own cgroup.
-"$B/bramble" run qemu-c0ffee probe --image /boot/firmware/probe.tar:t --restart never >/dev/null ||
-	fail "bramble run probe"
+"$B/bramble" run qemu-c0ffee probe --image "127.0.0.1:$rport/bramble/probe:1" --restart never >"$WORK/run.out" 2>&1 ||
+	fail "bramble run probe: $(cat "$WORK/run.out")"
+pl=$("$B/bramble" -o json image ls "127.0.0.1:$rport/bramble/probe:1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["platforms"])')
+expect_eq "the platform the master pulled for the node" "linux/arm64" "$pl"
 for _ in $(seq 150); do
 	st=$("$B/bramble" -o json ps qemu-c0ffee | python3 -c '
 import json, sys
@@ -132,6 +152,7 @@ for want in "ok   add_key: refused" "ok   keyctl: refused" "ok   unshare-user: r
 	grep -qF "$want" "$WORK/probe.out" || fail "the probe's output lacks '$want'"
 done
 expect_eq "the probe's exit" "exited 0" "$(echo "$st" | cut -d' ' -f1-2)"
+pass "registry -> master -> node: the arm64 probe image pulled through the master ran under crun"
 pass "crun + cgroup v2: every attempt of the confinement probe was refused"
 "$B/bramble" rm qemu-c0ffee/probe >/dev/null || fail "bramble rm qemu-c0ffee/probe"
 

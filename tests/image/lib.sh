@@ -28,6 +28,7 @@ image_test_init() {
 image_test_cleanup() {
 	local n
 	for n in "${NODES[@]}"; do brm_node_stop "$n"; done
+	[ -n "${REGISTRY_PID:-}" ] && { kill "$REGISTRY_PID" 2>/dev/null; wait "$REGISTRY_PID" 2>/dev/null || true; }
 	[ -d "${WORK:-}/master" ] && brm_master_stop "$WORK/master"
 	[ -n "${LOOPDEV:-}" ] && { umount "$WORK/mnt" 2>/dev/null || true; losetup -d "$LOOPDEV" 2>/dev/null || true; }
 	if [ "${BRM_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
