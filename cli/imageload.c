@@ -257,13 +257,17 @@ static int tag(struct load *L, const char *ref, const char *mt, const char *dige
         t.desc = &d;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_TAG;
         req.image_tag = &t;
-        if (!(resp = brm_cli_call(L->c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+        if (!(resp = brm_cli_call(L->c, &req, BRAMBLE__ENVELOPE__MSG_IMAGES, &rc)))
                 return rc;
-        brm_msg_free(resp);
+        /* The name as the master stored it ("busybox:1" is
+         * docker.io/library/busybox:1). */
+        if (resp->images->n_images == 1 && resp->images->images[0]->ref)
+                ref = resp->images->images[0]->ref;
         if (L->c->json)
                 printf("{\"ref\": \"%s\", \"digest\": \"%s\"}\n", ref, digest);
         else
                 printf("loaded %s (%s)\n", ref, digest);
+        brm_msg_free(resp);
         return 0;
 }
 

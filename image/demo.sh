@@ -21,7 +21,32 @@ PORT=${BRAMBLE_DEMO_PORT:-7443}
 stop() {
 	[ -d "$RUN" ] || return 0
 	for n in "$RUN"/node-*; do [ -d "$n" ] && brm_node_stop "$n"; done
+	if [ -f "$RUN/registry.pid" ]; then
+		kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true
+		rm -f "$RUN/registry.pid"
+	fi
 	brm_master_stop "$RUN"
+}
+
+# An app image for the nodes, made here: busybox for arm64 (from the image
+# build's package cache) and a command of its own, as an OCI layout.
+demo_app_image() {
+	local deb dir=$RUN/app
+	deb=$(ls "$SRC"/build/image-cache/debs/busybox-static_*_arm64.deb 2>/dev/null | head -n 1)
+	[ -n "$deb" ] || return 1
+	rm -rf "$dir" && mkdir -p "$dir/deb"
+	dpkg-deb -x "$deb" "$dir/deb"
+	umoci init --layout "$dir/oci" >/dev/null
+	umoci new --image "$dir/oci:1" >/dev/null
+	umoci unpack --image "$dir/oci:1" "$dir/bundle" >/dev/null
+	mkdir -p "$dir/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
+	cp "$dir/deb/usr/bin/busybox" "$dir/bundle/rootfs/bin/busybox"
+	for a in sh echo cat uname sleep date hostname; do ln -sf busybox "$dir/bundle/rootfs/bin/$a"; done
+	echo "an app image, pulled from a registry by the master and fetched from it by the node" >"$dir/bundle/rootfs/etc/motd"
+	umoci repack --image "$dir/oci:1" "$dir/bundle" >/dev/null
+	umoci config --image "$dir/oci:1" --os linux --architecture arm64 \
+		--config.cmd sh --config.cmd -c --config.cmd 'cat /etc/motd; echo "running on $(uname -m)"' >/dev/null
+	umoci gc --layout "$dir/oci"
 }
 
 if [ "${1:-}" = stop ]; then
@@ -97,6 +122,33 @@ echo "   bramble inspect ${names[1]}/netadmin:"
 "$BIN/bramble" rm "${names[1]}/probe" >/dev/null
 "$BIN/bramble" rm "${names[1]}/netadmin" >/dev/null
 echo
+if command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v umoci >/dev/null && demo_app_image; then
+	rport=$(brm_free_port)
+	echo "== getting an app onto the cluster: a registry on this machine (docker-registry, 127.0.0.1:$rport)"
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$RUN/registry" "$rport" >"$RUN/registry.yml"
+	docker-registry serve "$RUN/registry.yml" >"$RUN/registry.log" 2>&1 &
+	echo $! >"$RUN/registry.pid"
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.2; done
+	skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$RUN/app/oci:1" "docker://127.0.0.1:$rport/demo/hello:1"
+	echo "   an arm64 image pushed with skopeo; the master may use the registry over plain HTTP:"
+	echo "   \$ bramble registry login 127.0.0.1:$rport --insecure-http"
+	"$BIN/bramble" registry login "127.0.0.1:$rport" --insecure-http | sed 's/^/   /'
+	echo "   \$ bramble run ${names[2]} app --image 127.0.0.1:$rport/demo/hello:1 --restart never"
+	echo "   (the master pulls it for linux/arm64, the node fetches its blobs from the master)"
+	"$BIN/bramble" run "${names[2]}" app --image "127.0.0.1:$rport/demo/hello:1" --restart never 2>&1 | sed 's/^/   /'
+	for _ in $(seq 100); do
+		"$BIN/bramble" -o json ps "${names[2]}" | grep -q '"state":[[:space:]]*"exited"' && break
+		sleep 0.3
+	done
+	"$BIN/bramble" logs "${names[2]}/app" 2>&1 | sed 's/^/   app: /'
+	echo "   an image built elsewhere, without a registry: an oci-archive file"
+	skopeo --insecure-policy copy -q "oci:$RUN/app/oci:1" "oci-archive:$RUN/app.tar"
+	echo "   \$ bramble image load $RUN/app.tar --name demo/offline:1"
+	"$BIN/bramble" image load "$RUN/app.tar" --name demo/offline:1 2>/dev/null | sed 's/^/   /'
+	"$BIN/bramble" image ls | sed 's/^/   /'
+	echo
+fi
 echo "== what Bramble itself costs on each node (the agent's and its container shims' memory, from heartbeats)"
 "$BIN/bramble" -o json nodes | python3 -c '
 import json, sys

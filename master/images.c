@@ -210,7 +210,16 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env)
                 return;
         }
         brm_info(MOD, "image %s stored (%s)", ref, d.digest);
-        brm_session_reply_ok(s, env->id);
+        /* Answered as 'image ls REF' would be: the name as stored. */
+        {
+                Bramble__Envelope q = BRAMBLE__ENVELOPE__INIT;
+                Bramble__ImageRequest ir = BRAMBLE__IMAGE_REQUEST__INIT;
+                ir.ref = ref;
+                q.id = env->id;
+                q.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_LIST;
+                q.image_list = &ir;
+                brm_images_list(s, &q);
+        }
 }
 
 /* ---- listing, removing, pruning ---- */

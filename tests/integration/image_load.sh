@@ -62,6 +62,14 @@ log "docker-archive loaded: $(( $(blob_count) - before )) new blobs"
 cli image load --name example.com/renamed:3 "$WORK/dock.tar"
 [[ $CLI_RC -eq 0 ]] || fail "bramble image load --name: $CLI_ERR"
 assert_eq "linux/$arch" "$(image_field example.com/renamed:3 'c["platforms"]')" "--name"
+# Short names are kept in full, as Docker reads them.
+cli image load --name busybox:mine "$WORK/app.tar"
+[[ $CLI_RC -eq 0 ]] || fail "bramble image load --name busybox:mine: $CLI_ERR"
+assert_contains "$CLI_OUT" "loaded docker.io/library/busybox:mine (sha256:" "a short name"
+cli image ls busybox:mine
+[[ $CLI_RC -eq 0 ]] || fail "bramble image ls busybox:mine: $CLI_ERR"
+cli image rm busybox:mine
+[[ $CLI_RC -eq 0 ]] || fail "bramble image rm busybox:mine: $CLI_ERR"
 
 # ---- bad archives: one line each, nothing named, nothing half-written ----
 bad_load() { # FILE EXPECTED WHAT
