@@ -292,8 +292,11 @@ static int name_oci(struct load *L, const struct file *index, const char *name)
                 return fail(L, "--name: the archive holds %d images; load it without --name", n);
         }
         cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(o, "manifests")) {
-                const char *ref = name ? name : str_of(cJSON_GetObjectItemCaseSensitive(m, "annotations"),
-                                                       "org.opencontainers.image.ref.name");
+                const cJSON *ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+                /* docker save (25 and later) writes an OCI layout whose
+                 * ref.name is the tag alone and the full name here. */
+                const char *full = str_of(ann, "io.containerd.image.name");
+                const char *ref = name ? name : full ? full : str_of(ann, "org.opencontainers.image.ref.name");
                 const char *mt = str_of(m, "mediaType"), *digest = str_of(m, "digest");
                 const cJSON *size = cJSON_GetObjectItemCaseSensitive(m, "size");
 

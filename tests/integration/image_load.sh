@@ -62,6 +62,23 @@ log "docker-archive loaded: $(( $(blob_count) - before )) new blobs"
 cli image load --name example.com/renamed:3 "$WORK/dock.tar"
 [[ $CLI_RC -eq 0 ]] || fail "bramble image load --name: $CLI_ERR"
 assert_eq "linux/$arch" "$(image_field example.com/renamed:3 'c["platforms"]')" "--name"
+# docker save (25 and later): an OCI layout whose ref.name is the tag alone,
+# the full name in io.containerd.image.name.
+cp -a "$L" "$WORK/dsave"
+python3 - "$WORK/dsave" <<'PY'
+import json, sys
+p = sys.argv[1] + "/index.json"
+idx = json.load(open(p))
+idx["manifests"][0]["annotations"] = {"io.containerd.image.name": "docker.io/library/myapp:7",
+                                      "org.opencontainers.image.ref.name": "7"}
+json.dump(idx, open(p, "w"))
+PY
+tar -C "$WORK/dsave" -cf "$WORK/dsave.tar" .
+cli image load "$WORK/dsave.tar"
+[[ $CLI_RC -eq 0 ]] || fail "bramble image load of a docker save layout: $CLI_ERR"
+assert_contains "$CLI_OUT" "loaded docker.io/library/myapp:7 (sha256:" "a docker save layout"
+cli image rm myapp:7
+[[ $CLI_RC -eq 0 ]] || fail "bramble image rm myapp:7: $CLI_ERR"
 # Short names are kept in full, as Docker reads them.
 cli image load --name busybox:mine "$WORK/app.tar"
 [[ $CLI_RC -eq 0 ]] || fail "bramble image load --name busybox:mine: $CLI_ERR"
