@@ -261,6 +261,16 @@ pull "$WORK/d7" "127.0.0.1:$SPORT/test/hello:1" --platform linux/amd64
 ((RC != 0)) || fail "https pull from a plain HTTP server succeeded"
 log "plain HTTP without --insecure: $(grep '^error' <<<"$OUT")"
 
+# A manifest larger than any real one (the limit is 4 MiB): refused, nothing stored.
+HPORT=$(free_port)
+python3 "$PEERS" huge "$HPORT" >"$LOGS/huge.log" 2>&1 &
+track $! "oversized manifest server"
+wait_for 10 grep -q listening "$LOGS/huge.log" || fail "oversized manifest server did not start"
+pull "$WORK/d9" "127.0.0.1:$HPORT/test/hello:1" --platform linux/amd64 --insecure
+assert_contains "$OUT" "is larger than 4194304 bytes" "an oversized manifest"
+[[ -z "$(ls -A "$WORK/d9/images/blobs/sha256" 2>/dev/null)" ]] || fail "an oversized manifest left blobs"
+log "oversized manifest: $(grep '^error' <<<"$OUT")"
+
 QPORT=$(free_port)
 python3 "$PEERS" silent "$QPORT" >"$LOGS/silent.log" 2>&1 &
 track $! "silent server"

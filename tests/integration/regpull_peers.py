@@ -84,6 +84,24 @@ def main():
             def log_message(self, *a):
                 pass
         serve(port, H)
+    elif mode == "huge":
+        # A "manifest" of 5 MiB that never ends being JSON: a registry
+        # trying to make the master hold more than a manifest may be.
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"schemaVersion":2,"layers":[' + b" " * (5 << 20) + b"]}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *a):
+                pass
+        serve(port, H)
     elif mode == "silent":
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
