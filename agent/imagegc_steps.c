@@ -191,7 +191,7 @@ int brm_imagegc_take_rootfs(const char *images, const struct brm_imagegc_keep *k
                 }
                 if (in_use || (best[0] && (st.st_mtime > best_t || (st.st_mtime == best_t && strcmp(e->d_name, best) > 0))))
                         continue;
-                snprintf(best, sizeof(best), "%s", e->d_name);
+                memcpy(best, e->d_name, sizeof(best)); /* 64 hex digits and the NUL */
                 best_t = st.st_mtime;
         }
         closedir(d);
