@@ -146,13 +146,15 @@ static void finish(struct brm_imagegc *gc, uint64_t left, int err)
         /* Nothing more can go until containers change: looked at again a
          * minute later, not every second. */
         gc->next_try = now + RETRY_MS;
+        if (gc->short_warned && gc->short_warned + SHORT_WARN_EVERY_MS > now)
+                return;
+        gc->short_warned = now;
         if (err < 0 && err != -ENOENT)
-                brm_warn(MOD, "disk short of space: collecting unused images stopped: %s", brm_strerror(err));
-        else if (gc->short_warned == 0 || gc->short_warned + SHORT_WARN_EVERY_MS <= now) {
-                gc->short_warned = now;
+                brm_warn(MOD, "disk short of space (%llu MiB free, below %llu MiB): unused images cannot be collected: %s",
+                         (unsigned long long)(left >> 20), (unsigned long long)(gc->threshold >> 20), brm_strerror(err));
+        else
                 brm_warn(MOD, "disk short of space: %llu MiB free, below %llu MiB, and no unused image left to remove",
                          (unsigned long long)(left >> 20), (unsigned long long)(gc->threshold >> 20));
-        }
 }
 
 /* One removal: the choice and the rename here, on the loop, with what is
