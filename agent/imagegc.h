@@ -64,8 +64,9 @@ int brm_imagegc_sweep(const char *images_dir);
 
 /* Renames the least recently used root file system KEEP does not name
  * (nor any layout entry KEEP keeps) to rootfs/.gc-HEX; its path into
- * ret_trash. 0, -ENOENT when there is none, or -errno. A few directory
- * reads and one rename: for the loop thread. */
+ * ret_trash. 0, -ENOENT when there is none, -EBADMSG when the layout's
+ * index.json cannot be read (then which entries KEEP keeps is unknown), or
+ * -errno. A few directory reads and one rename: for the loop thread. */
 int brm_imagegc_take_rootfs(const char *images_dir, const struct brm_imagegc_keep *keep, char *ret_trash,
                             size_t size);
 

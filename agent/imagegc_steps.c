@@ -162,7 +162,7 @@ static time_t last_used(const char *images, const char *hex)
 
 int brm_imagegc_take_rootfs(const char *images, const struct brm_imagegc_keep *keep, char *ret_trash, size_t size)
 {
-        char dir[700], best[65] = "", from[800], to[800], layout[700];
+        char dir[700], best[65] = "", from[800], to[800], layout[700], p[800];
         time_t best_t = 0;
         json_t *index = NULL;
         struct dirent *e;
@@ -173,8 +173,13 @@ int brm_imagegc_take_rootfs(const char *images, const struct brm_imagegc_keep *k
                 return keep->error;
         if (keep->hold_rootfs || brm_path(dir, sizeof(dir), "%s/rootfs", images) < 0 || !(d = opendir(dir)))
                 return -ENOENT;
-        if (brm_path(layout, sizeof(layout), "%s/layout", images) >= 0)
-                index = load_index(layout);
+        /* An index.json that cannot be read hides which root file
+         * systems the containers' references keep: none goes then. */
+        if (brm_path(layout, sizeof(layout), "%s/layout", images) < 0 || brm_path(p, sizeof(p), "%s/index.json", layout) < 0 ||
+            (!(index = load_index(layout)) && access(p, F_OK) == 0)) {
+                closedir(d);
+                return -EBADMSG;
+        }
         while ((e = readdir(d))) {
                 bool in_use = keeps_hex(keep, e->d_name);
                 size_t i;

@@ -172,6 +172,16 @@ int main(void)
         keep.hold_rootfs = true;
         CHECK_INT(brm_imagegc_take_rootfs(root, &keep, trash, sizeof(trash)), ==, -ENOENT);
         keep.hold_rootfs = false;
+        /* A damaged index.json hides which root file systems references
+         * keep: none goes. */
+        snprintf(path, sizeof(path), "%s/layout/index.json", root);
+        snprintf(trash, sizeof(trash), "%s/layout/index.json.good", root);
+        CHECK_INT(rename(path, trash), ==, 0);
+        put("layout/index.json", "{\"manifests\":[", 0);
+        CHECK_INT(brm_imagegc_take_rootfs(root, &keep, trash, sizeof(trash)), ==, -EBADMSG);
+        CHECK(there("rootfs/%s", hx('9')));
+        snprintf(trash, sizeof(trash), "%s/layout/index.json.good", root);
+        CHECK_INT(rename(trash, path), ==, 0);
         /* Root file systems: the oldest unused first, renamed whole. */
         CHECK_INT(brm_imagegc_take_rootfs(root, &keep, trash, sizeof(trash)), ==, 0);
         CHECK(!there("rootfs/%s", hx('9')));
