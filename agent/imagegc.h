@@ -104,7 +104,8 @@ struct brm_imagegc_opts {
 struct brm_imagegc;
 
 /* Sweeps what a collection left (in the thread pool), then looks at free
- * space every second. 0 or -ENOMEM. */
+ * space every second (unless the threshold is 0). 0, -ENOMEM or
+ * -ENAMETOOLONG. */
 int brm_imagegc_open(const struct brm_imagegc_opts *opts, struct brm_imagegc **ret);
 /* Stops; frees everything once its timers are closed and its work in the
  * thread pool is done (a removal under way finishes). Accepts NULL. */

@@ -159,14 +159,13 @@ static int start_link(struct brm_agent *a)
         return brm_link_start(&o, &a->link);
 }
 
-/* Unused images go when the images' file system runs short. */
+/* Unused images go when the images' file system runs short. Opened also
+ * with image_gc_free 0: what a collection before left is swept then too. */
 static void open_imagegc(struct brm_agent *a)
 {
         char images[1100];
         int r;
 
-        if (!a->cfg.image_gc_free)
-                return;
         snprintf(images, sizeof(images), "%s/images", a->cfg.state_dir);
         const struct brm_imagegc_opts o = {
                 .loop = a->loop, .images_dir = images, .threshold = a->cfg.image_gc_free, .in_use = images_in_use, .arg = a,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Unused images collected when the node's disk runs short: the images
+# Unused images collected when the node's disk runs short: a leftover
+# .gc- directory of an interrupted collection is swept at start; the images
 # directory is a 64 MiB tmpfs and image_gc_free is 36 MiB. Container A of
 # image 1 runs and is removed; container B of image 2 runs (and keeps
 # running): its fetch and unpack take the free space below 36 MiB, so
@@ -37,10 +38,17 @@ two=$(python3 "$HERE/oci_image.py" "$STORE" example.com/two:1 --rootfs "$ROOTFS"
 ONE=$(field "$one" 'd["manifest"][7:]')
 TWO=$(field "$two" 'd["manifest"][7:]')
 
+# What an interrupted collection left (a root file system half removed)
+# is swept at start.
+LEFT=$FS/rootfs/.gc-$(printf '%064d' 7).1700000000000
+mkdir -p "$LEFT/rootfs/bin"
+echo half >"$LEFT/rootfs/bin/app"
+
 start_master
 TOKEN=$(create_token --ttl 1h --uses 1)
 start_agent pi-1 --token "$TOKEN" --image-gc-free 36M
 wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10 s: $(node_state pi-1)"
+wait_for 5 eval '[[ ! -e $LEFT ]]' || fail "the leftover $LEFT was not swept at start"
 LAYOUT=$FS/layout
 AGENT_LOG_1=${AGENT_LOG[pi-1]}
 
