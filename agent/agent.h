@@ -15,6 +15,7 @@
 #include "fetch.h"
 #include "heartbeat.h"
 #include "identity.h"
+#include "imagegc.h"
 #include "link.h"
 #include "logdir.h"
 #include "logretention.h"
@@ -36,6 +37,7 @@ struct brm_agent {
         struct brm_logretention *retention;
         struct brm_agentlog agentlog;
         struct brm_fetch *fetch;        /* cluster images; NULL if its layout is unusable */
+        struct brm_imagegc *imagegc;    /* unused images off a short disk; NULL when off */
         uv_signal_t sigint, sigterm;
         bool stopping;
 };

@@ -77,6 +77,7 @@ static const struct field fields[] = {
         NUMBER("log_budget", log_budget, F_SIZE, 1 << 20, 1ull << 40, "a size from 1M to 1T, e.g. \"512M\""),
         NUMBER("log_retention", log_retention_ms, F_DURATION, 0, 30ull * 86400000, "a duration up to 30d, e.g. \"1h\""),
         NUMBER("log_reserve", log_reserve, F_SIZE, 1 << 20, 1ull << 30, "a size from 1M to 1G, e.g. \"4M\""),
+        NUMBER("image_gc_free", image_gc_free, F_SIZE, 0, 1ull << 40, "a size up to 1T, e.g. \"512M\" (0: never)"),
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg)
@@ -90,6 +91,14 @@ void brm_agent_config_defaults(struct brm_agent_config *cfg)
         cfg->log_budget = 512u << 20;
         cfg->log_retention_ms = 3600000;
         cfg->log_reserve = 4u << 20;
+        /* Room for the next image to be fetched and unpacked (an arm64
+         * base image with an application is typically 100-300 MiB on
+         * disk, twice that while its layers and root file system are both
+         * there), well before the log reserve is reached; and SD cards
+         * (ext4 on flash) slow down and wear faster nearly full. A fixed
+         * size, not a share of the partition: what the next image needs
+         * does not grow with the card. */
+        cfg->image_gc_free = 512u << 20;
 }
 
 static const struct field *find(const char *name)

@@ -438,6 +438,33 @@ int brm_ctrrecord_read_pid(const char *dir, const char *name, int *ret_pid)
         return 0;
 }
 
+int brm_ctrrecord_read_image(const char *dir, const char *name, char *ret_rootfs, size_t rootfs_size,
+                             char *ret_digest, size_t digest_size)
+{
+        char path[1100];
+        uint8_t *text;
+        size_t len;
+        json_t *spec;
+        const char *root, *digest;
+        int r;
+
+        if ((r = brm_ctrrecord_path(dir, name, "config.json", path, sizeof(path))) < 0 ||
+            (r = brm_file_read(path, 1u << 20, &text, &len)) < 0)
+                return r;
+        spec = json_loadb((const char *)text, len, 0, NULL);
+        free(text);
+        root = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
+        digest = json_string_value(json_object_get(json_object_get(spec, "annotations"), "org.opencontainers.image.digest"));
+        r = -EINVAL;
+        if (root && strlen(root) < rootfs_size && (!digest || strlen(digest) < digest_size)) {
+                snprintf(ret_rootfs, rootfs_size, "%s", root);
+                snprintf(ret_digest, digest_size, "%s", digest ? digest : "");
+                r = 0;
+        }
+        json_decref(spec);
+        return r;
+}
+
 int brm_ctrrecord_read_shim(const char *dir, const char *name, int *ret_pid, unsigned long long *ret_start_time)
 {
         long long v[2];

@@ -107,6 +107,12 @@ void brm_ctrrecord_clear_run(const char *dir, const char *name);
 int brm_ctrrecord_read_exit(const char *dir, const char *name, struct brm_ctrrecord_exit *ret);
 /* The pid file: the container's init, > 0. -ENOENT, -EINVAL. */
 int brm_ctrrecord_read_pid(const char *dir, const char *name, int *ret_pid);
+/* What the bundle (config.json) runs: the root file system's path
+ * (root.path) and the image's manifest digest (annotation
+ * org.opencontainers.image.digest; "" when the image is a directory).
+ * -ENOENT when there is no bundle, -EINVAL when it says neither. */
+int brm_ctrrecord_read_image(const char *dir, const char *name, char *ret_rootfs, size_t rootfs_size,
+                             char *ret_digest, size_t digest_size);
 /* shim.pid: the shim's pid (> 0) and start time (field 22 of
  * /proc/PID/stat, which tells it from a later process with the same pid).
  * -ENOENT, -EINVAL. */

@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fetch_internal.h"
 #include "fetchstore.h"
 #include "fileio.h"
 #include "frame.h"
@@ -30,67 +31,7 @@
 
 #define MOD "fetch"
 #define MAX_XFERS 4
-#define REF_MAX 256
 #define MAX_BLOBS 200
-
-struct waiter {
-        brm_fetch_cb cb;
-        void *arg;
-        struct waiter *next;
-};
-
-struct blob {
-        char hex[65];
-        uint64_t size;
-};
-
-enum jstate { J_RESOLVE, J_BLOBS, J_DONE };
-
-struct job {
-        struct brm_fetch *f;
-        struct job *next;
-        char ref[REF_MAX];
-        enum jstate st;
-        uint64_t req_id;          /* the ImageRequest on this session; 0 = not sent */
-        struct blob *blobs;       /* config, layers, and last the manifest */
-        size_t n, cur;            /* blobs[cur] is the one being fetched */
-        char media_type[96];      /* the manifest's */
-        uint64_t total, done;     /* done: the bytes of blobs[0..cur) */
-        int status;
-        char why[300];
-        char local[800];
-        struct waiter *waiters;
-};
-
-enum xstate { X_WAIT, X_STREAM, X_COMMIT };
-
-struct xfer {
-        struct brm_fetch *f;
-        struct xfer *next;
-        struct blob b;
-        enum xstate st;
-        uint64_t stream_id;       /* on the current session, while X_STREAM */
-        int fd;                   /* the .part file, while X_STREAM */
-        uint64_t have;            /* its bytes */
-        uv_work_t work;
-        int r;
-        char why[300];
-};
-
-struct brm_fetch {
-        uv_loop_t *loop;
-        struct brm_fetchstore store;
-        char platform[64];
-        struct brm_conn *session;
-        struct job *jobs;
-        struct waiter *cancelled; /* told -ECANCELED from the timer */
-        struct xfer *xfers;
-        unsigned n_xfers;
-        uint64_t next_stream, next_req;
-        uv_timer_t deliver;
-        unsigned works;           /* commits in the thread pool */
-        bool closing, timer_closed;
-};
 
 static void advance_all(struct brm_fetch *f);
 static void on_deliver(uv_timer_t *t);
@@ -643,6 +584,15 @@ bool brm_fetch_progress(const struct brm_fetch *f, const char *ref, uint64_t *re
         *ret_done = done;
         *ret_total = j->total;
         return true;
+}
+
+void brm_fetch_blobs(const struct brm_fetch *f, void (*each)(const char *hex, void *arg), void *arg)
+{
+        for (const struct job *j = f && !f->closing ? f->jobs : NULL; j; j = j->next)
+                for (size_t i = 0; j->st == J_BLOBS && i < j->n; i++)
+                        each(j->blobs[i].hex, arg);
+        for (const struct xfer *x = f && !f->closing ? f->xfers : NULL; x; x = x->next)
+                each(x->b.hex, arg);
 }
 
 int brm_fetch_open(const struct brm_fetch_opts *o, struct brm_fetch **ret)

@@ -58,6 +58,13 @@ int brm_fetch_cancel(struct brm_fetch *f, brm_fetch_cb cb, void *arg);
  * (0 while the master has not answered yet). false when none is. */
 bool brm_fetch_progress(const struct brm_fetch *f, const char *ref, uint64_t *ret_done, uint64_t *ret_total);
 
+/* Calls EACH with the hex digest of every blob a fetch under way needs
+ * (those it holds already too: its manifest is not in index.json yet, so
+ * nothing else names them) and of every blob being transferred. A job
+ * still asking the master which blobs it needs names none: it looks at
+ * the layout afresh once answered. Accepts NULL. */
+void brm_fetch_blobs(const struct brm_fetch *f, void (*each)(const char *hex, void *arg), void *arg);
+
 /* The link's session is up (CONN) or gone (NULL): fetches wait without
  * one and go on with the next. */
 void brm_fetch_attach(struct brm_fetch *f, struct brm_conn *conn);

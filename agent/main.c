@@ -22,12 +22,14 @@ static void usage(FILE *f)
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
                 "                     [--runtime RUNTIME] [--log-max-size 10M] [--log-max-files 3]\n"
                 "                     [--log-budget 512M] [--log-retention 1h] [--log-reserve 4M]\n"
+                "                     [--image-gc-free 512M]\n"
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
                 "here), seccomp_profile (default /usr/share/containers/seccomp.json), log_max_size, log_max_files,\n"
-                "log_budget, log_retention, log_reserve. Flags override the file. The token is needed only for the\n"
-                "first start; later starts use the identity stored in the state dir.\n");
+                "log_budget, log_retention, log_reserve, image_gc_free (unused images are removed when free space\n"
+                "on the images' file system is below it; 0: never). Flags override the file. The token is needed\n"
+                "only for the first start; later starts use the identity stored in the state dir.\n");
 }
 
 /* ---- wiring ---- */
@@ -41,6 +43,40 @@ static void container_removed(const char *name, const char *moved_to, void *arg)
                 brm_logstream_container_removed(a->logs, name, moved_to);
         if (a->retention)
                 brm_logretention_sweep(a->retention);
+}
+
+/* What the image collection must keep: every container's image (its
+ * cluster reference, its bundle's root file system and digest) and the
+ * blobs of fetches under way. */
+static void keep_container(const char *ref, const char *rootfs, const char *digest, bool starting, void *arg)
+{
+        struct brm_imagegc_keep *k = arg;
+
+        if (ref && ref[0] != '/')
+                brm_imagegc_keep_ref(k, ref);
+        else if (ref && starting)
+                k->hold_rootfs = true; /* which root file system it unpacks is known only after */
+        brm_imagegc_keep_digest(k, rootfs);
+        brm_imagegc_keep_digest(k, digest);
+}
+
+static void keep_blob(const char *hex, void *arg)
+{
+        brm_imagegc_keep_digest(arg, hex);
+}
+
+static void images_in_use(struct brm_imagegc_keep *k, void *arg)
+{
+        struct brm_agent *a = arg;
+
+        /* Without a supervisor the containers' needs are not known (their
+         * records were not loaded): nothing is collected. */
+        if (!a->wl.sup) {
+                k->error = -EAGAIN;
+                return;
+        }
+        brm_supervisor_images(a->wl.sup, keep_container, k);
+        brm_fetch_blobs(a->fetch, keep_blob, k);
 }
 
 /* Log streams go out on the session while there is one. */
@@ -123,6 +159,21 @@ static int start_link(struct brm_agent *a)
         return brm_link_start(&o, &a->link);
 }
 
+/* Unused images go when the images' file system runs short. Opened also
+ * with image_gc_free 0: what a collection before left is swept then too. */
+static void open_imagegc(struct brm_agent *a)
+{
+        char images[1100];
+        int r;
+
+        snprintf(images, sizeof(images), "%s/images", a->cfg.state_dir);
+        const struct brm_imagegc_opts o = {
+                .loop = a->loop, .images_dir = images, .threshold = a->cfg.image_gc_free, .in_use = images_in_use, .arg = a,
+        };
+        if ((r = brm_imagegc_open(&o, &a->imagegc)) < 0)
+                brm_warn(MOD, "unused images cannot be collected: %s", brm_strerror(r));
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
         struct brm_agent *a = sig->data;
@@ -136,6 +187,8 @@ static void on_signal(uv_signal_t *sig, int signum)
         a->logs = NULL;
         brm_logretention_close(a->retention);
         a->retention = NULL;
+        brm_imagegc_close(a->imagegc);
+        a->imagegc = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
         /* After the supervisor: its pulls end as the agent stopping, not
@@ -163,6 +216,7 @@ int main(int argc, char **argv)
                 { "log-budget", required_argument, NULL, 1003 },
                 { "log-retention", required_argument, NULL, 1004 },
                 { "log-reserve", required_argument, NULL, 1005 },
+                { "image-gc-free", required_argument, NULL, 1006 },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -184,6 +238,7 @@ int main(int argc, char **argv)
                 { 1003, "log_budget", "--log-budget" },
                 { 1004, "log_retention", "--log-retention" },
                 { 1005, "log_reserve", "--log-reserve" },
+                { 1006, "image_gc_free", "--image-gc-free" },
         };
         struct brm_agent a;
         const char *config_path = NULL;
@@ -287,6 +342,7 @@ int main(int argc, char **argv)
         brm_workload_open(&a.wl, a.loop, &a.cfg, a.fetch, container_removed, &a);
         if (a.logs)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
+        open_imagegc(&a);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);

@@ -477,6 +477,19 @@ bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name)
         return false;
 }
 
+void brm_supervisor_images(const struct brm_supervisor *sup,
+                           void (*each)(const char *ref, const char *rootfs, const char *digest, bool starting,
+                                        void *arg),
+                           void *arg)
+{
+        for (const struct container *c = sup->list; c; c = c->next) {
+                char rootfs[1024] = "", digest[80] = "";
+                if (brm_ctrrecord_read_image(sup->dir, c->name, rootfs, sizeof(rootfs), digest, sizeof(digest)) < 0)
+                        rootfs[0] = digest[0] = '\0';
+                each(c->has_desired ? c->desired.image : NULL, rootfs, digest, c->phase == P_STARTING, arg);
+        }
+}
+
 /* A container waiting for its image says how far the fetch is, in its
  * reason ("pulling 45% of 27.3 MiB"): ps shows it without a new field. */
 static void pull_progress(const struct container *c, struct brm_container_status *st)

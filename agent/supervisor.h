@@ -97,6 +97,18 @@ const char *brm_supervisor_persist_problem(const struct brm_supervisor *sup);
  * brm_supervisor_status reports), without reading their cgroups. */
 bool brm_supervisor_has(const struct brm_supervisor *sup, const char *name);
 
+/* Calls EACH for every container the supervisor holds (desired or found
+ * on disk, running, stopped or starting) with the image it names (REF,
+ * --image; NULL for a container found without a desired spec), the root
+ * file system and manifest digest of its bundle ("" when it has none
+ * yet), and whether a start is resolving its image now. Reads each
+ * bundle (a few KiB): for the image collection (imagegc.h), not a hot
+ * path. */
+void brm_supervisor_images(const struct brm_supervisor *sup,
+                           void (*each)(const char *ref, const char *rootfs, const char *digest, bool starting,
+                                        void *arg),
+                           void *arg);
+
 /* Current status of every desired container; *ret is an array to free().
  * Reads each running container's cgroup and takes a CPU sample. */
 int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_status **ret, size_t *ret_n);

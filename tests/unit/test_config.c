@@ -33,6 +33,11 @@ int main(void)
         CHECK_U64(cfg.log_reserve, ==, 4u << 20);
         CHECK_INT(brm_agent_config_set(&cfg, "log_reserve", "8M", err, sizeof(err)), ==, 0);
         CHECK_U64(cfg.log_reserve, ==, 8u << 20);
+        CHECK_U64(cfg.image_gc_free, ==, 512u << 20);
+        CHECK_INT(brm_agent_config_set(&cfg, "image_gc_free", "2G", err, sizeof(err)), ==, 0);
+        CHECK_U64(cfg.image_gc_free, ==, 2ull << 30);
+        CHECK_INT(brm_agent_config_set(&cfg, "image_gc_free", "0", err, sizeof(err)), ==, 0);
+        CHECK_U64(cfg.image_gc_free, ==, 0);
         snprintf(json, sizeof(json),
                  "{\"master\": [\"10.0.0.1:7443\", \"master.local:7443\"], \"token\": \"%s\", \"name\": \"pi-7\","
                  " \"state_dir\": \"/data/bramble\", \"heartbeat_interval\": \"2s\", \"log_level\": \"debug\"}",
@@ -71,6 +76,7 @@ int main(void)
         expect_error("{\"log_level\": \"loud\"}", "log_level");
         expect_error("{\"log_reserve\": \"512K\"}", "log_reserve");
         expect_error("{\"log_reserve\": \"2G\"}", "log_reserve");
+        expect_error("{\"image_gc_free\": \"lots\"}", "image_gc_free");
         expect_error("{\"colour\": \"blue\"}", "unknown field 'colour'");
         expect_error("{\"name\": 5}", "name");
         expect_error("{\n\"master\": \"m:1\",\n\"name\": }", "not valid JSON (near line 3)");

@@ -240,6 +240,25 @@ static void test_run_files(void)
         CHECK_INT(brm_ctrrecord_read_shim(dir, "run", &pid, &start), ==, -EINVAL);
         CHECK_U64(start, ==, 123456789);
 
+        /* The image the bundle runs: its root file system and digest. */
+        {
+                char rootfs[256] = "x", digest[80] = "y";
+                CHECK_INT(brm_ctrrecord_read_image(dir, "run", rootfs, sizeof(rootfs), digest, sizeof(digest)), ==, -ENOENT);
+                put("run", "config.json",
+                    "{\"root\":{\"path\":\"/s/images/rootfs/abc/rootfs\",\"readonly\":true},"
+                    "\"annotations\":{\"org.opencontainers.image.digest\":\"sha256:abc\"}}");
+                CHECK_INT(brm_ctrrecord_read_image(dir, "run", rootfs, sizeof(rootfs), digest, sizeof(digest)), ==, 0);
+                CHECK_STR(rootfs, "/s/images/rootfs/abc/rootfs");
+                CHECK_STR(digest, "sha256:abc");
+                put("run", "config.json", "{\"root\":{\"path\":\"/srv/app\"}}");
+                CHECK_INT(brm_ctrrecord_read_image(dir, "run", rootfs, sizeof(rootfs), digest, sizeof(digest)), ==, 0);
+                CHECK_STR(rootfs, "/srv/app");
+                CHECK_STR(digest, "");
+                put("run", "config.json", "{\"process\":{}}");
+                CHECK_INT(brm_ctrrecord_read_image(dir, "run", rootfs, sizeof(rootfs), digest, sizeof(digest)), ==, -EINVAL);
+                CHECK_STR(rootfs, "/srv/app");
+        }
+
         /* The runtime's complaint is its last line. */
         put("run", "runtime.log", "first\nno such file: /bin/app\n\n");
         CHECK_INT(brm_ctrrecord_runtime_error(dir, "run", line, sizeof(line)), ==, 0);
