@@ -147,11 +147,7 @@ static int check_manifest(const struct brm_imagestore *st, const char *digest, c
  * it names stored (an index: each manifest it lists, and theirs). */
 static int check_complete(const struct brm_imagestore *st, const struct brm_oci_desc *d, char *why, size_t why_size)
 {
-        struct brm_oci_manifest *m;
-        char *json;
-        size_t len;
         uint64_t have;
-        int r;
 
         if (!brm_imagestore_has(st, d->digest, &have) || have != d->size) {
                 snprintf(why, why_size, "%s %s is not stored (or not of the size it says)",
@@ -164,25 +160,6 @@ static int check_complete(const struct brm_imagestore *st, const struct brm_oci_
                 snprintf(why, why_size, "unsupported media type '%.80s'", d->media_type);
                 return -EINVAL;
         }
-        if ((r = brm_imagestore_read(st, d->digest, BRM_OCI_DOC_MAX, &json, &len)) < 0) {
-                snprintf(why, why_size, "index %s: %s", d->digest, strerror(-r));
-                return r;
-        }
-        /* The manifests an index lists, through the manifest reader's
-         * index check and the store's walk. */
-        if (!(m = calloc(1, sizeof(*m)))) {
-                free(json);
-                return -ENOMEM;
-        }
-        r = brm_oci_manifest_parse(json, len, m, why, why_size);
-        free(json);
-        if (r == 0 && !m->is_index) {
-                snprintf(why, why_size, "%s is a manifest, not an index", d->digest);
-                r = -EINVAL;
-        }
-        free(m);
-        if (r < 0)
-                return r;
         return brm_imagestore_index_each(st, d->digest, check_manifest, why, why_size);
 }
 

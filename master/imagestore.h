@@ -131,7 +131,8 @@ int brm_imagestore_manifest_blobs(const struct brm_imagestore *s, const char *ma
                                   size_t why_size);
 
 /* Calls FN with each manifest digest an index lists (stored or not);
- * stops at FN's first negative return, which it returns. */
+ * stops at FN's first negative return, which it returns. -EBADMSG (with
+ * why) when the blob is not an image index. */
 int brm_imagestore_index_each(const struct brm_imagestore *s, const char *index_digest,
                               int (*fn)(const struct brm_imagestore *s, const char *digest, char *why, size_t why_size),
                               char *why, size_t why_size);

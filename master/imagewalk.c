@@ -66,6 +66,13 @@ int brm_imagestore_index_each(const struct brm_imagestore *s, const char *index_
         }
         o = cJSON_ParseWithLength(json, len);
         free(json);
+        /* An OCI index may leave its mediaType out. */
+        if ((str_of(o, "mediaType") && !brm_oci_is_index_type(str_of(o, "mediaType"))) ||
+            !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "manifests"))) {
+                WHY("%s is not an image index", index_digest);
+                cJSON_Delete(o);
+                return -EBADMSG;
+        }
         cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(o, "manifests")) {
                 const char *d = str_of(m, "digest");
                 if (brm_oci_digest_hex(d, hex) < 0) {

@@ -12,7 +12,7 @@
 #include "reghttp.h"
 
 /* A reason longer than why_size is cut short: a line, not an error. */
-__attribute__((format(printf, 3, 4))) static void why_set(char *why, size_t why_size, const char *fmt, ...)
+void brm_reg_why(char *why, size_t why_size, const char *fmt, ...)
 {
         va_list ap;
 
@@ -22,7 +22,6 @@ __attribute__((format(printf, 3, 4))) static void why_set(char *why, size_t why_
         vsnprintf(why, why_size, fmt, ap);
         va_end(ap);
 }
-#define WHY(...) why_set(why, why_size, __VA_ARGS__)
 
 struct brm_reghttp {
         struct brm_reghttp_conf c;

@@ -57,4 +57,9 @@ void brm_reghttp_free(struct brm_reghttp *h);
 int brm_reghttp_get(struct brm_reghttp *h, const char *path, const char *accept, struct brm_reghttp_sink *sink,
                     const char *what, char *why, size_t why_size);
 
+/* A one-line reason into why (nothing when why_size is 0); the WHY macro
+ * of reghttp.c and regpull.c. */
+void brm_reg_why(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define WHY(...) brm_reg_why(why, why_size, __VA_ARGS__)
+
 #endif

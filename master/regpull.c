@@ -15,17 +15,6 @@
 #include "regpull.h"
 
 /* A reason longer than why_size is cut short: a line, not an error. */
-__attribute__((format(printf, 3, 4))) static void why_set(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!why_size)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-}
-#define WHY(...) why_set(why, why_size, __VA_ARGS__)
 
 #define MANIFEST_ACCEPT                                                                            \
         BRM_OCI_INDEX ", " BRM_OCI_MANIFEST ", " BRM_DOCKER_LIST ", " BRM_DOCKER_MANIFEST
