@@ -266,8 +266,10 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -ENOMEM, "out of memory");
                 return;
         }
-        if (image[0] != '/' && brm_imagestore_lookup(&m->images, image, &top) == -ENOENT) {
-                /* Not in the store: pulled for the node's platform first. */
+        if (image[0] != '/' && (brm_imagestore_lookup(&m->images, image, &top) == -ENOENT ||
+                                check_cluster_image(m, n, image, msg, sizeof(msg)) == -ENODATA)) {
+                /* Not in the store, or not for this node's platform although
+                 * the image has it: pulled for the node's platform first. */
                 if ((r = node_platform(n, platform, sizeof(platform), msg, sizeof(msg))) < 0 ||
                     !(rp = calloc(1, sizeof(*rp)))) {
                         free(spec);

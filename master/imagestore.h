@@ -113,7 +113,8 @@ int brm_imagestore_untag(struct brm_imagestore *s, const char *ref, char *why, s
 /* The manifest for PLATFORM under REF's top document: the top document
  * itself when it is a manifest (checked against its config's platform), or
  * the index's entry for PLATFORM when the store holds it. -ENOENT with
- * the platforms the image has when none fits. */
+ * the platforms the image has when none fits; -ENODATA when the index
+ * lists PLATFORM but its manifest was not pulled. */
 int brm_imagestore_resolve(const struct brm_imagestore *s, const char *ref, const char *platform,
                            struct brm_oci_desc *ret, char *why, size_t why_size);
 

@@ -192,7 +192,7 @@ int brm_imagestore_resolve(const struct brm_imagestore *s, const char *ref, cons
                 if (!brm_imagestore_has(s, d.digest, NULL)) {
                         WHY("image %s: its %s manifest was not pulled (bramble image pull %s --platform %s)", ref,
                             platform, ref, platform);
-                        return -ENOENT;
+                        return -ENODATA;
                 }
                 *ret = d;
                 return 0;

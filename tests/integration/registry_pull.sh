@@ -87,6 +87,7 @@ make_image() { # TAG ARCH EXTRA_MIB
 make_image hello amd64 0
 make_image hello-arm64 arm64 0
 make_image big amd64 24
+make_image zstd amd64 1
 # A two-platform index of the amd64 and arm64 images, written into the layout.
 python3 - "$OCI" <<'PY'
 import hashlib, json, os, sys
@@ -356,6 +357,25 @@ if [[ $(id -u) -eq 0 ]] && { command -v runc || command -v crun; } >/dev/null; t
         assert_contains "$(grep "pulled $REG/test/hello:1" "$MASTER_LOG")" "pulled" "the master's log"
         which_out() { cli logs pi-1/which; [[ "$CLI_OUT" == amd64 ]]; }
         wait_for 30 which_out || fail "the pulled image's container printed '$CLI_OUT' ($CLI_ERR), expected amd64"
+        # The two-platform image, of which only arm64 was pulled: the master
+        # pulls this node's amd64 manifest, and that variant is what runs.
+        cli run pi-1 multi --image "$REG/test/multi:1" --restart never -- /bin/busybox cat /which
+        [[ $CLI_RC -eq 0 ]] || fail "bramble run of the amd64 variant of multi:1: $CLI_ERR"
+        multi_out() { cli logs pi-1/multi; [[ "$CLI_OUT" == amd64 ]]; }
+        wait_for 30 multi_out || fail "multi:1 on an amd64 node printed '$CLI_OUT' ($CLI_ERR), expected amd64"
+        cli -o json image ls "$REG/test/multi:1"
+        assert_eq "linux/amd64, linux/arm64" "$(printf '%s' "$CLI_OUT" | python3 -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)[0]["platforms"].split(", "))))')" \
+                "the platforms of multi:1 after the run"
+        # zstd layers.
+        skopeo --insecure-policy copy -q --format oci --dest-compress-format zstd --dest-cert-dir "$CERTS/$REG" \
+                --dest-creds tester:s3cret "oci:$OCI:zstd" "docker://$REG/test/zstd:1" >>"$LOGS/skopeo.log" 2>&1 ||
+                fail "skopeo could not push a zstd image"
+        cli run pi-1 zstd --image "$REG/test/zstd:1" --restart never -- /bin/busybox cat /which
+        [[ $CLI_RC -eq 0 ]] || fail "bramble run of a zstd image: $CLI_ERR"
+        zstd_out() { cli logs pi-1/zstd; [[ "$CLI_OUT" == amd64 ]]; }
+        wait_for 30 zstd_out || fail "the zstd image's container printed '$CLI_OUT' ($CLI_ERR)"
+        grep -rq "tar+zstd" "$MASTER_DIR/images/blobs/sha256" || fail "no zstd layer in the master's store"
+        log "multi:1 ran its amd64 variant; a zstd image ran"
         cli image rm "$REG/test/hello:1"
         [[ $CLI_RC -eq 1 ]] || fail "image rm of an image in use: exit $CLI_RC"
         assert_contains "$CLI_ERR" "is used by container pi-1/which" "image rm of an image in use"
@@ -367,4 +387,21 @@ else
         log "not root or no OCI runtime: the pull-through run is not tried here"
 fi
 
-pass "pulls, platform choice, auth, 404, TLS, resume, cancel, 500, silence, refusal, redirect, the CLI"
+# ---- a registry serving a blob whose bytes do not match its digest ----
+layer_data=$(find "$WORK/registry" -path "*/blobs/sha256/*/data" -size +20M | head -n 1)
+[[ -n "$layer_data" ]] || fail "cannot find the big layer in the registry's storage"
+python3 - "$layer_data" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1000)
+    b = f.read(1)
+    f.seek(1000)
+    f.write(bytes([b[0] ^ 0xff]))
+PY
+pull "$WORK/d10" "$REG/test/big:1" --platform linux/amd64 "${AUTH[@]}"
+((RC != 0)) || fail "a corrupt blob from the registry was accepted"
+assert_contains "$OUT" "does not match its digest" "a corrupt blob from the registry"
+[[ -z "$(find "$WORK/d10/images/blobs/sha256" -size +20M)" ]] || fail "the corrupt layer was stored"
+log "corrupt blob: $(grep '^error' <<<"$OUT")"
+
+pass "pulls, platform choice, auth, 404, TLS, resume, cancel, 500, silence, refusal, redirect, the CLI, corrupt blobs"
