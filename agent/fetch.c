@@ -397,8 +397,10 @@ static void commit_work(uv_work_t *req)
 
 static void maybe_free(struct brm_fetch *f)
 {
-        if (f->closing && f->timer_closed && f->works == 0 && !f->xfers)
+        if (f->closing && f->timer_closed && f->works == 0 && !f->xfers) {
+                free(f->refs);
                 free(f);
+        }
 }
 
 static void committed(uv_work_t *req, int status)
@@ -623,6 +625,26 @@ static void timer_closed(uv_handle_t *h)
         struct brm_fetch *f = h->data;
         f->timer_closed = true;
         maybe_free(f);
+}
+
+const char *brm_fetch_refs(struct brm_fetch *f)
+{
+        char p[800], *refs;
+        struct stat st;
+
+        if (brm_path(p, sizeof(p), "%s/index.json", f->store.dir) < 0 || stat(p, &st) < 0)
+                return f->refs ? f->refs : "";
+        if (f->refs && st.st_ino == f->refs_ino && st.st_size == f->refs_size &&
+            st.st_mtim.tv_sec == f->refs_mtime.tv_sec && st.st_mtim.tv_nsec == f->refs_mtime.tv_nsec)
+                return f->refs;
+        if (brm_fetchstore_refs(&f->store, &refs) == 0) {
+                free(f->refs);
+                f->refs = refs;
+                f->refs_ino = st.st_ino;
+                f->refs_size = st.st_size;
+                f->refs_mtime = st.st_mtim;
+        }
+        return f->refs ? f->refs : "";
 }
 
 void brm_fetch_close(struct brm_fetch *f)

@@ -65,6 +65,11 @@ bool brm_fetch_progress(const struct brm_fetch *f, const char *ref, uint64_t *re
  * the layout afresh once answered. Accepts NULL. */
 void brm_fetch_blobs(const struct brm_fetch *f, void (*each)(const char *hex, void *arg), void *arg);
 
+/* Every cluster reference the node's layout holds, joined by ',' (""
+ * for none), for the heartbeat: read again only when index.json changed
+ * (a fetch or a collection wrote it). Valid until the next call. */
+const char *brm_fetch_refs(struct brm_fetch *f);
+
 /* The link's session is up (CONN) or gone (NULL): fetches wait without
  * one and go on with the next. */
 void brm_fetch_attach(struct brm_fetch *f, struct brm_conn *conn);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/stat.h>
+
 #include <uv.h>
 
 #include "fetch.h"
@@ -70,6 +72,10 @@ struct brm_fetch {
         uv_timer_t deliver;
         unsigned works;           /* commits in the thread pool */
         bool closing, timer_closed;
+        char *refs;               /* brm_fetch_refs: the cached answer */
+        struct timespec refs_mtime; /* of index.json when it was read */
+        ino_t refs_ino;
+        off_t refs_size;
 };
 
 #endif

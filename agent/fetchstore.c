@@ -274,6 +274,37 @@ int brm_fetchstore_lookup(const struct brm_fetchstore *fs, const char *ref, char
         return r;
 }
 
+int brm_fetchstore_refs(const struct brm_fetchstore *fs, char **ret)
+{
+        json_t *index = load_index(fs, NULL, 0), *e;
+        size_t i, len = 0, cap = 1;
+        char *out;
+
+        if (!index)
+                return -ENOENT;
+        json_array_foreach(json_object_get(index, "manifests"), i, e) {
+                const char *refs = entry_refs(e);
+                if (refs && *refs)
+                        cap += strlen(refs) + 1;
+        }
+        if (!(out = malloc(cap))) {
+                json_decref(index);
+                return -ENOMEM;
+        }
+        out[0] = '\0';
+        json_array_foreach(json_object_get(index, "manifests"), i, e) {
+                const char *refs = entry_refs(e), *hex = entry_hex(e);
+                char p[800];
+                struct stat st;
+                if (!refs || !*refs || !hex || blob_path(fs, hex, p, sizeof(p)) < 0 || stat(p, &st) < 0)
+                        continue;
+                len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", refs);
+        }
+        json_decref(index);
+        *ret = out;
+        return 0;
+}
+
 /* LIST without REF, in a malloc'd string ("" when none is left). */
 static char *list_without(const char *list, const char *ref)
 {

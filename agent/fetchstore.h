@@ -40,6 +40,10 @@ int brm_fetchstore_open(struct brm_fetchstore *fs, const char *images_dir);
  * ("IMAGES/layout:HEX") into buf, or -ENOENT. */
 int brm_fetchstore_lookup(const struct brm_fetchstore *fs, const char *ref, char *buf, size_t size);
 
+/* Every cluster reference the layout holds a manifest for, joined by ','
+ * in a malloc'd string ("" for none); -ENOENT without an index. */
+int brm_fetchstore_refs(const struct brm_fetchstore *fs, char **ret);
+
 /* Whether blobs/sha256/HEX is stored with SIZE bytes. */
 bool brm_fetchstore_has(const struct brm_fetchstore *fs, const char *hex, uint64_t size);
 

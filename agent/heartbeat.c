@@ -1,8 +1,10 @@
 #include "heartbeat.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fetch.h"
 #include "logstream.h"
 #include "workload.h"
 
@@ -17,6 +19,33 @@ void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *
         /* The first sample now, so that the first heartbeat has a
          * cpu_percent (it is a difference of two samples). */
         hb->has_prev = brm_metrics_cpu_sample(root, &hb->prev_cpu) == 0;
+}
+
+/* The images the node holds, so the master can say which nodes have an
+ * image; refs come comma-joined from the fetch module's cache and are
+ * split again only when they changed. */
+static void fill_images(struct brm_heartbeat *hb, Bramble__Heartbeat *msg)
+{
+        const char *refs = brm_fetch_refs(hb->fetch);
+        size_t n = 0, len = strlen(refs);
+        char *buf, *p, *save;
+
+        if (!hb->images_buf || hb->images_len != len || memcmp(hb->images_src, refs, len) != 0) {
+                if (!(buf = malloc(2 * len + 2)))
+                        return;
+                free(hb->images_buf);
+                hb->images_buf = buf;
+                hb->images_src = buf + len + 1;
+                hb->images_len = len;
+                memcpy(hb->images_src, refs, len + 1);
+                memcpy(buf, refs, len + 1);
+                hb->n_images = 0;
+                for (p = strtok_r(buf, ",", &save); p && n < BRM_HEARTBEAT_MAX_IMAGES; p = strtok_r(NULL, ",", &save))
+                        hb->images[n++] = p;
+                hb->n_images = n;
+        }
+        msg->images = hb->images;
+        msg->n_images = hb->n_images;
 }
 
 int brm_heartbeat_build(struct brm_heartbeat *hb)
@@ -101,7 +130,15 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
                 msg->has_log_streams = 1;
                 msg->log_streams = brm_logstream_active(hb->logs);
         }
+        if (hb->fetch)
+                fill_images(hb, msg);
         return 0;
+}
+
+void brm_heartbeat_free(struct brm_heartbeat *hb)
+{
+        free(hb->images_buf);
+        hb->images_buf = NULL;
 }
 
 int brm_heartbeat_hello(struct brm_heartbeat *hb)

@@ -18,6 +18,10 @@ struct brm_node_info {
         Bramble__NodeInfo msg;
 };
 
+#define BRM_HEARTBEAT_MAX_IMAGES 64
+
+struct brm_fetch;
+
 struct brm_heartbeat {
         const char *root;
         const char *disk_path;
@@ -30,6 +34,11 @@ struct brm_heartbeat {
         Bramble__Heartbeat msg;
         Bramble__Throttle throttle;
         struct brm_node_info info; /* storage the Hello's NodeInfo points into */
+        struct brm_fetch *fetch;   /* the images the node holds; NULL: none told */
+        char *images_buf;          /* storage msg.images points into, then images_src */
+        char *images_src;          /* the refs as the fetch module gave them */
+        size_t images_len, n_images;
+        char *images[BRM_HEARTBEAT_MAX_IMAGES];
 };
 
 /* WL and LOGS may be NULL; they are only read while building. */
@@ -41,6 +50,8 @@ int brm_heartbeat_build(struct brm_heartbeat *hb);
 /* Fills hb->info.msg for the Hello; returns 0, or -errno when the node
  * facts could not be read (the message then holds what could). */
 int brm_heartbeat_hello(struct brm_heartbeat *hb);
+/* Frees what building kept (accepts a heartbeat never built). */
+void brm_heartbeat_free(struct brm_heartbeat *hb);
 
 /* Fills info->msg from the node facts under root. */
 int brm_heartbeat_node_info(struct brm_node_info *info, const char *root);

@@ -193,6 +193,7 @@ static void on_signal(uv_signal_t *sig, int signum)
         brm_workload_close(&a->wl);
         /* After the supervisor: its pulls end as the agent stopping, not
          * as failed containers. */
+        a->hb.fetch = NULL;
         brm_fetch_close(a->fetch);
         a->fetch = NULL;
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -330,6 +331,7 @@ int main(int argc, char **argv)
         open_logs(&a);
         open_fetch(&a);
         brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir, &a.wl, a.logs);
+        a.hb.fetch = a.fetch;
         uv_signal_init(a.loop, &a.sigint);
         uv_signal_init(a.loop, &a.sigterm);
         a.sigint.data = a.sigterm.data = &a;
@@ -347,6 +349,7 @@ int main(int argc, char **argv)
                  a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);
         uv_loop_close(a.loop);
+        brm_heartbeat_free(&a.hb);
         brm_identity_free(&a.id);
         return 0;
 }

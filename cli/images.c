@@ -9,6 +9,18 @@
 #include "common.h"
 #include "images.h"
 
+/* "a, b, c" of V into buf; "-" for none. */
+static void join(char *buf, size_t size, char **v, size_t n)
+{
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t j = 0; j < n && len < size; j++)
+                len += (size_t)snprintf(buf + len, size - len, "%s%s", j ? ", " : "", v[j]);
+        if (!buf[0])
+                snprintf(buf, size, "-");
+}
+
 int brm_cli_image_ls(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
@@ -38,20 +50,22 @@ int brm_cli_image_ls(struct brm_cli *c, int argc, char **argv)
                         u = cJSON_AddArrayToObject(o, "containers");
                         for (size_t j = 0; j < im->n_containers; j++)
                                 cJSON_AddItemToArray(u, cJSON_CreateString(im->containers[j]));
+                        u = cJSON_AddArrayToObject(o, "nodes");
+                        for (size_t j = 0; j < im->n_nodes; j++)
+                                cJSON_AddItemToArray(u, cJSON_CreateString(im->nodes[j]));
                 }
                 brm_cli_print_json(arr);
         } else {
-                printf("%-40s %-19s %8s  %-24s %s\n", "REF", "DIGEST", "SIZE", "PLATFORMS", "USED BY");
+                printf("%-40s %-12s %8s  %-24s %-24s %s\n", "REF", "DIGEST", "SIZE", "PLATFORMS", "ON NODES", "USED BY");
                 for (size_t i = 0; i < l->n_images; i++) {
                         const Bramble__ImageInfo *im = l->images[i];
-                        char size[16], users[256] = "";
-                        size_t n = 0;
+                        char size[16], users[256], nodes[256];
                         brm_cli_human_bytes(im->size, size, sizeof(size));
-                        for (size_t j = 0; j < im->n_containers && n < sizeof(users); j++)
-                                n += (size_t)snprintf(users + n, sizeof(users) - n, "%s%s", j ? ", " : "", im->containers[j]);
-                        printf("%-40s %-19.19s %8s  %-24s %s\n", im->ref,
+                        join(users, sizeof(users), im->containers, im->n_containers);
+                        join(nodes, sizeof(nodes), im->nodes, im->n_nodes);
+                        printf("%-40s %-12.12s %8s  %-24s %-24s %s\n", im->ref,
                                im->desc && im->desc->digest && strlen(im->desc->digest) > 7 ? im->desc->digest + 7 : "", size,
-                               im->platforms && im->platforms[0] ? im->platforms : "-", users[0] ? users : "-");
+                               im->platforms && im->platforms[0] ? im->platforms : "-", nodes, users);
                 }
         }
         brm_msg_free(resp);

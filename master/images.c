@@ -13,6 +13,7 @@
 #include "imagestore.h"
 #include "log.h"
 #include "pull.h"
+#include "registry.h"
 #include "server.h"
 #include "session.h"
 
@@ -257,6 +258,57 @@ static void users_free(struct users *u)
         free(u->images);
 }
 
+/* Which nodes hold which images, from their last heartbeats. */
+struct holders {
+        char **node, **image;
+        size_t n, cap;
+        int err;
+};
+
+static void holders_cb(void *arg, struct brm_node *n)
+{
+        struct holders *h = arg;
+        Bramble__Heartbeat *hb;
+
+        if (!n->last_hb || !(hb = bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb)))
+                return;
+        for (size_t i = 0; i < hb->n_images && !h->err; i++) {
+                if (h->n == h->cap) {
+                        size_t cap = h->cap ? h->cap * 2 : 16;
+                        char **a = realloc(h->node, cap * sizeof(*a)), **b = a ? realloc(h->image, cap * sizeof(*b)) : NULL;
+                        if (a)
+                                h->node = a;
+                        if (b)
+                                h->image = b;
+                        if (!a || !b) {
+                                h->err = -ENOMEM;
+                                break;
+                        }
+                        h->cap = cap;
+                }
+                h->node[h->n] = strdup(n->name);
+                h->image[h->n] = strdup(hb->images[i]);
+                if (!h->node[h->n] || !h->image[h->n]) {
+                        free(h->node[h->n]);
+                        free(h->image[h->n]);
+                        h->err = -ENOMEM;
+                        break;
+                }
+                h->n++;
+        }
+        bramble__heartbeat__free_unpacked(hb, NULL);
+}
+
+static void holders_free(struct holders *h)
+{
+        for (size_t i = 0; i < h->n; i++) {
+                free(h->node[i]);
+                free(h->image[i]);
+        }
+        free(h->node);
+        free(h->image);
+}
+
 void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
 {
         const Bramble__ImageRequest *q = env->image_list;
@@ -264,10 +316,11 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
         Bramble__ImageListResponse resp = BRAMBLE__IMAGE_LIST_RESPONSE__INIT;
         struct brm_image_entry *v = NULL;
         struct users u = { 0 };
+        struct holders h = { 0 };
         Bramble__ImageInfo *infos = NULL, **ptrs = NULL;
         Bramble__BlobDesc *descs = NULL;
-        char (*plats)[256] = NULL, **users = NULL, want[BRM_IMAGE_REF_MAX] = "";
-        size_t n = 0, k = 0, nu = 0;
+        char (*plats)[256] = NULL, **users = NULL, **nodes = NULL, want[BRM_IMAGE_REF_MAX] = "";
+        size_t n = 0, k = 0, nu = 0, nn = 0;
         int r;
 
         if (q->ref && q->ref[0])
@@ -277,12 +330,14 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
                 brm_session_error(s, env->id, r, "listing the images failed");
                 goto out;
         }
+        brm_registry_foreach(&s->m->reg, holders_cb, &h);
+        nodes = calloc(h.n + 1, sizeof(*nodes));
         infos = calloc(n + 1, sizeof(*infos));
         ptrs = calloc(n + 1, sizeof(*ptrs));
         descs = calloc(n + 1, sizeof(*descs));
         plats = calloc(n + 1, sizeof(*plats));
         users = calloc(u.n + 1, sizeof(*users));
-        if (!infos || !ptrs || !descs || !plats || !users) {
+        if (!infos || !ptrs || !descs || !plats || !users || !nodes || h.err) {
                 brm_session_error(s, env->id, -ENOMEM, "listing the images failed");
                 goto out;
         }
@@ -309,6 +364,11 @@ void brm_images_list(struct brm_session *s, const Bramble__Envelope *env)
                         if (strcmp(u.images[j], v[i].ref) == 0)
                                 users[nu++] = u.v[j];
                 info->n_containers = (size_t)(users + nu - info->containers);
+                info->nodes = nodes + nn;
+                for (size_t j = 0; j < h.n; j++)
+                        if (strcmp(h.image[j], v[i].ref) == 0)
+                                nodes[nn++] = h.node[j];
+                info->n_nodes = (size_t)(nodes + nn - info->nodes);
                 ptrs[k++] = info;
         }
         if (want[0] && k == 0) {
@@ -328,8 +388,10 @@ out:
         free(descs);
         free(plats);
         free(users);
+        free(nodes);
         free(v);
         users_free(&u);
+        holders_free(&h);
 }
 
 void brm_images_remove(struct brm_session *s, const Bramble__Envelope *env)

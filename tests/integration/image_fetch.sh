@@ -62,6 +62,12 @@ done
 first=$(sent_lines)
 assert_eq 3 "$first" "blob streams the master sent for app (config, layer, manifest)"
 assert_file_contains "$NODE_LAYOUT/index.json" '"org.bramble.ref":"example.com/app:1"' "the node's index.json"
+# The node says in its heartbeats which images it holds; image ls shows it.
+held_by() { # REF NODE
+        [[ "$(cli_ok -o json image ls "$1" | python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)[0]["nodes"]))')" == "$2" ]]
+}
+wait_for 10 held_by example.com/app:1 pi-1 || fail "image ls does not show example.com/app:1 on pi-1: $(cli_ok image ls)"
+log "image ls: $(cli_ok image ls | tail -n +2 | head -n 1)"
 
 # The same image again: no transfer.
 cli_ok run pi-1 app2 --restart never --image example.com/app:1 -- echo second >/dev/null
