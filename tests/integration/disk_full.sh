@@ -12,21 +12,15 @@
 source "$(dirname "$0")/lib.sh"
 
 need_containers
-command -v mount >/dev/null || skip "no mount command"
 FS=$WORK/agents/pi-1
 FS_BYTES=$((16 << 20))
 RESERVE=$((4 << 20))
-mkdir -p "$FS"
-if ! err=$(mount -t tmpfs -o size=16m,mode=0700 brm-disk-full "$FS" 2>&1); then
-        skip "cannot mount a 16 MiB tmpfs as the node's state dir: $err"
-fi
-# Unmounted after the processes and containers are gone, before the work
-# directory is removed.
+small_tmpfs "$FS" 16 "the node's state dir"
+# The records directory is bind-mounted read-only over itself in part 2.
 eval "_orig$(declare -f _brm_remove_containers)"
 _brm_remove_containers() {
         _orig_brm_remove_containers
         mountpoint -q "$FS/containers" && umount "$FS/containers"
-        mountpoint -q "$FS" && umount -l "$FS"
         return 0
 }
 

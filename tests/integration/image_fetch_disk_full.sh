@@ -7,22 +7,12 @@
 source "$(dirname "$0")/lib.sh"
 
 need_containers
-command -v mount >/dev/null || skip "no mount command"
 ROOTFS=$WORK/rootfs
 busybox_rootfs "$ROOTFS"
 HERE=$(cd "$(dirname "$0")" && pwd)
 STORE=$WORK/master/images
 FS=$WORK/agents/pi-1/images
-mkdir -p "$FS"
-if ! err=$(mount -t tmpfs -o size=24m,mode=0700 brm-image-full "$FS" 2>&1); then
-        skip "cannot mount a 24 MiB tmpfs as the node's images directory: $err"
-fi
-eval "_orig$(declare -f _brm_remove_containers)"
-_brm_remove_containers() {
-        _orig_brm_remove_containers
-        mountpoint -q "$FS" && umount -l "$FS"
-        return 0
-}
+small_tmpfs "$FS" 24 "the node's images directory"
 field() { printf '%s' "$1" | json_query "$2"; }
 app=$(python3 "$HERE/oci_image.py" "$STORE" example.com/app:1 --rootfs "$ROOTFS")
 huge=$(python3 "$HERE/oci_image.py" "$STORE" example.com/huge:1 --rootfs "$ROOTFS" --random-mib 40)

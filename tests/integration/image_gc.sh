@@ -12,22 +12,12 @@
 source "$(dirname "$0")/lib.sh"
 
 need_containers
-command -v mount >/dev/null || skip "no mount command"
 ROOTFS=$WORK/rootfs
 busybox_rootfs "$ROOTFS"
 HERE=$(cd "$(dirname "$0")" && pwd)
 STORE=$WORK/master/images
 FS=$WORK/agents/pi-1/images
-mkdir -p "$FS"
-if ! err=$(mount -t tmpfs -o size=64m,mode=0700 brm-image-gc "$FS" 2>&1); then
-        skip "cannot mount a 64 MiB tmpfs as the node's images directory: $err"
-fi
-eval "_orig$(declare -f _brm_remove_containers)"
-_brm_remove_containers() {
-        _orig_brm_remove_containers
-        mountpoint -q "$FS" && umount -l "$FS"
-        return 0
-}
+small_tmpfs "$FS" 64 "the node's images directory"
 field() { printf '%s' "$1" | json_query "$2"; }
 blobs_of() { field "$1" '" ".join(x[7:] for x in [d["manifest"], d["config"]] + d["layers"])'; }
 free_mib() { echo $(($(stat -f -c '%a * %S' "$FS") >> 20)); }

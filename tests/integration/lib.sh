@@ -87,6 +87,7 @@ _brm_cleanup() {
                 { wait "$pid"; } 2>/dev/null || true
         done
         _brm_remove_containers
+        _brm_unmount
         if [[ "${BRM_KEEP:-0}" == 1 ]]; then
                 echo "lib.sh: kept $WORK" >&2
         else
@@ -107,6 +108,29 @@ _brm_remove_containers() {
                         done
                 done
         done
+}
+# File systems a test mounted (small_tmpfs), unmounted after the processes
+# and containers are gone, newest first, before the work directory goes.
+declare -a BRM_MOUNTS=()
+_brm_unmount() {
+        local i
+        for ((i = ${#BRM_MOUNTS[@]} - 1; i >= 0; i--)); do
+                mountpoint -q "${BRM_MOUNTS[i]}" && umount -l "${BRM_MOUNTS[i]}"
+        done
+        return 0
+}
+
+# small_tmpfs DIR MIB WHAT: a tmpfs of MIB MiB at DIR (made if missing),
+# unmounted when the test ends; skips the test, naming WHAT, when it
+# cannot be mounted.
+small_tmpfs() {
+        local err
+        command -v mount >/dev/null || skip "no mount command"
+        mkdir -p "$1"
+        if ! err=$(mount -t tmpfs -o "size=${2}m,mode=0700" "brm-$TEST_NAME" "$1" 2>&1); then
+                skip "cannot mount a $2 MiB tmpfs as $3: $err"
+        fi
+        BRM_MOUNTS+=("$1")
 }
 trap _brm_cleanup EXIT
 trap 'exit 130' INT
