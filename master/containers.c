@@ -222,6 +222,7 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
         uint8_t *stored, *spec;
         char msg[600], image[BRM_IMAGE_REF_MAX], platform[64];
         const char *plat = platform;
+        bool absent;
         char *given;
         size_t len;
         int r;
@@ -266,8 +267,10 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 brm_session_error(s, id, -ENOMEM, "out of memory");
                 return;
         }
-        if (image[0] != '/' && (brm_imagestore_lookup(&m->images, image, &top) == -ENOENT ||
-                                check_cluster_image(m, n, image, msg, sizeof(msg)) == -ENODATA)) {
+        /* Resolved once: a name the store lacks needs no resolving. */
+        absent = image[0] != '/' && brm_imagestore_lookup(&m->images, image, &top) == -ENOENT;
+        r = absent ? 0 : check_cluster_image(m, n, image, msg, sizeof(msg));
+        if (absent || r == -ENODATA) {
                 /* Not in the store, or not for this node's platform although
                  * the image has it: pulled for the node's platform first. */
                 if ((r = node_platform(n, platform, sizeof(platform), msg, sizeof(msg))) < 0 ||
@@ -286,7 +289,7 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
                 }
                 return;
         }
-        if ((r = check_cluster_image(m, n, image, msg, sizeof(msg))) < 0) {
+        if (r < 0) {
                 free(spec);
                 brm_session_error(s, id, r, msg);
                 return;
@@ -302,17 +305,12 @@ void brm_containers_run(struct brm_session *s, const Bramble__Envelope *in)
  * and the reason in msg. */
 static int node_platform(const struct brm_node *n, char *buf, size_t size, char *msg, size_t msg_size)
 {
-        Bramble__NodeInfo *info = n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
-        int r = brm_oci_platform_of(info && info->arch ? info->arch : "", buf, size);
+        int r = brm_registry_platform(n, buf, size);
 
-        if (info)
-                bramble__node_info__free_unpacked(info, NULL);
-        if (r < 0) {
+        if (r < 0)
                 snprintf(msg, msg_size, "node %s has not said which architecture it has; try again when it is Ready",
                          n->name);
-                return -EAGAIN;
-        }
-        return 0;
+        return r;
 }
 
 static int check_cluster_image(struct brm_master *m, const struct brm_node *n, const char *image, char *msg,

@@ -31,6 +31,22 @@ static void drop_upload(struct brm_session *s)
         }
 }
 
+/* The session's upload writer, opened on its first use. */
+static int open_upload(struct brm_session *s)
+{
+        int r;
+
+        if (s->upload)
+                return 0;
+        if (!(s->upload = malloc(sizeof(*s->upload))))
+                return -ENOMEM;
+        if ((r = brm_blobw_open(&s->m->images, NULL, s->upload, NULL)) < 0) {
+                free(s->upload);
+                s->upload = NULL;
+        }
+        return r;
+}
+
 void brm_images_session_closed(struct brm_session *s)
 {
         drop_upload(s);
@@ -43,17 +59,9 @@ void brm_images_blob_upload(struct brm_session *s, const Bramble__Envelope *env)
 
         if (s->upload_error)
                 return; /* told at the commit */
-        if (!s->upload) {
-                if (!(s->upload = malloc(sizeof(*s->upload)))) {
-                        s->upload_error = -ENOMEM;
-                        return;
-                }
-                if ((r = brm_blobw_open(&s->m->images, NULL, s->upload, NULL)) < 0) {
-                        free(s->upload);
-                        s->upload = NULL;
-                        s->upload_error = r;
-                        return;
-                }
+        if ((r = open_upload(s)) < 0) {
+                s->upload_error = r;
+                return;
         }
         if (u->has_data && (r = brm_blobw_write(s->upload, u->data.data, u->data.len, UPLOAD_MAX)) < 0) {
                 drop_upload(s);
@@ -78,16 +86,10 @@ void brm_images_blob_commit(struct brm_session *s, const Bramble__Envelope *env)
                 brm_session_error(s, env->id, r, why);
                 return;
         }
-        if (!s->upload) {
-                /* An empty blob: no BlobUpload came. */
-                r = -ENOMEM;
-                if ((s->upload = malloc(sizeof(*s->upload))) == NULL ||
-                    (r = brm_blobw_open(&s->m->images, NULL, s->upload, NULL)) < 0) {
-                        free(s->upload);
-                        s->upload = NULL;
-                        brm_session_error(s, env->id, r, "cannot open a blob in the image store");
-                        return;
-                }
+        /* An empty blob has had no BlobUpload. */
+        if ((r = open_upload(s)) < 0) {
+                brm_session_error(s, env->id, r, "cannot open a blob in the image store");
+                return;
         }
         size = s->upload->size;
         r = brm_blobw_commit(s->upload, c->digest, c->has_size ? c->size : -1, digest, why, sizeof(why));
@@ -188,16 +190,8 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env)
                 return;
         }
         brm_info(MOD, "image %s stored (%s)", ref, d.digest);
-        /* Answered as 'image ls REF' would be: the name as stored. */
-        {
-                Bramble__Envelope q = BRAMBLE__ENVELOPE__INIT;
-                Bramble__ImageRequest ir = BRAMBLE__IMAGE_REQUEST__INIT;
-                ir.ref = ref;
-                q.id = env->id;
-                q.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_LIST;
-                q.image_list = &ir;
-                brm_images_list(s, &q);
-        }
+        /* The name as stored. */
+        brm_images_reply_one(s, env->id, ref);
 }
 
 /* ---- listing, removing, pruning ---- */
@@ -392,6 +386,18 @@ out:
         free(v);
         users_free(&u);
         holders_free(&h);
+}
+
+void brm_images_reply_one(struct brm_session *s, uint64_t id, const char *ref)
+{
+        Bramble__Envelope q = BRAMBLE__ENVELOPE__INIT;
+        Bramble__ImageRequest ir = BRAMBLE__IMAGE_REQUEST__INIT;
+
+        ir.ref = (char *)ref;
+        q.id = id;
+        q.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_LIST;
+        q.image_list = &ir;
+        brm_images_list(s, &q);
 }
 
 void brm_images_remove(struct brm_session *s, const Bramble__Envelope *env)

@@ -4,6 +4,8 @@
 #ifndef BRM_IMAGES_H
 #define BRM_IMAGES_H
 
+#include <stdint.h>
+
 #include "bramble.pb-c.h"
 
 struct brm_session;
@@ -14,6 +16,9 @@ void brm_images_tag(struct brm_session *s, const Bramble__Envelope *env);
 void brm_images_list(struct brm_session *s, const Bramble__Envelope *env);
 void brm_images_remove(struct brm_session *s, const Bramble__Envelope *env);
 void brm_images_prune(struct brm_session *s, const Bramble__Envelope *env);
+
+/* Answers request ID as 'image ls REF' would: the one image, as stored. */
+void brm_images_reply_one(struct brm_session *s, uint64_t id, const char *ref);
 
 /* The session is going: an upload it left open is thrown away. */
 void brm_images_session_closed(struct brm_session *s);

@@ -36,7 +36,7 @@ int brm_imagestore_blob_path(const struct brm_imagestore *s, const char *digest,
 }
 
 /* Partial files older than a day belong to transfers nobody resumes. */
-static void clean_tmp(const struct brm_imagestore *s, bool all)
+static void clean_tmp(const struct brm_imagestore *s)
 {
         char dir[1100], p[1400];
         struct dirent *e;
@@ -51,7 +51,7 @@ static void clean_tmp(const struct brm_imagestore *s, bool all)
                         continue;
                 if (brm_path(p, sizeof(p), "%s/%s", dir, e->d_name) < 0 || lstat(p, &st) < 0)
                         continue;
-                if (all || st.st_mtime + TMP_MAX_AGE_S < time(NULL))
+                if (st.st_mtime + TMP_MAX_AGE_S < time(NULL))
                         unlink(p);
         }
         closedir(d);
@@ -80,7 +80,7 @@ int brm_imagestore_open(struct brm_imagestore *s, const char *data_dir, char *wh
                 WHY("%s: %s", p, strerror(-r));
                 return r;
         }
-        clean_tmp(s, false);
+        clean_tmp(s);
         return 0;
 }
 

@@ -214,9 +214,9 @@ int brm_imagestore_resolve(const struct brm_imagestore *s, const char *ref, cons
 struct digests {
         char (*v)[65];
         size_t n, cap;
-        uint64_t bytes;
 };
 
+/* A brm_imagestore_manifest_blobs callback: adds DIGEST to the set once. */
 static int add_hex(const char *digest, uint64_t size, void *arg)
 {
         struct digests *set = arg;
@@ -236,16 +236,9 @@ static int add_hex(const char *digest, uint64_t size, void *arg)
                 set->cap = cap;
         }
         memcpy(set->v[set->n++], hex, 65);
-        set->bytes += size;
         return 0;
 }
 
-static int add_blob(const struct brm_imagestore *s, const char *digest, struct digests *set)
-{
-        uint64_t size = 0;
-        brm_imagestore_has(s, digest, &size);
-        return add_hex(digest, size, set);
-}
 
 /* Everything TOP reaches in the store into SET; the platforms into buf. */
 static int reach(const struct brm_imagestore *s, const struct brm_oci_desc *top, struct digests *set, char *buf,
@@ -259,7 +252,7 @@ static int reach(const struct brm_imagestore *s, const struct brm_oci_desc *top,
                 buf[0] = '\0';
         if (!brm_imagestore_has(s, top->digest, NULL))
                 return 0;
-        if ((r = add_blob(s, top->digest, set)) < 0)
+        if ((r = add_hex(top->digest, 0, set)) < 0)
                 return r;
         if (brm_oci_is_index_type(top->media_type)) {
                 if ((r = index_manifests(s, top->digest, &ms, &n)) < 0)
@@ -271,7 +264,7 @@ static int reach(const struct brm_imagestore *s, const struct brm_oci_desc *top,
                 n = 1;
         }
         for (size_t i = 0; i < n; i++) {
-                if ((r = add_blob(s, ms[i], set)) < 0)
+                if ((r = add_hex(ms[i], 0, set)) < 0)
                         break;
                 r = brm_imagestore_manifest_blobs(s, ms[i], add_hex, set, why, sizeof(why));
                 if (r == -ENOMEM)

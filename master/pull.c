@@ -102,18 +102,14 @@ static void on_done(void *arg, int status, const char *why, const char *name, co
 static void node_platform(void *arg, struct brm_node *n)
 {
         char (*plats)[MAX_PLATFORMS][32] = arg, buf[32];
-        Bramble__NodeInfo *info;
         size_t i;
 
-        if (!n->info || !(info = bramble__node_info__unpack(NULL, n->info_len, n->info)))
+        if (brm_registry_platform(n, buf, sizeof(buf)) < 0)
                 return;
-        if (info->arch && brm_oci_platform_of(info->arch, buf, sizeof(buf)) == 0) {
-                for (i = 0; i < MAX_PLATFORMS && (*plats)[i][0] && strcmp((*plats)[i], buf) != 0; i++)
-                        ;
-                if (i < MAX_PLATFORMS && !(*plats)[i][0])
-                        snprintf((*plats)[i], sizeof((*plats)[i]), "%s", buf);
-        }
-        bramble__node_info__free_unpacked(info, NULL);
+        for (i = 0; i < MAX_PLATFORMS && (*plats)[i][0] && strcmp((*plats)[i], buf) != 0; i++)
+                ;
+        if (i < MAX_PLATFORMS && !(*plats)[i][0])
+                snprintf((*plats)[i], sizeof((*plats)[i]), "%s", buf);
 }
 
 static void follow(struct brm_pull *p, uint64_t sid, uint64_t id)
@@ -211,21 +207,11 @@ static void request_done(void *arg, int status, const char *why, const char *nam
 {
         struct request *q = arg;
         struct brm_session *s = brm_session_find(q->m, q->sid);
-        Bramble__Envelope in = BRAMBLE__ENVELOPE__INIT;
-        Bramble__ImageRequest ir = BRAMBLE__IMAGE_REQUEST__INIT;
 
-        if (s) {
-                if (status < 0) {
-                        brm_session_error(s, q->id, status, why);
-                } else {
-                        /* Answered as 'image ls NAME' would be. */
-                        ir.ref = (char *)name;
-                        in.id = q->id;
-                        in.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_LIST;
-                        in.image_list = &ir;
-                        brm_images_list(s, &in);
-                }
-        }
+        if (s && status < 0)
+                brm_session_error(s, q->id, status, why);
+        else if (s)
+                brm_images_reply_one(s, q->id, name);
         free(q);
 }
 

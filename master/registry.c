@@ -206,3 +206,13 @@ out:
         free(seen);
         return r;
 }
+
+int brm_registry_platform(const struct brm_node *n, char *buf, size_t size)
+{
+        Bramble__NodeInfo *info = n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
+        int r = brm_oci_platform_of(info && info->arch ? info->arch : "", buf, size);
+
+        if (info)
+                bramble__node_info__free_unpacked(info, NULL);
+        return r < 0 ? -EAGAIN : 0;
+}

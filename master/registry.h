@@ -44,6 +44,10 @@ int brm_registry_put(struct brm_registry *reg, const struct brm_node_rec *rec, s
 void brm_registry_remove(struct brm_registry *reg, const char *name);
 /* Calls fn for every node (in no particular order). */
 void brm_registry_foreach(struct brm_registry *reg, void (*fn)(void *arg, struct brm_node *n), void *arg);
+/* The node's image platform ("linux/arm64") from the uname machine its
+ * Hello told (NodeInfo.arch), through the table the node uses to ask;
+ * -EAGAIN while it has told none. */
+int brm_registry_platform(const struct brm_node *n, char *buf, size_t size);
 /* Replaces a packed blob (info or last heartbeat). */
 int brm_registry_set_blob(uint8_t **blob, size_t *blob_len, const uint8_t *data, size_t len);
 /* A heartbeat arrived now: the node is seen, and Ready if it was not. */
