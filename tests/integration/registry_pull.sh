@@ -316,15 +316,23 @@ assert_contains "$CLI_ERR" "authentication failed for test/hello (401)" "a wrong
 [[ $(grep -c . <<<"$CLI_ERR") -eq 1 ]] || fail "a wrong password: more than one line: $CLI_ERR"
 cli registry login "$REG" --username tester --password-stdin --ca-file "$WORK/pki/ca.crt" <<<'s3cret'
 [[ $CLI_RC -eq 0 ]] || fail "bramble registry login: $CLI_ERR"
-# Two pulls of one image at once share one transfer.
-"$BRM_BIN/bramble" image pull "$REG/test/multi:1" --platform linux/arm64 >"$WORK/pull2.out" 2>&1 &
+# Two pulls of one image at once share one transfer: the second asks while
+# the first is still fetching 24 MiB through the 4 MiB/s proxy.
+TREG=127.0.0.1:$TPORT
+cli registry login "$TREG" --username tester --password-stdin --ca-file "$WORK/pki/ca.crt" <<<'s3cret'
+[[ $CLI_RC -eq 0 ]] || fail "bramble registry login $TREG: $CLI_ERR"
+"$BRM_BIN/bramble" image pull "$TREG/test/big:1" >"$WORK/pull2.out" 2>&1 &
 p2=$!
+pulling() { grep -q "pulling $TREG/test/big:1" "$MASTER_LOG"; }
+wait_for 10 pulling || fail "the first pull of $TREG/test/big:1 did not start: $(cat "$WORK/pull2.out")"
+cli image pull "$TREG/test/big:1"
+[[ $CLI_RC -eq 0 ]] || fail "the second, concurrent pull of big:1: $CLI_ERR"
+wait "$p2" || fail "the first pull of big:1 failed: $(cat "$WORK/pull2.out")"
+pulls=$(grep -c "pulling $TREG/test/big:1" "$MASTER_LOG" || true)
+assert_eq 1 "$pulls" "registry pulls started for two concurrent 'image pull' of one image"
 cli image pull "$REG/test/multi:1" --platform linux/arm64
 [[ $CLI_RC -eq 0 ]] || fail "bramble image pull multi: $CLI_ERR"
-wait "$p2" || fail "the second, concurrent pull failed: $(cat "$WORK/pull2.out")"
 assert_contains "$CLI_OUT" "pulled $REG/test/multi:1 (sha256:" "image pull's output"
-pulls=$(grep -c "pulling $REG/test/multi:1" "$MASTER_LOG" || true)
-assert_eq 1 "$pulls" "registry pulls started for two concurrent 'image pull' of one image"
 cli -o json image ls "$REG/test/multi:1"
 [[ $CLI_RC -eq 0 ]] || fail "bramble image ls: $CLI_ERR"
 assert_eq "linux/arm64" "$(printf '%s' "$CLI_OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["platforms"])')" \
