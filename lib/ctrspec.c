@@ -1,5 +1,6 @@
 /* The container-spec contract; see ctrspec.h. */
 #include "ctrspec.h"
+#include "svcspec.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -255,6 +256,12 @@ int brm_ctrspec_check(const Bramble__ContainerSpec *sp, char *why, size_t why_si
                 }
                 if (check_str("the seccomp profile", sp->seccomp, BRM_CTRSPEC_MAX_SECCOMP, why, why_size) < 0)
                         return -EINVAL;
+        }
+        if (sp->health && brm_health_check(sp->health, sp->network ? sp->network : "host", why, why_size) < 0)
+                return -EINVAL;
+        if (sp->service && !brm_valid_service_name(sp->service)) {
+                WHY("'%.64s' is not a valid service name", sp->service);
+                return -EINVAL;
         }
         return 0;
 }
