@@ -135,8 +135,8 @@ static int check_key(const char *k, size_t n, const char *what, char *why, size_
 
 static int check_value(const char *v, const char *what, char *why, size_t why_size)
 {
-        if (strlen(v) > BRM_LABEL_VALUE_MAX || !printable(v) || strchr(v, ' ')) {
-                WHY("%s: the value must be at most %d printable characters without spaces", what, BRM_LABEL_VALUE_MAX);
+        if (strlen(v) > BRM_LABEL_VALUE_MAX || !printable(v)) {
+                WHY("%s: the value must be at most %d printable ASCII characters", what, BRM_LABEL_VALUE_MAX);
                 return -EINVAL;
         }
         return 0;

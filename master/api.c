@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "place.h"
 #include "relay.h"
 #include "server.h"
 #include "session.h"
@@ -290,6 +291,7 @@ void brm_api_token_revoke(struct brm_session *s, const Bramble__Envelope *in)
 
 struct node_list {
         Bramble__NodeStatus *st;
+        struct brm_node_view *views;
         Bramble__NodeStatus **items;
         Bramble__NodeInfo **infos;
         Bramble__Heartbeat **hbs;
@@ -322,6 +324,10 @@ static void collect_node(void *arg, struct brm_node *n)
                 l->hbs[i] = bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb);
         st->info = l->infos[i];
         st->last = l->hbs[i];
+        brm_view_fill(&l->views[i], n);
+        st->n_labels = l->views[i].n_labels;
+        st->labels = (char **)l->views[i].labels;
+        st->schedule = n->schedule;
         l->items[i] = st;
 }
 
@@ -339,7 +345,8 @@ void brm_api_node_list(struct brm_session *s, const Bramble__Envelope *in)
         struct node_list l = { .cap = m->reg.count, .m = m };
 
         if (l.cap && (!(l.st = calloc(l.cap, sizeof(*l.st))) || !(l.items = calloc(l.cap, sizeof(*l.items))) ||
-                      !(l.infos = calloc(l.cap, sizeof(*l.infos))) || !(l.hbs = calloc(l.cap, sizeof(*l.hbs))))) {
+                      !(l.infos = calloc(l.cap, sizeof(*l.infos))) || !(l.hbs = calloc(l.cap, sizeof(*l.hbs))) ||
+                      !(l.views = malloc(l.cap * sizeof(*l.views))))) {
                 brm_session_error(s, id, -ENOMEM, "listing nodes failed: out of memory");
                 goto out;
         }
@@ -359,6 +366,7 @@ out:
                         bramble__heartbeat__free_unpacked(l.hbs[i], NULL);
         }
         free(l.st);
+        free(l.views);
         free(l.items);
         free(l.infos);
         free(l.hbs);
@@ -393,5 +401,6 @@ void brm_api_node_remove(struct brm_session *s, const Bramble__Envelope *in)
         }
         brm_registry_remove(&m->reg, req->name);
         brm_info(MOD, "node %s removed", req->name);
+        brm_services_kick(m); /* its replicas go elsewhere */
         brm_session_reply_ok(s, id);
 }

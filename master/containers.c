@@ -367,6 +367,9 @@ bool brm_containers_node_reply(struct brm_session *s, const Bramble__Envelope *e
                         brm_session_error(admin, p->admin_req_id, r, msg);
                 }
         } else {
+                struct brm_node *n = brm_registry_get(&m->reg, p->node);
+                if (n)
+                        n->run_dirty = true;
                 brm_info(MOD, "container %s/%s created", p->node, p->name);
                 brm_containers_push(m, p->node);
                 if (admin)
@@ -442,11 +445,26 @@ static void change(struct brm_session *s, uint64_t id, const Bramble__ContainerR
 
         if (!(n = container_node(s, id, req)))
                 return;
-        if (op == 'r')
-                r = brm_store_container_remove(m->store, n->name, req->name);
-        else if ((r = brm_store_container_get(m->store, n->name, req->name, &spec, &len)) == 0)
-                r = set_stopped(m, n->name, req->name, spec, len, op == 's');
+        /* A service's replica is the scheduler's to change. */
+        if ((r = brm_store_container_get(m->store, n->name, req->name, &spec, &len)) == 0) {
+                Bramble__ContainerSpec *sp = bramble__container_spec__unpack(NULL, len, spec);
+                if (sp && sp->service) {
+                        snprintf(msg, sizeof(msg), "%s is a replica of service %s: use 'bramble service scale', "
+                                 "'service update' or 'service rm'", req->name, sp->service);
+                        bramble__container_spec__free_unpacked(sp, NULL);
+                        free(spec);
+                        brm_session_error(s, id, -EPERM, msg);
+                        return;
+                }
+                if (sp)
+                        bramble__container_spec__free_unpacked(sp, NULL);
+                if (op == 'r')
+                        r = brm_store_container_remove(m->store, n->name, req->name);
+                else
+                        r = set_stopped(m, n->name, req->name, spec, len, op == 's');
+        }
         free(spec);
+        n->run_dirty = true;
         if (r == -ENOENT) {
                 snprintf(msg, sizeof(msg), "no container named '%s' on %s", req->name, n->name);
                 brm_session_error(s, id, -ENOENT, msg);
@@ -535,6 +553,7 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
         }
         bramble__ps_entry__init(e);
         e->node = strdup(node);
+        e->service = sp->service ? strdup(sp->service) : NULL;
         /* Points into the heartbeat, which outlives the reply. */
         e->node_persist_error = hb ? hb->persist_error : NULL;
         {
@@ -572,6 +591,7 @@ static void ps_ctx_free(struct ps_ctx *c)
                 free(st->reason);
                 free(st);
                 free(c->entries[i]->node);
+                free(c->entries[i]->service);
                 free(c->entries[i]->security);
                 free(c->entries[i]);
         }

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "usage: bramble-master --data-dir DIR [--listen HOST:PORT] [--advertise NAME]...\n"
-                "                      [--heartbeat-interval 5s] [--grace 3] [--cert-validity 720h]\n"
+                "                      [--heartbeat-interval 2s] [--grace 4] [--cert-validity 720h]\n"
+                "                      [--reschedule-after 0s] [--memory-reserve 64M]\n"
                 "                      [--max-frame BYTES] [--max-unauthenticated N]\n"
                 "                      [--max-unauthenticated-per-source N] [--snapshot-interval SECONDS]\n"
                 "                      [--snapshot-keep N] [--log-level error|warn|info|debug]\n"
@@ -37,8 +38,12 @@ static void usage(FILE *f)
                 "  --listen HOST:PORT        address to serve nodes and operators on (default 0.0.0.0:7443)\n"
                 "  --advertise NAME          a name or IP nodes and operators use to reach this master; repeatable.\n"
                 "                            The first one goes into admin.json; all go into the server certificate\n"
-                "  --heartbeat-interval DUR  interval agents are told to use (default 5s)\n"
-                "  --grace N                 missed intervals before a node is NotReady (default 3)\n"
+                "  --heartbeat-interval DUR  interval agents are told to use (default 2s)\n"
+                "  --grace N                 missed intervals before a node is NotReady (default 4)\n"
+                "  --reschedule-after DUR    how long a node stays NotReady before its service replicas are\n"
+                "                            placed elsewhere (default 0s: at once)\n"
+                "  --memory-reserve SIZE     of each node's memory, kept out of the replicas' --memory\n"
+                "                            reservations (default 64M)\n"
                 "  --cert-validity DUR       lifetime of node certificates; agents renew at 2/3 (default 720h)\n"
                 "  --max-frame BYTES         largest accepted frame (default 1048576)\n"
                 "  --max-unauthenticated N   connections without a client certificate yet (in their handshake,\n"
@@ -149,6 +154,8 @@ int main(int argc, char **argv)
                 { "snapshot-interval", required_argument, NULL, 'I' },
                 { "snapshot-keep", required_argument, NULL, 'K' },
                 { "restore", required_argument, NULL, 'R' },
+                { "reschedule-after", required_argument, NULL, 'A' },
+                { "memory-reserve", required_argument, NULL, 'M' },
                 { "log-level", required_argument, NULL, 'L' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
@@ -167,8 +174,12 @@ int main(int argc, char **argv)
 
         memset(&m, 0, sizeof(m));
         snprintf(cfg->listen, sizeof(cfg->listen), "0.0.0.0:7443");
-        cfg->heartbeat_interval_ms = 5000;
-        cfg->grace_intervals = 3;
+        /* A node that loses power is NotReady 6-8 s after its last heartbeat
+         * (README, "Services": detection plus a restart within 15 s, and
+         * three heartbeats lost in a row before an alarm). */
+        cfg->heartbeat_interval_ms = 2000;
+        cfg->grace_intervals = 4;
+        cfg->memory_reserve = 64ull << 20;
         cfg->cert_validity_ms = 720ULL * 3600 * 1000;
         cfg->max_frame = BRM_FRAME_MAX_DEFAULT;
         cfg->max_unauth = BRM_ADMIT_MAX_DEFAULT;
@@ -233,6 +244,16 @@ int main(int argc, char **argv)
                         if (brm_parse_u64(optarg, 1, 10000, &v) < 0)
                                 return die_arg("--snapshot-keep", optarg, "a number of snapshots from 1 to 10000");
                         cfg->snapshot_keep = (unsigned)v;
+                        break;
+                case 'A':
+                        if (brm_parse_duration_ms(optarg, &v) < 0 || v > 7 * 86400000ull)
+                                return die_arg("--reschedule-after", optarg, "a duration from 0s to 7 days, e.g. 30s");
+                        cfg->reschedule_after_ms = v;
+                        break;
+                case 'M':
+                        if (brm_parse_size(optarg, &v) < 0 || v > (1ull << 40))
+                                return die_arg("--memory-reserve", optarg, "a size such as 64M or 1G");
+                        cfg->memory_reserve = v;
                         break;
                 case 'R':
                         if (!*optarg)
@@ -338,6 +359,11 @@ int main(int argc, char **argv)
                                 cfg->data_dir, brm_strerror(r));
                 goto out_store;
         }
+        if ((r = brm_services_open(&m)) < 0) {
+                fprintf(stderr, "bramble-master: reading the services from %s/bramble.db failed: %s\n", cfg->data_dir,
+                        brm_strerror(r));
+                goto out_store;
+        }
         brm_parse_hostport(cfg->listen, host, sizeof(host), &port);
         if (cfg->n_advertise)
                 snprintf(addr, sizeof(addr), strchr(cfg->advertise[0], ':') ? "[%s]:%u" : "%s:%u", cfg->advertise[0], port);
@@ -392,6 +418,7 @@ int main(int argc, char **argv)
 out_tls:
         mbedtls_ssl_config_free(&m.tls);
 out_store:
+        brm_services_close(&m);
         brm_containers_free(&m);
         brm_relay_free(&m);
         brm_registry_free(&m.reg);

@@ -1,6 +1,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@ static void node_free(struct brm_node *n)
 {
         free(n->info);
         free(n->last_hb);
+        free(n->labels);
+        free(n->briefs);
         free(n);
 }
 
@@ -111,6 +114,14 @@ int brm_registry_put(struct brm_registry *reg, const struct brm_node_rec *rec, s
                         return -ENOMEM;
                 memcpy(n->name, rec->name, sizeof(n->name));
                 n->last_seen_ms = rec->last_seen_ms;
+                n->run_dirty = true;
+                /* Kept by the store across re-joins: read when the node
+                 * enters the registry, changed through the registry since. */
+                snprintf(n->schedule, sizeof(n->schedule), "%s", rec->schedule);
+                if (rec->labels[0] && (r = brm_registry_set_labels(n, rec->labels)) < 0) {
+                        free(n);
+                        return r;
+                }
                 k = hash(n->name) & (reg->n_buckets - 1);
                 n->hnext = reg->buckets[k];
                 reg->buckets[k] = n;
@@ -155,21 +166,87 @@ void brm_registry_seen(struct brm_node *n)
         n->seen_dirty = true;
         if (!n->ready) {
                 n->ready = true;
+                n->notready_mono = 0;
                 brm_info(MOD, "node %s Ready", n->name);
         }
 }
 
-void brm_registry_check(struct brm_registry *reg, uint64_t grace_ms)
+int brm_registry_set_labels(struct brm_node *n, const char *labels)
+{
+        char *copy = labels && *labels ? strdup(labels) : NULL;
+
+        if (labels && *labels && !copy)
+                return -ENOMEM;
+        free(n->labels);
+        n->labels = copy;
+        return 0;
+}
+
+static uint8_t brief_state(const char *s)
+{
+        static const char *const names[] = { "pending", "running", "exited", "backoff", "failed", "stopped" };
+
+        for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (uint8_t)i;
+        return BRM_BRIEF_PENDING;
+}
+
+static uint8_t brief_health(const char *s)
+{
+        if (!s)
+                return BRM_HEALTH_NONE;
+        if (strcmp(s, "healthy") == 0)
+                return BRM_HEALTH_HEALTHY;
+        if (strcmp(s, "unhealthy") == 0)
+                return BRM_HEALTH_UNHEALTHY;
+        return BRM_HEALTH_STARTING;
+}
+
+bool brm_registry_briefs(struct brm_node *n, const Bramble__Heartbeat *hb)
+{
+        size_t k = hb->n_containers;
+        struct brm_brief *b = k ? calloc(k, sizeof(*b)) : NULL;
+        bool changed;
+
+        if (k && !b)
+                return false; /* the old view stays */
+        for (size_t i = 0; i < k; i++) {
+                const Bramble__ContainerStatus *c = hb->containers[i];
+                snprintf(b[i].name, sizeof(b[i].name), "%s", c->name ? c->name : "");
+                b[i].state = brief_state(c->state);
+                b[i].health = brief_health(c->health);
+        }
+        changed = k != n->n_briefs || (k && memcmp(b, n->briefs, k * sizeof(*b)) != 0);
+        free(n->briefs);
+        n->briefs = b;
+        n->n_briefs = k;
+        return changed;
+}
+
+const struct brm_brief *brm_registry_brief(const struct brm_node *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_briefs; i++)
+                if (strcmp(n->briefs[i].name, name) == 0)
+                        return &n->briefs[i];
+        return NULL;
+}
+
+size_t brm_registry_check(struct brm_registry *reg, uint64_t grace_ms)
 {
         uint64_t now = brm_mono_ms();
+        size_t turned = 0;
 
         for (size_t b = 0; b < reg->n_buckets; b++)
                 for (struct brm_node *n = reg->buckets[b]; n; n = n->hnext)
                         if (n->ready && now - n->last_seen_mono > grace_ms) {
                                 n->ready = false;
+                                n->notready_mono = now;
+                                turned++;
                                 brm_info(MOD, "node %s NotReady: no heartbeat for %llu ms", n->name,
                                          (unsigned long long)(now - n->last_seen_mono));
                         }
+        return turned;
 }
 
 int brm_registry_flush(struct brm_registry *reg, struct brm_store *store)

@@ -123,6 +123,10 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
                 else
                         brm_info(MOD, "%s writes its container records again", n->name);
         }
+        /* The scheduler looks again when a container changes state or
+         * health, or the node comes back. */
+        if (brm_registry_briefs(n, hb) || !n->ready)
+                brm_services_kick(s->m);
         brm_registry_seen(n);
 }
 
@@ -196,6 +200,16 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGIN] = { ADMIN, brm_regcreds_login },
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LIST] = { ADMIN, brm_regcreds_ls },
         [BRAMBLE__ENVELOPE__MSG_REGISTRY_LOGOUT] = { ADMIN, brm_regcreds_logout },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_CREATE] = { ADMIN, brm_svc_create },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_UPDATE] = { ADMIN, brm_svc_update },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_SCALE] = { ADMIN, brm_svc_scale },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_ROLLBACK] = { ADMIN, brm_svc_rollback },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_REMOVE] = { ADMIN, brm_svc_remove },
+        [BRAMBLE__ENVELOPE__MSG_SERVICE_LIST] = { ADMIN, brm_svc_list },
+        [BRAMBLE__ENVELOPE__MSG_APPLY] = { ADMIN, brm_svc_apply },
+        [BRAMBLE__ENVELOPE__MSG_EVENTS] = { ADMIN, brm_svc_events },
+        [BRAMBLE__ENVELOPE__MSG_NODE_LABEL] = { ADMIN, brm_node_label },
+        [BRAMBLE__ENVELOPE__MSG_NODE_SCHEDULE] = { ADMIN, brm_node_schedule },
 };
 
 #undef NONE
@@ -389,6 +403,9 @@ static void on_liveness(uv_timer_t *t)
         if (!stalled)
                 brm_registry_check(&m->reg, m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals);
         brm_containers_expire(m);
+        /* Every tick: NotReady nodes, --reschedule-after and rollout
+         * deadlines are judged by time. */
+        brm_sched_pass(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
                 flush(m);
@@ -459,6 +476,10 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         brm_snapshots_stop(&m->snap);
         brm_pull_cancel_all(m);
+        if (m->svc.kick_open) {
+                uv_close((uv_handle_t *)&m->svc.kick, NULL);
+                m->svc.kick_open = false;
+        }
         for (struct brm_session *s = m->sessions; s; s = s->next)
                 brm_session_close(s, 0);
 }

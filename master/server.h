@@ -15,6 +15,7 @@
 #include "ca.h"
 #include "imagestore.h"
 #include "registry.h"
+#include "services.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -35,6 +36,8 @@ struct brm_master_config {
         unsigned max_unauth_per_source; /* of those, from one address; default 8 */
         uint64_t snapshot_interval_ms;  /* 0: no snapshots; default 1 h */
         unsigned snapshot_keep;         /* default 24 */
+        uint64_t reschedule_after_ms;   /* NotReady this long: its replicas move; default 0 */
+        uint64_t memory_reserve;        /* of each node's memory, never reserved to replicas; default 64 MiB */
 };
 
 struct brm_master {
@@ -63,6 +66,7 @@ struct brm_master {
         struct brm_snapshots snap;     /* periodic snapshots of the state (snapshot.c) */
         struct brm_imagestore images;  /* the cluster's images (imagestore.c) */
         struct brm_pull *pulls;        /* registry pulls running (pull.c) */
+        struct brm_services svc;       /* services and their replicas (services.c, sched.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

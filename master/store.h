@@ -28,6 +28,25 @@ struct brm_node_rec {
         int64_t cert_not_after_ms;
         uint8_t info[1024]; /* packed NodeInfo, as last reported */
         size_t info_len;
+        char labels[2048];  /* the operator's "key=value" labels, one per line */
+        char schedule[16];  /* "", "cordoned", "draining" */
+};
+
+/* A service as stored: its spec, the one before (for a rollback) and
+ * where its last change stands. Replicas are containers whose spec names
+ * the service. */
+struct brm_service_rec {
+        char name[48];
+        const uint8_t *spec; /* packed ServiceSpec */
+        size_t spec_len;
+        const uint8_t *prev; /* packed ServiceSpec; NULL when none */
+        size_t prev_len;
+        uint64_t version;    /* of spec: a new one for every change but a scale */
+        uint64_t prev_version;
+        char update_state[24];
+        char update_reason[256];
+        int64_t created_ms;
+        int64_t updated_ms;
 };
 
 struct brm_store;
@@ -77,6 +96,11 @@ struct brm_store_ops {
                              size_t *ret_len);
         int (*container_list)(struct brm_store *s, const char *node,
                               int (*cb)(void *arg, const char *node, const uint8_t *spec, size_t len), void *arg);
+        int (*node_set_labels)(struct brm_store *s, const char *name, const char *labels);
+        int (*node_set_schedule)(struct brm_store *s, const char *name, const char *schedule);
+        int (*service_put)(struct brm_store *s, const struct brm_service_rec *rec);
+        int (*service_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_service_rec *rec), void *arg);
+        int (*service_remove)(struct brm_store *s, const char *name);
 };
 
 struct brm_store {
@@ -228,6 +252,41 @@ static inline int brm_store_container_list(struct brm_store *s, const char *node
                                            void *arg)
 {
         return s->ops->container_list(s, node, cb, arg);
+}
+
+/* The operator's labels of a node ("key=value" lines, at most 2 KiB).
+ * -ENOENT for an unknown node. */
+static inline int brm_store_node_set_labels(struct brm_store *s, const char *name, const char *labels)
+{
+        return s->ops->node_set_labels(s, name, labels);
+}
+
+/* "", "cordoned" or "draining". -ENOENT for an unknown node. */
+static inline int brm_store_node_set_schedule(struct brm_store *s, const char *name, const char *schedule)
+{
+        return s->ops->node_set_schedule(s, name, schedule);
+}
+
+/* Creates or replaces the service rec->name. */
+static inline int brm_store_service_put(struct brm_store *s, const struct brm_service_rec *rec)
+{
+        return s->ops->service_put(s, rec);
+}
+
+/* Calls cb for every service, by name (the rec's buffers live until cb
+ * returns); a negative return from cb stops the walk and is returned. */
+static inline int brm_store_service_list(struct brm_store *s,
+                                         int (*cb)(void *arg, const struct brm_service_rec *rec), void *arg)
+{
+        return s->ops->service_list(s, cb, arg);
+}
+
+/* Removes the service (not its replicas' containers: the caller removes
+ * them, and the master removes leftovers of unknown services at start).
+ * -ENOENT if absent. */
+static inline int brm_store_service_remove(struct brm_store *s, const char *name)
+{
+        return s->ops->service_remove(s, name);
 }
 
 #endif

@@ -19,7 +19,7 @@
 /* The database and, while it is open or after a crash, its WAL and index. */
 static const char *const sq_files[] = { "bramble.db", "bramble.db-wal", "bramble.db-shm", NULL };
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const migrations[] = {
         /* 1: tokens and nodes */
@@ -35,6 +35,14 @@ static const char *const migrations[] = {
         "CREATE TABLE containers ("
         " node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE, name TEXT NOT NULL,"
         " spec BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(node, name));",
+        /* 3: services (their replicas are containers whose spec names the
+         * service); node labels and scheduling */
+        "CREATE TABLE services ("
+        " name TEXT PRIMARY KEY, spec BLOB NOT NULL, prev BLOB, version INTEGER NOT NULL, prev_version INTEGER NOT NULL,"
+        " update_state TEXT NOT NULL DEFAULT '', update_reason TEXT NOT NULL DEFAULT '',"
+        " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+        "ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE nodes ADD COLUMN schedule TEXT NOT NULL DEFAULT '';",
 };
 
 int brm_sq_err(int rc)
@@ -71,7 +79,7 @@ int brm_sq_fail(int rc)
         return r < 0 ? r : -EIO;
 }
 
-static int exec(struct sq *s, const char *sql)
+int brm_sq_exec(struct sq *s, const char *sql)
 {
         return brm_sq_err(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
@@ -90,14 +98,14 @@ static int migrate(struct sq *s)
                 return -EPROTONOSUPPORT; /* written by a newer master */
         for (int v = version; v < SCHEMA_VERSION; v++) {
                 char pragma[64];
-                if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                if ((r = brm_sq_exec(s, "BEGIN IMMEDIATE")) < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", v + 1);
-                if ((r = exec(s, migrations[v])) < 0 || (r = exec(s, pragma)) < 0) {
-                        exec(s, "ROLLBACK");
+                if ((r = brm_sq_exec(s, migrations[v])) < 0 || (r = brm_sq_exec(s, pragma)) < 0) {
+                        brm_sq_exec(s, "ROLLBACK");
                         return r;
                 }
-                if ((r = exec(s, "COMMIT")) < 0)
+                if ((r = brm_sq_exec(s, "COMMIT")) < 0)
                         return r;
         }
         return 0;
@@ -133,8 +141,8 @@ static int sq_open(const char *dir, struct brm_store **ret)
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, 5000);
-        if ((r = exec(s, "PRAGMA journal_mode=WAL")) < 0 || (r = exec(s, "PRAGMA synchronous=FULL")) < 0 ||
-            (r = exec(s, "PRAGMA foreign_keys=ON")) < 0)
+        if ((r = brm_sq_exec(s, "PRAGMA journal_mode=WAL")) < 0 || (r = brm_sq_exec(s, "PRAGMA synchronous=FULL")) < 0 ||
+            (r = brm_sq_exec(s, "PRAGMA foreign_keys=ON")) < 0)
                 goto fail;
         if ((r = migrate(s)) < 0)
                 goto fail;
@@ -145,14 +153,14 @@ fail:
         return r;
 }
 
-static int prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
+int brm_sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
 {
         int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
 
         return rc == SQLITE_OK ? 0 : brm_sq_fail(rc);
 }
 
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+void brm_sq_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
         const unsigned char *t = sqlite3_column_text(st, col);
         snprintf(dst, size, "%s", t ? (const char *)t : "");
@@ -164,7 +172,7 @@ static int sq_token_add(struct brm_store *base, const struct brm_token_rec *t)
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s,
+        if ((r = brm_sq_prepare(s,
                          "INSERT INTO tokens(id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description)"
                          " VALUES(?,?,?,?,?,0,0,?)",
                          &st)) < 0)
@@ -183,14 +191,14 @@ static int sq_token_add(struct brm_store *base, const struct brm_token_rec *t)
 static void row_token(sqlite3_stmt *st, struct brm_token_rec *t)
 {
         memset(t, 0, sizeof(*t));
-        copy_text(t->id, sizeof(t->id), st, 0);
-        copy_text(t->secret_hash, sizeof(t->secret_hash), st, 1);
+        brm_sq_text(t->id, sizeof(t->id), st, 0);
+        brm_sq_text(t->secret_hash, sizeof(t->secret_hash), st, 1);
         t->created_ms = sqlite3_column_int64(st, 2);
         t->expires_ms = sqlite3_column_int64(st, 3);
         t->uses_max = (uint32_t)sqlite3_column_int64(st, 4);
         t->uses = (uint32_t)sqlite3_column_int64(st, 5);
         t->revoked = sqlite3_column_int(st, 6) != 0;
-        copy_text(t->description, sizeof(t->description), st, 7);
+        brm_sq_text(t->description, sizeof(t->description), st, 7);
 }
 
 static int sq_token_list(struct brm_store *base, int (*cb)(void *, const struct brm_token_rec *), void *arg)
@@ -199,7 +207,7 @@ static int sq_token_list(struct brm_store *base, int (*cb)(void *, const struct 
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s,
+        if ((r = brm_sq_prepare(s,
                          "SELECT id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description"
                          " FROM tokens ORDER BY created_ms",
                          &st)) < 0)
@@ -222,7 +230,7 @@ static int sq_token_revoke(struct brm_store *base, const char *id)
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         r = brm_sq_err(sqlite3_step(st));
@@ -238,8 +246,8 @@ static void row_node(sqlite3_stmt *st, struct brm_node_rec *n)
         int len;
 
         memset(n, 0, sizeof(*n));
-        copy_text(n->name, sizeof(n->name), st, 0);
-        copy_text(n->pubkey_hash, sizeof(n->pubkey_hash), st, 1);
+        brm_sq_text(n->name, sizeof(n->name), st, 0);
+        brm_sq_text(n->pubkey_hash, sizeof(n->pubkey_hash), st, 1);
         n->created_ms = sqlite3_column_int64(st, 2);
         n->last_seen_ms = sqlite3_column_int64(st, 3);
         n->cert_not_after_ms = sqlite3_column_int64(st, 4);
@@ -249,16 +257,18 @@ static void row_node(sqlite3_stmt *st, struct brm_node_rec *n)
                 memcpy(n->info, blob, (size_t)len);
                 n->info_len = (size_t)len;
         }
+        brm_sq_text(n->labels, sizeof(n->labels), st, 6);
+        brm_sq_text(n->schedule, sizeof(n->schedule), st, 7);
 }
 
-#define NODE_COLS "name,pubkey_hash,created_ms,last_seen_ms,cert_not_after_ms,info"
+#define NODE_COLS "name,pubkey_hash,created_ms,last_seen_ms,cert_not_after_ms,info,labels,schedule"
 
 static int node_get(struct sq *s, const char *name, struct brm_node_rec *ret)
 {
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s, "SELECT " NODE_COLS " FROM nodes WHERE name=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "SELECT " NODE_COLS " FROM nodes WHERE name=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
@@ -282,7 +292,7 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s,
+        if ((r = brm_sq_prepare(s,
                          "SELECT id,secret_hash,created_ms,expires_ms,uses_max,uses,revoked,description"
                          " FROM tokens WHERE id=?",
                          &st)) < 0)
@@ -307,14 +317,14 @@ static int join_txn(struct sq *s, const char *token_id, const char *secret_hash,
                 return BRM_JOIN_NAME_TAKEN;
         if (r < 0 && r != -ENOENT)
                 return r;
-        if ((r = prepare(s, "UPDATE tokens SET uses=uses+1 WHERE id=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "UPDATE tokens SET uses=uses+1 WHERE id=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, token_id, -1, SQLITE_STATIC);
         r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r < 0)
                 return r;
-        if ((r = prepare(s,
+        if ((r = brm_sq_prepare(s,
                          "INSERT INTO nodes(name,pubkey_hash,created_ms,last_seen_ms,cert_not_after_ms,joined_with)"
                          " VALUES(?1,?2,?3,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
                          " cert_not_after_ms=excluded.cert_not_after_ms, joined_with=excluded.joined_with",
@@ -336,18 +346,18 @@ static int sq_join(struct brm_store *base, const char *token_id, const char *sec
         struct sq *s = (struct sq *)base;
         int r;
 
-        if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+        if ((r = brm_sq_exec(s, "BEGIN IMMEDIATE")) < 0)
                 return r;
         r = join_txn(s, token_id, secret_hash, now_ms, node);
         if (r == 0) {
-                int c = exec(s, "COMMIT");
+                int c = brm_sq_exec(s, "COMMIT");
                 if (c < 0) {
-                        exec(s, "ROLLBACK");
+                        brm_sq_exec(s, "ROLLBACK");
                         return c;
                 }
                 return r;
         }
-        exec(s, "ROLLBACK");
+        brm_sq_exec(s, "ROLLBACK");
         return r;
 }
 
@@ -357,7 +367,7 @@ static int sq_node_list(struct brm_store *base, int (*cb)(void *, const struct b
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s, "SELECT " NODE_COLS " FROM nodes ORDER BY name", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "SELECT " NODE_COLS " FROM nodes ORDER BY name", &st)) < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct brm_node_rec n;
@@ -376,7 +386,7 @@ static int update_one(struct sq *s, const char *sql, const char *name, const voi
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s, sql, &st)) < 0)
+        if ((r = brm_sq_prepare(s, sql, &st)) < 0)
                 return r;
         if (blob)
                 sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
@@ -396,7 +406,7 @@ static int sq_node_remove(struct brm_store *base, const char *name)
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s, "DELETE FROM nodes WHERE name=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "DELETE FROM nodes WHERE name=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         r = brm_sq_err(sqlite3_step(st));
@@ -425,10 +435,10 @@ static int sq_node_touch(struct brm_store *base, const char *const *names, const
 
         if (n == 0)
                 return 0;
-        if ((r = exec(s, "BEGIN")) < 0)
+        if ((r = brm_sq_exec(s, "BEGIN")) < 0)
                 return r;
-        if ((r = prepare(s, "UPDATE nodes SET last_seen_ms=?1 WHERE name=?2", &st)) < 0) {
-                exec(s, "ROLLBACK");
+        if ((r = brm_sq_prepare(s, "UPDATE nodes SET last_seen_ms=?1 WHERE name=?2", &st)) < 0) {
+                brm_sq_exec(s, "ROLLBACK");
                 return r;
         }
         for (size_t i = 0; i < n && r == 0; i++) {
@@ -439,10 +449,10 @@ static int sq_node_touch(struct brm_store *base, const char *const *names, const
         }
         sqlite3_finalize(st);
         if (r < 0) {
-                exec(s, "ROLLBACK");
+                brm_sq_exec(s, "ROLLBACK");
                 return r;
         }
-        return exec(s, "COMMIT");
+        return brm_sq_exec(s, "COMMIT");
 }
 
 static int sq_container_add(struct brm_store *base, const char *node, const char *name, const uint8_t *spec, size_t len)
@@ -451,7 +461,7 @@ static int sq_container_add(struct brm_store *base, const char *node, const char
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s, "INSERT INTO containers(node,name,spec,created_ms) VALUES(?,?,?,?)", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "INSERT INTO containers(node,name,spec,created_ms) VALUES(?,?,?,?)", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -474,7 +484,7 @@ static int sq_container_update(struct brm_store *base, const char *node, const c
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s, "UPDATE containers SET spec=? WHERE node=? AND name=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "UPDATE containers SET spec=? WHERE node=? AND name=?", &st)) < 0)
                 return r;
         sqlite3_bind_blob(st, 1, spec, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
@@ -492,7 +502,7 @@ static int sq_container_remove(struct brm_store *base, const char *node, const c
         sqlite3_stmt *st;
         int r;
 
-        if ((r = prepare(s, "DELETE FROM containers WHERE node=? AND name=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "DELETE FROM containers WHERE node=? AND name=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -510,7 +520,7 @@ static int sq_container_get(struct brm_store *base, const char *node, const char
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s, "SELECT spec FROM containers WHERE node=? AND name=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, "SELECT spec FROM containers WHERE node=? AND name=?", &st)) < 0)
                 return r;
         sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -542,7 +552,7 @@ static int sq_container_list(struct brm_store *base, const char *node,
         sqlite3_stmt *st;
         int r, rc;
 
-        if ((r = prepare(s,
+        if ((r = brm_sq_prepare(s,
                          node ? "SELECT node,spec FROM containers WHERE node=? ORDER BY name"
                               : "SELECT node,spec FROM containers ORDER BY node,name",
                          &st)) < 0)
@@ -584,4 +594,9 @@ const struct brm_store_ops brm_store_sqlite = {
         .container_remove = sq_container_remove,
         .container_get = sq_container_get,
         .container_list = sq_container_list,
+        .node_set_labels = brm_sq_node_set_labels,
+        .node_set_schedule = brm_sq_node_set_schedule,
+        .service_put = brm_sq_service_put,
+        .service_list = brm_sq_service_list,
+        .service_remove = brm_sq_service_remove,
 };

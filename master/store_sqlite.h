@@ -20,6 +20,19 @@ struct sq {
 int brm_sq_err(int rc);
 int brm_sq_fail(int rc);
 
+/* sqlite3_prepare_v2 and sqlite3_exec as 0 or -errno; a text column
+ * copied (NULL as ""). */
+int brm_sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **st);
+int brm_sq_exec(struct sq *s, const char *sql);
+void brm_sq_text(char *dst, size_t size, sqlite3_stmt *st, int col);
+
+/* The node-scheduling and service ops (store_sqlite_svc.c). */
+int brm_sq_node_set_labels(struct brm_store *base, const char *name, const char *labels);
+int brm_sq_node_set_schedule(struct brm_store *base, const char *name, const char *schedule);
+int brm_sq_service_put(struct brm_store *base, const struct brm_service_rec *rec);
+int brm_sq_service_list(struct brm_store *base, int (*cb)(void *arg, const struct brm_service_rec *rec), void *arg);
+int brm_sq_service_remove(struct brm_store *base, const char *name);
+
 /* The verify and snapshot ops (store.h). */
 int brm_sq_verify(const char *dir, char *detail, size_t size);
 int brm_sq_snapshot(struct brm_store *base, const char *dir);

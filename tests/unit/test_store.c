@@ -188,6 +188,90 @@ static void survived(struct brm_store *s)
         CHECK_INT(count, ==, 2);
 }
 
+/* Labels and scheduling: stored per node, kept by a reopen. */
+static void node_scheduling(struct brm_store *s)
+{
+        char big[3000];
+
+        CHECK_INT(brm_store_node_set_labels(s, "pi-1", "zone=a\nrack=3\n"), ==, 0);
+        CHECK_INT(brm_store_node_set_schedule(s, "pi-1", "cordoned"), ==, 0);
+        CHECK_INT(brm_store_node_set_labels(s, "ghost", "a=b\n"), ==, -ENOENT);
+        CHECK_INT(brm_store_node_set_schedule(s, "ghost", "draining"), ==, -ENOENT);
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        CHECK_INT(brm_store_node_set_labels(s, "pi-1", big), ==, -E2BIG);
+}
+
+static int collect_services(void *arg, const struct brm_service_rec *rec)
+{
+        struct brm_service_rec *out = arg;
+        size_t i = 0;
+
+        while (out[i].name[0])
+                i++;
+        CHECK_INT(i, <, 3);
+        out[i] = *rec;
+        /* The buffers live only for the call: keep their first byte. */
+        out[i].spec_len = rec->spec_len ? rec->spec[0] : 0;
+        out[i].prev_len = rec->prev ? rec->prev[0] : 0;
+        out[i].spec = out[i].prev = NULL;
+        return 0;
+}
+
+/* Services: created, replaced whole (with the previous spec and its
+ * version), listed by name, removed; all kept by a reopen. */
+static void services(struct brm_store *s)
+{
+        struct brm_service_rec web = { .name = "web", .spec = (const uint8_t *)"S1", .spec_len = 2, .version = 1,
+                                       .created_ms = 10, .updated_ms = 10 };
+        struct brm_service_rec db = { .name = "db", .spec = (const uint8_t *)"D", .spec_len = 1, .version = 1 };
+
+        CHECK_INT(brm_store_service_put(s, &web), ==, 0);
+        CHECK_INT(brm_store_service_put(s, &db), ==, 0);
+        web.prev = web.spec;
+        web.prev_len = 2;
+        web.spec = (const uint8_t *)"T2";
+        web.version = 2;
+        web.prev_version = 1;
+        web.updated_ms = 20;
+        snprintf(web.update_state, sizeof(web.update_state), "updating");
+        snprintf(web.update_reason, sizeof(web.update_reason), "because");
+        CHECK_INT(brm_store_service_put(s, &web), ==, 0);
+        CHECK_INT(brm_store_service_remove(s, "nope"), ==, -ENOENT);
+}
+
+static void services_survived(struct brm_store *s)
+{
+        struct brm_service_rec got[4];
+        struct brm_node_rec n;
+
+        memset(got, 0, sizeof(got));
+        CHECK_INT(brm_store_service_list(s, collect_services, got), ==, 0);
+        CHECK_STR(got[0].name, "db");
+        CHECK_STR(got[1].name, "web");
+        CHECK_INT(got[2].name[0], ==, 0);
+        CHECK_U64(got[1].spec_len, ==, 'T');
+        CHECK_U64(got[1].prev_len, ==, 'S');
+        CHECK_U64(got[0].prev_len, ==, 0);
+        CHECK_U64(got[1].version, ==, 2);
+        CHECK_U64(got[1].prev_version, ==, 1);
+        CHECK_STR(got[1].update_state, "updating");
+        CHECK_STR(got[1].update_reason, "because");
+        CHECK_INT(got[1].created_ms, ==, 10);
+        CHECK_INT(got[1].updated_ms, ==, 20);
+        CHECK_INT(brm_store_service_remove(s, "db"), ==, 0);
+        memset(got, 0, sizeof(got));
+        CHECK_INT(brm_store_service_list(s, collect_services, got), ==, 0);
+        CHECK_STR(got[0].name, "web");
+        CHECK_INT(got[1].name[0], ==, 0);
+        CHECK_INT(brm_store_node_get(s, "pi-1", &n), ==, 0);
+        CHECK_STR(n.labels, "zone=a\nrack=3\n");
+        CHECK_STR(n.schedule, "cordoned");
+        CHECK_INT(brm_store_node_get(s, "pi-2", &n), ==, 0);
+        CHECK_STR(n.labels, "");
+        CHECK_STR(n.schedule, "");
+}
+
 /* Unique per node, only on known nodes, gone with their node. */
 static void containers(struct brm_store *s)
 {
@@ -288,10 +372,13 @@ static void run(const struct backend *b)
         tokens(s);
         joins(s);
         node_updates(s);
+        node_scheduling(s);
+        services(s);
         brm_store_close(s);
 
         CHECK_INT(brm_store_open(b->ops, dir, &s), ==, 0);
         survived(s);
+        services_survived(s);
         containers(s);
         brm_store_close(s);
         snapshots(b, dir);
@@ -307,8 +394,56 @@ static void run(const struct backend *b)
         printf("store[%s]: ok\n", b->ops->name);
 }
 
+/* A database of schema 2 (before services) is migrated in place: its nodes
+ * and containers stay, and the new columns and table start empty. */
+static void sqlite_migrates_v2(void)
+{
+        char dir[] = "/tmp/brm-store-XXXXXX", path[128], cmd[64];
+        struct brm_store *s = NULL;
+        struct brm_node_rec n;
+        struct brm_service_rec got[4];
+        uint8_t *spec;
+        size_t len;
+        sqlite3 *db;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/bramble.db", dir);
+        CHECK_INT(sqlite3_open(path, &db), ==, SQLITE_OK);
+        CHECK_INT(sqlite3_exec(db,
+                               "CREATE TABLE tokens (id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+                               " expires_ms INTEGER NOT NULL, uses_max INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0,"
+                               " revoked INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL DEFAULT '');"
+                               "CREATE TABLE nodes (name TEXT PRIMARY KEY, pubkey_hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+                               " last_seen_ms INTEGER NOT NULL DEFAULT 0, cert_not_after_ms INTEGER NOT NULL DEFAULT 0,"
+                               " info BLOB, joined_with TEXT);"
+                               "CREATE TABLE containers (node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+                               " name TEXT NOT NULL, spec BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY(node, name));"
+                               "INSERT INTO nodes(name,pubkey_hash,created_ms) VALUES('pi-old','h',1);"
+                               "INSERT INTO containers VALUES('pi-old','web',X'41',2);"
+                               "PRAGMA user_version=2;",
+                               NULL, NULL, NULL),
+                  ==, SQLITE_OK);
+        sqlite3_close(db);
+        CHECK_INT(brm_store_open(&brm_store_sqlite, dir, &s), ==, 0);
+        CHECK_INT(brm_store_node_get(s, "pi-old", &n), ==, 0);
+        CHECK_STR(n.labels, "");
+        CHECK_STR(n.schedule, "");
+        CHECK_INT(brm_store_container_get(s, "pi-old", "web", &spec, &len), ==, 0);
+        CHECK_U64(len, ==, 1);
+        free(spec);
+        memset(got, 0, sizeof(got));
+        CHECK_INT(brm_store_service_list(s, collect_services, got), ==, 0);
+        CHECK_INT(got[0].name[0], ==, 0);
+        CHECK_INT(brm_store_node_set_labels(s, "pi-old", "a=b\n"), ==, 0);
+        brm_store_close(s);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        CHECK_INT(system(cmd), ==, 0);
+        printf("store[sqlite]: schema 2 migrated\n");
+}
+
 int main(void)
 {
+        sqlite_migrates_v2();
         for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
                 run(&backends[i]);
         return 0;
