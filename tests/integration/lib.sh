@@ -88,6 +88,7 @@ _brm_cleanup() {
         done
         _brm_remove_containers
         _brm_unmount
+        _brm_rmcgroups
         if [[ "${BRM_KEEP:-0}" == 1 ]]; then
                 echo "lib.sh: kept $WORK" >&2
         else
@@ -108,6 +109,18 @@ _brm_remove_containers() {
                         done
                 done
         done
+}
+# Memory cgroups made for agents (BRM_OWN_CGROUP), removed once empty.
+declare -a BRM_CGROUPS=()
+declare -A AGENT_MASTER=()
+_brm_rmcgroups() {
+        local cg d
+        for cg in "${BRM_CGROUPS[@]}"; do
+                [[ -d "$cg" ]] || continue
+                find "$cg" -mindepth 1 -depth -type d 2>/dev/null | while read -r d; do rmdir "$d" 2>/dev/null || true; done
+                rmdir "$cg" 2>/dev/null || true
+        done
+        return 0
 }
 # File systems a test mounted (small_tmpfs), unmounted after the processes
 # and containers are gone, newest first, before the work directory goes.
@@ -394,8 +407,22 @@ start_agent() {
                 prev=$a
         done
         local logf=$LOGS/agent-$name-$seq.log
-        "$BRM_BIN/bramble-agent" --master "$MASTER_ADDR" --name "$name" --state-dir "$WORK/agents/$name" \
-                --heartbeat-interval 1s "$@" >"$logf" 2>&1 &
+        local -a wrap=()
+        # Agents sharing one host share its cgroups: a container named alike
+        # on two of them (a replica moved while its old node runs on) needs
+        # each agent in a memory cgroup of its own (cgroup v1 here).
+        if [[ "${BRM_OWN_CGROUP:-0}" == 1 ]]; then
+                local mem cg
+                mem=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+                if [[ -n "$mem" && -d /sys/fs/cgroup/memory ]]; then
+                        cg=/sys/fs/cgroup/memory${mem%/}/brm-test-$$-$name
+                        mkdir -p "$cg"
+                        BRM_CGROUPS+=("$cg")
+                        wrap=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg")
+                fi
+        fi
+        "${wrap[@]}" "$BRM_BIN/bramble-agent" --master "${AGENT_MASTER[$name]:-$MASTER_ADDR}" --name "$name" \
+                --state-dir "$WORK/agents/$name" --heartbeat-interval 1s "$@" >"$logf" 2>&1 &
         LAST_PID=$!
         track "$LAST_PID" "bramble-agent $name #$seq"
         AGENT_PID[$name]=$LAST_PID
