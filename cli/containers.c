@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "containers.h"
+#include "ctrflags.h"
 #include "ctrspec.h"
 #include "fileio.h"
 #include "frame.h"
@@ -34,24 +35,12 @@ static void run_progress(void *arg, const Bramble__ImagePullProgress *p)
 int brm_cli_run(struct brm_cli *c, int argc, char **argv)
 {
         bool pulled = false;
-        static const struct option opts[] = {
-                { "image", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
-                { "memory-high", required_argument, NULL, 'H' }, { "cpus", required_argument, NULL, 'c' },
-                { "pids", required_argument, NULL, 'p' },    { "restart", required_argument, NULL, 'r' },
-                { "env", required_argument, NULL, 'e' },     { "workdir", required_argument, NULL, 'w' },
-                { "network", required_argument, NULL, 'n' }, { "cap-add", required_argument, NULL, 'A' },
-                { "cap-drop", required_argument, NULL, 'D' }, { "security-opt", required_argument, NULL, 'S' },
-                { 0 },
-        };
+        static const struct option opts[] = { BRM_CTRFLAGS_OPTIONS, { 0 } };
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__RunRequest run = BRAMBLE__RUN_REQUEST__INIT;
-        Bramble__ContainerSpec spec = BRAMBLE__CONTAINER_SPEC__INIT;
-        char *env[BRM_CTRSPEC_MAX_ENV + 1], why[256];
-        char *cap_add[BRM_CTRSPEC_NCAPS], *cap_drop[BRM_CTRSPEC_NCAPS];
-        uint8_t *profile = NULL;
-        size_t profile_len;
-        uint64_t v;
-        uint32_t millis;
+        struct brm_ctrflags f;
+        Bramble__ContainerSpec *spec = &f.spec;
+        char why[256];
         int o, rc = 0;
 
         /* bramble run NODE NAME [options] [-- CMD ARGS...]: NODE and NAME
@@ -62,124 +51,43 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         const char *node = argv[1], *name = argv[2];
         int oargc = argc - 2;
         char **oargv = argv + 2;
+        brm_ctrflags_init(&f);
         optind = 1;
         while ((o = getopt_long(oargc, oargv, "+", opts, NULL)) != -1) {
-                switch (o) {
-                case 'i':
-                        spec.image = optarg;
-                        break;
-                case 'm':
-                case 'H':
-                        if (brm_parse_size(optarg, &v) < 0 || v < 4096)
-                                return brm_cli_usage_error(o == 'm' ? "invalid --memory '%s': expected a size like 64M, 512K or 1G (at least 4K)"
-                                                                    : "invalid --memory-high '%s': expected a size like 48M (at least 4K)",
-                                                           optarg);
-                        if (o == 'm') {
-                                spec.has_memory_max = 1;
-                                spec.memory_max = v;
-                        } else {
-                                spec.has_memory_high = 1;
-                                spec.memory_high = v;
-                        }
-                        break;
-                case 'c':
-                        if (brm_parse_cpus(optarg, &millis) < 0)
-                                return brm_cli_usage_error("invalid --cpus '%s': expected a number of cores greater than 0, e.g. 0.5", optarg);
-                        spec.has_cpu_millis = 1;
-                        spec.cpu_millis = millis;
-                        break;
-                case 'p':
-                        if (brm_parse_u64(optarg, 1, 4194304, &v) < 0)
-                                return brm_cli_usage_error("invalid --pids '%s': expected a whole number from 1 to 4194304", optarg);
-                        spec.has_pids_max = 1;
-                        spec.pids_max = (uint32_t)v;
-                        break;
-                case 'r':
-                        if (strcmp(optarg, "always") && strcmp(optarg, "on-failure") && strcmp(optarg, "never"))
-                                return brm_cli_usage_error("invalid --restart '%s': expected always, on-failure or never", optarg);
-                        spec.restart = optarg;
-                        break;
-                case 'e':
-                        if (!strchr(optarg, '=') || optarg[0] == '=')
-                                return brm_cli_usage_error("invalid --env '%s': expected KEY=VALUE", optarg);
-                        if (spec.n_env > BRM_CTRSPEC_MAX_ENV)
-                                return brm_cli_usage_error("at most %d --env values", BRM_CTRSPEC_MAX_ENV);
-                        env[spec.n_env++] = optarg;
-                        break;
-                case 'w':
-                        if (optarg[0] != '/')
-                                return brm_cli_usage_error("invalid --workdir '%s': expected an absolute path", optarg);
-                        spec.workdir = optarg;
-                        break;
-                case 'n':
-                        if (strcmp(optarg, "host") && strcmp(optarg, "none"))
-                                return brm_cli_usage_error("invalid --network '%s': expected host or none", optarg);
-                        spec.network = optarg;
-                        break;
-                case 'A':
-                case 'D':
-                        if (!brm_ctrspec_cap_bits(optarg))
-                                return brm_cli_usage_error("invalid --cap-%s '%s': expected a capability such as NET_ADMIN "
-                                                           "or SYS_PTRACE, or ALL",
-                                                           o == 'A' ? "add" : "drop", optarg);
-                        if ((o == 'A' ? spec.n_cap_add : spec.n_cap_drop) >= BRM_CTRSPEC_NCAPS)
-                                return brm_cli_usage_error("too many --cap-%s values", o == 'A' ? "add" : "drop");
-                        if (o == 'A')
-                                cap_add[spec.n_cap_add++] = optarg;
-                        else
-                                cap_drop[spec.n_cap_drop++] = optarg;
-                        break;
-                case 'S':
-                        if (strncmp(optarg, "seccomp=", 8) != 0 || !optarg[8]) {
-                                free(profile);
-                                return brm_cli_usage_error("invalid --security-opt '%s': expected seccomp=unconfined or "
-                                                           "seccomp=FILE (a profile in Docker's format)",
-                                                           optarg);
-                        }
-                        free(profile);
-                        profile = NULL;
-                        if (strcmp(optarg + 8, "unconfined") == 0) {
-                                spec.seccomp = "unconfined";
-                                break;
-                        }
-                        if ((rc = brm_file_read(optarg + 8, BRM_CTRSPEC_MAX_SECCOMP, &profile, &profile_len)) < 0)
-                                return brm_cli_usage_error("cannot read the seccomp profile %s: %s", optarg + 8,
-                                                           rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
-                        rc = 0;
-                        spec.seccomp = (char *)profile;
-                        break;
-                default:
-                        free(profile);
+                if ((rc = brm_ctrflags_take(&f, o, optarg)) != 1) {
+                        brm_ctrflags_free(&f);
                         return EXIT_USAGE;
                 }
         }
+        rc = 0;
         int rest = optind;
         bool dashdash = optind > 1 && strcmp(oargv[optind - 1], "--") == 0;
-        if (rest < oargc && !dashdash) {
-                free(profile);
-                return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
+        if (rest < oargc && !dashdash)
+                rc = brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
+        else if (!brm_valid_node_name(node))
+                rc = brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
+        else if (f.no_health)
+                rc = brm_cli_usage_error("--no-health is for 'bramble service update'");
+        else
+                rc = brm_ctrflags_finish(&f);
+        if (rc) {
+                brm_ctrflags_free(&f);
+                return rc;
         }
-        if (!brm_valid_node_name(node)) {
-                free(profile);
-                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
-        }
-        spec.name = (char *)name;
-        spec.env = env;
-        spec.cap_add = cap_add;
-        spec.cap_drop = cap_drop;
-        spec.n_args = (size_t)(oargc - rest);
-        spec.args = oargv + rest;
-        if (brm_ctrspec_check(&spec, why, sizeof(why)) < 0) {
-                free(profile);
+        spec->name = (char *)name;
+        spec->n_args = (size_t)(oargc - rest);
+        spec->args = oargv + rest;
+        if (brm_ctrspec_check(spec, why, sizeof(why)) < 0) {
+                brm_ctrflags_free(&f);
                 return brm_cli_usage_error("%s", why);
         }
         run.node = (char *)node;
-        run.spec = &spec;
+        run.spec = spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
         req.run = &run;
         /* An image the master does not have is pulled first: progress
          * comes while it runs, and a stalled registry fails within 30 s. */
-        if (spec.image && spec.image[0] != '/') {
+        if (spec->image && spec->image[0] != '/') {
                 c->client.on_progress = run_progress;
                 c->client.progress_arg = &pulled;
                 if (brm_cli_connect(c) == 0 && c->timeout_ms < 60000)
@@ -188,7 +96,7 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc);
         if (pulled && isatty(STDERR_FILENO))
                 fputc('\n', stderr);
-        free(profile);
+        brm_ctrflags_free(&f);
         if (!resp)
                 return rc;
         brm_msg_free(resp);

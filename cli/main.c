@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "containers.h"
+#include "ctrflags.h"
 #include "flash.h"
 #include "image.h"
 #include "images.h"
@@ -50,9 +51,7 @@ static const struct command commands[] = {
         { "token", "list", brm_cli_token_list, 0, "", "list join tokens" },
         { "token", "revoke", brm_cli_token_revoke, 1, "ID", "revoke a join token" },
         { "run", NULL, brm_cli_run, ANY_ARGS,
-          "NODE NAME --image REF [--memory 64M] [--memory-high 48M] [--cpus 0.5] [--pids 100]\n"
-          "      [--restart always|on-failure|never] [--env K=V]... [--workdir DIR] [--network host|none]\n"
-          "      [--cap-add CAP]... [--cap-drop CAP]... [--security-opt seccomp=unconfined|FILE]\n"
+          "NODE NAME --image REF " BRM_CTRFLAGS_SYNOPSIS "\n"
           "      [-- CMD ARGS...]",
           "run a container on a node" },
         { "ps", NULL, brm_cli_ps, ANY_ARGS, "[NODE]", "list containers" },
