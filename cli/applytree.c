@@ -64,10 +64,11 @@ static int add_kid(struct builder *b, struct brm_anode *n, char *key, struct brm
         if (key)
                 for (size_t i = 0; i < n->n; i++)
                         if (strcmp(n->keys[i], key) == 0) {
+                                int line = kid ? kid->line : n->line;
                                 snprintf(what, sizeof(what), "key '%.64s' is given twice", key);
                                 free(key);
                                 brm_atree_free(kid);
-                                return fail(b, kid ? kid->line : n->line, what);
+                                return fail(b, line, what);
                         }
         kids = realloc(n->kids, (n->n + 1) * sizeof(*kids));
         if (kids)

@@ -117,6 +117,18 @@ static cJSON *status_json(const Bramble__PsEntry *e)
         cJSON_AddStringToObject(o, "name", st->name ? st->name : "");
         cJSON_AddStringToObject(o, "image", st->image ? st->image : "");
         cJSON_AddStringToObject(o, "state", st->state ? st->state : "");
+        if (e->service)
+                cJSON_AddStringToObject(o, "service", e->service);
+        else
+                cJSON_AddNullToObject(o, "service");
+        if (st->health)
+                cJSON_AddStringToObject(o, "health", st->health);
+        else
+                cJSON_AddNullToObject(o, "health");
+        if (st->health_log)
+                cJSON_AddStringToObject(o, "health_log", st->health_log);
+        if (st->has_since_ms)
+                cJSON_AddNumberToObject(o, "since_ms", (double)st->since_ms);
         cJSON_AddNumberToObject(o, "pid", st->has_pid ? st->pid : 0);
         cJSON_AddNumberToObject(o, "restarts", st->restarts);
         if (st->has_exit_code)
@@ -162,8 +174,8 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                         cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]));
                 brm_cli_print_json(arr);
         } else {
-                printf("%-12s %-16s %-8s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "STATE", "PID", "RESTARTS", "EXIT",
-                       "OOM", "MEMORY", "CPU", "REASON");
+                printf("%-12s %-16s %-12s %-8s %-9s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "SERVICE", "STATE",
+                       "HEALTH", "PID", "RESTARTS", "EXIT", "OOM", "MEMORY", "CPU", "REASON");
                 for (size_t i = 0; i < resp->ps_result->n_containers; i++) {
                         const Bramble__PsEntry *e = resp->ps_result->containers[i];
                         const Bramble__ContainerStatus *st = e->status;
@@ -176,8 +188,9 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                                 brm_cli_human_bytes(st->memory_bytes, mem, sizeof(mem));
                         if (st->has_cpu_percent)
                                 snprintf(cpu, sizeof(cpu), "%.0f%%", st->cpu_percent);
-                        printf("%-12s %-16s %-8s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
-                               st->state ? st->state : "", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
+                        printf("%-12s %-16s %-12s %-8s %-9s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
+                               e->service && e->service[0] ? e->service : "-", st->state ? st->state : "",
+                               st->health && st->health[0] ? st->health : "-", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
                                st->reason ? st->reason : "");
                 }
                 /* Less confinement than the defaults is said where nobody
