@@ -13,6 +13,7 @@
 #include "common.h"
 #include "containers.h"
 #include "ctrflags.h"
+#include "svcprint.h"
 #include "ctrspec.h"
 #include "fileio.h"
 #include "frame.h"
@@ -275,14 +276,6 @@ static const char *seccomp_kind(const Bramble__ContainerSpec *sp)
         return strcmp(sp->seccomp, "unconfined") == 0 ? "unconfined" : "custom";
 }
 
-static cJSON *str_array(char *const *v, size_t n)
-{
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
-        return a;
-}
-
 static void print_list(const char *label, char *const *v, size_t n)
 {
         printf("  %-13s", label);
@@ -322,24 +315,8 @@ int brm_cli_inspect(struct brm_cli *c, int argc, char **argv)
                 e.node = ir->node ? ir->node : node;
                 e.status = (Bramble__ContainerStatus *)st;
                 e.security = ir->security;
-                cJSON *o = status_json(&e), *spec = cJSON_CreateObject();
+                cJSON *o = status_json(&e), *spec = brm_svc_container_json(sp);
                 cJSON_AddItemToObject(o, "spec", spec);
-                if (sp->has_memory_max)
-                        cJSON_AddNumberToObject(spec, "memory_max", (double)sp->memory_max);
-                if (sp->has_memory_high)
-                        cJSON_AddNumberToObject(spec, "memory_high", (double)sp->memory_high);
-                if (sp->has_cpu_millis)
-                        cJSON_AddNumberToObject(spec, "cpus", sp->cpu_millis / 1000.0);
-                if (sp->has_pids_max)
-                        cJSON_AddNumberToObject(spec, "pids_max", sp->pids_max);
-                cJSON_AddStringToObject(spec, "restart", sp->restart && sp->restart[0] ? sp->restart : "always");
-                cJSON_AddStringToObject(spec, "network", sp->network && sp->network[0] ? sp->network : "host");
-                cJSON_AddStringToObject(spec, "workdir", sp->workdir ? sp->workdir : "");
-                cJSON_AddItemToObject(spec, "args", str_array(sp->args, sp->n_args));
-                cJSON_AddItemToObject(spec, "env", str_array(sp->env, sp->n_env));
-                cJSON_AddItemToObject(spec, "cap_add", str_array(sp->cap_add, sp->n_cap_add));
-                cJSON_AddItemToObject(spec, "cap_drop", str_array(sp->cap_drop, sp->n_cap_drop));
-                cJSON_AddStringToObject(spec, "seccomp", seccomp_kind(sp));
                 cJSON_AddBoolToObject(spec, "stopped", sp->has_stopped && sp->stopped);
                 brm_cli_print_json(o);
         } else {
