@@ -12,6 +12,8 @@
 
 #include "common.h"
 #include "containers.h"
+#include "ctrflags.h"
+#include "svcprint.h"
 #include "ctrspec.h"
 #include "fileio.h"
 #include "frame.h"
@@ -34,24 +36,12 @@ static void run_progress(void *arg, const Bramble__ImagePullProgress *p)
 int brm_cli_run(struct brm_cli *c, int argc, char **argv)
 {
         bool pulled = false;
-        static const struct option opts[] = {
-                { "image", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
-                { "memory-high", required_argument, NULL, 'H' }, { "cpus", required_argument, NULL, 'c' },
-                { "pids", required_argument, NULL, 'p' },    { "restart", required_argument, NULL, 'r' },
-                { "env", required_argument, NULL, 'e' },     { "workdir", required_argument, NULL, 'w' },
-                { "network", required_argument, NULL, 'n' }, { "cap-add", required_argument, NULL, 'A' },
-                { "cap-drop", required_argument, NULL, 'D' }, { "security-opt", required_argument, NULL, 'S' },
-                { 0 },
-        };
+        static const struct option opts[] = { BRM_CTRFLAGS_OPTIONS, { 0 } };
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__RunRequest run = BRAMBLE__RUN_REQUEST__INIT;
-        Bramble__ContainerSpec spec = BRAMBLE__CONTAINER_SPEC__INIT;
-        char *env[BRM_CTRSPEC_MAX_ENV + 1], why[256];
-        char *cap_add[BRM_CTRSPEC_NCAPS], *cap_drop[BRM_CTRSPEC_NCAPS];
-        uint8_t *profile = NULL;
-        size_t profile_len;
-        uint64_t v;
-        uint32_t millis;
+        struct brm_ctrflags f;
+        Bramble__ContainerSpec *spec = &f.spec;
+        char why[256];
         int o, rc = 0;
 
         /* bramble run NODE NAME [options] [-- CMD ARGS...]: NODE and NAME
@@ -62,124 +52,43 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         const char *node = argv[1], *name = argv[2];
         int oargc = argc - 2;
         char **oargv = argv + 2;
+        brm_ctrflags_init(&f);
         optind = 1;
         while ((o = getopt_long(oargc, oargv, "+", opts, NULL)) != -1) {
-                switch (o) {
-                case 'i':
-                        spec.image = optarg;
-                        break;
-                case 'm':
-                case 'H':
-                        if (brm_parse_size(optarg, &v) < 0 || v < 4096)
-                                return brm_cli_usage_error(o == 'm' ? "invalid --memory '%s': expected a size like 64M, 512K or 1G (at least 4K)"
-                                                                    : "invalid --memory-high '%s': expected a size like 48M (at least 4K)",
-                                                           optarg);
-                        if (o == 'm') {
-                                spec.has_memory_max = 1;
-                                spec.memory_max = v;
-                        } else {
-                                spec.has_memory_high = 1;
-                                spec.memory_high = v;
-                        }
-                        break;
-                case 'c':
-                        if (brm_parse_cpus(optarg, &millis) < 0)
-                                return brm_cli_usage_error("invalid --cpus '%s': expected a number of cores greater than 0, e.g. 0.5", optarg);
-                        spec.has_cpu_millis = 1;
-                        spec.cpu_millis = millis;
-                        break;
-                case 'p':
-                        if (brm_parse_u64(optarg, 1, 4194304, &v) < 0)
-                                return brm_cli_usage_error("invalid --pids '%s': expected a whole number from 1 to 4194304", optarg);
-                        spec.has_pids_max = 1;
-                        spec.pids_max = (uint32_t)v;
-                        break;
-                case 'r':
-                        if (strcmp(optarg, "always") && strcmp(optarg, "on-failure") && strcmp(optarg, "never"))
-                                return brm_cli_usage_error("invalid --restart '%s': expected always, on-failure or never", optarg);
-                        spec.restart = optarg;
-                        break;
-                case 'e':
-                        if (!strchr(optarg, '=') || optarg[0] == '=')
-                                return brm_cli_usage_error("invalid --env '%s': expected KEY=VALUE", optarg);
-                        if (spec.n_env > BRM_CTRSPEC_MAX_ENV)
-                                return brm_cli_usage_error("at most %d --env values", BRM_CTRSPEC_MAX_ENV);
-                        env[spec.n_env++] = optarg;
-                        break;
-                case 'w':
-                        if (optarg[0] != '/')
-                                return brm_cli_usage_error("invalid --workdir '%s': expected an absolute path", optarg);
-                        spec.workdir = optarg;
-                        break;
-                case 'n':
-                        if (strcmp(optarg, "host") && strcmp(optarg, "none"))
-                                return brm_cli_usage_error("invalid --network '%s': expected host or none", optarg);
-                        spec.network = optarg;
-                        break;
-                case 'A':
-                case 'D':
-                        if (!brm_ctrspec_cap_bits(optarg))
-                                return brm_cli_usage_error("invalid --cap-%s '%s': expected a capability such as NET_ADMIN "
-                                                           "or SYS_PTRACE, or ALL",
-                                                           o == 'A' ? "add" : "drop", optarg);
-                        if ((o == 'A' ? spec.n_cap_add : spec.n_cap_drop) >= BRM_CTRSPEC_NCAPS)
-                                return brm_cli_usage_error("too many --cap-%s values", o == 'A' ? "add" : "drop");
-                        if (o == 'A')
-                                cap_add[spec.n_cap_add++] = optarg;
-                        else
-                                cap_drop[spec.n_cap_drop++] = optarg;
-                        break;
-                case 'S':
-                        if (strncmp(optarg, "seccomp=", 8) != 0 || !optarg[8]) {
-                                free(profile);
-                                return brm_cli_usage_error("invalid --security-opt '%s': expected seccomp=unconfined or "
-                                                           "seccomp=FILE (a profile in Docker's format)",
-                                                           optarg);
-                        }
-                        free(profile);
-                        profile = NULL;
-                        if (strcmp(optarg + 8, "unconfined") == 0) {
-                                spec.seccomp = "unconfined";
-                                break;
-                        }
-                        if ((rc = brm_file_read(optarg + 8, BRM_CTRSPEC_MAX_SECCOMP, &profile, &profile_len)) < 0)
-                                return brm_cli_usage_error("cannot read the seccomp profile %s: %s", optarg + 8,
-                                                           rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
-                        rc = 0;
-                        spec.seccomp = (char *)profile;
-                        break;
-                default:
-                        free(profile);
+                if ((rc = brm_ctrflags_take(&f, o, optarg)) != 1) {
+                        brm_ctrflags_free(&f);
                         return EXIT_USAGE;
                 }
         }
+        rc = 0;
         int rest = optind;
         bool dashdash = optind > 1 && strcmp(oargv[optind - 1], "--") == 0;
-        if (rest < oargc && !dashdash) {
-                free(profile);
-                return brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
+        if (rest < oargc && !dashdash)
+                rc = brm_cli_usage_error("unexpected argument '%s' (put the container's command after --)", oargv[rest]);
+        else if (!brm_valid_node_name(node))
+                rc = brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
+        else if (f.no_health)
+                rc = brm_cli_usage_error("--no-health is for 'bramble service update'");
+        else
+                rc = brm_ctrflags_finish(&f);
+        if (rc) {
+                brm_ctrflags_free(&f);
+                return rc;
         }
-        if (!brm_valid_node_name(node)) {
-                free(profile);
-                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", node);
-        }
-        spec.name = (char *)name;
-        spec.env = env;
-        spec.cap_add = cap_add;
-        spec.cap_drop = cap_drop;
-        spec.n_args = (size_t)(oargc - rest);
-        spec.args = oargv + rest;
-        if (brm_ctrspec_check(&spec, why, sizeof(why)) < 0) {
-                free(profile);
+        spec->name = (char *)name;
+        spec->n_args = (size_t)(oargc - rest);
+        spec->args = oargv + rest;
+        if (brm_ctrspec_check(spec, why, sizeof(why)) < 0) {
+                brm_ctrflags_free(&f);
                 return brm_cli_usage_error("%s", why);
         }
         run.node = (char *)node;
-        run.spec = &spec;
+        run.spec = spec;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_RUN;
         req.run = &run;
         /* An image the master does not have is pulled first: progress
          * comes while it runs, and a stalled registry fails within 30 s. */
-        if (spec.image && spec.image[0] != '/') {
+        if (spec->image && spec->image[0] != '/') {
                 c->client.on_progress = run_progress;
                 c->client.progress_arg = &pulled;
                 if (brm_cli_connect(c) == 0 && c->timeout_ms < 60000)
@@ -188,7 +97,7 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc);
         if (pulled && isatty(STDERR_FILENO))
                 fputc('\n', stderr);
-        free(profile);
+        brm_ctrflags_free(&f);
         if (!resp)
                 return rc;
         brm_msg_free(resp);
@@ -209,6 +118,18 @@ static cJSON *status_json(const Bramble__PsEntry *e)
         cJSON_AddStringToObject(o, "name", st->name ? st->name : "");
         cJSON_AddStringToObject(o, "image", st->image ? st->image : "");
         cJSON_AddStringToObject(o, "state", st->state ? st->state : "");
+        if (e->service)
+                cJSON_AddStringToObject(o, "service", e->service);
+        else
+                cJSON_AddNullToObject(o, "service");
+        if (st->health)
+                cJSON_AddStringToObject(o, "health", st->health);
+        else
+                cJSON_AddNullToObject(o, "health");
+        if (st->health_log)
+                cJSON_AddStringToObject(o, "health_log", st->health_log);
+        if (st->has_since_ms)
+                cJSON_AddNumberToObject(o, "since_ms", (double)st->since_ms);
         cJSON_AddNumberToObject(o, "pid", st->has_pid ? st->pid : 0);
         cJSON_AddNumberToObject(o, "restarts", st->restarts);
         if (st->has_exit_code)
@@ -254,8 +175,8 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                         cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]));
                 brm_cli_print_json(arr);
         } else {
-                printf("%-12s %-16s %-8s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "STATE", "PID", "RESTARTS", "EXIT",
-                       "OOM", "MEMORY", "CPU", "REASON");
+                printf("%-12s %-16s %-12s %-8s %-9s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "SERVICE", "STATE",
+                       "HEALTH", "PID", "RESTARTS", "EXIT", "OOM", "MEMORY", "CPU", "REASON");
                 for (size_t i = 0; i < resp->ps_result->n_containers; i++) {
                         const Bramble__PsEntry *e = resp->ps_result->containers[i];
                         const Bramble__ContainerStatus *st = e->status;
@@ -268,8 +189,9 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
                                 brm_cli_human_bytes(st->memory_bytes, mem, sizeof(mem));
                         if (st->has_cpu_percent)
                                 snprintf(cpu, sizeof(cpu), "%.0f%%", st->cpu_percent);
-                        printf("%-12s %-16s %-8s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
-                               st->state ? st->state : "", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
+                        printf("%-12s %-16s %-12s %-8s %-9s %7s %8u %4s %3u %9s %5s  %s\n", e->node, st->name ? st->name : "",
+                               e->service && e->service[0] ? e->service : "-", st->state ? st->state : "",
+                               st->health && st->health[0] ? st->health : "-", pid, st->restarts, exit_code, st->oom_kills, mem, cpu,
                                st->reason ? st->reason : "");
                 }
                 /* Less confinement than the defaults is said where nobody
@@ -354,14 +276,6 @@ static const char *seccomp_kind(const Bramble__ContainerSpec *sp)
         return strcmp(sp->seccomp, "unconfined") == 0 ? "unconfined" : "custom";
 }
 
-static cJSON *str_array(char *const *v, size_t n)
-{
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
-        return a;
-}
-
 static void print_list(const char *label, char *const *v, size_t n)
 {
         printf("  %-13s", label);
@@ -401,24 +315,8 @@ int brm_cli_inspect(struct brm_cli *c, int argc, char **argv)
                 e.node = ir->node ? ir->node : node;
                 e.status = (Bramble__ContainerStatus *)st;
                 e.security = ir->security;
-                cJSON *o = status_json(&e), *spec = cJSON_CreateObject();
+                cJSON *o = status_json(&e), *spec = brm_svc_container_json(sp);
                 cJSON_AddItemToObject(o, "spec", spec);
-                if (sp->has_memory_max)
-                        cJSON_AddNumberToObject(spec, "memory_max", (double)sp->memory_max);
-                if (sp->has_memory_high)
-                        cJSON_AddNumberToObject(spec, "memory_high", (double)sp->memory_high);
-                if (sp->has_cpu_millis)
-                        cJSON_AddNumberToObject(spec, "cpus", sp->cpu_millis / 1000.0);
-                if (sp->has_pids_max)
-                        cJSON_AddNumberToObject(spec, "pids_max", sp->pids_max);
-                cJSON_AddStringToObject(spec, "restart", sp->restart && sp->restart[0] ? sp->restart : "always");
-                cJSON_AddStringToObject(spec, "network", sp->network && sp->network[0] ? sp->network : "host");
-                cJSON_AddStringToObject(spec, "workdir", sp->workdir ? sp->workdir : "");
-                cJSON_AddItemToObject(spec, "args", str_array(sp->args, sp->n_args));
-                cJSON_AddItemToObject(spec, "env", str_array(sp->env, sp->n_env));
-                cJSON_AddItemToObject(spec, "cap_add", str_array(sp->cap_add, sp->n_cap_add));
-                cJSON_AddItemToObject(spec, "cap_drop", str_array(sp->cap_drop, sp->n_cap_drop));
-                cJSON_AddStringToObject(spec, "seccomp", seccomp_kind(sp));
                 cJSON_AddBoolToObject(spec, "stopped", sp->has_stopped && sp->stopped);
                 brm_cli_print_json(o);
         } else {

@@ -13,11 +13,15 @@
 
 #include "common.h"
 #include "containers.h"
+#include "ctrflags.h"
 #include "flash.h"
 #include "image.h"
 #include "images.h"
 #include "logs.h"
 #include "nodes.h"
+#include "services.h"
+#include "apply.h"
+#include "events.h"
 #include "tokens.h"
 
 /* The dispatcher checks the count; the command checks its own arguments. */
@@ -45,16 +49,39 @@ static int version(struct brm_cli *c, int argc, char **argv)
 static const struct command commands[] = {
         { "nodes", NULL, brm_cli_nodes, 0, "", "list nodes with state and resource use" },
         { "node", "rm", brm_cli_node_rm, 1, "NAME", "remove a node (its certificate stops working)" },
+        { "node", "label", brm_cli_node_label, ANY_ARGS, "NODE KEY=VALUE... KEY-...", "set (KEY=VALUE) or remove (KEY-) a node's labels" },
+        { "node", "cordon", brm_cli_node_schedule, ANY_ARGS, "NODE", "place no new replicas on a node" },
+        { "node", "uncordon", brm_cli_node_schedule, ANY_ARGS, "NODE", "let a cordoned or drained node take replicas again" },
+        { "node", "drain", brm_cli_node_drain, ANY_ARGS, "NODE [--timeout 10m]",
+          "cordon a node and wait until its replicas have moved away" },
         { "token", "create", brm_cli_token_create, ANY_ARGS, "[--ttl 24h] [--uses N] [--description TEXT]",
           "create a join token (--ttl 0 = never expires)" },
         { "token", "list", brm_cli_token_list, 0, "", "list join tokens" },
         { "token", "revoke", brm_cli_token_revoke, 1, "ID", "revoke a join token" },
         { "run", NULL, brm_cli_run, ANY_ARGS,
-          "NODE NAME --image REF [--memory 64M] [--memory-high 48M] [--cpus 0.5] [--pids 100]\n"
-          "      [--restart always|on-failure|never] [--env K=V]... [--workdir DIR] [--network host|none]\n"
-          "      [--cap-add CAP]... [--cap-drop CAP]... [--security-opt seccomp=unconfined|FILE]\n"
+          "NODE NAME --image REF " BRM_CTRFLAGS_SYNOPSIS "\n"
           "      [-- CMD ARGS...]",
           "run a container on a node" },
+        { "service", "create", brm_cli_service_create, ANY_ARGS,
+          "NAME --image REF " BRM_CTRFLAGS_SYNOPSIS "\n" BRM_SVCFLAGS_SYNOPSIS "\n"
+          "      [-- CMD ARGS...]",
+          "run N replicas of a container across the cluster" },
+        { "service", "update", brm_cli_service_update, ANY_ARGS,
+          "NAME [any create flag] [--env-add K=V]... [--env-rm K]... [--no-health]\n"
+          "      [-- CMD ARGS...]",
+          "change a service: a rolling update, rolled back\n"
+          "if new replicas fail (--env and --constraint\n"
+          "replace the whole list)" },
+        { "service", "ls", brm_cli_service_ls, ANY_ARGS, "", "list services: replicas desired/running/healthy" },
+        { "service", "ps", brm_cli_service_show, ANY_ARGS, "NAME", "list a service's replicas" },
+        { "service", "inspect", brm_cli_service_show, ANY_ARGS, "NAME", "show a service whole" },
+        { "service", "scale", brm_cli_service_scale, ANY_ARGS, "NAME N", "set a service's number of replicas" },
+        { "service", "rollback", brm_cli_service_change, ANY_ARGS, "NAME", "return a service to its previous spec" },
+        { "service", "rm", brm_cli_service_change, ANY_ARGS, "NAME", "remove a service and its replicas" },
+        { "apply", NULL, brm_cli_apply, ANY_ARGS, "-f FILE [--prune] [--dry-run]",
+          "create or update the services a YAML or JSON file\n"
+          "describes (--prune: remove the others)" },
+        { "events", NULL, brm_cli_events, ANY_ARGS, "[-f]", "what the master decided about services and why\n(-f: keep following)" },
         { "ps", NULL, brm_cli_ps, ANY_ARGS, "[NODE]", "list containers" },
         { "inspect", NULL, brm_cli_inspect, ANY_ARGS, "NODE/NAME", "show a container whole: its spec, confinement and status" },
         { "stop", NULL, brm_cli_container_change, ANY_ARGS, "NODE/NAME", "stop a container" },
@@ -95,32 +122,45 @@ static void print_indented(FILE *f, const char *s, int indent)
         fputs(s, f);
 }
 
+static void print_row(FILE *f, const struct command *k)
+{
+        const char *last;
+        int col;
+
+        fprintf(f, "  %s%s%s%s", k->word, k->sub ? " " : "", k->sub ? k->sub : "", *k->args ? " " : "");
+        fputs(k->args, f);
+        /* The help goes after the synopsis' last line when it fits. */
+        last = strrchr(k->args, '\n');
+        col = last ? (int)strlen(last + 1)
+                   : 2 + (int)(strlen(k->word) + (k->sub ? 1 + strlen(k->sub) : 0) + (*k->args ? 1 + strlen(k->args) : 0));
+        if (col + 2 <= HELP_COLUMN)
+                fprintf(f, "%*s", HELP_COLUMN - col, "");
+        else
+                fprintf(f, "\n%*s", HELP_COLUMN, "");
+        print_indented(f, k->help, HELP_COLUMN);
+        fputc('\n', f);
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "usage: bramble [--config FILE] [-o table|json] COMMAND\n"
                    "\n"
                    "commands:\n");
-        for (size_t i = 0; i < BRM_ARRAY_SIZE(commands); i++) {
-                const struct command *k = &commands[i];
-                const char *last;
-                int col;
-
-                fprintf(f, "  %s%s%s%s", k->word, k->sub ? " " : "", k->sub ? k->sub : "", *k->args ? " " : "");
-                fputs(k->args, f);
-                /* The help goes after the synopsis' last line when it fits. */
-                last = strrchr(k->args, '\n');
-                col = last ? (int)strlen(last + 1)
-                           : 2 + (int)(strlen(k->word) + (k->sub ? 1 + strlen(k->sub) : 0) + (*k->args ? 1 + strlen(k->args) : 0));
-                if (col + 2 <= HELP_COLUMN)
-                        fprintf(f, "%*s", HELP_COLUMN - col, "");
-                else
-                        fprintf(f, "\n%*s", HELP_COLUMN, "");
-                print_indented(f, k->help, HELP_COLUMN);
-                fputc('\n', f);
-        }
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(commands); i++)
+                print_row(f, &commands[i]);
         fprintf(f, "\n"
                    "Credentials come from --config FILE, else $BRAMBLE_CONFIG, else ~/.config/bramble/admin.json\n"
                    "(the admin.json that bramble-master writes into its data dir on first start).\n");
+}
+
+/* 'bramble service --help': the rows of one command word. */
+static int group_help(const char *word)
+{
+        printf("usage: bramble [-o table|json] %s SUBCOMMAND\n\n", word);
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(commands); i++)
+                if (strcmp(commands[i].word, word) == 0)
+                        print_row(stdout, &commands[i]);
+        return 0;
 }
 
 /* A command word given without a subcommand it knows, e.g. 'bramble token'. */
@@ -155,6 +195,10 @@ static int dispatch(struct brm_cli *c, int argc, char **argv)
                 if (strcmp(k->word, argv[0]) != 0)
                         continue;
                 if (!k->sub) {
+                        if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+                                print_row(stdout, k);
+                                return 0;
+                        }
                         operands = argc - 1;
                         if (k->nargs != ANY_ARGS && operands > k->nargs)
                                 return brm_cli_usage_error("unexpected argument '%s'", argv[1 + k->nargs]);
@@ -164,7 +208,13 @@ static int dispatch(struct brm_cli *c, int argc, char **argv)
                 }
                 if (!group)
                         group = k;
+                if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+                        return group_help(k->word);
                 operands = argc - 2;
+                if (argc == 3 && strcmp(k->sub, argv[1]) == 0 && strcmp(argv[2], "--help") == 0) {
+                        print_row(stdout, k);
+                        return 0;
+                }
                 if (argc >= 2 && strcmp(k->sub, argv[1]) == 0 && (k->nargs == ANY_ARGS || operands == k->nargs))
                         return k->run(c, argc - 1, argv + 1);
         }

@@ -34,6 +34,8 @@ PACKAGES=(
   libcjson1 libcjson-dev
   libjansson4 libjansson-dev
   libsqlite3-0 libsqlite3-dev
+  # bramble apply's YAML files.
+  libyaml-0-2 libyaml-dev
   # OCI image layouts; the rest is what the linker needs to resolve libarchive.
   libarchive13t64 libarchive-dev
   libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g

@@ -89,7 +89,46 @@ for cfg in "$BRAMBLE_CONFIG" "$WORK/dead.json"; do
         expect 2 "unknown option '--frobnicate'" -- "$B" --config "$cfg" logs --frobnicate pi-1/web
         expect 2 "unknown option '-x'" -- "$B" --config "$cfg" logs -fx pi-1/web
         expect 2 "'--follow=yes' takes no value" -- "$B" --config "$cfg" logs --follow=yes pi-1/web
+        # services, nodes' labels and scheduling, events, apply: every
+        # argument is checked before anything is sent.
+        expect 2 "service create needs --image REF" -- "$B" --config "$cfg" service create web --replicas 2
+        expect 2 "invalid --replicas 'many'" "0 to 1000" -- "$B" --config "$cfg" service create web --image x --replicas many
+        expect 2 "invalid --replicas '1001'" -- "$B" --config "$cfg" service create web --image x --replicas 1001
+        expect 2 "'Web' is not a valid service name" -- "$B" --config "$cfg" service create Web --image x
+        expect 2 "--constraint 'arch'" "expected key=value, key!=value or key~substring" -- "$B" --config "$cfg" service create web --image x --constraint arch
+        expect 2 "give one of --health-cmd, --health-http and --health-tcp, not several" -- "$B" --config "$cfg" service create web --image x --health-cmd true --health-tcp 80
+        expect 2 "give one of --health-cmd, --health-http and --health-tcp, not several" -- "$B" --config "$cfg" run pi-1 web --image x --health-cmd true --health-http 80/ok
+        expect 2 "a health check needs one of" -- "$B" --config "$cfg" service create web --image x --health-interval 5s
+        expect 2 "invalid --health-interval 'soon'" -- "$B" --config "$cfg" service create web --image x --health-cmd true --health-interval soon
+        expect 2 "invalid --update-monitor '10x'" -- "$B" --config "$cfg" service create web --image x --update-monitor 10x
+        expect 2 "invalid --health-timeout '2 s'" -- "$B" --config "$cfg" run pi-1 web --image x --health-cmd true --health-timeout "2 s"
+        expect 2 "invalid --health-http '0/x'" -- "$B" --config "$cfg" service create web --image x --health-http 0/x
+        expect 2 "need --network host" -- "$B" --config "$cfg" service create web --image x --network none --health-tcp 80
+        expect 2 "invalid --on-disconnect 'stop-after 0s'" -- "$B" --config "$cfg" service create web --image x --on-disconnect stop-after 0s
+        expect 2 "invalid --update-order 'sideways'" -- "$B" --config "$cfg" service create web --image x --update-order sideways
+        expect 2 "unknown option '--colour'" -- "$B" --config "$cfg" service create web --image x --colour red
+        expect 2 "unexpected argument 'extra'" "after --" -- "$B" --config "$cfg" service create web --image x extra
+        expect 2 "nothing to change" -- "$B" --config "$cfg" service update web
+        expect 2 "invalid --env-add 'X'" -- "$B" --config "$cfg" service update web --env-add X
+        expect 2 "invalid replica count 'lots'" -- "$B" --config "$cfg" service scale web lots
+        expect 2 "usage: bramble service scale NAME N" -- "$B" --config "$cfg" service scale web
+        expect 2 "usage: bramble service ps NAME" -- "$B" --config "$cfg" service ps
+        expect 2 "'Bad_Name' is not a valid service name" -- "$B" --config "$cfg" service rm Bad_Name
+        expect 2 "label 'Bad Key=x'" -- "$B" --config "$cfg" node label pi-1 "Bad Key=x"
+        expect 2 "label 'zone' is not key=value" -- "$B" --config "$cfg" node label pi-1 zone
+        expect 2 "usage: bramble node label NODE" -- "$B" --config "$cfg" node label pi-1
+        expect 2 "'Pi-1' is not a node name" -- "$B" --config "$cfg" node cordon Pi-1
+        expect 2 "invalid --timeout 'forever'" -- "$B" --config "$cfg" node drain pi-1 --timeout forever
+        expect 2 "unexpected argument 'now'" -- "$B" --config "$cfg" events now
+        expect 2 "cannot read $WORK/missing.yaml" -- "$B" --config "$cfg" apply -f "$WORK/missing.yaml"
+        expect 2 "usage: bramble apply -f FILE" -- "$B" --config "$cfg" apply
 done
+# A bad apply file: one line naming the file, the line and the field, and
+# nothing is sent (the master is not even asked: the dead config is used).
+printf 'services:\n  web:\n    image: x\n    replicas: many\n' >"$WORK/bad.yaml"
+expect 2 "$WORK/bad.yaml:4: services.web.replicas: must be a whole number from 0 to 1000" -- "$B" --config "$WORK/dead.json" apply -f "$WORK/bad.yaml"
+printf '{"services": {"web": {"image": "x",\n  "health": {"tcp": 80, "cmd": "true"}}}}\n' >"$WORK/bad.json"
+expect 2 "$WORK/bad.json:2: services.web.health: give exactly one of cmd, http and tcp" -- "$B" --config "$WORK/dead.json" apply -f "$WORK/bad.json"
 expect 2 "" -- "$B"
 
 # ---- bramble: refused by the master (exit 1) ----

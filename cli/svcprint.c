@@ -1,0 +1,316 @@
+/* Services as JSON and as tables; see svcprint.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "svcspec.h"
+#include "util.h"
+
+#include "common.h"
+#include "svcprint.h"
+
+static const char *str(const char *s)
+{
+        return s ? s : "";
+}
+
+static cJSON *str_array(char *const *v, size_t n)
+{
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+        return a;
+}
+
+cJSON *brm_svc_health_json(const Bramble__HealthCheck *h)
+{
+        cJSON *o;
+
+        if (!h)
+                return NULL;
+        o = cJSON_CreateObject();
+        if (h->cmd)
+                cJSON_AddStringToObject(o, "cmd", h->cmd);
+        if (h->has_http_port && h->http_port) {
+                cJSON_AddNumberToObject(o, "http_port", h->http_port);
+                cJSON_AddStringToObject(o, "http_path", h->http_path ? h->http_path : "/");
+        }
+        if (h->has_tcp_port && h->tcp_port)
+                cJSON_AddNumberToObject(o, "tcp_port", h->tcp_port);
+        cJSON_AddNumberToObject(o, "interval_ms", brm_health_interval(h));
+        cJSON_AddNumberToObject(o, "timeout_ms", brm_health_timeout(h));
+        cJSON_AddNumberToObject(o, "retries", brm_health_retries(h));
+        cJSON_AddNumberToObject(o, "start_period_ms", h->has_start_period_ms ? h->start_period_ms : 0);
+        return o;
+}
+
+cJSON *brm_svc_container_json(const Bramble__ContainerSpec *sp)
+{
+        cJSON *o = cJSON_CreateObject(), *h;
+
+        if (!sp)
+                return o;
+        cJSON_AddStringToObject(o, "image", str(sp->image));
+        if (sp->has_memory_max)
+                cJSON_AddNumberToObject(o, "memory_max", (double)sp->memory_max);
+        if (sp->has_memory_high)
+                cJSON_AddNumberToObject(o, "memory_high", (double)sp->memory_high);
+        if (sp->has_cpu_millis)
+                cJSON_AddNumberToObject(o, "cpus", sp->cpu_millis / 1000.0);
+        if (sp->has_pids_max)
+                cJSON_AddNumberToObject(o, "pids_max", sp->pids_max);
+        cJSON_AddStringToObject(o, "restart", sp->restart && sp->restart[0] ? sp->restart : "always");
+        cJSON_AddStringToObject(o, "network", sp->network && sp->network[0] ? sp->network : "host");
+        cJSON_AddStringToObject(o, "workdir", str(sp->workdir));
+        cJSON_AddItemToObject(o, "args", str_array(sp->args, sp->n_args));
+        cJSON_AddItemToObject(o, "env", str_array(sp->env, sp->n_env));
+        cJSON_AddItemToObject(o, "cap_add", str_array(sp->cap_add, sp->n_cap_add));
+        cJSON_AddItemToObject(o, "cap_drop", str_array(sp->cap_drop, sp->n_cap_drop));
+        cJSON_AddStringToObject(o, "seccomp", !sp->seccomp || !sp->seccomp[0] ? "default"
+                                              : strcmp(sp->seccomp, "unconfined") == 0 ? "unconfined"
+                                                                                        : "custom");
+        if ((h = brm_svc_health_json(sp->health)))
+                cJSON_AddItemToObject(o, "health", h);
+        else
+                cJSON_AddNullToObject(o, "health");
+        cJSON_AddNumberToObject(o, "disconnect_stop_ms", sp->has_disconnect_stop_ms ? (double)sp->disconnect_stop_ms : 0);
+        return o;
+}
+
+static cJSON *spec_json(const Bramble__ServiceSpec *sp)
+{
+        const Bramble__UpdatePolicy *u;
+        cJSON *o, *up;
+
+        if (!sp)
+                return cJSON_CreateNull();
+        u = sp->update;
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", str(sp->name));
+        cJSON_AddNumberToObject(o, "replicas", sp->replicas);
+        cJSON_AddItemToObject(o, "container", brm_svc_container_json(sp->container));
+        cJSON_AddItemToObject(o, "constraints", str_array(sp->constraints, sp->n_constraints));
+        cJSON_AddNumberToObject(o, "max_per_node", sp->has_max_per_node ? sp->max_per_node : 0);
+        up = cJSON_AddObjectToObject(o, "update");
+        cJSON_AddNumberToObject(up, "parallelism", brm_update_parallelism(u));
+        cJSON_AddNumberToObject(up, "monitor_ms", brm_update_monitor(u));
+        cJSON_AddNumberToObject(up, "max_failures", u && u->has_max_failures ? u->max_failures : 0);
+        cJSON_AddStringToObject(up, "order", brm_update_stop_first(u) ? "stop-first" : "start-first");
+        return o;
+}
+
+cJSON *brm_svc_json(const Bramble__ServiceInfo *s)
+{
+        const Bramble__ServiceSpec *sp = s->spec;
+        cJSON *o = cJSON_CreateObject(), *reps;
+        char ts[32];
+
+        cJSON_AddStringToObject(o, "name", sp ? str(sp->name) : "");
+        cJSON_AddNumberToObject(o, "version", (double)s->version);
+        cJSON_AddStringToObject(o, "image", sp && sp->container ? str(sp->container->image) : "");
+        cJSON_AddNumberToObject(o, "desired", sp ? sp->replicas : 0);
+        cJSON_AddNumberToObject(o, "running", s->running);
+        cJSON_AddNumberToObject(o, "healthy", s->healthy);
+        cJSON_AddStringToObject(o, "update_state", str(s->update_state));
+        cJSON_AddStringToObject(o, "update_reason", str(s->update_reason));
+        cJSON_AddStringToObject(o, "pending_reason", str(s->pending_reason));
+        if (s->created_ms) {
+                brm_cli_rfc3339(s->created_ms, ts, sizeof(ts));
+                cJSON_AddStringToObject(o, "created", ts);
+        }
+        if (s->updated_ms) {
+                brm_cli_rfc3339(s->updated_ms, ts, sizeof(ts));
+                cJSON_AddStringToObject(o, "updated", ts);
+        }
+        cJSON_AddItemToObject(o, "spec", spec_json(sp));
+        cJSON_AddItemToObject(o, "previous", spec_json(s->previous));
+        reps = cJSON_AddArrayToObject(o, "replicas");
+        for (size_t i = 0; i < s->n_replicas; i++) {
+                const Bramble__ServiceReplica *r = s->replicas[i];
+                const Bramble__ContainerStatus *st = r->status;
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddItemToArray(reps, x);
+                cJSON_AddStringToObject(x, "name", str(r->name));
+                if (r->node)
+                        cJSON_AddStringToObject(x, "node", r->node);
+                else
+                        cJSON_AddNullToObject(x, "node");
+                cJSON_AddNumberToObject(x, "version", (double)r->version);
+                cJSON_AddStringToObject(x, "state", st ? str(st->state) : "pending");
+                if (st && st->health)
+                        cJSON_AddStringToObject(x, "health", st->health);
+                else
+                        cJSON_AddNullToObject(x, "health");
+                if (st && st->health_log)
+                        cJSON_AddStringToObject(x, "health_log", st->health_log);
+                cJSON_AddNumberToObject(x, "restarts", st ? st->restarts : 0);
+                if (st && st->has_since_ms)
+                        cJSON_AddNumberToObject(x, "since_ms", (double)st->since_ms);
+                else
+                        cJSON_AddNullToObject(x, "since_ms");
+                cJSON_AddStringToObject(x, "reason", st ? str(st->reason) : "");
+        }
+        return o;
+}
+
+void brm_svc_ago(int64_t since_ms, int64_t now_ms, char *out, size_t size)
+{
+        char age[16];
+
+        if (since_ms <= 0) {
+                snprintf(out, size, "-");
+                return;
+        }
+        brm_format_age(now_ms > since_ms ? now_ms - since_ms : 0, age, sizeof(age));
+        snprintf(out, size, "%s ago", age);
+}
+
+void brm_svc_print_ls(FILE *f, const Bramble__ServiceListResponse *l)
+{
+        fprintf(f, "%-24s %-36s %-11s %s\n", "NAME", "IMAGE", "REPLICAS", "UPDATE");
+        for (size_t i = 0; i < l->n_services; i++) {
+                const Bramble__ServiceInfo *s = l->services[i];
+                const Bramble__ServiceSpec *sp = s->spec;
+                char reps[40];
+                snprintf(reps, sizeof(reps), "%u/%u/%u", sp ? sp->replicas : 0, s->running, s->healthy);
+                fprintf(f, "%-24s %-36s %-11s %s%s%s\n", sp ? str(sp->name) : "",
+                        sp && sp->container ? str(sp->container->image) : "", reps,
+                        s->update_state && s->update_state[0] ? s->update_state : "-",
+                        s->update_reason && s->update_reason[0] ? ": " : "", str(s->update_reason));
+        }
+}
+
+void brm_svc_print_ps(FILE *f, const Bramble__ServiceInfo *s, int64_t now_ms)
+{
+        fprintf(f, "%-20s %-16s %-8s %-9s %8s %-10s %s\n", "REPLICA", "NODE", "STATE", "HEALTH", "RESTARTS", "SINCE", "REASON");
+        for (size_t i = 0; i < s->n_replicas; i++) {
+                const Bramble__ServiceReplica *r = s->replicas[i];
+                const Bramble__ContainerStatus *st = r->status;
+                char since[24] = "-";
+                if (st && st->has_since_ms)
+                        brm_svc_ago(st->since_ms, now_ms, since, sizeof(since));
+                fprintf(f, "%-20s %-16s %-8s %-9s %8u %-10s %s\n", str(r->name), r->node ? r->node : "-",
+                        st && st->state ? st->state : "pending", st && st->health ? st->health : "-", st ? st->restarts : 0,
+                        since, st ? str(st->reason) : "");
+        }
+        if (s->pending_reason && s->pending_reason[0])
+                fprintf(f, "PENDING: %s\n", s->pending_reason);
+}
+
+static void print_strs(FILE *f, const char *label, char *const *v, size_t n)
+{
+        fprintf(f, "  %-16s", label);
+        if (!n)
+                fprintf(f, " -");
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, " %s", v[i]);
+        fputc('\n', f);
+}
+
+static void print_health(FILE *f, const Bramble__HealthCheck *h)
+{
+        if (!h) {
+                fprintf(f, "  %-16s none\n", "health");
+                return;
+        }
+        if (h->cmd)
+                fprintf(f, "  %-16s cmd %s", "health", h->cmd);
+        else if (h->has_http_port && h->http_port)
+                fprintf(f, "  %-16s http %u%s", "health", h->http_port, h->http_path ? h->http_path : "/");
+        else
+                fprintf(f, "  %-16s tcp %u", "health", h->tcp_port);
+        fprintf(f, " (every %ums, timeout %ums, %u retries, start period %ums)\n", brm_health_interval(h),
+                brm_health_timeout(h), brm_health_retries(h), h->has_start_period_ms ? h->start_period_ms : 0);
+}
+
+void brm_svc_print_inspect(FILE *f, const Bramble__ServiceInfo *s, int64_t now_ms)
+{
+        const Bramble__ServiceSpec *sp = s->spec;
+        const Bramble__ContainerSpec *c = sp ? sp->container : NULL;
+        const Bramble__UpdatePolicy *u = sp ? sp->update : NULL;
+        char a[32], b[32];
+
+        fprintf(f, "service %s (version %llu)\n", sp ? str(sp->name) : "", (unsigned long long)s->version);
+        fprintf(f, "  %-16s %s\n", "image", c ? str(c->image) : "");
+        fprintf(f, "  %-16s %u desired, %u running, %u healthy\n", "replicas", sp ? sp->replicas : 0, s->running, s->healthy);
+        if (s->pending_reason && s->pending_reason[0])
+                fprintf(f, "  %-16s %s\n", "pending", s->pending_reason);
+        fprintf(f, "  %-16s %s%s%s\n", "update state", s->update_state && s->update_state[0] ? s->update_state : "-",
+                s->update_reason && s->update_reason[0] ? ": " : "", str(s->update_reason));
+        if (sp) {
+                print_strs(f, "constraints", sp->constraints, sp->n_constraints);
+                if (sp->has_max_per_node && sp->max_per_node)
+                        fprintf(f, "  %-16s %u\n", "max per node", sp->max_per_node);
+                else
+                        fprintf(f, "  %-16s no limit (spread)\n", "max per node");
+        }
+        fprintf(f, "  %-16s parallelism %u, monitor %ums, max failures %u, %s\n", "update policy",
+                brm_update_parallelism(u), brm_update_monitor(u), u && u->has_max_failures ? u->max_failures : 0,
+                brm_update_stop_first(u) ? "stop-first" : "start-first");
+        if (c) {
+                a[0] = b[0] = '\0';
+                if (c->has_memory_max)
+                        brm_cli_human_bytes(c->memory_max, a, sizeof(a));
+                if (c->has_memory_high)
+                        brm_cli_human_bytes(c->memory_high, b, sizeof(b));
+                fprintf(f, "  %-16s limit %s%s%s\n", "memory", a[0] ? a : "none", b[0] ? ", high " : "", b);
+                if (c->has_cpu_millis)
+                        fprintf(f, "  %-16s %.3g cores\n", "cpus", c->cpu_millis / 1000.0);
+                if (c->has_pids_max)
+                        fprintf(f, "  %-16s %u\n", "pids limit", c->pids_max);
+                fprintf(f, "  %-16s %s\n", "restart", c->restart && c->restart[0] ? c->restart : "always");
+                fprintf(f, "  %-16s %s\n", "network", c->network && c->network[0] ? c->network : "host");
+                if (c->workdir && c->workdir[0])
+                        fprintf(f, "  %-16s %s\n", "workdir", c->workdir);
+                print_strs(f, "command", c->args, c->n_args);
+                print_strs(f, "env", c->env, c->n_env);
+                print_strs(f, "cap-add", c->cap_add, c->n_cap_add);
+                print_strs(f, "cap-drop", c->cap_drop, c->n_cap_drop);
+                if (c->seccomp && c->seccomp[0])
+                        fprintf(f, "  %-16s %s\n", "seccomp", strcmp(c->seccomp, "unconfined") == 0 ? "unconfined" : "own profile");
+                print_health(f, c->health);
+                if (c->has_disconnect_stop_ms && c->disconnect_stop_ms)
+                        fprintf(f, "  %-16s stop after %llums without the master\n", "on disconnect",
+                                (unsigned long long)c->disconnect_stop_ms);
+                else
+                        fprintf(f, "  %-16s keep running\n", "on disconnect");
+        }
+        if (s->created_ms) {
+                brm_svc_ago(s->created_ms, now_ms, a, sizeof(a));
+                fprintf(f, "  %-16s %s\n", "created", a);
+        }
+        if (s->updated_ms) {
+                brm_svc_ago(s->updated_ms, now_ms, a, sizeof(a));
+                fprintf(f, "  %-16s %s\n", "updated", a);
+        }
+        if (s->previous && s->previous->container)
+                fprintf(f, "  %-16s %s (what 'service rollback' returns to)\n", "previous image",
+                        str(s->previous->container->image));
+        fprintf(f, "replicas:\n");
+        brm_svc_print_ps(f, s, now_ms);
+}
+
+size_t brm_svc_replicas_on(const Bramble__ServiceListResponse *l, const char *node, char *first, size_t first_size,
+                           char *reason, size_t reason_size)
+{
+        size_t n = 0;
+
+        first[0] = reason[0] = '\0';
+        for (size_t i = 0; i < l->n_services; i++) {
+                const Bramble__ServiceInfo *s = l->services[i];
+                size_t before = n;
+                for (size_t j = 0; j < s->n_replicas; j++) {
+                        const Bramble__ServiceReplica *r = s->replicas[j];
+                        if (!r->node || strcmp(r->node, node) != 0)
+                                continue;
+                        if (!n++)
+                                snprintf(first, first_size, "%s", str(r->name));
+                }
+                if (n > before && !reason[0]) {
+                        if (s->pending_reason && s->pending_reason[0])
+                                snprintf(reason, reason_size, "%s: %s", s->spec ? str(s->spec->name) : "", s->pending_reason);
+                        else if (s->update_reason && s->update_reason[0])
+                                snprintf(reason, reason_size, "%s: %s", s->spec ? str(s->spec->name) : "", s->update_reason);
+                }
+        }
+        return n;
+}
