@@ -33,6 +33,7 @@ PACKAGES=(
   libprotobuf-c1 libprotobuf-c-dev
   libcjson1 libcjson-dev
   libjansson4 libjansson-dev
+  libhttp-parser2.9 libhttp-parser-dev
   libsqlite3-0 libsqlite3-dev
   # OCI image layouts; the rest is what the linker needs to resolve libarchive.
   libarchive13t64 libarchive-dev
