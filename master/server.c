@@ -124,6 +124,11 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
                         brm_info(MOD, "%s writes its container records again", n->name);
         }
         brm_registry_seen(n);
+        /* The ack lets the node tell a frozen master from a quiet one
+         * (agent/link.c closes a session that hears nothing for 4
+         * intervals). */
+        if (in->has_id)
+                brm_session_reply_ok(s, in->id);
 }
 
 /* A join that was answered (a refusal closes the connection) needs no
