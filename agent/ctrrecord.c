@@ -246,6 +246,10 @@ char *brm_ctrrecord_state_text(const struct brm_ctrrecord_state *st)
                               "cgroup", text_value(st->cgroup));
         char *text;
 
+        if (o && st->since_ms && json_object_set_new(o, "since_ms", json_integer(st->since_ms)) < 0) {
+                json_decref(o);
+                o = NULL;
+        }
         if (o && st->has_exit && json_object_set_new(o, "exit_code", json_integer(st->exit_code)) < 0) {
                 json_decref(o);
                 o = NULL;
@@ -301,6 +305,7 @@ int brm_ctrrecord_parse_state(const uint8_t *data, size_t len, struct brm_ctrrec
         st.backoff_ms = (uint64_t)num(o, "backoff_ms", 0, 0, INT64_MAX);
         st.started_ms = num(o, "started_ms", 0, INT64_MIN, INT64_MAX);
         st.finished_ms = num(o, "finished_ms", 0, INT64_MIN, INT64_MAX);
+        st.since_ms = num(o, "since_ms", 0, 0, INT64_MAX);
         st.running = json_is_true(json_object_get(o, "running"));
         cs = num(o, "state", BRM_CS_PENDING, -1, BRM_CS_STOPPED + 1);
         st.state = cs < 0 || cs > BRM_CS_STOPPED ? BRM_CS_PENDING : (enum brm_cstate)cs;

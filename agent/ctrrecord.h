@@ -42,6 +42,7 @@ struct brm_ctrrecord_state {
         int64_t started_ms, finished_ms;
         bool running;             /* a run is under way (or ended unaccounted) */
         enum brm_cstate state;
+        int64_t since_ms;         /* wall clock when it entered STATE; 0 = unknown */
         char reason[160];
         char cgroup[600];         /* the cgroup the run was put in */
 };

@@ -48,7 +48,41 @@ void brm_lifecycle_init(struct container *c)
 
 void brm_lifecycle_save_state(struct container *c)
 {
+        if (c->rec.state != c->since_state || !c->rec.since_ms) {
+                c->since_state = c->rec.state;
+                c->rec.since_ms = brm_now_ms();
+        }
         brm_persist_state(c);
+}
+
+static void became_unhealthy(void *arg, const char *log)
+{
+        struct container *c = arg;
+
+        if (c->phase != P_RUNNING || c->sup->closing || c->closing)
+                return;
+        snprintf(c->unhealthy_why, sizeof(c->unhealthy_why), "unhealthy: %.140s", log);
+        c->health_failed = true;
+        brm_warn(MOD, "%s: %s", c->name, c->unhealthy_why);
+        brm_lifecycle_stop(c);
+}
+
+void brm_lifecycle_health_begin(struct container *c)
+{
+        char dir[1024];
+        int r = 0;
+
+        c->health_failed = false;
+        if (!c->has_desired || !c->desired.has_health)
+                return;
+        if (!c->health) {
+                brm_ctrrecord_path(c->sup->dir, c->name, NULL, dir, sizeof(dir));
+                r = brm_health_open(c->sup->loop, &c->sup->rt, c->name, dir, &c->health);
+        }
+        if (r == 0)
+                r = brm_health_start(c->health, &c->desired.health, c->rec.started_ms, became_unhealthy, c);
+        if (r < 0)
+                brm_warn(MOD, "%s: cannot run its health check: %s; ignored", c->name, strerror(-r));
 }
 
 void brm_lifecycle_read_pid(struct container *c)
@@ -128,11 +162,12 @@ static void delete_container(struct container *c)
 
 static bool should_restart(const struct container *c)
 {
-        if (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c))
+        if (!c->has_desired || brm_supervisor_want_stopped(c) || brm_supervisor_changed(c))
                 return false;
         if (c->desired.restart == BRM_RESTART_ALWAYS)
                 return true;
-        return c->desired.restart == BRM_RESTART_ON_FAILURE && (!c->rec.has_exit || c->rec.exit_code != 0);
+        return c->desired.restart == BRM_RESTART_ON_FAILURE &&
+               (c->health_failed || !c->rec.has_exit || c->rec.exit_code != 0);
 }
 
 /* Accounts one finished run: exit code, OOM kills from the cgroup (before
@@ -167,6 +202,11 @@ static void account_exit(struct container *c, int code, bool started, int64_t wh
                 snprintf(rec->reason, sizeof(rec->reason), "Killed by signal %d", code - 128);
         else
                 snprintf(rec->reason, sizeof(rec->reason), "Error: exit code %d", code);
+        /* Stopped by the node: the reason is why, not the signal. */
+        if (c->health_failed)
+                snprintf(rec->reason, sizeof(rec->reason), "%s", c->unhealthy_why);
+        else if (c->disc_stopped)
+                snprintf(rec->reason, sizeof(rec->reason), "%s", c->disc_why);
         if (rec->finished_ms - rec->started_ms >= BACKOFF_RESET_MS)
                 rec->backoff_ms = 0;
         if (should_restart(c)) {
@@ -175,9 +215,10 @@ static void account_exit(struct container *c, int code, bool started, int64_t wh
                         rec->backoff_ms = BACKOFF_CAP_MS;
                 rec->state = BRM_CS_BACKOFF;
         } else {
-                rec->state = c->has_desired && c->desired.stopped ? BRM_CS_STOPPED : BRM_CS_EXITED;
+                rec->state = c->has_desired && brm_supervisor_want_stopped(c) ? BRM_CS_STOPPED : BRM_CS_EXITED;
         }
         brm_info(MOD, "%s: exited (%s)%s", c->name, rec->reason, rec->state == BRM_CS_BACKOFF ? ", will restart" : "");
+        c->health_failed = false;
         brm_lifecycle_save_state(c);
         delete_container(c);
 }
@@ -188,6 +229,7 @@ static void exited(struct container *c, const char *lost)
 
         uv_timer_stop(&c->timer);
         brm_shimwatch_stop(&c->shim);
+        brm_health_stop(c->health);
         if (!lost && brm_ctrrecord_read_exit(c->sup->dir, c->name, &ex) < 0)
                 lost = "exit status lost: the shim ended without writing it";
         account_exit(c, lost ? -1 : ex.code, lost || ex.started, lost ? 0 : ex.ms, lost);
@@ -254,7 +296,7 @@ static int write_bundle(struct container *c, const struct brm_image_config *img,
 static bool stale(struct container *c)
 {
         c->phase = P_IDLE;
-        if (c->has_desired && !c->desired.stopped && !strcmp(c->run_key ? c->run_key : "", c->desired_key))
+        if (c->has_desired && !brm_supervisor_want_stopped(c) && !strcmp(c->run_key ? c->run_key : "", c->desired_key))
                 return false;
         free(c->run_key);
         c->run_key = NULL;
@@ -301,6 +343,7 @@ static void resolved(uv_work_t *req, int status)
         }
         c->phase = P_RUNNING;
         brm_info(MOD, "%s: started (shim %d)", c->name, c->shim.pid);
+        brm_lifecycle_health_begin(c);
 out:
         brm_image_config_free(&w->img);
         free(w);
@@ -413,6 +456,7 @@ void brm_lifecycle_stop(struct container *c)
 {
         brm_info(MOD, "%s: stopping", c->name);
         c->phase = P_STOPPING;
+        brm_health_stop(c->health);
         send_kill(c, "TERM");
         uv_timer_start(&c->timer, stop_escalate, c->sup->stop_grace_ms, 0);
 }
@@ -510,6 +554,7 @@ void brm_lifecycle_adopt(struct container *c, bool same_boot)
                 c->rec.state = BRM_CS_RUNNING;
                 brm_lifecycle_read_pid(c);
                 brm_info(MOD, "%s: re-adopted (pid %d, shim %d)", c->name, c->pid, c->shim.pid);
+                brm_lifecycle_health_begin(c);
                 if (rec_lost) {
                         snprintf(c->rec.reason, sizeof(c->rec.reason),
                                  "re-adopted; its restart count was lost with its record");

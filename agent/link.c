@@ -97,6 +97,9 @@ static void attempt_closed(struct brm_conn *c)
 {
         struct brm_link *l = c->data;
 
+        if (l->session == c && c->close_reason == -ETIMEDOUT && !l->closed)
+                brm_warn(MOD, "master at %s has not been heard from for %llu ms (4 heartbeat intervals): reconnecting",
+                         l->addr, (unsigned long long)(4 * l->interval_ms));
         session(l, NULL);
         mbedtls_ssl_config_free(l->tls);
         free(l->tls);
@@ -140,6 +143,9 @@ static int send_heartbeat(struct brm_link *l, struct brm_conn *c)
 
         if (brm_heartbeat_build(l->o.hb) < 0)
                 return 0;
+        /* The master answers each heartbeat with an Ok of this id. */
+        env.has_id = 1;
+        env.id = new_id(l);
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &l->o.hb->msg;
         r = brm_conn_send(c, &env);
@@ -214,6 +220,11 @@ static void hello_acked(struct brm_link *l, struct brm_conn *c, const Bramble__H
         if (send_heartbeat(l, c) < 0)
                 return;
         session(l, c);
+        /* The master acks every heartbeat: a session that hears nothing
+         * for 4 intervals has a master that is gone or frozen (a hung
+         * process, a half-open TCP connection), and is closed so that the
+         * link reconnects, possibly to another master. */
+        brm_conn_set_idle(c, 4 * l->interval_ms);
         if (l->o.on_drained)
                 brm_conn_set_drain(c, link_drained);
         maybe_renew(l, c);
@@ -330,6 +341,10 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
         case BRAMBLE__ENVELOPE__MSG_RENEW_RESPONSE:
                 renewed(l, env->renew_response);
                 return;
+        case BRAMBLE__ENVELOPE__MSG_OK:
+                if (env->id < BRM_LINK_MODULE_IDS)
+                        return; /* a heartbeat's ack: receiving it is all it is for */
+                break;
         default:
                 break;
         }

@@ -84,6 +84,8 @@ static void session(void *arg, struct brm_conn *conn)
 {
         struct brm_agent *a = arg;
 
+        if (a->wl.sup)
+                brm_supervisor_set_master(a->wl.sup, conn != NULL);
         if (a->logs)
                 brm_logstream_attach(a->logs, conn);
         brm_fetch_attach(a->fetch, conn);

@@ -468,6 +468,26 @@ static int encode_security(json_t *o, const struct brm_container_spec *s)
         return s->seccomp ? set_str(o, "seccomp", s->seccomp) : 0;
 }
 
+/* The health check and the on-disconnect time, also only when set. */
+static int encode_service(json_t *o, const struct brm_container_spec *s)
+{
+        const struct brm_health_spec *h = &s->health;
+        json_t *ho;
+
+        if (s->disconnect_stop_ms && add_u64(o, "disconnect_stop_ms", s->disconnect_stop_ms) < 0)
+                return -ENOMEM;
+        if (!s->has_health)
+                return 0;
+        if (!(ho = add_obj(o, "health")))
+                return -ENOMEM;
+        if ((h->cmd && set_str(ho, "cmd", h->cmd) < 0) || add_u64(ho, "http_port", h->http_port) < 0 ||
+            set_str(ho, "http_path", h->http_path) < 0 || add_u64(ho, "tcp_port", h->tcp_port) < 0 ||
+            add_u64(ho, "interval_ms", h->interval_ms) < 0 || add_u64(ho, "timeout_ms", h->timeout_ms) < 0 ||
+            add_u64(ho, "retries", h->retries) < 0 || add_u64(ho, "start_period_ms", h->start_period_ms) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_stopped)
 {
         json_t *o = json_object(), *a;
@@ -482,7 +502,7 @@ json_t *brm_ocispec_encode_spec(const struct brm_container_spec *s, bool with_st
             push_strs(a, (const char *const *)s->args, BRM_MAX_ARGS) < 0 || !(a = add_arr(o, "env")) ||
             push_strs(a, (const char *const *)s->env, BRM_MAX_ENV) < 0 ||
             (with_stopped && set_bool(o, "stopped", s->stopped) < 0) ||
-            encode_security(o, s) < 0) {
+            encode_security(o, s) < 0 || encode_service(o, s) < 0) {
                 json_decref(o);
                 return NULL;
         }
@@ -554,12 +574,45 @@ static int get_caps(const json_t *o, const char *key, uint64_t *ret)
         return 0;
 }
 
+static int decode_service(const json_t *o, struct brm_container_spec *s)
+{
+        const json_t *ho = json_object_get(o, "health"), *v;
+        struct brm_health_spec *h = &s->health;
+        uint64_t d = 0, hp, tp, iv, to, re, sp;
+
+        if (json_object_get(o, "disconnect_stop_ms") && get_num(o, "disconnect_stop_ms", 9007199254740992.0, &d) < 0)
+                return -EINVAL;
+        s->disconnect_stop_ms = d;
+        if (!ho)
+                return 0;
+        if (!json_is_object(ho) || get_num(ho, "http_port", 65535, &hp) < 0 || get_num(ho, "tcp_port", 65535, &tp) < 0 ||
+            get_str(ho, "http_path", h->http_path, sizeof(h->http_path)) < 0 ||
+            get_num(ho, "interval_ms", 4294967295.0, &iv) < 0 || get_num(ho, "timeout_ms", 4294967295.0, &to) < 0 ||
+            get_num(ho, "retries", 4294967295.0, &re) < 0 || get_num(ho, "start_period_ms", 4294967295.0, &sp) < 0)
+                return -EINVAL;
+        v = json_object_get(ho, "cmd");
+        if (v && (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)))
+                return -EINVAL;
+        if (v && !(h->cmd = strdup(json_string_value(v))))
+                return -ENOMEM;
+        h->http_port = (uint16_t)hp;
+        h->tcp_port = (uint16_t)tp;
+        h->interval_ms = (uint32_t)iv;
+        h->timeout_ms = (uint32_t)to;
+        h->retries = (uint32_t)re;
+        h->start_period_ms = (uint32_t)sp;
+        s->has_health = true;
+        return 0;
+}
+
 void brm_ocispec_spec_free(struct brm_container_spec *s)
 {
         if (!s)
                 return;
         free(s->seccomp);
         s->seccomp = NULL;
+        free(s->health.cmd);
+        s->health.cmd = NULL;
         for (size_t i = 0; i < BRM_MAX_ARGS; i++) {
                 free(s->args[i]);
                 s->args[i] = NULL;
@@ -601,7 +654,8 @@ int brm_ocispec_decode_spec(const json_t *o, struct brm_container_spec *ret)
                 return -EINVAL;
         if (st && !(s.seccomp = strdup(json_string_value(st))))
                 return -ENOMEM;
-        if ((r = get_strv(o, "args", s.args, BRM_MAX_ARGS)) < 0 || (r = get_strv(o, "env", s.env, BRM_MAX_ENV)) < 0) {
+        if ((r = get_strv(o, "args", s.args, BRM_MAX_ARGS)) < 0 || (r = get_strv(o, "env", s.env, BRM_MAX_ENV)) < 0 ||
+            (r = decode_service(o, &s)) < 0) {
                 brm_ocispec_spec_free(&s);
                 return r;
         }
@@ -616,7 +670,10 @@ int brm_ocispec_spec_dup(const struct brm_container_spec *s, struct brm_containe
         memset(d.args, 0, sizeof(d.args));
         memset(d.env, 0, sizeof(d.env));
         d.seccomp = NULL;
+        d.health.cmd = NULL;
         if (s->seccomp && !(d.seccomp = strdup(s->seccomp)))
+                goto oom;
+        if (s->health.cmd && !(d.health.cmd = strdup(s->health.cmd)))
                 goto oom;
         for (size_t i = 0; i < BRM_MAX_ARGS - 1 && s->args[i]; i++)
                 if (!(d.args[i] = strdup(s->args[i])))

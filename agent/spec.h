@@ -16,6 +16,16 @@ enum brm_restart { BRM_RESTART_ALWAYS, BRM_RESTART_ON_FAILURE, BRM_RESTART_NEVER
 enum brm_network { BRM_NET_HOST, BRM_NET_NONE };
 enum brm_cstate { BRM_CS_PENDING, BRM_CS_RUNNING, BRM_CS_EXITED, BRM_CS_BACKOFF, BRM_CS_FAILED, BRM_CS_STOPPED };
 
+/* A health check (proto HealthCheck, lib/svcspec.h): exactly one of cmd,
+ * http_port and tcp_port; times in milliseconds, 0 = the default. */
+struct brm_health_spec {
+        char *cmd;                /* malloc'd; run with /bin/sh -c inside the container */
+        uint16_t http_port;
+        char http_path[1025];     /* "" = "/" */
+        uint16_t tcp_port;
+        uint32_t interval_ms, timeout_ms, retries, start_period_ms;
+};
+
 /* NULL-terminated arrays: the contract (lib/ctrspec.h) allows one less. */
 #define BRM_MAX_ARGS 64
 #define BRM_MAX_ENV 64
@@ -36,6 +46,9 @@ struct brm_container_spec {
         uint64_t cap_add;         /* capability bits (lib/ctrspec.h); BRM_CTRSPEC_CAPS_ALL = ALL */
         uint64_t cap_drop;
         char *seccomp;            /* NULL = the node's default profile, "unconfined", or a profile's text */
+        bool has_health;
+        struct brm_health_spec health;
+        uint64_t disconnect_stop_ms; /* stop after this long without a master; 0 = keep running */
 };
 
 /* Checks what a spec says on its own: a valid name, an image, restart

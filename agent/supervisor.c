@@ -54,7 +54,7 @@ static void maybe_finish(struct brm_supervisor *sup)
         void (*cb)(void *);
         void *arg;
 
-        if (!sup->closing || sup->list || !sup->retry_closed)
+        if (!sup->closing || sup->list || !sup->retry_closed || !sup->disc_closed)
                 return;
         cb = sup->close_cb;
         arg = sup->close_arg;
@@ -74,6 +74,7 @@ void brm_supervisor_unref(struct container *c)
                         *p = c->next;
                         break;
                 }
+        brm_health_close(c->health);
         brm_ocispec_spec_free(&c->desired);
         free(c->desired_key);
         free(c->run_key);
@@ -164,7 +165,7 @@ void brm_supervisor_converge(struct container *c)
                 return;
         switch (c->phase) {
         case P_STARTING:
-                if (c->pull && (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c)))
+                if (c->pull && (!c->has_desired || brm_supervisor_want_stopped(c) || brm_supervisor_changed(c)))
                         brm_lifecycle_cancel_pull(c);
                 return; /* as below */
         case P_STOPPING:
@@ -176,11 +177,11 @@ void brm_supervisor_converge(struct container *c)
                  * that has come, rather than restarted for a lost file. */
                 if (!c->run_key && c->has_desired && (c->run_key = strdup(c->desired_key)))
                         brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->run_key);
-                if (!c->has_desired || c->desired.stopped || brm_supervisor_changed(c))
+                if (!c->has_desired || brm_supervisor_want_stopped(c) || brm_supervisor_changed(c))
                         brm_lifecycle_stop(c);
                 return;
         case P_BACKOFF:
-                if (c->has_desired && !c->desired.stopped && !brm_supervisor_changed(c)) {
+                if (c->has_desired && !brm_supervisor_want_stopped(c) && !brm_supervisor_changed(c)) {
                         brm_lifecycle_restart_later(c);
                         return;
                 }
@@ -194,7 +195,12 @@ void brm_supervisor_converge(struct container *c)
                 discard(c);
                 return;
         }
-        if (c->desired.stopped) {
+        if (brm_supervisor_want_stopped(c)) {
+                if (c->disc_stopped && strcmp(c->rec.reason, c->disc_why) != 0) {
+                        snprintf(c->rec.reason, sizeof(c->rec.reason), "%s", c->disc_why);
+                        if (c->rec.state == BRM_CS_STOPPED)
+                                brm_lifecycle_save_state(c);
+                }
                 if (c->rec.state != BRM_CS_STOPPED) {
                         c->rec.state = BRM_CS_STOPPED;
                         brm_lifecycle_save_state(c);
@@ -239,6 +245,10 @@ static void record_found(const char *name, void *arg)
          * killed for it. */
         why[0] = kwhy[0] = '\0';
         r = brm_ctrrecord_load_state(sup->dir, name, &c->rec, why, sizeof(why));
+        /* since_ms carries over an agent restart; an older record has none. */
+        c->since_state = c->rec.state;
+        if (!c->rec.since_ms)
+                c->rec.since_ms = brm_now_ms();
         if (r == 1) {
                 brm_warn(MOD, "%s: %s; nothing was lost, and both are written anew from it", name, why);
                 brm_ctrrecord_save_state(sup->dir, name, &c->rec);
@@ -380,7 +390,9 @@ int brm_supervisor_open(uv_loop_t *loop, const struct brm_supervisor_opts *opts,
         protect_self(sup);
         uv_timer_init(loop, &sup->retry);
         sup->retry.data = sup;
+        brm_ondisconnect_init(sup);
         load(sup);
+        brm_ondisconnect_applied(sup);
         *ret = sup;
         return 0;
 fail:
@@ -464,6 +476,7 @@ int brm_supervisor_apply(struct brm_supervisor *sup, const struct brm_container_
                 set_desired(c, &specs[i]);
         }
         brm_persist_desired(sup);
+        brm_ondisconnect_applied(sup);
         for (struct container *c = sup->list; c; c = c->next)
                 brm_supervisor_converge(c);
         return 0;
@@ -519,6 +532,15 @@ static void fill_status(struct container *c, struct brm_container_status *st)
         st->exit_code = c->rec.exit_code;
         st->oom_kills = c->rec.oom_kills;
         snprintf(st->reason, sizeof(st->reason), "%s", c->rec.reason);
+        st->since_ms = c->rec.since_ms;
+        if (c->has_desired && c->desired.has_health) {
+                const struct brm_health_sm *hs = c->health ? brm_health_result(c->health) : NULL;
+                st->health = brm_health_state_name(hs ? hs->state : BRM_HEALTH_STARTING);
+                if (hs) {
+                        snprintf(st->health_log, sizeof(st->health_log), "%s", hs->log);
+                        st->health_failures = hs->failures;
+                }
+        }
         pull_progress(c, st);
         /* "running" promises a process: until the runtime has written its
          * pid, the container is still starting. */
@@ -582,6 +604,13 @@ int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_statu
         return 0;
 }
 
+static void disc_closed(uv_handle_t *h)
+{
+        struct brm_supervisor *sup = h->data;
+        sup->disc_closed = true;
+        maybe_finish(sup);
+}
+
 static void retry_closed(uv_handle_t *h)
 {
         struct brm_supervisor *sup = h->data;
@@ -605,4 +634,5 @@ void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), voi
                 brm_shimwatch_stop(&c->shim);
         }
         uv_close((uv_handle_t *)&sup->retry, retry_closed);
+        uv_close((uv_handle_t *)&sup->disc, disc_closed);
 }

@@ -31,6 +31,10 @@ struct brm_container_status {
         bool has_cpu;
         float cpu_percent;        /* of one core */
         char reason[160];         /* "OOMKilled", "image not found: ...", ... */
+        int64_t since_ms;         /* wall clock when it entered STATE */
+        const char *health;       /* "starting", "healthy", "unhealthy"; NULL without a check */
+        char health_log[200];     /* the last failed check */
+        uint32_t health_failures; /* consecutive failed checks */
 };
 
 struct brm_fetch;
@@ -117,6 +121,13 @@ int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_statu
  * to this process) and frees everything once its handles are closed. */
 /* The resident memory of all the container shims together, in bytes. */
 uint64_t brm_supervisor_shim_rss(const struct brm_supervisor *sup);
+
+/* Whether the node has a session with a master now. Containers with a
+ * disconnect_stop_ms are stopped once the node has been without one that
+ * long (counted from the session's end, or from brm_supervisor_open); the
+ * desired set is not changed, and the next desired state applied with a
+ * session up starts them again. */
+void brm_supervisor_set_master(struct brm_supervisor *sup, bool up);
 
 void brm_supervisor_close(struct brm_supervisor *sup, void (*cb)(void *arg), void *arg);
 

@@ -18,6 +18,7 @@
 
 #include "cgroup.h"
 #include "fetch.h"
+#include "health.h"
 #include "ctrrecord.h"
 #include "logdir.h"
 #include "runtime.h"
@@ -51,6 +52,17 @@ struct container {
         bool state_dirty;         /* state.json not written yet (persist.c) */
         uv_timer_t timer;         /* backoff, stop escalation, a failed delete's completion */
         int refs;                 /* see above */
+        enum brm_cstate since_state; /* the state rec.since_ms belongs to */
+        /* Health checks (health.h), opened at the first run with a check;
+         * health_failed: the run is being stopped because it became
+         * unhealthy, with unhealthy_why as its reason. */
+        struct brm_health *health;
+        bool health_failed;
+        char unhealthy_why[160];
+        /* Stopped by the node after disconnect_stop_ms without a master
+         * (not by the desired state), with disc_why as its reason. */
+        bool disc_stopped;
+        char disc_why[160];
         /* CPU sampling for cpu_percent. */
         uint64_t cpu_ns, cpu_ms;
         float cpu_pct;
@@ -85,6 +97,13 @@ struct brm_supervisor {
         /* desired.json was damaged: the containers found are left as they
          * are (not removed as undesired) until the desired state comes. */
         bool desired_unknown;
+        /* The master session (brm_supervisor_set_master): since when
+         * (monotonic) it is lost; disc fires at the next on-disconnect
+         * stop. */
+        bool master_up;
+        uint64_t master_lost_ms;
+        uv_timer_t disc;
+        bool disc_closed;
         void (*close_cb)(void *arg);
         void *close_arg;
 };
@@ -93,6 +112,13 @@ struct brm_supervisor {
 static inline bool brm_supervisor_changed(const struct container *c)
 {
         return !c->run_key || !c->desired_key || strcmp(c->run_key, c->desired_key) != 0;
+}
+
+/* Whether the container is to be stopped: by the desired state, or by
+ * the node for want of a master. */
+static inline bool brm_supervisor_want_stopped(const struct container *c)
+{
+        return c->desired.stopped || c->disc_stopped;
 }
 
 /* supervisor.c */
@@ -113,6 +139,11 @@ int brm_persist_state(struct container *c);
 /* Removes the records of container NAME, which the supervisor dropped. */
 int brm_persist_removed(struct brm_supervisor *sup, const char *name);
 
+/* ondisconnect.c: the timer (at open), and after every apply or load:
+ * clears the node's own stops when a session is up, arms the next. */
+void brm_ondisconnect_init(struct brm_supervisor *sup);
+void brm_ondisconnect_applied(struct brm_supervisor *sup);
+
 /* lifecycle.c */
 
 /* Sets up the container's shim watch (at creation). */
@@ -132,6 +163,9 @@ void brm_lifecycle_restart_later(struct container *c);
 void brm_lifecycle_adopt(struct container *c, bool same_boot);
 /* Persists the counters; a failure is retried and reported (persist.c). */
 void brm_lifecycle_save_state(struct container *c);
+/* Starts (or restarts) the container's health checks when its desired
+ * spec has one: at the start of a run and when a run is re-adopted. */
+void brm_lifecycle_health_begin(struct container *c);
 /* Reads the container's pid once the runtime has written it. */
 void brm_lifecycle_read_pid(struct container *c);
 

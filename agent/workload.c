@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctrspec.h"
+#include "svcspec.h"
 #include "err.h"
 #include "log.h"
 
@@ -110,6 +111,22 @@ static int convert(const Bramble__ContainerSpec *p, struct brm_container_spec *r
         for (size_t i = 0; i < p->n_cap_drop; i++)
                 s.cap_drop |= brm_ctrspec_cap_bits(p->cap_drop[i]);
         s.seccomp = p->seccomp && p->seccomp[0] ? p->seccomp : NULL;
+        s.disconnect_stop_ms = p->has_disconnect_stop_ms ? p->disconnect_stop_ms : 0;
+        if (p->health) {
+                const Bramble__HealthCheck *h = p->health;
+                if ((r = brm_health_check(h, p->network, why, why_size)) < 0)
+                        return r;
+                s.has_health = true;
+                s.health.cmd = h->cmd && h->cmd[0] ? h->cmd : NULL; /* borrowed, as args and env */
+                s.health.http_port = h->has_http_port ? (uint16_t)h->http_port : 0;
+                if (h->http_path)
+                        snprintf(s.health.http_path, sizeof(s.health.http_path), "%s", h->http_path);
+                s.health.tcp_port = h->has_tcp_port ? (uint16_t)h->tcp_port : 0;
+                s.health.interval_ms = brm_health_interval(h);
+                s.health.timeout_ms = brm_health_timeout(h);
+                s.health.retries = brm_health_retries(h);
+                s.health.start_period_ms = h->has_start_period_ms ? h->start_period_ms : 0;
+        }
         *ret = s;
         return 0;
 }
@@ -220,6 +237,14 @@ void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
                 m->has_cpu_percent = st[i].has_cpu;
                 m->cpu_percent = st[i].cpu_percent;
                 m->reason = st[i].reason[0] ? st[i].reason : NULL;
+                m->has_since_ms = st[i].since_ms > 0;
+                m->since_ms = st[i].since_ms;
+                if (st[i].health) {
+                        m->health = (char *)st[i].health;
+                        m->health_log = st[i].health_log[0] ? st[i].health_log : NULL;
+                        m->has_health_failures = 1;
+                        m->health_failures = st[i].health_failures;
+                }
                 w->ptrs[i] = m;
         }
         hb->n_containers = n;

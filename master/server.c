@@ -128,6 +128,11 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
         if (brm_registry_briefs(n, hb) || !n->ready)
                 brm_services_kick(s->m);
         brm_registry_seen(n);
+        /* The ack lets the node tell a frozen master from a quiet one
+         * (agent/link.c closes a session that hears nothing for 4
+         * intervals). */
+        if (in->has_id)
+                brm_session_reply_ok(s, in->id);
 }
 
 /* A join that was answered (a refusal closes the connection) needs no

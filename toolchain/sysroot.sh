@@ -33,6 +33,7 @@ PACKAGES=(
   libprotobuf-c1 libprotobuf-c-dev
   libcjson1 libcjson-dev
   libjansson4 libjansson-dev
+  libhttp-parser2.9 libhttp-parser-dev
   libsqlite3-0 libsqlite3-dev
   # bramble apply's YAML files.
   libyaml-0-2 libyaml-dev
