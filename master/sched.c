@@ -276,6 +276,8 @@ static int place(struct svc_ctx *c, unsigned index, const char *avoid, const cha
                          rc == -EEXIST ? "a container of that name is there" : brm_strerror(rc));
                 return rc;
         }
+        if (!avoid && !exclude) /* a move says so itself */
+                brm_event(m, s->name, v->n->name, "placed %s on %s", r->name, v->n->name);
         v->svc_count++;
         v->n->sched_mem += r->mem;
         v->n->sched_cpu += r->cpu;
