@@ -3,7 +3,9 @@
  *   health_exec     a command check becomes healthy; a failing one makes
  *                   its container unhealthy, which restarts it (restart
  *                   always: the restart count grows, the reason names the
- *                   check's last failure) or leaves it exited (never)
+ *                   check's last failure) or leaves it exited (never);
+ *                   after an agent restart the run is checked again and
+ *                   keeps its since_ms
  *   health_http     an HTTP check against brm_http_probe in the container:
  *                   200 is healthy, 500 makes it unhealthy; a TCP check on
  *                   the same server is healthy, one on a closed port is not
@@ -46,7 +48,7 @@ void scenario_health_exec(void)
         pid_t a;
 
         s[0].health.cmd = "test -x /bin/sh && echo fine";
-        s[1].health.cmd = "echo checking; echo broken >&2; exit 3";
+        s[1].health.cmd = "echo checking; sleep 0.2; echo broken >&2; exit 3";
         s[2].health.cmd = "exit 1";
         a = sv_agent_start(s, 3);
         WAIT_FOR("ok", x, x.state == BRM_CS_RUNNING && !strcmp(x.health, "starting"), 20000, "running, starting");
@@ -68,6 +70,17 @@ void scenario_health_exec(void)
         CHECK(sv_get("never", &x) && x.state == BRM_CS_EXITED && x.restarts == 0);
         CHECK(sv_get("ok", &x) && !strcmp(x.health, "healthy") && x.restarts == 0);
         CHECK(sv_agent_log_has("bad: unhealthy: exit 3: broken"));
+        /* An agent restart: the run is re-adopted and checked again, and
+         * since_ms is the one from before (state.json). */
+        {
+                struct sv_snap before;
+                CHECK(sv_get("ok", &before));
+                sv_agent_kill(a, SIGTERM);
+                a = sv_agent_start(NULL, -1);
+                WAIT_FOR("ok", x, x.state == BRM_CS_RUNNING && x.pid == before.pid, 10000, "re-adopted");
+                CHECK(x.since_ms == before.since_ms);
+                WAIT_FOR("ok", x, !strcmp(x.health, "healthy"), 10000, "healthy after the agent restart");
+        }
         sv_agent_kill(a, SIGTERM);
         sv_teardown();
 }
