@@ -525,6 +525,11 @@ void brm_health_stop(struct brm_health *h)
         }
 }
 
+bool brm_health_running(const struct brm_health *h)
+{
+        return h && h->running;
+}
+
 const struct brm_health_sm *brm_health_result(const struct brm_health *h)
 {
         return &h->sm;

@@ -63,6 +63,8 @@ int brm_health_start(struct brm_health *h, const struct brm_health_spec *spec, i
 /* Stops checking: the check in flight is killed and its result dropped;
  * the state stays as it was for reporting. */
 void brm_health_stop(struct brm_health *h);
+/* Whether H (may be NULL) is checking a run (started, not stopped). */
+bool brm_health_running(const struct brm_health *h);
 /* The state (valid until the next call on H). */
 const struct brm_health_sm *brm_health_result(const struct brm_health *h);
 /* Stops and frees H once its handles are closed; accepts NULL. */
