@@ -4,7 +4,8 @@
 # cordon are honoured; an impossible service is pending with its reason and
 # placed as soon as a node fits; scale up and down; drain moves a node's
 # replicas away one at a time; bad requests change nothing; events say
-# what was decided.
+# what was decided. (sleep, as the containers' init, ignores SIGTERM: a removed
+# replica goes after the 10 s stop grace.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/svclib.sh"
 
@@ -110,6 +111,6 @@ cli_ok events
 assert_contains "$CLI_OUT" "service web created" "events"
 assert_contains "$CLI_OUT" "draining" "events"
 cli_ok service rm web >/dev/null
-wait_for 10 none_running web. "${NODES[@]}" ||
+wait_for 30 none_running web. "${NODES[@]}" ||
         fail "web containers left after service rm: $(cluster_running web. "${NODES[@]}")"
 pass
