@@ -54,6 +54,17 @@ cli_ok service ls
 assert_contains "$CLI_OUT" "big" "service ls"
 cli_ok service rm big >/dev/null
 
+# ---- an image the store lacks is pulled first; one that cannot be pulled says why ----
+cli_ok service create ghost --image 127.0.0.1:9/nothing/here:1 -- sleep 1 >/dev/null
+_pull_failed() {
+        svc_q ghost "d['pending_reason']"
+        [[ "$Q" == *"pulling 127.0.0.1:9/nothing/here:1 failed"* ]]
+}
+wait_for 20 _pull_failed || fail "ghost's pending reason after a failed pull: $Q"
+cli_ok events
+assert_contains "$CLI_OUT" "ghost: pulling 127.0.0.1:9/nothing/here:1" "events of a service whose image is pulled"
+cli_ok service rm ghost >/dev/null
+
 # ---- max-per-node and scaling ----
 cli_ok service create one --image "$ROOTFS" --replicas 5 --max-per-node 1 -- sleep 100000 >/dev/null
 wait_running one 4 20
