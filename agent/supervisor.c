@@ -545,7 +545,8 @@ static void fill_status(struct container *c, struct brm_container_status *st)
                 }
         }
         pull_progress(c, st);
-        if (!c->has_desired || brm_supervisor_changed(c)) {
+        if (!c->has_desired ||
+            (brm_supervisor_changed(c) && (c->phase == P_RUNNING || c->phase == P_STOPPING))) {
                 /* Its process is the old spec's, on its way out. */
                 st->health = NULL;
                 snprintf(st->reason, sizeof(st->reason), "%s",
