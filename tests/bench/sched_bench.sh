@@ -255,8 +255,15 @@ check_ls "after the create"
 CREATE_LS_MS=$LS_MS CREATE_LS_BYTES=$LS_BYTES
 ((LS_RUN == TOTAL)) || fail "the master shows $LS_RUN of $TOTAL replicas running"
 
-# A few heartbeats with everything running, and the master at rest again.
-sleep "$(awk -v h="${HEARTBEAT%s}" 'BEGIN { print 3 * h }')"
+# The master at rest with every replica running (it runs a scheduling pass
+# on every liveness tick, twice a second).
+sleep "$(awk -v h="${HEARTBEAT%s}" 'BEGIN { print 2 * h }')"
+c0=$(cpu_ticks "$MPID")
+sleep "$IDLE"
+c1=$(cpu_ticks "$MPID")
+BUSY_PCT=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v s="$IDLE" 'BEGIN { printf "%.1f", 100 * t / hz / s }')
+BUSY_RSS=$(status_kib "$MPID" VmRSS) BUSY_HWM=$(status_kib "$MPID" VmHWM)
+log "master at rest with $TOTAL replicas running: $BUSY_PCT % of one core"
 
 # ---- phase 2: power cut ----
 echo "cut $CUT" >"$WORK/control"
@@ -294,12 +301,14 @@ printf '%-44s %10s %10s %12s %10s %10s\n' "phase" "placed s" "running s" "master
 printf '%-44s %10s %10s %12s %10s %10s\n' "idle, $NODES nodes heartbeating" "-" "-" "$IDLE_PCT %" "$(mib "$RSS0")" "$(mib "$HWM0")"
 printf '%-44s %10s %10s %12s %10s %10s\n' "create $SERVICES x $REPLICAS (apply -> all running)" "$(secs "$CREATE_PLACED")" \
         "$(secs "$CREATE_RUNNING")" "$(ticks_s "$CREATE_CPU")" "$(mib "$CREATE_RSS")" "$(mib "$CREATE_HWM")"
+printf '%-44s %10s %10s %12s %10s %10s\n' "at rest, $TOTAL replicas running" "-" "-" "$BUSY_PCT %" "$(mib "$BUSY_RSS")" "$(mib "$BUSY_HWM")"
 printf '%-44s %10s %10s %12s %10s %10s\n' "$CUT_NODES nodes cut, $CUT_CTRS replicas (cut -> all running)" "$(secs "$CUT_PLACED")" \
         "$(secs "$CUT_RUNNING")" "$(ticks_s "$CUT_CPU")" "$(mib "$CUT_RSS")" "$(mib "$CUT_HWM")"
 echo
 echo "placed s: until the last DesiredState that added a replica reached its node; running s: until the"
 echo "heartbeat that first reported the last one running (nodes report at their next heartbeat, every $HEARTBEAT)."
-echo "master cpu: utime+stime over the phase, including the heartbeats of every node (the idle row, per second)."
+echo "master cpu: utime+stime over the phase, including the heartbeats of every node; the rows at rest: % of one"
+echo "core over ${IDLE} s, before the services and with all of them running."
 echo "The cut includes the grace: a node is NotReady after $GRACE_S s without a heartbeat (grace x interval)."
 echo "bramble apply answered in $APPLY_MS ms; 'bramble -o json service ls' of $SERVICES services took $CREATE_LS_MS ms ($CREATE_LS_BYTES bytes)."
 echo "master log: $NOTREADY nodes turned NotReady, $MOVED replicas moved, $WARN warnings or errors."
