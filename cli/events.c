@@ -51,11 +51,11 @@ int brm_cli_events(struct brm_cli *c, int argc, char **argv)
         }
         req.msg_case = BRAMBLE__ENVELOPE__MSG_EVENTS;
         req.events = &q;
-        if (!c->json)
-                printf("%-20s %-16s %-12s %s\n", "TIME", "SERVICE", "NODE", "MESSAGE");
-        for (;;) {
+        for (bool first = true;; first = false) {
                 if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_EVENT_LIST, &rc)))
                         return rc;
+                if (first && !c->json)
+                        printf("%-20s %-16s %-12s %s\n", "TIME", "SERVICE", "NODE", "MESSAGE");
                 for (size_t i = 0; i < resp->event_list->n_events; i++) {
                         const Bramble__Event *e = resp->event_list->events[i];
                         /* Only what follows the last one printed. */

@@ -216,6 +216,34 @@ static int platform_ok(void *arg, const char *platform)
 
 /* ---- placing ---- */
 
+/* Whether some node still reports a container named NAME (one removed
+ * a moment ago may still be stopping there). */
+static bool reported(struct pass *p, const char *name)
+{
+        for (size_t i = 0; i < p->n; i++)
+                if (brm_registry_brief(p->v[i].n, name))
+                        return true;
+        return false;
+}
+
+/* The lowest index no replica has and no node reports, so a new replica
+ * is never judged by the status of an old one of the same name. */
+static unsigned fresh_index(struct svc_ctx *c)
+{
+        char name[64];
+
+        for (unsigned i = 1;; i++) {
+                bool used = false;
+                for (struct brm_replica *r = c->s->replicas; r && !used; r = r->next)
+                        used = r->index == i;
+                if (used)
+                        continue;
+                snprintf(name, sizeof(name), "%s.%u", c->s->name, i);
+                if (!reported(c->p, name))
+                        return i;
+        }
+}
+
 /* Places replica INDEX of the service (0: the lowest free index). */
 static int place(struct svc_ctx *c, unsigned index, const char *avoid, const char *exclude)
 {
@@ -241,7 +269,7 @@ static int place(struct svc_ctx *c, unsigned index, const char *avoid, const cha
                 return -ENOSPC;
         v = &c->p->v[i];
         if (!index)
-                index = brm_replica_free_index(s);
+                index = fresh_index(c);
         rc = brm_replica_add(m, s, v->n->name, index, &r);
         if (rc < 0) {
                 snprintf(c->why, sizeof(c->why), "placing %s.%u on %s failed: %s", s->name, index, v->n->name,
@@ -502,24 +530,23 @@ static void converge(struct svc_ctx *c)
         par = version_stale ? brm_update_parallelism(s->spec->update) : 1;
         if (stale_n && brm_update_stop_first(s->spec->update)) {
                 while (stale_n && flight < par && (r = pick_stale(c))) {
-                        unsigned index = r->index;
                         drop(c, r);
                         stale_n--;
-                        if (place(c, index, NULL, NULL) < 0)
+                        if (place(c, 0, NULL, NULL) < 0)
                                 break;
                         flight++;
                         new_n++;
                 }
         } else if (stale_n) {
-                while (flight < par && new_n < desired) {
+                /* Start-first: up to parallelism replicas above N. */
+                while (flight < par && new_n < desired && new_n + stale_n < desired + par) {
                         if (place(c, 0, NULL, NULL) < 0) {
                                 /* No room for one more: stop-first for this one. */
                                 if (!(r = pick_stale(c)))
                                         break;
-                                unsigned index = r->index;
                                 drop(c, r);
                                 stale_n--;
-                                if (place(c, index, NULL, NULL) < 0)
+                                if (place(c, 0, NULL, NULL) < 0)
                                         break;
                         }
                         flight++;
@@ -536,7 +563,8 @@ static void converge(struct svc_ctx *c)
                         break;
                 new_n++;
         }
-        while (new_n + stale_n > desired && (r = stale_n ? pick_stale(c) : pick_extra(c))) {
+        while ((new_n + stale_n > desired + (stale_n ? par : 0) || (!stale_n && new_n > desired)) &&
+               (r = stale_n ? pick_stale(c) : pick_extra(c))) {
                 if (stale(c, r))
                         stale_n--;
                 else

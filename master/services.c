@@ -399,20 +399,6 @@ void brm_services_push(struct brm_master *m)
         m->svc.n_push = 0;
 }
 
-unsigned brm_replica_free_index(const struct brm_service *s)
-{
-        unsigned want = 1;
-
-        /* Replicas are kept by index. */
-        for (const struct brm_replica *r = s->replicas; r; r = r->next) {
-                if (r->index > want)
-                        break;
-                if (r->index == want)
-                        want++;
-        }
-        return want;
-}
-
 int brm_replica_add(struct brm_master *m, struct brm_service *s, const char *node, unsigned index,
                     struct brm_replica **ret)
 {

@@ -106,8 +106,6 @@ int brm_service_remove(struct brm_master *m, struct brm_service *s);
 int brm_replica_add(struct brm_master *m, struct brm_service *s, const char *node, unsigned index,
                     struct brm_replica **ret);
 int brm_replica_remove(struct brm_master *m, struct brm_service *s, struct brm_replica *r);
-/* The lowest index no replica of s has. */
-unsigned brm_replica_free_index(const struct brm_service *s);
 /* Pushes the desired sets queued by brm_replica_add/remove. */
 void brm_services_push(struct brm_master *m);
 

@@ -79,7 +79,9 @@ svc_q web "[d['update_reason'], d['spec']['container']['env']]"
 assert_contains "$Q" "unhealthy" "why web rolled back"
 assert_contains "$Q" "MODE=v2" "web's spec after the automatic rollback"
 wait_for 30 _n_healthy web 3 || fail "web not 3 healthy after the rollback: $(svc_dump web)"
-assert_eq 3 "$(cluster_running web. "${NODES[@]}" | wc -w)" "web containers after the rollback ($(cluster_running web. "${NODES[@]}"))"
+# The replaced ones stop (sleep ignores SIGTERM: killed after the 10 s grace).
+_three() { [[ $(cluster_running web. "${NODES[@]}" | wc -w) -eq 3 ]]; }
+wait_for 30 _three || fail "web containers after the rollback: $(cluster_running web. "${NODES[@]}") (expected 3)"
 cli_ok events
 assert_contains "$CLI_OUT" "rolling back" "events of the bad rollout"
 

@@ -1,9 +1,9 @@
 # Helpers for the services tests (sourced after lib.sh).
 
 # svc_q SERVICE EXPR: sets Q to EXPR evaluated on 'bramble -o json service
-# ps SERVICE' (bound to d: the service, with d['replicas']).
+# inspect SERVICE' (bound to d: the service, with d['replicas']).
 svc_q() {
-        cli_json "$2" -o json service ps "$1"
+        cli_json "$2" -o json service inspect "$1"
 }
 
 # placement SERVICE: "web.1=pi-1 web.2=pi-3", the running replicas and
@@ -27,7 +27,7 @@ wait_running() {
 }
 
 svc_dump() {
-        cli -o json service ps "$1"
+        cli -o json service inspect "$1"
         printf '%s' "$CLI_OUT${CLI_ERR:+ (stderr: $CLI_ERR)}" | tr -s ' \t\n' ' ' | cut -c1-3000
 }
 
