@@ -117,8 +117,10 @@ one_setting() {
                 wait_for "$TIMEOUT" exactly_two || fail "trial $trial: not exactly 2 web containers: $(cluster_running web. "${NODES[@]}") / $(ps_web)"
                 victim=$(web1_node)
                 [[ -n $victim ]] || fail "trial $trial: web.1 has no node: $(ps_web)"
-                # A few heartbeats with both running, so the cut is not timed against a join.
-                sleep "$(awk -v h="${hb%s}" 'BEGIN { print h * 1.5 }')"
+                # A few heartbeats with both running, then a random point
+                # within one interval: trials would otherwise fall at the
+                # same phase of the heartbeats each time.
+                sleep "$(awk -v h="${hb%s}" -v r="$RANDOM" 'BEGIN { print h * (1.5 + r / 32768) }')"
                 t0=$(now_ms)
                 power_cut "$victim"
                 t_rt="" t_master=""
