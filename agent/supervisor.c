@@ -542,6 +542,14 @@ static void fill_status(struct container *c, struct brm_container_status *st)
                 }
         }
         pull_progress(c, st);
+        if (!c->has_desired || brm_supervisor_changed(c)) {
+                /* Its process is the old spec's, on its way out. */
+                st->health = NULL;
+                snprintf(st->reason, sizeof(st->reason), "%s",
+                         c->has_desired ? "replacing: its spec changed" : "removing: no longer desired");
+                if (c->has_desired)
+                        st->state = BRM_CS_PENDING;
+        }
         /* "running" promises a process: until the runtime has written its
          * pid, the container is still starting. */
         if (c->phase != P_RUNNING && c->phase != P_STOPPING) {
@@ -592,12 +600,15 @@ int brm_supervisor_status(struct brm_supervisor *sup, struct brm_container_statu
         struct brm_container_status *arr;
         size_t n = 0, i = 0;
 
+        /* Also those no longer desired while they stop and go: a master
+         * must not take their name for a new one, and a drain is done only
+         * once they are gone. */
         for (struct container *c = sup->list; c; c = c->next)
-                n += c->has_desired && !c->closing;
+                n += !c->closing;
         if (!(arr = calloc(n ? n : 1, sizeof(*arr))))
                 return -ENOMEM;
         for (struct container *c = sup->list; c; c = c->next)
-                if (c->has_desired && !c->closing)
+                if (!c->closing)
                         fill_status(c, &arr[i++]);
         *ret = arr;
         *ret_n = n;

@@ -299,6 +299,27 @@ int brm_cli_node_schedule(struct brm_cli *c, int argc, char **argv)
         return 0;
 }
 
+/* How many containers named as replicas of SVCS node NODE's last heartbeat
+ * still lists (the first in first). */
+static size_t still_reported(struct brm_cli *c, const Bramble__ServiceListResponse *svcs, const char *node, char *first,
+                             size_t first_size, int *rc)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__NodeListRequest nl = BRAMBLE__NODE_LIST_REQUEST__INIT;
+        size_t n = 0;
+
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_LIST;
+        req.node_list = &nl;
+        first[0] = '\0';
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_NODES, rc)))
+                return 0;
+        for (size_t i = 0; i < resp->nodes->n_nodes; i++)
+                if (strcmp(resp->nodes->nodes[i]->name, node) == 0 && resp->nodes->nodes[i]->connected)
+                        n = brm_svc_replicas_reported(svcs, resp->nodes->nodes[i]->last, first, first_size);
+        brm_msg_free(resp);
+        return n;
+}
+
 int brm_cli_node_drain(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
@@ -339,10 +360,21 @@ int brm_cli_node_drain(struct brm_cli *c, int argc, char **argv)
                 if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_SERVICES, &rc)))
                         return rc;
                 left = brm_svc_replicas_on(resp->services, node, first, sizeof(first), reason, sizeof(reason));
+                if (!left) {
+                        /* Moved: done once the node has stopped its copies
+                         * too (its heartbeat lists them until then). */
+                        left = still_reported(c, resp->services, node, first, sizeof(first), &rc);
+                        snprintf(line, sizeof(line), "waiting for %s to stop %s: %zu replica%s left", node, first, left,
+                                 left == 1 ? "" : "s");
+                } else {
+                        snprintf(line, sizeof(line), "moving %s off %s: %zu replica%s left", first, node, left,
+                                 left == 1 ? "" : "s");
+                }
                 brm_msg_free(resp);
+                if (rc)
+                        return rc;
                 if (!left)
                         break;
-                snprintf(line, sizeof(line), "moving %s off %s: %zu replica%s left", first, node, left, left == 1 ? "" : "s");
                 if (strcmp(line, shown) != 0 && !c->json) {
                         printf(tty ? "\r\033[2K%s" : "%s\n", line);
                         fflush(stdout);

@@ -314,3 +314,26 @@ size_t brm_svc_replicas_on(const Bramble__ServiceListResponse *l, const char *no
         }
         return n;
 }
+
+size_t brm_svc_replicas_reported(const Bramble__ServiceListResponse *l, const Bramble__Heartbeat *hb, char *first,
+                                 size_t first_size)
+{
+        size_t n = 0;
+
+        first[0] = '\0';
+        for (size_t k = 0; hb && k < hb->n_containers; k++) {
+                const char *name = hb->containers[k]->name ? hb->containers[k]->name : "";
+                const char *dot = strrchr(name, '.');
+                if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1))
+                        continue;
+                for (size_t i = 0; i < l->n_services; i++) {
+                        const char *svc = l->services[i]->spec ? str(l->services[i]->spec->name) : "";
+                        if (strlen(svc) == (size_t)(dot - name) && strncmp(svc, name, (size_t)(dot - name)) == 0) {
+                                if (!n++)
+                                        snprintf(first, first_size, "%s", name);
+                                break;
+                        }
+                }
+        }
+        return n;
+}

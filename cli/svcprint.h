@@ -36,6 +36,11 @@ void brm_svc_print_inspect(FILE *f, const Bramble__ServiceInfo *s, int64_t now_m
  * "SERVICE.N" goes into first, and the first reason a service gives for
  * replicas it could not place (or its update reason) into reason ("" when
  * none). */
+/* How many containers the heartbeat HB lists that are named as replicas
+ * of the services in L (SERVICE.N): a replica removed from a node is
+ * listed until the node has stopped and deleted it. The first into first. */
+size_t brm_svc_replicas_reported(const Bramble__ServiceListResponse *l, const Bramble__Heartbeat *hb, char *first,
+                                 size_t first_size);
 size_t brm_svc_replicas_on(const Bramble__ServiceListResponse *l, const char *node, char *first, size_t first_size,
                            char *reason, size_t reason_size);
 

@@ -621,6 +621,23 @@ static void service_pass(struct pass *p, struct brm_service *s)
         free(c);
 }
 
+bool brm_sched_wanted(struct brm_master *m)
+{
+        for (struct brm_service *s = m->svc.list; s; s = s->next) {
+                if (s->update_state[0] && strcmp(s->update_state, "completed") != 0 &&
+                    strcmp(s->update_state, "rolled-back") != 0)
+                        return true;
+                if (s->pending_reason[0] || s->n_replicas != s->spec->replicas)
+                        return true;
+                for (struct brm_replica *r = s->replicas; r; r = r->next) {
+                        struct brm_node *n = brm_registry_get(&m->reg, r->node);
+                        if (!n || !n->ready || n->schedule[0] == 'd')
+                                return true;
+                }
+        }
+        return false;
+}
+
 void brm_sched_pass(struct brm_master *m)
 {
         struct pass p = { .m = m, .now = brm_mono_ms() };

@@ -408,9 +408,10 @@ static void on_liveness(uv_timer_t *t)
         if (!stalled)
                 brm_registry_check(&m->reg, m->cfg.heartbeat_interval_ms * m->cfg.grace_intervals);
         brm_containers_expire(m);
-        /* Every tick: NotReady nodes, --reschedule-after and rollout
-         * deadlines are judged by time. */
-        brm_sched_pass(m);
+        /* NotReady nodes, --reschedule-after and rollout deadlines are
+         * judged by time: a pass on the tick when one of them is pending. */
+        if (brm_sched_wanted(m))
+                brm_sched_pass(m);
         if (brm_mono_ms() - m->last_flush_mono >= FLUSH_EVERY_MS) {
                 m->last_flush_mono = brm_mono_ms();
                 flush(m);

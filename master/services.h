@@ -115,6 +115,10 @@ void brm_event(struct brm_master *m, const char *service, const char *node, cons
 
 /* The scheduling pass (sched.c). */
 void brm_sched_pass(struct brm_master *m);
+/* Whether a pass has anything to judge by time (a NotReady or draining
+ * node holding a replica, a rollout, a replica waiting for a node), so the
+ * liveness tick runs one only then; changes run one through a kick. */
+bool brm_sched_wanted(struct brm_master *m);
 
 /* Route handlers (svcapi.c). */
 void brm_svc_create(struct brm_session *s, const Bramble__Envelope *env);
