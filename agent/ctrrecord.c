@@ -68,7 +68,7 @@ int brm_ctrrecord_remove(const char *dir, const char *name)
         /* stdout.log and stderr.log: output files of older versions. */
         static const char *const files[] = { "config.json", "spec.json", "spec.json.bak", "state.json",
                                              "state.json.bak", "shim.pid", "pid", "exit", "stdout.log",
-                                             "stderr.log", "runtime.log" };
+                                             "stderr.log", "runtime.log", "health.pid" };
         char path[1024];
         int r;
 

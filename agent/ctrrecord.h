@@ -8,7 +8,9 @@
  *     (counters), spec.json.bak and state.json.bak (their copies),
  *     shim.pid ("PID STARTTIME", written by bramble-shim),
  *     pid (the container's init, written by the runtime), exit ("CODE
- *     STARTED MS", written by bramble-shim), runtime.log
+ *     STARTED MS", written by bramble-shim), runtime.log, health.pid
+ *     (the process of the health check in flight, written by the runtime's
+ *     exec)
  *
  * Files other than desired.json are replaced by rename without fsync: they
  * matter across agent restarts, not across power loss (after a reboot the

@@ -499,7 +499,14 @@ int brm_health_start(struct brm_health *h, const struct brm_health_spec *spec, i
         h->started_ms = started_ms;
         h->cb = cb;
         h->arg = arg;
-        brm_health_sm_init(&h->sm);
+        /* A new run starts over, but the last failure stays told: after
+         * an unhealthy restart it says why. */
+        {
+                char log[sizeof(h->sm.log)];
+                memcpy(log, h->sm.log, sizeof(log));
+                brm_health_sm_init(&h->sm);
+                memcpy(h->sm.log, log, sizeof(log));
+        }
         h->running = true;
         schedule(h, brm_health_first_delay(spec->interval_ms ? spec->interval_ms : 10000));
         return 0;
@@ -516,6 +523,11 @@ void brm_health_stop(struct brm_health *h)
                         kill_exec(h);
                 finish(h, false, NULL);
         }
+}
+
+bool brm_health_running(const struct brm_health *h)
+{
+        return h && h->running;
 }
 
 const struct brm_health_sm *brm_health_result(const struct brm_health *h)

@@ -56,12 +56,15 @@ typedef void (*brm_health_cb)(void *arg, const char *log);
 int brm_health_open(uv_loop_t *loop, const struct brm_runtime *rt, const char *name, const char *dir,
                     struct brm_health **ret);
 /* Starts checking a run that started at STARTED_MS (wall clock), state
- * starting, with SPEC (copied). 0 or -ENOMEM. */
+ * starting, with SPEC (copied); the last failure's log is kept. 0 or
+ * -ENOMEM. */
 int brm_health_start(struct brm_health *h, const struct brm_health_spec *spec, int64_t started_ms, brm_health_cb cb,
                      void *arg);
 /* Stops checking: the check in flight is killed and its result dropped;
  * the state stays as it was for reporting. */
 void brm_health_stop(struct brm_health *h);
+/* Whether H (may be NULL) is checking a run (started, not stopped). */
+bool brm_health_running(const struct brm_health *h);
 /* The state (valid until the next call on H). */
 const struct brm_health_sm *brm_health_result(const struct brm_health *h);
 /* Stops and frees H once its handles are closed; accepts NULL. */

@@ -29,6 +29,7 @@ struct brm_link {
         bool joining;
         bool reconnect_now;
         bool renew_pending;
+        bool acked;                    /* the session's master has acked a heartbeat */
         bool closed;
         bool timers_closed;
         int timers_open;
@@ -83,6 +84,7 @@ static void session(struct brm_link *l, struct brm_conn *conn)
         if (conn == l->session)
                 return;
         l->session = conn;
+        l->acked = false;
         if (conn)
                 uv_timer_start(&l->beat, on_beat, l->interval_ms, l->interval_ms);
         else
@@ -220,11 +222,6 @@ static void hello_acked(struct brm_link *l, struct brm_conn *c, const Bramble__H
         if (send_heartbeat(l, c) < 0)
                 return;
         session(l, c);
-        /* The master acks every heartbeat: a session that hears nothing
-         * for 4 intervals has a master that is gone or frozen (a hung
-         * process, a half-open TCP connection), and is closed so that the
-         * link reconnects, possibly to another master. */
-        brm_conn_set_idle(c, 4 * l->interval_ms);
         if (l->o.on_drained)
                 brm_conn_set_drain(c, link_drained);
         maybe_renew(l, c);
@@ -342,9 +339,20 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 renewed(l, env->renew_response);
                 return;
         case BRAMBLE__ENVELOPE__MSG_OK:
-                if (env->id < BRM_LINK_MODULE_IDS)
-                        return; /* a heartbeat's ack: receiving it is all it is for */
-                break;
+                if (env->id >= BRM_LINK_MODULE_IDS)
+                        break;
+                /* A heartbeat's ack. The master acks every heartbeat, so a
+                 * session that hears nothing for 4 intervals has a master
+                 * that is gone or frozen (a hung process, a half-open TCP
+                 * connection): it is closed, and the link reconnects. Set
+                 * at the first ack (which answers the heartbeat sent with
+                 * the hello's ack), so that a master that does not ack yet
+                 * is not dropped every 4 intervals. */
+                if (c == l->session && !l->acked) {
+                        l->acked = true;
+                        brm_conn_set_idle(c, 4 * l->interval_ms);
+                }
+                return;
         default:
                 break;
         }

@@ -8,7 +8,10 @@
  * asks for, and asks for a new certificate once two thirds of the current
  * one's lifetime have passed. Heartbeats run only while a session is up
  * (from the HelloAck to the end of its connection), never into the next
- * attempt's handshake. It reconnects forever, trying the configured masters
+ * attempt's handshake. The master acks each heartbeat (an Ok of its id);
+ * once it has acked one, a session that hears nothing from it for 4
+ * heartbeat intervals is closed as lost. It reconnects forever, trying the
+ * configured masters
  * in turn: once joined, at most 10 s apart with full jitter; while joining,
  * 1 s x 1.6 +-20 % up to 120 s.
  *

@@ -115,6 +115,7 @@ static struct container *create(struct brm_supervisor *sup, const char *name)
         if (brm_ctrrecord_create(sup->dir, name) < 0)
                 brm_warn(MOD, "%s: cannot create its directory in %s", name, sup->dir);
         brm_cgroup_container_path(&sup->cg, name, c->rec.cgroup, sizeof(c->rec.cgroup));
+        c->rec.since_ms = brm_now_ms(); /* pending from now (a record found replaces it) */
         return c;
 }
 
@@ -179,6 +180,8 @@ void brm_supervisor_converge(struct container *c)
                         brm_ctrrecord_save_run_key(c->sup->dir, c->name, c->run_key);
                 if (!c->has_desired || brm_supervisor_want_stopped(c) || brm_supervisor_changed(c))
                         brm_lifecycle_stop(c);
+                else if (c->desired.has_health && !brm_health_running(c->health))
+                        brm_lifecycle_health_begin(c); /* a run adopted before its spec was known */
                 return;
         case P_BACKOFF:
                 if (c->has_desired && !brm_supervisor_want_stopped(c) && !brm_supervisor_changed(c)) {

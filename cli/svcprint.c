@@ -188,7 +188,7 @@ void brm_svc_print_ps(FILE *f, const Bramble__ServiceInfo *s, int64_t now_ms)
                 char since[24] = "-";
                 if (st && st->has_since_ms)
                         brm_svc_ago(st->since_ms, now_ms, since, sizeof(since));
-                fprintf(f, "%-20s %-16s %-8s %-9s %8u %-10s %s\n", str(r->name), r->node ? r->node : "-",
+                fprintf(f, "%-20s %-16s %-8s %-9s %8u %-10s %s\n", r->name && r->name[0] ? r->name : "(to place)", r->node ? r->node : "-",
                         st && st->state ? st->state : "pending", st && st->health ? st->health : "-", st ? st->restarts : 0,
                         since, st ? str(st->reason) : "");
         }

@@ -276,6 +276,8 @@ static int place(struct svc_ctx *c, unsigned index, const char *avoid, const cha
                          rc == -EEXIST ? "a container of that name is there" : brm_strerror(rc));
                 return rc;
         }
+        if (!avoid && !exclude) /* a move says so itself */
+                brm_event(m, s->name, v->n->name, "placed %s on %s", r->name, v->n->name);
         v->svc_count++;
         v->n->sched_mem += r->mem;
         v->n->sched_cpu += r->cpu;
@@ -486,6 +488,18 @@ static struct brm_replica *pick_extra(struct svc_ctx *c)
         return best;
 }
 
+/* Replaces one stale replica stop-first: true when the new one is placed. */
+static bool stop_first(struct svc_ctx *c, unsigned *stale_n)
+{
+        struct brm_replica *r = pick_stale(c);
+
+        if (!r)
+                return false;
+        drop(c, r);
+        (*stale_n)--;
+        return place(c, 0, NULL, NULL) == 0;
+}
+
 static void converge(struct svc_ctx *c)
 {
         struct brm_master *m = c->p->m;
@@ -529,26 +543,15 @@ static void converge(struct svc_ctx *c)
         }
         par = version_stale ? brm_update_parallelism(s->spec->update) : 1;
         if (stale_n && brm_update_stop_first(s->spec->update)) {
-                while (stale_n && flight < par && (r = pick_stale(c))) {
-                        drop(c, r);
-                        stale_n--;
-                        if (place(c, 0, NULL, NULL) < 0)
-                                break;
+                while (stale_n && flight < par && stop_first(c, &stale_n)) {
                         flight++;
                         new_n++;
                 }
         } else if (stale_n) {
-                /* Start-first: up to parallelism replicas above N. */
-                while (flight < par && new_n < desired && new_n + stale_n < desired + par) {
-                        if (place(c, 0, NULL, NULL) < 0) {
-                                /* No room for one more: stop-first for this one. */
-                                if (!(r = pick_stale(c)))
-                                        break;
-                                drop(c, r);
-                                stale_n--;
-                                if (place(c, 0, NULL, NULL) < 0)
-                                        break;
-                        }
+                /* Start-first: up to parallelism replicas above N; when no
+                 * node has room for one more, stop-first for that one. */
+                while (flight < par && new_n < desired && new_n + stale_n < desired + par &&
+                       (place(c, 0, NULL, NULL) == 0 || stop_first(c, &stale_n))) {
                         flight++;
                         new_n++;
                 }

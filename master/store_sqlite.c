@@ -224,20 +224,24 @@ static int sq_token_list(struct brm_store *base, int (*cb)(void *, const struct 
         return r;
 }
 
-static int sq_token_revoke(struct brm_store *base, const char *id)
+int brm_sq_by_key(struct sq *s, const char *sql, const char *key)
 {
-        struct sq *s = (struct sq *)base;
         sqlite3_stmt *st;
         int r;
 
-        if ((r = brm_sq_prepare(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st)) < 0)
+        if ((r = brm_sq_prepare(s, sql, &st)) < 0)
                 return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         r = brm_sq_err(sqlite3_step(st));
         sqlite3_finalize(st);
         if (r == 0 && sqlite3_changes(s->db) == 0)
                 r = -ENOENT;
         return r;
+}
+
+static int sq_token_revoke(struct brm_store *base, const char *id)
+{
+        return brm_sq_by_key((struct sq *)base, "UPDATE tokens SET revoked=1 WHERE id=?", id);
 }
 
 static void row_node(sqlite3_stmt *st, struct brm_node_rec *n)
@@ -402,18 +406,7 @@ static int update_one(struct sq *s, const char *sql, const char *name, const voi
 
 static int sq_node_remove(struct brm_store *base, const char *name)
 {
-        struct sq *s = (struct sq *)base;
-        sqlite3_stmt *st;
-        int r;
-
-        if ((r = brm_sq_prepare(s, "DELETE FROM nodes WHERE name=?", &st)) < 0)
-                return r;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = brm_sq_err(sqlite3_step(st));
-        sqlite3_finalize(st);
-        if (r == 0 && sqlite3_changes(s->db) == 0)
-                r = -ENOENT;
-        return r;
+        return brm_sq_by_key((struct sq *)base, "DELETE FROM nodes WHERE name=?", name);
 }
 
 static int sq_node_set_info(struct brm_store *base, const char *name, const uint8_t *info, size_t len)

@@ -25,6 +25,9 @@ int brm_sq_fail(int rc);
 int brm_sq_prepare(struct sq *s, const char *sql, sqlite3_stmt **st);
 int brm_sq_exec(struct sq *s, const char *sql);
 void brm_sq_text(char *dst, size_t size, sqlite3_stmt *st, int col);
+/* Runs SQL with KEY bound to its one parameter: 0, -ENOENT when it
+ * changed no row, or -errno. */
+int brm_sq_by_key(struct sq *s, const char *sql, const char *key);
 
 /* The node-scheduling and service ops (store_sqlite_svc.c). */
 int brm_sq_node_set_labels(struct brm_store *base, const char *name, const char *labels);

@@ -100,16 +100,5 @@ int brm_sq_service_list(struct brm_store *base, int (*cb)(void *arg, const struc
 
 int brm_sq_service_remove(struct brm_store *base, const char *name)
 {
-        struct sq *s = (struct sq *)base;
-        sqlite3_stmt *st;
-        int r;
-
-        if ((r = brm_sq_prepare(s, "DELETE FROM services WHERE name=?", &st)) < 0)
-                return r;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = brm_sq_err(sqlite3_step(st));
-        sqlite3_finalize(st);
-        if (r == 0 && sqlite3_changes(s->db) == 0)
-                r = -ENOENT;
-        return r;
+        return brm_sq_by_key((struct sq *)base, "DELETE FROM services WHERE name=?", name);
 }

@@ -527,7 +527,7 @@ void brm_svc_apply(struct brm_session *s, const Bramble__Envelope *in)
         brm_session_reply(s, in->id, &env);
         goto out;
 failed:
-        snprintf(why, sizeof(why), "applying stopped at '%s': %s (what came before it was applied)", line,
+        snprintf(why, sizeof(why), "applying stopped at '%.300s': %s (what came before it was applied)", line,
                  brm_strerror(r));
         brm_session_error(s, in->id, r, why);
 out:

@@ -61,12 +61,15 @@ static void agent_snapshot(uv_timer_t *t)
                 return;
         buf = malloc(cap);
         for (size_t i = 0; i < n && buf; i++) {
-                if (cap - len < 512)
+                if (cap - len < 768)
                         buf = realloc(buf, cap *= 2);
-                len += (size_t)snprintf(buf + len, cap - len, "%s %d %d %u %d %d %u %d %.2f %d %llu %s\n", st[i].name,
-                                        st[i].state, st[i].pid, st[i].restarts, st[i].has_exit_code, st[i].exit_code,
-                                        st[i].oom_kills, st[i].has_cpu, st[i].cpu_percent, st[i].has_memory,
-                                        (unsigned long long)st[i].memory_bytes, st[i].reason[0] ? st[i].reason : "-");
+                len += (size_t)snprintf(buf + len, cap - len, "%s %d %d %u %d %d %u %d %.2f %d %llu %s %u %lld %s\t%s\n",
+                                        st[i].name, st[i].state, st[i].pid, st[i].restarts, st[i].has_exit_code,
+                                        st[i].exit_code, st[i].oom_kills, st[i].has_cpu, st[i].cpu_percent,
+                                        st[i].has_memory, (unsigned long long)st[i].memory_bytes,
+                                        st[i].health ? st[i].health : "-", st[i].health_failures,
+                                        (long long)st[i].since_ms, st[i].reason[0] ? st[i].reason : "-",
+                                        st[i].health_log);
         }
         free(st);
         snprintf(tmp, sizeof(tmp), "%s.tmp", sv_snap);
@@ -121,11 +124,26 @@ bool sv_agent_log_has(const char *text)
         return found;
 }
 
+/* SIGUSR1: the master session is lost; SIGUSR2: a session is up and its
+ * master sends the agent's desired set again (the on-disconnect tests). */
+static uv_signal_t agent_usr1, agent_usr2;
+static const struct brm_container_spec *agent_specs;
+static long agent_n;
+
+static void agent_master(uv_signal_t *s, int signum)
+{
+        brm_supervisor_set_master(agent_sup, signum == SIGUSR2);
+        if (signum == SIGUSR2 && agent_n >= 0)
+                brm_supervisor_apply(agent_sup, agent_specs, (size_t)agent_n);
+}
+
 static void agent_stop(uv_signal_t *s, int signum)
 {
         uv_timer_stop(&agent_timer);
         uv_close((uv_handle_t *)&agent_timer, NULL);
         uv_close((uv_handle_t *)&agent_term, NULL);
+        uv_close((uv_handle_t *)&agent_usr1, NULL);
+        uv_close((uv_handle_t *)&agent_usr2, NULL);
         brm_supervisor_close(agent_sup, agent_closed, NULL);
 }
 
@@ -165,6 +183,12 @@ pid_t sv_agent_start(const struct brm_container_spec *specs, long n)
         uv_timer_start(&agent_timer, agent_snapshot, 0, 100);
         uv_signal_init(&loop, &agent_term);
         uv_signal_start(&agent_term, agent_stop, SIGTERM);
+        agent_specs = specs;
+        agent_n = n;
+        uv_signal_init(&loop, &agent_usr1);
+        uv_signal_start(&agent_usr1, agent_master, SIGUSR1);
+        uv_signal_init(&loop, &agent_usr2);
+        uv_signal_start(&agent_usr2, agent_master, SIGUSR2);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         exit(0);
@@ -187,7 +211,7 @@ void sv_agent_kill(pid_t pid, int sig)
 static int read_snap(struct sv_snap *out, int max)
 {
         FILE *f = fopen(sv_snap, "r");
-        char line[512];
+        char line[1024], *tab;
         int n = 0;
 
         if (!f)
@@ -196,9 +220,14 @@ static int read_snap(struct sv_snap *out, int max)
                 struct sv_snap *s = &out[n];
                 int off = 0;
                 memset(s, 0, sizeof(*s));
-                if (sscanf(line, "%63s %d %d %u %d %d %u %d %lf %d %llu %n", s->name, &s->state, &s->pid, &s->restarts,
-                           &s->has_exit, &s->exit_code, &s->oom_kills, &s->has_cpu, &s->cpu, &s->has_mem, &s->mem,
-                           &off) >= 11) {
+                line[strcspn(line, "\n")] = '\0';
+                if ((tab = strchr(line, '\t'))) {
+                        *tab = '\0';
+                        snprintf(s->health_log, sizeof(s->health_log), "%s", tab + 1);
+                }
+                if (sscanf(line, "%63s %d %d %u %d %d %u %d %lf %d %llu %15s %u %lld %n", s->name, &s->state, &s->pid,
+                           &s->restarts, &s->has_exit, &s->exit_code, &s->oom_kills, &s->has_cpu, &s->cpu, &s->has_mem,
+                           &s->mem, s->health, &s->health_failures, &s->since_ms, &off) >= 14) {
                         snprintf(s->reason, sizeof(s->reason), "%s", line + off);
                         s->reason[strcspn(s->reason, "\n")] = '\0';
                         n++;

@@ -43,6 +43,14 @@ int main(int argc, char **argv)
                 scenario_confine();
         else if (strcmp(argv[1], "records") == 0)
                 scenario_records();
+        else if (strcmp(argv[1], "health_exec") == 0)
+                scenario_health_exec();
+        else if (strcmp(argv[1], "health_http") == 0)
+                scenario_health_http();
+        else if (strcmp(argv[1], "health_timeout") == 0)
+                scenario_health_timeout();
+        else if (strcmp(argv[1], "stopafter") == 0)
+                scenario_stopafter();
         else if (strcmp(argv[1], "image") == 0 && argc == 3)
                 scenario_image(argv[2]);
         else if (strcmp(argv[1], "bench-start") == 0)

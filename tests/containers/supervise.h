@@ -28,6 +28,10 @@ struct sv_snap {
         double cpu;
         unsigned long long mem;
         char reason[160];
+        char health[16];          /* "-" without a check */
+        unsigned health_failures;
+        long long since_ms;
+        char health_log[200];
 };
 
 /* A container's stored output, read whole. */
@@ -68,6 +72,11 @@ void scenario_logs(void);
 void scenario_confine(void);
 void scenario_records(void);
 
+void scenario_health_exec(void);
+void scenario_health_http(void);
+void scenario_health_timeout(void);
+void scenario_stopafter(void);
+
 void bench_logs(int seconds);
 void bench_start(int rounds);
 void bench_memory(int n);
@@ -81,9 +90,9 @@ void bench_memory(int n);
                                 break;                                                                       \
                         if (brm_mono_ms() - t0_ > (timeout_ms))                                              \
                                 CHECK_FAIL_("timed out after %d ms waiting for %s: %s (state %d pid %d "     \
-                                            "restarts %u exit %d oom %u reason '%s')",                        \
+                                            "restarts %u exit %d oom %u reason '%s' health %s log '%s')",     \
                                             (int)(timeout_ms), name, what, s.state, s.pid, s.restarts,       \
-                                            s.exit_code, s.oom_kills, s.reason);                             \
+                                            s.exit_code, s.oom_kills, s.reason, s.health, s.health_log);     \
                         sv_sleep_ms(50);                                                                        \
                 }                                                                                            \
         } while (0)

@@ -4,21 +4,12 @@
 # cordon are honoured; an impossible service is pending with its reason and
 # placed as soon as a node fits; scale up and down; drain moves a node's
 # replicas away one at a time; bad requests change nothing; events say
-# what was decided.
+# what was decided. (sleep, as the containers' init, ignores SIGTERM: a removed
+# replica goes after the 10 s stop grace.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/svclib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
-BRM_OWN_CGROUP=1
-start_master
-TOKEN=$(create_token --ttl 1h --uses 4)
-NODES=(pi-1 pi-2 pi-3 pi-4)
-for n in "${NODES[@]}"; do
-        start_agent "$n" --token "$TOKEN"
-done
-wait_for 10 all_in_state Ready "${NODES[@]}" || fail "setup: nodes not Ready: $(states "${NODES[@]}")"
+svc_cluster 4
 
 # ---- spread ----
 cli_ok service create web --image "$ROOTFS" --replicas 3 -- sleep 100000 >/dev/null
@@ -62,6 +53,17 @@ assert_contains "$Q" "4 without the memory" "why a 64 GiB replica is pending"
 cli_ok service ls
 assert_contains "$CLI_OUT" "big" "service ls"
 cli_ok service rm big >/dev/null
+
+# ---- an image the store lacks is pulled first; one that cannot be pulled says why ----
+cli_ok service create ghost --image 127.0.0.1:9/nothing/here:1 -- sleep 1 >/dev/null
+_pull_failed() {
+        svc_q ghost "d['pending_reason']"
+        [[ "$Q" == *"pulling 127.0.0.1:9/nothing/here:1 failed"* ]]
+}
+wait_for 20 _pull_failed || fail "ghost's pending reason after a failed pull: $Q"
+cli_ok events
+assert_contains "$CLI_OUT" "ghost: pulling 127.0.0.1:9/nothing/here:1" "events of a service whose image is pulled"
+cli_ok service rm ghost >/dev/null
 
 # ---- max-per-node and scaling ----
 cli_ok service create one --image "$ROOTFS" --replicas 5 --max-per-node 1 -- sleep 100000 >/dev/null
@@ -110,6 +112,6 @@ cli_ok events
 assert_contains "$CLI_OUT" "service web created" "events"
 assert_contains "$CLI_OUT" "draining" "events"
 cli_ok service rm web >/dev/null
-wait_for 10 none_running web. "${NODES[@]}" ||
+wait_for 30 none_running web. "${NODES[@]}" ||
         fail "web containers left after service rm: $(cluster_running web. "${NODES[@]}")"
 pass

@@ -11,17 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/svclib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
-BRM_OWN_CGROUP=1
-start_master
-TOKEN=$(create_token --ttl 1h --uses 4)
-NODES=(pi-1 pi-2 pi-3 pi-4)
-for n in "${NODES[@]}"; do
-        start_agent "$n" --token "$TOKEN"
-done
-wait_for 10 all_in_state Ready "${NODES[@]}" || fail "setup: nodes not Ready: $(states "${NODES[@]}")"
+svc_cluster 4
 
 cli_ok service create web --image "$ROOTFS" --replicas 2 -- sleep 100000 >/dev/null
 wait_running web 2 20

@@ -9,20 +9,10 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/svclib.sh"
 
-need_containers
-ROOTFS=$WORK/rootfs
-busybox_rootfs "$ROOTFS"
+svc_cluster 3
 for a in httpd test; do ln -sf busybox "$ROOTFS/bin/$a"; done
 mkdir -p "$ROOTFS/www"
 echo ok >"$ROOTFS/www/ok.html"
-BRM_OWN_CGROUP=1
-start_master
-TOKEN=$(create_token --ttl 1h --uses 3)
-NODES=(pi-1 pi-2 pi-3)
-for n in "${NODES[@]}"; do
-        start_agent "$n" --token "$TOKEN"
-done
-wait_for 10 all_in_state Ready "${NODES[@]}" || fail "setup: nodes not Ready: $(states "${NODES[@]}")"
 
 healthy_count() {
         svc_q "$1" "len([r for r in d['replicas'] if r['state'] == 'running' and r['health'] == 'healthy'])"

@@ -1,5 +1,25 @@
 # Helpers for the services tests (sourced after lib.sh).
 
+# svc_cluster N: skips unless containers can run here; makes $ROOTFS (a
+# busybox root file system), starts a master and nodes pi-1..pi-N, each
+# agent in a memory cgroup of its own, and waits until they are Ready.
+# Sets NODES.
+svc_cluster() {
+        local n
+        need_containers
+        ROOTFS=$WORK/rootfs
+        busybox_rootfs "$ROOTFS"
+        BRM_OWN_CGROUP=1
+        start_master
+        TOKEN=$(create_token --ttl 1h --uses "$1")
+        NODES=()
+        for ((n = 1; n <= $1; n++)); do
+                NODES+=("pi-$n")
+                start_agent "pi-$n" --token "$TOKEN"
+        done
+        wait_for 10 all_in_state Ready "${NODES[@]}" || fail "setup: nodes not Ready: $(states "${NODES[@]}")"
+}
+
 # svc_q SERVICE EXPR: sets Q to EXPR evaluated on 'bramble -o json service
 # inspect SERVICE' (bound to d: the service, with d['replicas']).
 svc_q() {
