@@ -7,7 +7,9 @@
  * against it before the secret is sent, a real CSR), stores the certificate
  * it gets, reconnects with mutual TLS under its own certificate, says Hello
  * with a NodeInfo and then sends a Heartbeat every interval. Start times are
- * jittered over one interval so the heartbeats are spread.
+ * jittered over one interval so the heartbeats are spread. It keeps the set
+ * of containers each DesiredState names and reports them running in its
+ * heartbeats; on SIGUSR1 nodes can lose their power (loadgen_ctr.c).
  *
  * Phases: keys (all keys and CSRs, before anything is timed), join (first
  * join started to last certificate received), connect (first mTLS connect
@@ -121,7 +123,7 @@ static void on_beat(uv_timer_t *t)
 {
         struct node *n = t->data;
 
-        if (n->state == ST_UP && n->conn && n->lg->phase < 3)
+        if (n->state == ST_UP && n->conn && n->lg->phase < 3 && !n->cut)
                 brm_lg_send_heartbeat(n);
 }
 
@@ -145,7 +147,12 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
         uint64_t now = brm_mono_ms();
         int r;
 
+        if (n->cut)
+                return; /* what was read before the cut */
         switch (env->msg_case) {
+        case BRAMBLE__ENVELOPE__MSG_DESIRED:
+                brm_lg_take_desired(n, env->desired);
+                return;
         case BRAMBLE__ENVELOPE__MSG_ERROR:
                 lg->master_errors++;
                 if (!lg->first_master_error[0])
@@ -269,8 +276,8 @@ static void on_closed(struct brm_conn *c)
                 uv_timer_stop(&n->timer);
                 lg->up--;
                 n->state = ST_JOINED;
-                if (lg->phase >= 3)
-                        break;
+                if (lg->phase >= 3 || n->cut)
+                        break; /* a cut node stays silent */
                 /* The master dropped a working session: count it and
                  * reconnect with backoff, as the agent does. */
                 lg->drops++;
@@ -367,6 +374,7 @@ static void stop_all(struct lg *lg)
         uv_close((uv_handle_t *)&lg->lag_timer, timer_closed);
         uv_close((uv_handle_t *)&lg->sigint, NULL);
         uv_close((uv_handle_t *)&lg->sigterm, NULL);
+        brm_lg_ctr_stop(lg);
 }
 
 static void finish(struct lg *lg)
@@ -479,6 +487,7 @@ int main(int argc, char **argv)
         lg.sigint.data = lg.sigterm.data = &lg;
         uv_signal_start(&lg.sigint, on_signal, SIGINT);
         uv_signal_start(&lg.sigterm, on_signal, SIGTERM);
+        brm_lg_ctr_start(&lg);
         /* Making keys took a while: refresh the loop's clock first. */
         uv_update_time(lg.loop);
         uv_timer_start(&lg.setup_timer, on_setup_timeout, lg.setup_timeout_ms, 0);

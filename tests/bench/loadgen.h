@@ -1,7 +1,8 @@
 /* brm_loadgen's state, shared by its files: loadgen.c (the start queue,
  * phases and connections: the event loop), loadgen_msg.c (the messages a
- * simulated node sends), loadgen_report.c (measuring and printing) and
- * loadgen_setup.c (options, keys). */
+ * simulated node sends), loadgen_ctr.c (the containers a node is told to
+ * run and reports, the power cut, the stats file), loadgen_report.c
+ * (measuring and printing) and loadgen_setup.c (options, keys). */
 #ifndef BRM_LOADGEN_H
 #define BRM_LOADGEN_H
 
@@ -31,6 +32,7 @@ enum node_state {
 };
 
 struct lg;
+struct lg_ctr; /* loadgen_ctr.c */
 
 struct node {
         struct lg *lg;
@@ -56,6 +58,9 @@ struct node {
         uint64_t seq;
         uint64_t net_rx, net_tx;
         struct node *qnext;
+        struct lg_ctr *ctrs; /* the last DesiredState's containers, by name */
+        uint32_t n_ctrs, n_running; /* n_running: reported running */
+        bool cut;            /* silenced by a power cut: no heartbeats, nothing read */
 };
 
 #define MAX_REASONS 16
@@ -118,6 +123,20 @@ struct lg {
         char first_master_error[200];
         uv_timer_t setup_timer, stop_timer; /* lag_timer is above */
         uv_signal_t sigint, sigterm;
+        /* containers (loadgen_ctr.c); times are wall clock, ms */
+        uint64_t start_delay_ms;   /* desired -> reported running */
+        const char *control_path;  /* read on SIGUSR1 */
+        const char *stats_path;    /* rewritten when the counters change */
+        uint64_t live_desired, live_running; /* over the nodes not cut */
+        uint64_t ds_frames, ds_dropped, ctrs_added, next_pid;
+        int64_t last_desired_wall_ms, last_running_wall_ms, cut_wall_ms;
+        unsigned n_cut, cut_ctrs, stats_up;
+        bool stats_dirty, stats_warned;
+        Bramble__ContainerStatus *st; /* one heartbeat's statuses */
+        Bramble__ContainerStatus **st_ptrs;
+        uint32_t st_cap;
+        uv_signal_t sigusr1;
+        uv_timer_t stats_timer;
 };
 
 /* loadgen_report.c */
@@ -144,6 +163,21 @@ void brm_lg_send_heartbeat(struct node *n);
 /* Stores the certificate and checks the CA against the token's pin; 0 or
  * -errno. */
 int brm_lg_take_join_response(struct node *n, const Bramble__JoinResponse *jr);
+
+/* loadgen_ctr.c */
+/* Keeps the set a DesiredState names (a cut node ignores it). */
+void brm_lg_take_desired(struct node *n, const Bramble__DesiredState *ds);
+/* Points hb->containers at statuses of n's containers (valid until the
+ * next call); 0 or -ENOMEM (then none). */
+int brm_lg_fill_statuses(struct node *n, Bramble__Heartbeat *hb);
+/* The heartbeat filled last went out: its running containers count as
+ * reported. */
+void brm_lg_statuses_sent(struct node *n);
+void brm_lg_free_ctrs(struct node *n);
+/* SIGUSR1 (the --control file) and the --stats file. */
+void brm_lg_ctr_start(struct lg *lg);
+void brm_lg_ctr_stop(struct lg *lg);
+void brm_lg_ctr_report(struct lg *lg);
 
 /* loadgen_setup.c */
 /* Parses the command line into lg. Returns -1 to run, or the status to

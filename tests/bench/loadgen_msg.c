@@ -48,7 +48,8 @@ void brm_lg_send_hello(struct node *n)
                 brm_conn_close(n->conn, r);
 }
 
-/* A heartbeat shaped like a Raspberry Pi 4's: every metric present. */
+/* A heartbeat shaped like a Raspberry Pi 4's: every metric present, and
+ * the node's containers (loadgen_ctr.c). */
 void brm_lg_send_heartbeat(struct node *n)
 {
         struct lg *lg = n->lg;
@@ -87,6 +88,7 @@ void brm_lg_send_heartbeat(struct node *n)
         th.has_under_voltage_occurred = th.has_freq_capped_occurred = th.has_throttled_occurred =
                 th.has_soft_temp_limit_occurred = 1;
         hb.throttle = &th;
+        brm_lg_fill_statuses(n, &hb);
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HEARTBEAT;
         env.heartbeat = &hb;
         rc = brm_conn_send(n->conn, &env);
@@ -96,6 +98,7 @@ void brm_lg_send_heartbeat(struct node *n)
                 return;
         }
         lg->hb_sent++;
+        brm_lg_statuses_sent(n);
 }
 
 /* The agent's own join code (lib/join.c): pin and verify first, then the

@@ -146,6 +146,7 @@ void brm_lg_report(struct lg *lg)
                             100.0 * (lg->mcpu_end - lg->mcpu_steady) / (steady + 1e-9),
                             hb_steady ? 1e6 * (lg->mcpu_end - lg->mcpu_steady) / (double)hb_steady : 0.0);
         }
+        brm_lg_ctr_report(lg);
         brm_lg_say(lg, "loadgen cpu: join %.2f s, connect %.2f s, steady %.2f s (%.1f %% of one core); VmRSS %ld KiB, VmHWM %ld KiB\n",
             brm_lg_cpu_s(&lg->ru_join, &lg->ru_conn), brm_lg_cpu_s(&lg->ru_conn, &lg->ru_steady), cpu_steady,
             steady ? 100.0 * cpu_steady / steady : 0.0, brm_lg_self_kib("VmRSS"), brm_lg_self_kib("VmHWM"));

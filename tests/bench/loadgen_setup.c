@@ -55,7 +55,10 @@ void brm_lg_free_nodes(struct lg *lg)
                 if (n->conf_ready)
                         mbedtls_ssl_config_free(&n->conf);
                 brm_tls_creds_free(&n->creds);
+                brm_lg_free_ctrs(n);
         }
+        free(lg->st);
+        free(lg->st_ptrs);
         free(lg->nodes);
         free(lg->join_lat);
         free(lg->conn_lat);
@@ -84,6 +87,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "usage: brm_loadgen --master HOST:PORT --token TOKEN [--nodes N] [--interval 1s] [--duration 30s]\n"
                 "                   [--concurrency C] [--prefix load] [--retries 5] [--setup-timeout 300s] [--pipeline]\n"
+                "                   [--start-delay DUR] [--stats FILE] [--control FILE]\n"
                 "\n"
                 "  --nodes N            simulated nodes, each with its own key, certificate and session (default 100)\n"
                 "  --interval DUR       heartbeat interval (default 1s)\n"
@@ -97,6 +101,11 @@ static void usage(FILE *f)
                 "                       joining every node first\n"
                 "  --handshake-timeout DUR  connect + TLS handshake limit per attempt (default 10s, as the agent)\n"
                 "  --master-pid PID     also report the master's CPU time per phase (from /proc/PID/stat)\n"
+                "  --start-delay DUR    a container the master asks for is reported running this long after\n"
+                "                       its DesiredState arrived (default 0: in the next heartbeat)\n"
+                "  --stats FILE         counters of desired and running containers, rewritten as they change\n"
+                "  --control FILE       read on SIGUSR1: 'cut N' silences N nodes holding containers, as a\n"
+                "                       power cut would (no heartbeat, nothing read, the connection left open)\n"
                 "\n"
                 "Against a master on 127.0.0.0/8 each node connects from its own address 127.1.x.y. Against\n"
                 "one elsewhere all nodes share this host's address: start that master with a high enough\n"
@@ -118,6 +127,8 @@ int brm_lg_options(struct lg *lg, int argc, char **argv)
                 { "prefix", required_argument, NULL, 'p' },     { "retries", required_argument, NULL, 'r' },
                 { "setup-timeout", required_argument, NULL, 's' }, { "pipeline", no_argument, NULL, 'P' },
                 { "handshake-timeout", required_argument, NULL, 'H' }, { "join-concurrency", required_argument, NULL, 'J' }, { "master-pid", required_argument, NULL, 'M' },
+                { "start-delay", required_argument, NULL, 'D' }, { "stats", required_argument, NULL, 'S' },
+                { "control", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },             { 0 },
         };
         const char *token = NULL;
@@ -195,6 +206,17 @@ int brm_lg_options(struct lg *lg, int argc, char **argv)
                         if (brm_parse_u64(optarg, 1, 4194304, &v) < 0)
                                 return die_arg("--master-pid", optarg, "a process id");
                         lg->master_pid = (int)v;
+                        break;
+                case 'D':
+                        if (brm_parse_duration_ms(optarg, &v) < 0 || v > 3600000)
+                                return die_arg("--start-delay", optarg, "a duration up to 1h, e.g. 2s");
+                        lg->start_delay_ms = v;
+                        break;
+                case 'S':
+                        lg->stats_path = optarg;
+                        break;
+                case 'C':
+                        lg->control_path = optarg;
                         break;
                 case 'h':
                         usage(stdout);
