@@ -157,7 +157,7 @@ static bool better(const struct brm_node_view *a, const struct brm_node_view *b,
 int brm_place(struct brm_node_view *v, size_t n, const struct brm_place_req *req, char *why, size_t why_size)
 {
         size_t fails[F_N] = { 0 };
-        int best = -1, fallback = -1;
+        int best = -1, quiet = -1, fallback = -1;
 
         for (size_t i = 0; i < n; i++) {
                 struct brm_node_view *x = &v[i];
@@ -189,9 +189,16 @@ int brm_place(struct brm_node_view *v, size_t n, const struct brm_place_req *req
                         fallback = (int)i;
                         continue;
                 }
+                if (req->quiet_ms && nd->last_seen_mono && req->now_mono > nd->last_seen_mono + req->quiet_ms) {
+                        if (quiet < 0 || better(x, &v[quiet], req->reserve))
+                                quiet = (int)i;
+                        continue;
+                }
                 if (best < 0 || better(x, &v[best], req->reserve))
                         best = (int)i;
         }
+        if (best < 0)
+                best = quiet;
         if (best < 0)
                 best = fallback;
         if (best < 0)

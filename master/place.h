@@ -7,8 +7,10 @@
  * --max-per-node, and has the replica's memory and CPU unreserved (the
  * limits of what the master placed there, plus this one, within the
  * node's memory less the reserve and its cores). Among those it prefers
- * the fewest replicas of this service (spread), then the fewest replicas
- * of any service, then the most unreserved memory, then the name. */
+ * a node heard from lately over one gone quiet (it may have lost power
+ * and not be NotReady yet), then the fewest replicas of this service
+ * (spread), then the fewest replicas of any service, then the most
+ * unreserved memory, then the name. */
 #ifndef BRM_PLACE_H
 #define BRM_PLACE_H
 
@@ -49,6 +51,8 @@ struct brm_place_req {
         uint64_t reserve;                  /* of each node's memory, never reserved to replicas */
         const char *avoid;                 /* chosen only when nothing else fits; NULL: none */
         const char *exclude;               /* never chosen; NULL: none */
+        uint64_t now_mono, quiet_ms;       /* a node not heard from for quiet_ms is taken only when nothing
+                                            * else fits (it may have lost power); 0: no such test */
         /* Whether the image runs on PLATFORM: 0, or -errno (not for it). */
         int (*platform_ok)(void *arg, const char *platform);
         void *platform_arg;

@@ -230,13 +230,13 @@ static bool reported(struct pass *p, const char *name)
  * is never judged by the status of an old one of the same name. */
 static unsigned fresh_index(struct svc_ctx *c)
 {
+        const struct brm_replica *r = c->s->replicas; /* kept by index */
         char name[64];
 
         for (unsigned i = 1;; i++) {
-                bool used = false;
-                for (struct brm_replica *r = c->s->replicas; r && !used; r = r->next)
-                        used = r->index == i;
-                if (used)
+                while (r && r->index < i)
+                        r = r->next;
+                if (r && r->index == i)
                         continue;
                 snprintf(name, sizeof(name), "%s.%u", c->s->name, i);
                 if (!reported(c->p, name))
@@ -254,6 +254,9 @@ static int place(struct svc_ctx *c, unsigned index, const char *avoid, const cha
                 .mem = ct->memory_max, .cpu = ct->cpu_millis, .cons = c->cons, .n_cons = c->n_cons,
                 .max_per_node = s->spec->max_per_node, .reserve = m->cfg.memory_reserve, .avoid = avoid,
                 .exclude = exclude, .platform_ok = platform_ok, .platform_arg = c,
+                /* A node silent for over one and a half intervals may be
+                 * down already, not yet NotReady: the last choice. */
+                .now_mono = c->p->now, .quiet_ms = m->cfg.heartbeat_interval_ms * 3 / 2,
         };
         struct brm_replica *r;
         struct brm_node_view *v;

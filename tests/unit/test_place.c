@@ -147,6 +147,18 @@ static void spread_and_filters(void)
         req.exclude = NULL;
         CHECK_STR(nodes[brm_place(views, 5, &req, why, sizeof(why))].name, "pi-b");
 
+        /* A node gone quiet (seen 5 s ago with a 2 s interval) only when
+         * nothing else fits. */
+        setup();
+        req = (struct brm_place_req){ .platform_ok = arm64_only, .now_mono = 100000, .quiet_ms = 3000 };
+        for (int k = 0; k < 5; k++)
+                nodes[k].last_seen_mono = 99500;
+        nodes[0].last_seen_mono = 95000;
+        nodes[1].sched_count = nodes[2].sched_count = nodes[3].sched_count = 1;
+        CHECK_STR(nodes[brm_place(views, 5, &req, why, sizeof(why))].name, "pi-c");
+        nodes[1].ready = nodes[2].ready = nodes[3].ready = false;
+        CHECK_STR(nodes[brm_place(views, 5, &req, why, sizeof(why))].name, "pi-a");
+
         /* No nodes at all. */
         CHECK_INT(brm_place(views, 0, &req, why, sizeof(why)), ==, -1);
         CHECK(strstr(why, "the cluster has no nodes") != NULL);
