@@ -29,24 +29,10 @@ stop() {
 }
 
 # An app image for the nodes, made here: busybox for arm64 (from the image
-# build's package cache) and a command of its own, as an OCI layout.
+# build's package cache) and a command of its own, as an OCI layout
+# (brm_app_image in image/qemu.sh).
 demo_app_image() {
-	local deb dir=$RUN/app
-	deb=$(ls "$SRC"/build/image-cache/debs/busybox-static_*_arm64.deb 2>/dev/null | head -n 1)
-	[ -n "$deb" ] || return 1
-	rm -rf "$dir" && mkdir -p "$dir/deb"
-	dpkg-deb -x "$deb" "$dir/deb"
-	umoci init --layout "$dir/oci" >/dev/null
-	umoci new --image "$dir/oci:1" >/dev/null
-	umoci unpack --image "$dir/oci:1" "$dir/bundle" >/dev/null
-	mkdir -p "$dir/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
-	cp "$dir/deb/usr/bin/busybox" "$dir/bundle/rootfs/bin/busybox"
-	for a in sh echo cat uname sleep date hostname; do ln -sf busybox "$dir/bundle/rootfs/bin/$a"; done
-	echo "an app image, pulled from a registry by the master and fetched from it by the node" >"$dir/bundle/rootfs/etc/motd"
-	umoci repack --image "$dir/oci:1" "$dir/bundle" >/dev/null
-	umoci config --image "$dir/oci:1" --os linux --architecture arm64 \
-		--config.cmd sh --config.cmd -c --config.cmd 'cat /etc/motd; echo "running on $(uname -m)"' >/dev/null
-	umoci gc --layout "$dir/oci"
+	brm_app_image "$RUN/app" "${BRM_IMAGE_CACHE:-$SRC/build/image-cache}"
 }
 
 if [ "${1:-}" = stop ]; then
