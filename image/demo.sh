@@ -29,24 +29,10 @@ stop() {
 }
 
 # An app image for the nodes, made here: busybox for arm64 (from the image
-# build's package cache) and a command of its own, as an OCI layout.
+# build's package cache) and a command of its own, as an OCI layout
+# (brm_app_image in image/qemu.sh).
 demo_app_image() {
-	local deb dir=$RUN/app
-	deb=$(ls "$SRC"/build/image-cache/debs/busybox-static_*_arm64.deb 2>/dev/null | head -n 1)
-	[ -n "$deb" ] || return 1
-	rm -rf "$dir" && mkdir -p "$dir/deb"
-	dpkg-deb -x "$deb" "$dir/deb"
-	umoci init --layout "$dir/oci" >/dev/null
-	umoci new --image "$dir/oci:1" >/dev/null
-	umoci unpack --image "$dir/oci:1" "$dir/bundle" >/dev/null
-	mkdir -p "$dir/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
-	cp "$dir/deb/usr/bin/busybox" "$dir/bundle/rootfs/bin/busybox"
-	for a in sh echo cat uname sleep date hostname; do ln -sf busybox "$dir/bundle/rootfs/bin/$a"; done
-	echo "an app image, pulled from a registry by the master and fetched from it by the node" >"$dir/bundle/rootfs/etc/motd"
-	umoci repack --image "$dir/oci:1" "$dir/bundle" >/dev/null
-	umoci config --image "$dir/oci:1" --os linux --architecture arm64 \
-		--config.cmd sh --config.cmd -c --config.cmd 'cat /etc/motd; echo "running on $(uname -m)"' >/dev/null
-	umoci gc --layout "$dir/oci"
+	brm_app_image "$RUN/app" "${BRM_IMAGE_CACHE:-$SRC/build/image-cache}"
 }
 
 if [ "${1:-}" = stop ]; then
@@ -137,6 +123,7 @@ if command -v docker-registry >/dev/null && command -v skopeo >/dev/null && comm
 	echo "   \$ bramble run ${names[2]} app --image 127.0.0.1:$rport/demo/hello:1 --restart never"
 	echo "   (the master pulls it for linux/arm64, the node fetches its blobs from the master)"
 	"$BIN/bramble" run "${names[2]}" app --image "127.0.0.1:$rport/demo/hello:1" --restart never 2>&1 | sed 's/^/   /'
+	APP_IMAGE=127.0.0.1:$rport/demo/hello:1
 	for _ in $(seq 100); do
 		"$BIN/bramble" -o json ps "${names[2]}" | grep -q '"state":[[:space:]]*"exited"' && break
 		sleep 0.3
@@ -162,6 +149,35 @@ echo
 echo "== the master's own recovery: a snapshot of its database and CA, taken at start (then hourly)"
 ls -1 "$RUN/data/snapshots" 2>/dev/null | sed 's/^/   snapshots\//' || echo "   (none yet)"
 echo
+# A service across the three Pis: the master places the replicas (one per
+# node: it spreads a service's replicas), each node fetches the image from
+# the master, and a node that loses power has its replica placed on another.
+svc_image=${APP_IMAGE:-/usr/share/bramble/rootfs/busybox}
+echo "== a service across the cluster: 3 replicas of $svc_image, placed by the master"
+echo "   \$ bramble service create web --image $svc_image --replicas 3 --memory 16M -- sleep 100000"
+"$BIN/bramble" service create web --image "$svc_image" --replicas 3 --memory 16M -- sleep 100000 2>&1 | sed 's/^/   /'
+svc_t0=$(date +%s.%N)
+svc_running() {
+	"$BIN/bramble" -o json service inspect web 2>/dev/null | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin).get("replicas") or [] if r.get("state") == "running"))' 2>/dev/null || echo 0
+}
+for _ in $(seq 240); do
+	[ "$(svc_running)" = 3 ] && break
+	sleep 0.5
+done
+if [ "$(svc_running)" = 3 ]; then
+	echo "   3 replicas running $(awk -v s="$svc_t0" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}') s after the create (the nodes without the image fetched it from the master)"
+else
+	echo "   (not 3 running after 120 s: $(svc_running); see bramble events)"
+fi
+echo "   \$ bramble service ps web"
+"$BIN/bramble" service ps web 2>&1 | sed 's/^/   /'
+echo "   \$ bramble nodes"
+"$BIN/bramble" nodes 2>&1 | sed 's/^/   /'
+echo "   One replica of web runs on each emulated Pi. Cut the power of one (kill -9 its QEMU):"
+echo "   the master calls it NotReady after 4 s without a heartbeat (1 s x grace 4) and starts its replica on another Pi; watch with 'bramble service ps web' and 'bramble events'."
+echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
@@ -169,5 +185,6 @@ echo "  $BIN/bramble run ${names[1]} hog --image /usr/share/bramble/rootfs/busyb
 echo "  $BIN/bramble ps"
 echo "  $BIN/bramble logs -f ${names[0]}/hello   # follow its output (Ctrl-C to stop)"
 echo "  $BIN/bramble logs ${names[0]} --kernel --tail 20   # the node's kernel log (--agent: the agent's own)"
-echo "  kill \$(cat $RUN/node-1/qemu.pid)   # ${names[0]} turns NotReady after 3 missed heartbeats"
+echo "  kill -9 \$(cat $RUN/node-1/qemu.pid)   # power cut: ${names[0]} turns NotReady after 4 s; its replica of web moves"
+echo "  $BIN/bramble service ps web; $BIN/bramble events   # where the replica went, and why"
 echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"

@@ -104,11 +104,13 @@ brm_node_stop() {
 	rm -f "$1/qemu.pid"
 }
 
-# brm_master_start DIR PORT BIN: a master on loopback with 1 s heartbeats.
+# brm_master_start DIR PORT BIN [MASTER_FLAG...]: a master on loopback with
+# 1 s heartbeats; the flags given come after (and win over) that one.
 brm_master_start() {
 	local dir=$1 port=$2 bin=$3
+	shift 3
 	mkdir -p "$dir"
-	"$bin/bramble-master" --data-dir "$dir/data" --listen "127.0.0.1:$port" --heartbeat-interval 1s \
+	"$bin/bramble-master" --data-dir "$dir/data" --listen "127.0.0.1:$port" --heartbeat-interval 1s "$@" \
 		>"$dir/master.log" 2>&1 &
 	echo $! >"$dir/master.pid"
 	export BRAMBLE_CONFIG=$dir/data/admin.json
@@ -175,4 +177,28 @@ brm_image_path() {
 		fi
 	) 9>"$1/build/image/.lock" || return 1
 	echo "$img"
+}
+
+# brm_app_image DIR CACHE: a small arm64 app image as an OCI layout in
+# DIR/oci (tag 1): busybox from the image build's package cache (CACHE, e.g.
+# build/image-cache; busybox-static's arm64 .deb) with sh, sleep, echo, cat,
+# uname, date and hostname, and /etc/motd; its default command prints the
+# motd and the machine. Needs dpkg-deb and umoci; 1 when the .deb is missing.
+brm_app_image() {
+	local dir=$1 cache=$2 deb a
+	deb=$(ls "$cache"/debs/busybox-static_*_arm64.deb 2>/dev/null | head -n 1)
+	[ -n "$deb" ] || return 1
+	rm -rf "$dir" && mkdir -p "$dir/deb"
+	dpkg-deb -x "$deb" "$dir/deb" || return 1
+	umoci init --layout "$dir/oci" >/dev/null || return 1
+	umoci new --image "$dir/oci:1" >/dev/null || return 1
+	umoci unpack --image "$dir/oci:1" "$dir/bundle" >/dev/null || return 1
+	mkdir -p "$dir/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc}
+	cp "$dir/deb/usr/bin/busybox" "$dir/bundle/rootfs/bin/busybox" || return 1
+	for a in sh echo cat uname sleep date hostname; do ln -sf busybox "$dir/bundle/rootfs/bin/$a"; done
+	echo "an app image, pulled from a registry by the master and fetched from it by the node" >"$dir/bundle/rootfs/etc/motd"
+	umoci repack --image "$dir/oci:1" "$dir/bundle" >/dev/null || return 1
+	umoci config --image "$dir/oci:1" --os linux --architecture arm64 \
+		--config.cmd sh --config.cmd -c --config.cmd 'cat /etc/motd; echo "running on $(uname -m)"' >/dev/null || return 1
+	umoci gc --layout "$dir/oci"
 }
