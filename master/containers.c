@@ -486,36 +486,8 @@ struct ps_ctx {
         struct brm_master *m;
         Bramble__PsEntry **entries;
         size_t n, cap;
-        /* Unpacked heartbeats, one per node seen, freed at the end. */
-        Bramble__Heartbeat **hbs;
-        char (*hb_nodes)[64];
-        size_t n_hbs;
+        struct brm_hb_cache hbc; /* one unpacked heartbeat per node seen */
 };
-
-static const Bramble__Heartbeat *node_hb(struct ps_ctx *c, const char *node)
-{
-        struct brm_node *n;
-
-        for (size_t i = 0; i < c->n_hbs; i++)
-                if (strcmp(c->hb_nodes[i], node) == 0)
-                        return c->hbs[i];
-        n = brm_registry_get(&c->m->reg, node);
-        if (!n || !n->last_hb)
-                return NULL;
-        Bramble__Heartbeat **nh = realloc(c->hbs, (c->n_hbs + 1) * sizeof(*nh));
-        char(*nn)[64] = realloc(c->hb_nodes, (c->n_hbs + 1) * sizeof(*nn));
-        if (nh)
-                c->hbs = nh;
-        if (nn)
-                c->hb_nodes = nn;
-        if (!nh || !nn)
-                return NULL;
-        c->hbs[c->n_hbs] = bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb);
-        if (!c->hbs[c->n_hbs])
-                return NULL;
-        snprintf(c->hb_nodes[c->n_hbs], 64, "%s", node);
-        return c->hbs[c->n_hbs++];
-}
 
 static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
 {
@@ -539,7 +511,7 @@ static int ps_cb(void *arg, const char *node, const uint8_t *spec, size_t len)
                 c->entries = ne;
                 c->cap = nc;
         }
-        hb = node_hb(c, node);
+        hb = brm_hb_cache_get(&c->hbc, &c->m->reg, node);
         for (size_t i = 0; hb && i < hb->n_containers; i++)
                 if (hb->containers[i]->name && strcmp(hb->containers[i]->name, sp->name) == 0)
                         found = hb->containers[i];
@@ -596,10 +568,7 @@ static void ps_ctx_free(struct ps_ctx *c)
                 free(c->entries[i]);
         }
         free(c->entries);
-        for (size_t i = 0; i < c->n_hbs; i++)
-                bramble__heartbeat__free_unpacked(c->hbs[i], NULL);
-        free(c->hbs);
-        free(c->hb_nodes);
+        brm_hb_cache_free(&c->hbc);
 }
 
 void brm_containers_ps(struct brm_session *s, const Bramble__Envelope *in)

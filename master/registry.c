@@ -182,6 +182,37 @@ int brm_registry_set_labels(struct brm_node *n, const char *labels)
         return 0;
 }
 
+const Bramble__Heartbeat *brm_hb_cache_get(struct brm_hb_cache *c, struct brm_registry *reg, const char *node)
+{
+        struct brm_node *n;
+        char(*nn)[64];
+        Bramble__Heartbeat **nh;
+
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->names[i], node) == 0)
+                        return c->hbs[i];
+        if (!(nn = realloc(c->names, (c->n + 1) * sizeof(*nn))))
+                return NULL;
+        c->names = nn;
+        if (!(nh = realloc(c->hbs, (c->n + 1) * sizeof(*nh))))
+                return NULL;
+        c->hbs = nh;
+        n = brm_registry_get(reg, node);
+        snprintf(c->names[c->n], sizeof(c->names[0]), "%s", node);
+        c->hbs[c->n] = n && n->last_hb ? bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb) : NULL;
+        return c->hbs[c->n++];
+}
+
+void brm_hb_cache_free(struct brm_hb_cache *c)
+{
+        for (size_t i = 0; i < c->n; i++)
+                if (c->hbs[i])
+                        bramble__heartbeat__free_unpacked(c->hbs[i], NULL);
+        free(c->names);
+        free(c->hbs);
+        memset(c, 0, sizeof(*c));
+}
+
 static uint8_t brief_state(const char *s)
 {
         static const char *const names[] = { "pending", "running", "exited", "backoff", "failed", "stopped" };

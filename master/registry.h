@@ -79,6 +79,17 @@ int brm_registry_set_blob(uint8_t **blob, size_t *blob_len, const uint8_t *data,
 bool brm_registry_briefs(struct brm_node *n, const Bramble__Heartbeat *hb);
 /* The brief of container NAME on n; NULL when its heartbeat did not list it. */
 const struct brm_brief *brm_registry_brief(const struct brm_node *n, const char *name);
+/* Nodes' last heartbeats unpacked once for one request, by node name;
+ * zero-initialised. */
+struct brm_hb_cache {
+        char (*names)[64];
+        Bramble__Heartbeat **hbs; /* NULL entries: no heartbeat */
+        size_t n;
+};
+/* The node's last heartbeat, unpacked on first use; NULL when it has
+ * none (or out of memory). Valid until brm_hb_cache_free. */
+const Bramble__Heartbeat *brm_hb_cache_get(struct brm_hb_cache *c, struct brm_registry *reg, const char *node);
+void brm_hb_cache_free(struct brm_hb_cache *c);
 /* Replaces the operator's labels (a copy is kept). 0 or -ENOMEM. */
 int brm_registry_set_labels(struct brm_node *n, const char *labels);
 /* A heartbeat arrived now: the node is seen, and Ready if it was not. */

@@ -203,46 +203,17 @@ void brm_svc_remove(struct brm_session *s, const Bramble__Envelope *in)
 
 struct hb_cache {
         struct brm_master *m;
-        char (*names)[64];
-        Bramble__Heartbeat **hbs;
-        size_t n;
+        struct brm_hb_cache hbc;
 };
 
 static const Bramble__ContainerStatus *status_of(struct hb_cache *c, const char *node, const char *name)
 {
-        Bramble__Heartbeat *hb = NULL;
-        size_t i;
+        const Bramble__Heartbeat *hb = brm_hb_cache_get(&c->hbc, &c->m->reg, node);
 
-        for (i = 0; i < c->n; i++)
-                if (strcmp(c->names[i], node) == 0)
-                        break;
-        if (i == c->n) {
-                struct brm_node *n = brm_registry_get(&c->m->reg, node);
-                char(*nn)[64] = realloc(c->names, (c->n + 1) * sizeof(*nn));
-                Bramble__Heartbeat **nh = nn ? realloc(c->hbs, (c->n + 1) * sizeof(*nh)) : NULL;
-                if (nn)
-                        c->names = nn;
-                if (nh)
-                        c->hbs = nh;
-                if (!nn || !nh)
-                        return NULL;
-                snprintf(c->names[c->n], 64, "%s", node);
-                c->hbs[c->n++] = n && n->last_hb ? bramble__heartbeat__unpack(NULL, n->last_hb_len, n->last_hb) : NULL;
-        }
-        hb = c->hbs[i];
         for (size_t k = 0; hb && k < hb->n_containers; k++)
                 if (hb->containers[k]->name && strcmp(hb->containers[k]->name, name) == 0)
                         return hb->containers[k];
         return NULL;
-}
-
-static void hb_cache_free(struct hb_cache *c)
-{
-        for (size_t i = 0; i < c->n; i++)
-                if (c->hbs[i])
-                        bramble__heartbeat__free_unpacked(c->hbs[i], NULL);
-        free(c->names);
-        free(c->hbs);
 }
 
 struct info_buf {
@@ -352,7 +323,7 @@ void brm_svc_list(struct brm_session *s, const Bramble__Envelope *in)
         }
         free(bufs);
         free(infos);
-        hb_cache_free(&c);
+        brm_hb_cache_free(&c.hbc);
 }
 
 /* ---- apply ---- */

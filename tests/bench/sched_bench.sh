@@ -75,30 +75,11 @@ command -v python3 >/dev/null || { echo "sched_bench.sh: needs python3 (reading 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 HZ=$(getconf CLK_TCK)
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/brm-bench-sched.XXXXXX")
-PIDS=()
-cleanup() {
-        local p rc=$?
-        trap - EXIT INT TERM
-        for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-        for _ in $(seq 1 50); do
-                local left=0
-                for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
-                ((left)) || break
-                sleep 0.1
-        done
-        for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-        for p in "${PIDS[@]}"; do { wait "$p"; } 2>/dev/null || true; done
-        if [[ ${BRM_KEEP:-0} == 1 ]]; then
-                echo "sched_bench.sh: kept $WORK" >&2
-        else
-                rm -rf "$WORK"
-        fi
-        exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+export BRM_BIN
+# lib.sh: a private $WORK and an EXIT trap that stops every process started
+# here (track), and removes $WORK unless BRM_KEEP=1.
+# shellcheck source=tests/integration/lib.sh
+source "$here/../integration/lib.sh"
 
 log() { printf '[sched_bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 now_ms() { date +%s%3N; }
@@ -114,13 +95,8 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 ticks_s() { awk -v t="$1" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }'; }
 mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'; }
 stat_field() { sed -n 's/.*\b'"$1"'=\([-0-9]*\).*/\1/p' "$WORK/stats" 2>/dev/null; }
-pick_port() {
-        local lo
-        read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
-        ((lo > 12000)) || lo=32768
-        echo $((10000 + RANDOM % (lo - 10000)))
-}
 fail() {
+        _BRM_FAILED=1
         log "FAILED: $*"
         log "master log (last lines):"
         tail -n 20 "$WORK/master.log" | sed 's/^/    /'
@@ -133,13 +109,12 @@ fail() {
 start_master() {
         local try
         for try in 1 2 3 4 5 6 7 8; do
-                PORT=$(pick_port)
-                if ss -Htan "sport = :$PORT" 2>/dev/null | grep -q .; then continue; fi
+                PORT=$(free_port)
                 rm -rf "$WORK/master"
                 "$MASTER" --data-dir "$WORK/master" --listen "127.0.0.1:$PORT" --heartbeat-interval "$HEARTBEAT" \
                         --grace "$GRACE" >"$WORK/master.out" 2>"$WORK/master.log" &
                 MPID=$!
-                PIDS+=("$MPID")
+                track "$MPID" bramble-master
                 for _ in $(seq 1 100); do
                         kill -0 "$MPID" 2>/dev/null || break
                         grep -q "listening on" "$WORK/master.log" && return 0
@@ -160,7 +135,7 @@ log "master pid $MPID on 127.0.0.1:$PORT (heartbeat $HEARTBEAT, grace $GRACE); $
         --concurrency 64 --prefix sim --master-pid "$MPID" --start-delay "$START_DELAY" \
         --stats "$WORK/stats" --control "$WORK/control" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err" &
 LGPID=$!
-PIDS+=("$LGPID")
+track "$LGPID" brm_loadgen
 
 ready_count() {
         "$CLI" -o json nodes 2>/dev/null | python3 -c '
