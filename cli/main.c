@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "events.h"
 #include "tokens.h"
+#include "apitokens.h"
 
 /* The dispatcher checks the count; the command checks its own arguments. */
 #define ANY_ARGS (-1)
@@ -81,6 +82,12 @@ static const struct command commands[] = {
         { "apply", NULL, brm_cli_apply, ANY_ARGS, "-f FILE [--prune] [--dry-run]",
           "create or update the services a YAML or JSON file\n"
           "describes (--prune: remove the others)" },
+        { "api-token", "create", brm_cli_api_token_create, ANY_ARGS, "--role metrics|viewer [--ttl D] [--description T]",
+          "create a token for the master's HTTPS port: metrics reads /metrics,\nviewer also the dashboard (--ttl 0 = never expires)" },
+        { "api-token", "ls", brm_cli_api_token_list, 0, "", "list API tokens" },
+        { "api-token", "revoke", brm_cli_api_token_revoke, 1, "ID", "revoke an API token (its browser sessions end)" },
+        { "dashboard", NULL, brm_cli_dashboard, ANY_ARGS, "[--ttl 12h] [--token ID] | --ca",
+          "print a one-time sign-in link for the web dashboard\n(--ca: print the cluster CA for browsers and Prometheus)" },
         { "events", NULL, brm_cli_events, ANY_ARGS, "[-f]", "what the master decided about services and why\n(-f: keep following)" },
         { "ps", NULL, brm_cli_ps, ANY_ARGS, "[NODE]", "list containers" },
         { "inspect", NULL, brm_cli_inspect, ANY_ARGS, "NODE/NAME", "show a container whole: its spec, confinement and status" },
