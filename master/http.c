@@ -480,7 +480,12 @@ static void on_data(struct brm_tls_stream *s, const uint8_t *data, size_t len)
                                 conn_close(c);
                         return;
                 }
-                n = http_parser_execute(&c->parser, &settings, (const char *)data + off, len - off);
+                /* At most one byte past the limit at a time, so a head
+                 * over it is caught before it completes. */
+                n = len - off;
+                if (n > BRM_HTTP_HEAD_MAX + 1 - c->head_bytes)
+                        n = BRM_HTTP_HEAD_MAX + 1 - c->head_bytes;
+                n = http_parser_execute(&c->parser, &settings, (const char *)data + off, n);
                 c->head_bytes += n;
                 off += n;
                 if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {

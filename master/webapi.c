@@ -155,7 +155,7 @@ void brm_webapi_dashboard(struct brm_session *s, const Bramble__Envelope *in)
         struct brm_http *h;
         struct brm_webtoken *w;
         char code[BRM_WEB_SECRET_HEX + 1], text[BRM_API_TOKEN_MAX_LEN], msg[160];
-        int64_t now = brm_now_ms();
+        int64_t now = brm_now_ms(), code_until;
         int r;
 
         if (!(h = need_http(s, in->id)))
@@ -180,7 +180,7 @@ void brm_webapi_dashboard(struct brm_session *s, const Bramble__Envelope *in)
                 /* The browser never sees this token, only a session. */
                 mbedtls_platform_zeroize(text, sizeof(text));
         }
-        if ((r = brm_webauth_new_code(&h->auth, w->rec.id, now, code)) < 0) {
+        if ((r = brm_webauth_new_code(&h->auth, w->rec.id, now, code, &code_until)) < 0) {
                 brm_session_error(s, in->id, r, "making a sign-in code failed");
                 return;
         }
@@ -188,7 +188,7 @@ void brm_webapi_dashboard(struct brm_session *s, const Bramble__Envelope *in)
         info_of(w, &ti);
         resp.code = code;
         resp.has_code_ttl_ms = resp.has_http_port = 1;
-        resp.code_ttl_ms = BRM_WEB_CODE_TTL_MS;
+        resp.code_ttl_ms = (uint64_t)(code_until - now);
         resp.http_port = h->port;
         resp.http_host = h->host;
         resp.token = &ti;

@@ -248,10 +248,19 @@ static int add_secret(struct brm_websecret **list, size_t *n, size_t max, const 
         return 0;
 }
 
-int brm_webauth_new_code(struct brm_webauth *a, const char *token_id, int64_t now_ms, char *code)
+int brm_webauth_new_code(struct brm_webauth *a, const char *token_id, int64_t now_ms, char *code, int64_t *expires_ms)
 {
+        struct brm_webtoken *w = brm_webauth_valid(a, token_id, now_ms);
+        int64_t until = now_ms + BRM_WEB_CODE_TTL_MS;
+
+        if (!w)
+                return -ENOENT;
+        /* A code is worth no more than its token. */
+        if (w->rec.expires_ms && w->rec.expires_ms < until)
+                until = w->rec.expires_ms;
         expire(&a->codes, &a->n_codes, now_ms);
-        return add_secret(&a->codes, &a->n_codes, BRM_WEB_MAX_CODES, token_id, now_ms + BRM_WEB_CODE_TTL_MS, code);
+        *expires_ms = until;
+        return add_secret(&a->codes, &a->n_codes, BRM_WEB_MAX_CODES, token_id, until, code);
 }
 
 int brm_webauth_redeem(struct brm_webauth *a, const char *code, int64_t now_ms, char *session, int64_t *expires_ms)

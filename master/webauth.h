@@ -64,9 +64,10 @@ struct brm_webtoken *brm_webauth_bearer(struct brm_webauth *a, const char *autho
 struct brm_webtoken *brm_webauth_cookie(struct brm_webauth *a, const char *cookie, int64_t now_ms);
 
 /* A one-time sign-in code for token id (hex, BRM_WEB_SECRET_HEX + 1
- * bytes), valid BRM_WEB_CODE_TTL_MS. The oldest code goes when there are
- * too many. */
-int brm_webauth_new_code(struct brm_webauth *a, const char *token_id, int64_t now_ms, char *code);
+ * bytes), valid BRM_WEB_CODE_TTL_MS or until the token expires, if that
+ * is sooner (into expires_ms). The oldest code goes when there are too
+ * many. -ENOENT: the token is not valid. */
+int brm_webauth_new_code(struct brm_webauth *a, const char *token_id, int64_t now_ms, char *code, int64_t *expires_ms);
 /* Takes code (once) and opens a session: its id into session
  * (BRM_WEB_SECRET_HEX + 1 bytes) and when it ends into expires_ms.
  * -EACCES for an unknown, used or expired code or a token no longer
