@@ -530,15 +530,20 @@ static void on_handshake(struct brm_tls_stream *s, int status)
 
 /* ---- the listener ---- */
 
-/* Room for one more: the oldest connection that is not a stream goes. */
+/* Room for one more. What goes, the oldest first: a connection still in
+ * its TLS handshake (a flood of idle sockets is all of this kind), then
+ * one idle between requests, then one sending a request. A stream stays. */
 static bool make_room(struct brm_http *h)
 {
-        for (struct brm_http_conn *c = h->head; c; c = c->next)
-                if (c->state != C_STREAM && !c->closing && !c->handling) {
-                        h->stats.evicted++;
-                        conn_close(c);
-                        return true;
-                }
+        static const enum conn_state order[] = { C_HANDSHAKE, C_IDLE, C_READING };
+
+        for (size_t i = 0; i < BRM_ARRAY_SIZE(order); i++)
+                for (struct brm_http_conn *c = h->head; c; c = c->next)
+                        if (c->state == order[i] && !c->closing && !c->handling && !c->finishing) {
+                                h->stats.evicted++;
+                                conn_close(c);
+                                return true;
+                        }
         return false;
 }
 
