@@ -24,7 +24,7 @@ static double round2(float v)
         return (double)(long long)((double)v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
 }
 
-static cJSON *node_json(const Bramble__NodeStatus *n)
+cJSON *brm_cli_node_json(const Bramble__NodeStatus *n)
 {
         const Bramble__NodeInfo *in = n->info;
         const Bramble__Heartbeat *hb = n->last;
@@ -155,7 +155,7 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->nodes->n_nodes; i++)
-                        cJSON_AddItemToArray(arr, node_json(resp->nodes->nodes[i]));
+                        cJSON_AddItemToArray(arr, brm_cli_node_json(resp->nodes->nodes[i]));
                 brm_cli_print_json(arr);
         } else {
                 printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE", "LAST SEEN",

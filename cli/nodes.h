@@ -2,7 +2,15 @@
 #ifndef BRM_CLI_NODES_H
 #define BRM_CLI_NODES_H
 
+#include <cjson/cJSON.h>
+
+#include "bramble.pb-c.h"
+
 struct brm_cli;
+
+/* One node as 'bramble nodes -o json' shows it (also 'bramble top -o
+ * json'): a new object the caller owns. */
+cJSON *brm_cli_node_json(const Bramble__NodeStatus *n);
 
 /* bramble nodes: every node with its state and last heartbeat. */
 int brm_cli_nodes(struct brm_cli *c, int argc, char **argv);
