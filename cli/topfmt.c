@@ -414,15 +414,22 @@ static void layout(struct cell (*rows)[N_COLS], size_t n, const struct brm_top_v
 
 static void put_row(struct line *l, const struct brm_top_view *v, const struct cell *row, const int *w)
 {
+        int last = N_COLS - 1;
         bool first = true;
 
-        for (int c = 0; c < N_COLS; c++) {
-                if (w[c] < 0)
+        while (last > 0 && w[last] < 0)
+                last--;
+        for (int c = 0; c <= last; c++) {
+                int cw = w[c];
+                if (cw < 0)
                         continue;
                 if (!first)
                         put(l, "  ", GAP, true);
                 first = false;
-                put_cell(l, v, row[c].text, w[c], cols[c].right, row[c].attr);
+                /* No spaces after the last column's text. */
+                if (c == last && !cols[c].right && (int)strlen(row[c].text) < cw)
+                        cw = (int)strlen(row[c].text);
+                put_cell(l, v, row[c].text, cw, cols[c].right, row[c].attr);
         }
 }
 
@@ -457,9 +464,8 @@ int brm_top_format(const Bramble__NodeListResponse *list, const struct brm_top_v
                 if (localtime_r(&t, &tm))
                         strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
         }
-        if (add_text(&f, v, A_NONE, "cluster: %zu node%s, %zu Ready | containers %zu/%zu running | %s | sort: %s%s", n,
-                     n == 1 ? "" : "s", ready, running, total, clock, brm_top_sort_name(v->sort),
-                     v->keys ? " | keys: c cpu, m mem, t temp, n name, q quit" : "") < 0)
+        if (add_text(&f, v, A_NONE, "cluster: %zu node%s, %zu Ready | containers %zu/%zu running | %s | sort: %s", n,
+                     n == 1 ? "" : "s", ready, running, total, clock, brm_top_sort_name(v->sort)) < 0)
                 goto out;
         if (v->error && add_text(&f, v, A_ALARM, "error: %s", v->error) < 0)
                 goto out;
@@ -474,9 +480,9 @@ int brm_top_format(const Bramble__NodeListResponse *list, const struct brm_top_v
                 goto out;
 
         /* Rows below the terminal's last line are counted instead. */
-        size_t room = n;
+        size_t room = n, foot = v->keys;
         if (v->height > 0) {
-                size_t left = (size_t)v->height > f.n ? (size_t)v->height - f.n : 0;
+                size_t left = (size_t)v->height > f.n + foot ? (size_t)v->height - f.n - foot : 0;
                 room = n <= left ? n : left ? left - 1 : 0;
         }
         for (size_t i = 0; i < room; i++) {
@@ -484,10 +490,12 @@ int brm_top_format(const Bramble__NodeListResponse *list, const struct brm_top_v
                 if (add_line(&f, &l) < 0)
                         goto out;
         }
-        if (room < n && (v->height <= 0 || f.n < (size_t)v->height) &&
+        if (room < n && (v->height <= 0 || f.n + foot < (size_t)v->height) &&
             add_text(&f, v, A_NONE, "... %zu more node%s below", n - room, n - room == 1 ? "" : "s") < 0)
                 goto out;
         if (!n && add_text(&f, v, A_NONE, "(no node has joined yet)") < 0)
+                goto out;
+        if (v->keys && add_text(&f, v, A_NONE, "keys: c cpu, m mem, t temp, n name, q quit") < 0)
                 goto out;
         /* A terminal too short even for the header keeps its top lines. */
         while (v->height > 0 && f.n > (size_t)v->height)

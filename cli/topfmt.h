@@ -39,7 +39,7 @@ struct brm_top_view {
         int64_t now_ms;    /* when the figures were fetched (wall clock) */
         const char *error; /* shown under the header when set */
         bool ansi;         /* highlight with escape sequences */
-        bool keys;         /* name the keys in the header */
+        bool keys;         /* name the keys on a last line */
 };
 
 /* One frame: its lines, without line ends; no line is wider than the
@@ -52,7 +52,8 @@ struct brm_top_frame {
 /* Lays out l as v says into *ret (free it with brm_top_frame_free): a
  * header line (nodes, Ready, containers running/total, the time, the
  * sort key), the error line if any, the column titles, then one row per
- * node: NAME STATE CPU% MEM TEMP THROTTLE LOAD1 CONTAINERS UPTIME MODEL.
+ * node: NAME STATE CPU% MEM TEMP THROTTLE LOAD1 CONTAINERS UPTIME MODEL,
+ * and the keys when asked for.
  * Columns that do not fit go, least important first (MODEL is first cut
  * shorter); rows that do not fit are counted on a last line. l may be
  * NULL (nothing fetched yet). Returns 0 or -ENOMEM. */

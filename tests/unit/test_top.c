@@ -278,10 +278,15 @@ static void test_width(void)
                         v.ansi = ansi;
                         f = frame(&v);
                         CHECK_INT(f.n, ==, 6);
-                        for (size_t i = 0; i < f.n; i++)
+                        for (size_t i = 0; i < f.n; i++) {
+                                size_t len = strlen(f.lines[i]);
                                 if (visible_width(f.lines[i]) > w)
                                         CHECK_FAIL_("width %d, ansi %d: line %zu is %d wide: \"%s\"", w, ansi, i,
                                                     visible_width(f.lines[i]), f.lines[i]);
+                                if (len && f.lines[i][len - 1] == ' ')
+                                        CHECK_FAIL_("width %d, ansi %d: line %zu ends in a space: \"%s\"", w, ansi, i,
+                                                    f.lines[i]);
+                        }
                         brm_top_frame_free(&f);
                 }
         v.ansi = false;
@@ -379,7 +384,18 @@ static void test_ansi(void)
         struct brm_top_view v = { .sort = BRM_TOP_SORT_TEMP, .now_ms = NOW, .ansi = true, .keys = true };
         struct brm_top_frame f = frame(&v);
 
-        CHECK(strstr(f.lines[0], "keys: c cpu, m mem, t temp, n name, q quit"));
+        CHECK_INT(f.n, ==, 7);
+        CHECK_STR(f.lines[6], "keys: c cpu, m mem, t temp, n name, q quit");
+        brm_top_frame_free(&f);
+        /* The keys keep their line when the rows do not fit. */
+        v.height = 6;
+        f = frame(&v);
+        CHECK_INT(f.n, ==, 6);
+        CHECK_STR(f.lines[4], "... 2 more nodes below");
+        CHECK_STR(f.lines[5], "keys: c cpu, m mem, t temp, n name, q quit");
+        brm_top_frame_free(&f);
+        v.height = 0;
+        f = frame(&v);
         /* The sort key's title in reverse video, current throttling and a
          * NotReady state in bold red, past throttling in yellow. */
         CHECK(strstr(f.lines[1], "\033[7mTEMP\033[0m"));
