@@ -173,7 +173,7 @@ static int refresh(struct top *t)
         for (int attempt = 0; attempt < 2 && !resp && !got_quit; attempt++) {
                 if (!c->connected) {
                         if (brm_client_connect(&c->client, c->master, &c->creds, BRM_TLS_VERIFY_REQUIRED, c->timeout_ms) < 0) {
-                                snprintf(t->error, sizeof(t->error), "cannot reach the master: %s", c->client.error);
+                                snprintf(t->error, sizeof(t->error), "%s", c->client.error);
                                 return -1;
                         }
                         c->connected = true;
@@ -280,7 +280,7 @@ static int draw(struct top *t)
 {
         struct brm_top_view v = { .sort = t->sort, .width = 80, .height = 24, .now_ms = t->fetched_ms, .ansi = true, .keys = true };
         struct brm_top_frame f = { 0 };
-        char err[sizeof(t->error) + 64];
+        char err[sizeof(t->error) + 64], every[24];
         struct winsize ws;
         char *buf, *p;
         size_t size = 16;
@@ -291,7 +291,11 @@ static int draw(struct top *t)
                 v.height = ws.ws_row;
         }
         if (t->error[0]) {
-                snprintf(err, sizeof(err), "%s (trying again every %llu ms)", t->error, (unsigned long long)t->interval_ms);
+                if (t->interval_ms % 1000)
+                        snprintf(every, sizeof(every), "%llums", (unsigned long long)t->interval_ms);
+                else
+                        snprintf(every, sizeof(every), "%llus", (unsigned long long)t->interval_ms / 1000);
+                snprintf(err, sizeof(err), "%s (retrying every %s)", t->error, every);
                 v.error = err;
         }
         if ((r = brm_top_format(nodes_of(t->resp), &v, &f)) < 0)
