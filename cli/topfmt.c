@@ -58,7 +58,7 @@ static const Bramble__Heartbeat *live_hb(const Bramble__NodeStatus *n)
 struct sort_entry {
         size_t idx;
         int have;
-        double v;
+        double v, v2; /* the figure, then what breaks its ties */
         const char *name;
 };
 
@@ -71,6 +71,8 @@ static int cmp_entry(const void *pa, const void *pb)
                 return b->have - a->have;
         if (a->v != b->v)
                 return a->v < b->v ? 1 : -1;
+        if (a->v2 != b->v2)
+                return a->v2 < b->v2 ? 1 : -1;
         if ((r = strcmp(a->name, b->name)) != 0)
                 return r;
         return a->idx < b->idx ? -1 : a->idx > b->idx;
@@ -101,10 +103,11 @@ int brm_top_order(const Bramble__NodeListResponse *l, enum brm_top_sort key, siz
                         /* The share in use: a 1 GiB Pi 3 at 900 MiB is in more
                          * trouble than an 8 GiB Pi 4 at 2 GiB. Equal shares go
                          * by the bytes. */
-                        e[i].v = e[i].have ? (double)(hb->mem_total_bytes - hb->mem_available_bytes) /
-                                                         (double)hb->mem_total_bytes * 1e6 +
-                                                     (double)(hb->mem_total_bytes - hb->mem_available_bytes) / 1e12
-                                           : 0;
+                        if (e[i].have) {
+                                uint64_t avail = hb->mem_available_bytes, total = hb->mem_total_bytes;
+                                e[i].v2 = (double)(total - (avail < total ? avail : total));
+                                e[i].v = e[i].v2 / (double)total;
+                        }
                         break;
                 case BRM_TOP_SORT_TEMP:
                         e[i].have = hb && hb->has_temp_celsius;

@@ -135,6 +135,18 @@ static void test_sort_keys(void)
         CHECK_STR(order_of(BRM_TOP_SORT_TEMP), "bravo alpha charlie delta");
         CHECK_STR(order_of(BRM_TOP_SORT_NAME), "alpha bravo charlie delta");
 
+        /* Equal shares of memory go by the bytes in use: alpha at 50 % of
+         * 4 GiB before charlie at 50 % of 2 GiB. */
+        hb[0].mem_total_bytes = 4 * GIB;
+        hb[0].mem_available_bytes = 2 * GIB;
+        hb[2].mem_total_bytes = 2 * GIB;
+        hb[2].mem_available_bytes = GIB;
+        CHECK_STR(order_of(BRM_TOP_SORT_MEM), "alpha charlie bravo delta");
+        hb[0].mem_total_bytes = GIB;
+        hb[0].mem_available_bytes = GIB / 2;
+        hb[2].mem_total_bytes = 8 * GIB;
+        hb[2].mem_available_bytes = 8 * GIB / 20;
+
         /* Equal figures go by name; a node without a heartbeat goes last. */
         hb[0].cpu_percent = hb[1].cpu_percent;
         ns[2].last = NULL;
