@@ -159,6 +159,16 @@ static int print_frame(const struct top *t)
 
 /* ---- the master ---- */
 
+/* How long a refresh waits for the master: a view that froze for the
+ * whole --timeout on a master gone without a word (a power cut) would not
+ * even take q. Twice the interval, at least 3 s, at most --timeout. */
+static int wait_ms(const struct top *t)
+{
+        uint64_t w = t->interval_ms * 2 < 3000 ? 3000 : t->interval_ms * 2;
+
+        return w < (uint64_t)t->c->timeout_ms ? (int)w : t->c->timeout_ms;
+}
+
 /* Asks for the node list again on the open connection; a connection that
  * has gone is opened again once. On failure t->error says why and the
  * last answer stays. Returns 0 or -1. */
@@ -172,17 +182,23 @@ static int refresh(struct top *t)
         req.node_list = &nl;
         for (int attempt = 0; attempt < 2 && !resp && !got_quit; attempt++) {
                 if (!c->connected) {
-                        if (brm_client_connect(&c->client, c->master, &c->creds, BRM_TLS_VERIFY_REQUIRED, c->timeout_ms) < 0) {
+                        if (brm_client_connect(&c->client, c->master, &c->creds, BRM_TLS_VERIFY_REQUIRED, wait_ms(t)) < 0) {
                                 snprintf(t->error, sizeof(t->error), "%s", c->client.error);
                                 return -1;
                         }
                         c->connected = true;
                 }
-                if (brm_client_call(&c->client, &req, &resp) < 0) {
+                int r = brm_client_call(&c->client, &req, &resp);
+                if (r < 0) {
                         snprintf(t->error, sizeof(t->error), "lost the master: %s", c->client.error);
                         brm_client_close(&c->client);
                         c->connected = false;
                         resp = NULL;
+                        /* A master that is there but silent would only make
+                         * a new connection wait as long: the next refresh
+                         * tries. */
+                        if (r == -ETIMEDOUT)
+                                break;
                 }
         }
         if (!resp)
@@ -404,6 +420,8 @@ static int interactive(struct top *t)
         int rc, r;
 
         got_quit = got_winch = 0;
+        if (t->c->connected)
+                brm_client_set_timeout(&t->c->client, wait_ms(t));
         signals_set(t);
         if ((r = term_enter(t)) < 0) {
                 term_leave(t);

@@ -161,6 +161,14 @@ sys.exit(0 if any("error:" not in f for f in frames) else 1)
 PY
 }
 wait_for 10 recovered || fail "bramble top did not recover after the master came back: $(tail -c 800 "$TTY_OUT" | cat -v)"
+# A master that stops answering (SIGSTOP) is waited for 3 s at most per
+# refresh: the error shows, and q still quits at once after it.
+kill -STOP "$MASTER_PID"
+t_stop=$(now_ms)
+wait_for 8 log_has "$TTY_OUT" "error: lost the master: master did not reply in time" ||
+        fail "no error in the header with the master frozen: $(tail -c 800 "$TTY_OUT" | cat -v)"
+log "frozen master shown $(($(now_ms) - t_stop)) ms after SIGSTOP"
+kill -CONT "$MASTER_PID"
 kill -TERM "$TOP_PID"
 tty_end 143 "SIGTERM"
 
