@@ -1,6 +1,6 @@
 /* bramble: the operator CLI. main parses the global options and hands the
  * rest to the command the table below names; the commands live in one file
- * per concern (nodes, tokens, containers, logs, image, flash). Exit codes are in
+ * per concern (nodes, top, tokens, containers, logs, image, flash). Exit codes are in
  * common.h: 0 done, 1 the request failed, 2 bad arguments, 3 credentials or
  * connection. */
 #include <getopt.h>
@@ -24,6 +24,7 @@
 #include "events.h"
 #include "tokens.h"
 #include "apitokens.h"
+#include "top.h"
 
 /* The dispatcher checks the count; the command checks its own arguments. */
 #define ANY_ARGS (-1)
@@ -49,6 +50,9 @@ static int version(struct brm_cli *c, int argc, char **argv)
 
 static const struct command commands[] = {
         { "nodes", NULL, brm_cli_nodes, 0, "", "list nodes with state and resource use" },
+        { "top", NULL, brm_cli_top, ANY_ARGS, "[--sort cpu|mem|temp|name] [--interval 2s] [--once]",
+          "the nodes' figures, refreshed on the terminal\n"
+          "(keys c m t n: sort; q: quit)" },
         { "node", "rm", brm_cli_node_rm, 1, "NAME", "remove a node (its certificate stops working)" },
         { "node", "label", brm_cli_node_label, ANY_ARGS, "NODE KEY=VALUE... KEY-...", "set (KEY=VALUE) or remove (KEY-) a node's labels" },
         { "node", "cordon", brm_cli_node_schedule, ANY_ARGS, "NODE", "place no new replicas on a node" },
