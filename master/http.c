@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <http_parser.h>
-
 #include "err.h"
+#include "httpreq.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -26,14 +25,7 @@ struct brm_http_conn {
         struct brm_tls_stream tls;
         struct brm_http *h;
         struct brm_http_conn *prev, *next;
-        http_parser parser;
-        struct brm_http_req req;
-        char field[24];           /* the header name being read */
-        size_t field_len;
-        char *value;              /* where its value goes, or NULL */
-        size_t value_size;
-        size_t value_len;
-        size_t head_bytes;        /* of the request being read */
+        struct brm_httpreq rq;    /* the request being read */
         uint64_t deadline_ms;     /* 0: none (a stream) */
         enum conn_state state;
         int stream_kind;
@@ -198,7 +190,7 @@ void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, co
         }
         if (write_all(c, head, (size_t)n) < 0)
                 return;
-        if (len && !c->req.head_too_long && strcmp(c->req.method, "HEAD") != 0 && write_all(c, body, len) < 0)
+        if (len && strcmp(c->rq.req.method, "HEAD") != 0 && write_all(c, body, len) < 0)
                 return;
         if (c->close_after)
                 conn_finish(c);
@@ -296,173 +288,34 @@ void brm_http_foreach_stream(struct brm_http *h, int kind, void (*fn)(void *arg,
         }
 }
 
-/* ---- reading a request ---- */
-
-static void keep_header(struct brm_http_conn *c)
-{
-        static const struct {
-                const char *name;
-                size_t off, size;
-        } kept[] = {
-                { "authorization", offsetof(struct brm_http_req, authorization), sizeof(((struct brm_http_req *)0)->authorization) },
-                { "cookie", offsetof(struct brm_http_req, cookie), sizeof(((struct brm_http_req *)0)->cookie) },
-                { "accept-encoding", offsetof(struct brm_http_req, accept_encoding), sizeof(((struct brm_http_req *)0)->accept_encoding) },
-        };
-
-        c->value = NULL;
-        for (size_t i = 0; i < BRM_ARRAY_SIZE(kept); i++)
-                if (c->field_len == strlen(kept[i].name) && strncasecmp(c->field, kept[i].name, c->field_len) == 0) {
-                        c->value = (char *)&c->req + kept[i].off;
-                        c->value_size = kept[i].size;
-                        /* A repeated header: the last one counts. */
-                        c->value[0] = '\0';
-                        c->value_len = 0;
-                }
-}
-
-static int on_message_begin(http_parser *p)
-{
-        struct brm_http_conn *c = p->data;
-        uint64_t deadline = brm_mono_ms() + BRM_HTTP_REQUEST_MS;
-
-        memset(&c->req, 0, sizeof(c->req));
-        c->req.start_us = now_us();
-        c->field_len = 0;
-        c->value = NULL;
-        c->state = C_READING;
-        if (!c->deadline_ms || deadline < c->deadline_ms)
-                c->deadline_ms = deadline;
-        return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-        struct brm_http_conn *c = p->data;
-        size_t have = strlen(c->req.path);
-
-        /* The target is kept whole in path until the head is complete. */
-        if (have + len >= sizeof(c->req.path)) {
-                c->req.head_too_long = true;
-                return 0;
-        }
-        memcpy(c->req.path + have, at, len);
-        c->req.path[have + len] = '\0';
-        return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-        struct brm_http_conn *c = p->data;
-
-        if (c->value) {
-                /* A new field: the previous value is complete. */
-                c->value = NULL;
-                c->field_len = 0;
-        } else if (c->field_len == SIZE_MAX) {
-                c->field_len = 0;
-        }
-        if (c->field_len + len < sizeof(c->field)) {
-                memcpy(c->field + c->field_len, at, len);
-                c->field_len += len;
-        } else {
-                c->field_len = sizeof(c->field); /* longer than any header we keep */
-        }
-        return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-        struct brm_http_conn *c = p->data;
-
-        if (c->field_len != SIZE_MAX) {
-                keep_header(c);
-                c->field_len = SIZE_MAX; /* the field is complete */
-                if (!c->value)
-                        return 0;
-        }
-        if (!c->value)
-                return 0;
-        if (c->value_len + len >= c->value_size) {
-                c->req.head_too_long = true;
-                c->value = NULL;
-                return 0;
-        }
-        memcpy(c->value + c->value_len, at, len);
-        c->value_len += len;
-        c->value[c->value_len] = '\0';
-        return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-        struct brm_http_conn *c = p->data;
-        struct http_parser_url u;
-        char target[sizeof(c->req.path)];
-
-        snprintf(c->req.method, sizeof(c->req.method), "%s", http_method_str((enum http_method)p->method));
-        if ((p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX))
-                c->req.has_body = true;
-        /* The request target: "/path?query" (an absolute form is taken
-         * apart the same way). */
-        snprintf(target, sizeof(target), "%s", c->req.path);
-        c->req.path[0] = '\0';
-        http_parser_url_init(&u);
-        if (!c->req.head_too_long && http_parser_parse_url(target, strlen(target), 0, &u) == 0 &&
-            (u.field_set & (1 << UF_PATH))) {
-                snprintf(c->req.path, sizeof(c->req.path), "%.*s", (int)u.field_data[UF_PATH].len,
-                         target + u.field_data[UF_PATH].off);
-                if (u.field_set & (1 << UF_QUERY))
-                        snprintf(c->req.query, sizeof(c->req.query), "%.*s", (int)u.field_data[UF_QUERY].len,
-                                 target + u.field_data[UF_QUERY].off);
-        }
-        /* No body is read: GET and HEAD have none, anything else is
-         * refused once the head is complete. */
-        return 1;
-}
-
-static int on_message_complete(http_parser *p)
-{
-        http_parser_pause(p, 1);
-        return 0;
-}
-
-static const http_parser_settings settings = {
-        .on_message_begin = on_message_begin,
-        .on_url = on_url,
-        .on_header_field = on_header_field,
-        .on_header_value = on_header_value,
-        .on_headers_complete = on_headers_complete,
-        .on_message_complete = on_message_complete,
-};
-
 /* The request's head is complete: answer it. */
 static void handle(struct brm_http_conn *c)
 {
         struct brm_http *h = c->h;
-        http_parser *p = &c->parser;
+        const struct brm_http_req *r = &c->rq.req;
 
-        c->close_after = !http_should_keep_alive(p);
+        c->close_after = !brm_httpreq_keep_alive(&c->rq);
         c->handling = true;
-        if (p->upgrade) {
+        if (brm_httpreq_upgrade(&c->rq)) {
                 c->close_after = true;
                 brm_http_error(c, 400, "protocol upgrades are not served here");
-        } else if (c->req.head_too_long) {
+        } else if (r->head_too_long) {
                 c->close_after = true;
                 brm_http_error(c, 431, "a header or the request target is too long");
-        } else if (c->req.has_body) {
+        } else if (r->has_body) {
                 c->close_after = true;
                 brm_http_error(c, 413, "requests here have no body");
-        } else if (strcmp(c->req.method, "GET") != 0 && strcmp(c->req.method, "HEAD") != 0) {
+        } else if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
                 c->close_after = true;
                 brm_http_error(c, 405, "only GET and HEAD are served");
         } else {
-                brm_web_handle(h, c, &c->req);
+                brm_web_handle(h, c, r);
         }
         c->handling = false;
+        brm_httpreq_next(&c->rq);
         if (!c->closing && c->state == C_READING) {
                 c->state = C_IDLE;
                 c->deadline_ms = brm_mono_ms() + BRM_HTTP_IDLE_MS;
-                c->head_bytes = 0;
         }
 }
 
@@ -472,7 +325,8 @@ static void on_data(struct brm_tls_stream *s, const uint8_t *data, size_t len)
         size_t off = 0;
 
         while (off < len && !c->closing && !c->finishing) {
-                size_t n;
+                size_t used;
+                int rc;
                 if (c->state == C_STREAM) {
                         /* A stream's client has nothing more to say. */
                         c->stream_input += len - off;
@@ -480,32 +334,22 @@ static void on_data(struct brm_tls_stream *s, const uint8_t *data, size_t len)
                                 conn_close(c);
                         return;
                 }
-                /* At most one byte past the limit at a time, so a head
-                 * over it is caught before it completes. */
-                n = len - off;
-                if (n > BRM_HTTP_HEAD_MAX + 1 - c->head_bytes)
-                        n = BRM_HTTP_HEAD_MAX + 1 - c->head_bytes;
-                n = http_parser_execute(&c->parser, &settings, (const char *)data + off, n);
-                c->head_bytes += n;
-                off += n;
-                if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
-                        http_parser_pause(&c->parser, 0);
+                rc = brm_httpreq_feed(&c->rq, (const char *)data + off, len - off, &used);
+                off += used;
+                if (c->rq.begun && c->state != C_READING) {
+                        /* A request has begun: all of it within 10 s. */
+                        uint64_t deadline = brm_mono_ms() + BRM_HTTP_REQUEST_MS;
+                        c->state = C_READING;
+                        c->rq.req.start_us = now_us();
+                        if (!c->deadline_ms || deadline < c->deadline_ms)
+                                c->deadline_ms = deadline;
+                }
+                if (rc == BRM_HTTPREQ_DONE) {
                         handle(c);
-                        c->head_bytes = 0;
-                        continue;
-                }
-                if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-                        char msg[160];
-                        snprintf(msg, sizeof(msg), "malformed request (%s)",
-                                 http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+                } else if (rc != BRM_HTTPREQ_MORE) {
                         c->close_after = true;
-                        c->req.method[0] = '\0';
-                        brm_http_error(c, 400, msg);
-                        return;
-                }
-                if (c->head_bytes > BRM_HTTP_HEAD_MAX) {
-                        c->close_after = true;
-                        brm_http_error(c, 431, "the request's head is over 16 KiB");
+                        c->rq.req.method[0] = '\0';
+                        brm_http_error(c, rc, c->rq.error);
                         return;
                 }
         }
@@ -567,8 +411,7 @@ static void on_connection(uv_stream_t *server, int status)
         c->h = h;
         c->tls.data = c;
         c->tls.write_limit = ANSWER_BACKLOG;
-        http_parser_init(&c->parser, HTTP_REQUEST);
-        c->parser.data = c;
+        brm_httpreq_init(&c->rq);
         c->deadline_ms = brm_mono_ms() + BRM_HTTP_REQUEST_MS;
         c->prev = h->tail;
         if (h->tail)

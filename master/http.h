@@ -17,27 +17,16 @@
 #include <mbedtls/ssl.h>
 #include <uv.h>
 
+#include "httpreq.h"
 #include "webauth.h"
 
 #define BRM_HTTP_MAX_CONNS 128
-#define BRM_HTTP_HEAD_MAX (16 * 1024)
 #define BRM_HTTP_REQUEST_MS 10000
 #define BRM_HTTP_IDLE_MS 30000
 
 struct brm_master;
 struct brm_http_conn;
 
-struct brm_http_req {
-        char method[8];
-        char path[256];
-        char query[1024];
-        char authorization[160];
-        char cookie[512];
-        char accept_encoding[64];
-        bool head_too_long;  /* a header we keep did not fit */
-        bool has_body;
-        uint64_t start_us;
-};
 
 struct brm_http_stats {
         uint64_t requests;       /* answered */
