@@ -1,0 +1,118 @@
+/* Text for the Prometheus exposition format; see mtext.h. */
+#include "mtext.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bool brm_mtext_reserve(struct brm_mtext *b, size_t n)
+{
+        size_t cap = b->cap ? b->cap : 4096;
+        char *p;
+
+        if (b->oom)
+                return false;
+        if (b->len + n <= b->cap)
+                return true;
+        while (cap < b->len + n)
+                cap *= 2;
+        if (!(p = realloc(b->p, cap))) {
+                b->oom = true;
+                return false;
+        }
+        b->p = p;
+        b->cap = cap;
+        return true;
+}
+
+void brm_mtext_free(struct brm_mtext *b)
+{
+        free(b->p);
+        memset(b, 0, sizeof(*b));
+}
+
+void brm_mtext_u64(struct brm_mtext *b, uint64_t v)
+{
+        char tmp[20];
+        size_t i = sizeof(tmp);
+
+        do {
+                tmp[--i] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        brm_mtext_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+static const uint64_t pow10_u64[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000 };
+
+void brm_mtext_fixed(struct brm_mtext *b, uint64_t v, unsigned digits)
+{
+        uint64_t scale, frac;
+        char tmp[10];
+        unsigned n;
+
+        if (digits > 9)
+                digits = 9;
+        scale = pow10_u64[digits];
+        brm_mtext_u64(b, v / scale);
+        frac = v % scale;
+        if (!frac)
+                return;
+        for (n = digits; frac % 10 == 0; n--)
+                frac /= 10;
+        /* n significant decimals, with their leading zeros. */
+        for (unsigned i = n; i-- > 0; frac /= 10)
+                tmp[i] = (char)('0' + frac % 10);
+        brm_mtext_putc(b, '.');
+        brm_mtext_put(b, tmp, n);
+}
+
+void brm_mtext_float(struct brm_mtext *b, double v, unsigned digits)
+{
+        double scaled;
+
+        if (isnan(v)) {
+                brm_mtext_put(b, "NaN", 3);
+                return;
+        }
+        if (isinf(v)) {
+                brm_mtext_puts(b, v > 0 ? "+Inf" : "-Inf");
+                return;
+        }
+        if (digits > 9)
+                digits = 9;
+        if (v < 0) {
+                brm_mtext_putc(b, '-');
+                v = -v;
+        }
+        scaled = v * (double)pow10_u64[digits] + 0.5;
+        if (scaled >= 1e19) {
+                /* Beyond what the fixed form holds (never a real reading). */
+                char tmp[32];
+                int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+                brm_mtext_put(b, tmp, (size_t)n);
+                return;
+        }
+        brm_mtext_fixed(b, (uint64_t)scaled, digits);
+}
+
+void brm_mtext_label(struct brm_mtext *b, bool comma, const char *name, const char *value)
+{
+        const char *run;
+
+        if (comma)
+                brm_mtext_putc(b, ',');
+        brm_mtext_puts(b, name);
+        brm_mtext_put(b, "=\"", 2);
+        for (run = value ? value : ""; *run;) {
+                size_t n = strcspn(run, "\\\"\n");
+                brm_mtext_put(b, run, n);
+                run += n;
+                if (!*run)
+                        break;
+                brm_mtext_putc(b, '\\');
+                brm_mtext_putc(b, *run == '\n' ? 'n' : *run);
+                run++;
+        }
+        brm_mtext_putc(b, '"');
+}
