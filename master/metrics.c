@@ -23,14 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
+#include "metrics_internal.h"
 #include "mtext.h"
-#include "procstat.h"
-#include "relay.h"
 #include "server.h"
-#include "session.h"
 #include "util.h"
 
 enum fam {
@@ -46,34 +42,51 @@ static const struct family {
 } fams[F_COUNT] = {
         [F_READY] = { "bramble_node_ready", "gauge", "1 while the node is Ready (heartbeats arriving), else 0." },
         [F_INFO] = { "bramble_node_info", "gauge", "What the node told of itself when it connected; always 1." },
-        [F_SCHED] = { "bramble_node_scheduling", "gauge", "The node's scheduling state (schedulable, cordoned, draining); always 1." },
+        [F_SCHED] = { "bramble_node_scheduling", "gauge",
+                "The node's scheduling state (schedulable, cordoned, draining); always 1." },
         [F_LABELS] = { "bramble_node_labels", "gauge", "The operator's node labels, as label_KEY labels; always 1." },
-        [F_AGE] = { "bramble_node_heartbeat_age_seconds", "gauge", "Seconds since the node's last heartbeat reached the master (nodes heard from since the master started)." },
-        [F_LAST_SEEN] = { "bramble_node_last_seen_timestamp_seconds", "gauge", "When the master last heard from the node (Unix time)." },
+        [F_AGE] = { "bramble_node_heartbeat_age_seconds", "gauge",
+                "Seconds since the node's last heartbeat reached the master (nodes heard from since it started)." },
+        [F_LAST_SEEN] = { "bramble_node_last_seen_timestamp_seconds", "gauge",
+                "When the master last heard from the node (Unix time)." },
         [F_BOOT] = { "bramble_node_boot_time_seconds", "gauge", "When the node booted (Unix time), from its uptime." },
-        [F_CPU] = { "bramble_node_cpu_usage_ratio", "gauge", "Share of all the node's CPU time spent busy over the last heartbeat interval (0 to 1)." },
+        [F_CPU] = { "bramble_node_cpu_usage_ratio", "gauge",
+                "Share of all the node's CPU time spent busy over the last heartbeat interval (0 to 1)." },
         [F_CPUS] = { "bramble_node_cpus", "gauge", "CPU cores the node has." },
         [F_LOAD1] = { "bramble_node_load1", "gauge", "1-minute load average." },
         [F_LOAD5] = { "bramble_node_load5", "gauge", "5-minute load average." },
         [F_LOAD15] = { "bramble_node_load15", "gauge", "15-minute load average." },
         [F_MEMTOTAL] = { "bramble_node_memory_MemTotal_bytes", "gauge", "Memory information field MemTotal_bytes." },
-        [F_MEMAVAIL] = { "bramble_node_memory_MemAvailable_bytes", "gauge", "Memory information field MemAvailable_bytes." },
-        [F_FSSIZE] = { "bramble_node_filesystem_size_bytes", "gauge", "Size of the file system holding the agent's state (containers, images, logs)." },
-        [F_FSAVAIL] = { "bramble_node_filesystem_avail_bytes", "gauge", "Bytes of that file system available to unprivileged users." },
-        [F_RX] = { "bramble_node_network_receive_bytes_total", "counter", "Bytes received on all network interfaces but loopback." },
-        [F_TX] = { "bramble_node_network_transmit_bytes_total", "counter", "Bytes sent on all network interfaces but loopback." },
+        [F_MEMAVAIL] = { "bramble_node_memory_MemAvailable_bytes", "gauge",
+                "Memory information field MemAvailable_bytes." },
+        [F_FSSIZE] = { "bramble_node_filesystem_size_bytes", "gauge",
+                "Size of the file system holding the agent's state (containers, images, logs)." },
+        [F_FSAVAIL] = { "bramble_node_filesystem_avail_bytes", "gauge",
+                "Bytes of that file system available to unprivileged users." },
+        [F_RX] = { "bramble_node_network_receive_bytes_total", "counter",
+                "Bytes received on all network interfaces but loopback." },
+        [F_TX] = { "bramble_node_network_transmit_bytes_total", "counter",
+                "Bytes sent on all network interfaces but loopback." },
         [F_TEMP] = { "bramble_node_temperature_celsius", "gauge", "SoC temperature." },
-        [F_THROTTLED] = { "bramble_node_throttled", "gauge", "Raspberry Pi firmware throttling flags: 1 when the condition holds now (when=now) or has held since boot (when=since_boot)." },
+        [F_THROTTLED] = { "bramble_node_throttled", "gauge",
+                "Raspberry Pi firmware throttling flags: 1 when the condition holds now (when=now) or has held "
+                "since boot (when=since_boot)." },
         [F_AGENT_RSS] = { "bramble_node_agent_resident_memory_bytes", "gauge", "Resident memory of the node's agent." },
-        [F_SHIM_RSS] = { "bramble_node_shim_resident_memory_bytes", "gauge", "Resident memory of the node's container shims together." },
-        [F_C_STATE] = { "bramble_container_state", "gauge", "The container's state (pending, running, exited, backoff, failed, stopped); always 1." },
+        [F_SHIM_RSS] = { "bramble_node_shim_resident_memory_bytes", "gauge",
+                "Resident memory of the node's container shims together." },
+        [F_C_STATE] = { "bramble_container_state", "gauge",
+                "The container's state (pending, running, exited, backoff, failed, stopped); always 1." },
         [F_C_RESTARTS] = { "bramble_container_restarts_total", "counter", "Times the node restarted the container." },
-        [F_C_OOM] = { "bramble_container_oom_kills_total", "counter", "Processes of the container killed for want of memory." },
-        [F_C_MEM] = { "bramble_container_memory_working_set_bytes", "gauge", "The container's memory use less inactive file cache." },
-        [F_C_CPU] = { "bramble_container_cpu_usage_seconds_total", "counter", "CPU time the container's cgroup has used (from 0 again after a restart)." },
+        [F_C_OOM] = { "bramble_container_oom_kills_total", "counter",
+                "Processes of the container killed for want of memory." },
+        [F_C_MEM] = { "bramble_container_memory_working_set_bytes", "gauge",
+                "The container's memory use less inactive file cache." },
+        [F_C_CPU] = { "bramble_container_cpu_usage_seconds_total", "counter",
+                "CPU time the container's cgroup has used (from 0 again after a restart)." },
         [F_S_DESIRED] = { "bramble_service_replicas_desired", "gauge", "Replicas the service asks for." },
         [F_S_RUNNING] = { "bramble_service_replicas_running", "gauge", "Replicas running on Ready nodes." },
-        [F_S_READY] = { "bramble_service_replicas_ready", "gauge", "Running replicas that are healthy, or have no health check." },
+        [F_S_READY] = { "bramble_service_replicas_ready", "gauge",
+                "Running replicas that are healthy, or have no health check." },
 };
 
 struct arena {
@@ -439,174 +452,6 @@ static int cmp_node(const void *a, const void *b)
         return strcmp((*(struct brm_node *const *)a)->name, (*(struct brm_node *const *)b)->name);
 }
 
-/* ---- the master ---- */
-
-static void header(struct brm_mtext *o, const char *name, const char *type, const char *help)
-{
-        brm_mtext_puts(o, "# HELP ");
-        brm_mtext_puts(o, name);
-        brm_mtext_putc(o, ' ');
-        brm_mtext_puts(o, help);
-        brm_mtext_puts(o, "\n# TYPE ");
-        brm_mtext_puts(o, name);
-        brm_mtext_putc(o, ' ');
-        brm_mtext_puts(o, type);
-        brm_mtext_putc(o, '\n');
-}
-
-/* One series: NAME{LABEL="VALUE"} V, or NAME V without a label. */
-static void line_u64(struct brm_mtext *o, const char *name, const char *label, const char *value, uint64_t v)
-{
-        brm_mtext_puts(o, name);
-        if (label) {
-                brm_mtext_putc(o, '{');
-                brm_mtext_label(o, false, label, value);
-                brm_mtext_putc(o, '}');
-        }
-        brm_mtext_putc(o, ' ');
-        brm_mtext_u64(o, v);
-        brm_mtext_putc(o, '\n');
-}
-
-static void counter_by(struct brm_mtext *o, const char *name, const char *help, const char *label,
-                       const char *const *values, const uint64_t *v, size_t n)
-{
-        header(o, name, "counter", help);
-        for (size_t i = 0; i < n; i++)
-                line_u64(o, name, label, values[i], v[i]);
-}
-
-static void render_requests(struct brm_mtext *o, const struct brm_stats *st)
-{
-        static const char *const le[BRM_STATS_BUCKETS] = BRM_STATS_BUCKET_LABELS;
-        static const char name[] = "bramble_master_request_duration_seconds";
-
-        header(o, name, "histogram", "Time the master spent handling each request it received, by message.");
-        for (unsigned k = 0; k < BRM_STATS_MSG_MAX; k++) {
-                const struct brm_req_hist *h = &st->req[k];
-                const ProtobufCFieldDescriptor *fd;
-                uint64_t cum = 0;
-
-                if (!h->count || !(fd = protobuf_c_message_descriptor_get_field(&bramble__envelope__descriptor, k)))
-                        continue;
-                for (int i = 0; i <= BRM_STATS_BUCKETS; i++) {
-                        cum += i < BRM_STATS_BUCKETS ? h->bucket[i] : 0;
-                        brm_mtext_puts(o, name);
-                        brm_mtext_puts(o, "_bucket{");
-                        brm_mtext_label(o, false, "request", fd->name);
-                        brm_mtext_label(o, true, "le", i < BRM_STATS_BUCKETS ? le[i] : "+Inf");
-                        brm_mtext_puts(o, "} ");
-                        brm_mtext_u64(o, i < BRM_STATS_BUCKETS ? cum : h->count);
-                        brm_mtext_putc(o, '\n');
-                }
-                brm_mtext_puts(o, name);
-                brm_mtext_puts(o, "_sum{");
-                brm_mtext_label(o, false, "request", fd->name);
-                brm_mtext_puts(o, "} ");
-                brm_mtext_fixed(o, h->sum_ns, 9);
-                brm_mtext_putc(o, '\n');
-                brm_mtext_puts(o, name);
-                brm_mtext_puts(o, "_count{");
-                brm_mtext_label(o, false, "request", fd->name);
-                brm_mtext_puts(o, "} ");
-                brm_mtext_u64(o, h->count);
-                brm_mtext_putc(o, '\n');
-        }
-}
-
-/* process_start_time_seconds: the boot time from /proc/stat plus the
- * process's start in clock ticks; read once, it does not change. */
-static double process_start(void)
-{
-        static double start = -1;
-        unsigned long long ticks, btime = 0;
-        char line[256];
-        FILE *f;
-
-        if (start >= 0)
-                return start;
-        if (brm_procstat_start_time((int)getpid(), &ticks) < 0 || !(f = fopen("/proc/stat", "re")))
-                return 0;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "btime %llu", &btime) == 1)
-                        break;
-        fclose(f);
-        if (btime)
-                start = (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
-        return start > 0 ? start : 0;
-}
-
-static void render_process(struct brm_mtext *o)
-{
-        struct rusage ru;
-        unsigned long long pages = 0, rss = 0;
-        FILE *f = fopen("/proc/self/statm", "re");
-
-        if (f && fscanf(f, "%llu %llu", &pages, &rss) == 2) {
-                header(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-                line_u64(o, "process_resident_memory_bytes", NULL, NULL, rss * (unsigned long long)sysconf(_SC_PAGESIZE));
-        }
-        if (f)
-                fclose(f);
-        if (getrusage(RUSAGE_SELF, &ru) == 0) {
-                uint64_t us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-                              (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-                header(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-                brm_mtext_puts(o, "process_cpu_seconds_total ");
-                brm_mtext_fixed(o, us, 6);
-                brm_mtext_putc(o, '\n');
-        }
-        header(o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-        brm_mtext_puts(o, "process_start_time_seconds ");
-        brm_mtext_float(o, process_start(), 2);
-        brm_mtext_putc(o, '\n');
-}
-
-static void render_master(struct brm_mtext *o, struct brm_master *m)
-{
-        static const char *const roles[3] = { "unauthenticated", "node", "admin" };
-        static const char *const joins[BRM_JOIN_R_COUNT] = {
-                [BRM_JOIN_R_OK] = "ok", [BRM_JOIN_R_MALFORMED] = "malformed", [BRM_JOIN_R_BAD_CSR] = "bad_csr",
-                [BRM_JOIN_R_BAD_TOKEN] = "bad_token", [BRM_JOIN_R_TOKEN_EXPIRED] = "token_expired",
-                [BRM_JOIN_R_TOKEN_USED_UP] = "token_used_up", [BRM_JOIN_R_TOKEN_REVOKED] = "token_revoked",
-                [BRM_JOIN_R_NAME_TAKEN] = "name_taken", [BRM_JOIN_R_ERROR] = "error",
-        };
-        static const char *const refused[BRM_REFUSE_COUNT] = {
-                [BRM_REFUSE_UNTRUSTED_CERT] = "untrusted_certificate", [BRM_REFUSE_NO_ROLE] = "no_role",
-                [BRM_REFUSE_UNKNOWN_NODE] = "unknown_node",
-        };
-        static const char *const dropped[BRM_DROP_COUNT] = {
-                [BRM_DROP_BACKLOG] = "backlog", [BRM_DROP_OVERSIZE] = "oversize",
-                [BRM_DROP_MALFORMED] = "malformed", [BRM_DROP_IDLE] = "idle",
-        };
-        const struct brm_stats *st = &m->stats;
-        uint64_t by_role[3] = { 0 };
-
-        for (const struct brm_session *s = m->sessions; s; s = s->next)
-                if (!s->conn.closing && (unsigned)s->role < 3)
-                        by_role[s->role]++;
-        header(o, "bramble_master_sessions", "gauge", "Open connections to the master, by the role their certificate proved.");
-        for (int i = 0; i < 3; i++)
-                line_u64(o, "bramble_master_sessions", "role", roles[i], by_role[i]);
-        header(o, "bramble_master_log_streams", "gauge", "Log streams being relayed from nodes to operators.");
-        line_u64(o, "bramble_master_log_streams", NULL, NULL, brm_relay_count(m, NULL));
-        header(o, "bramble_master_heartbeats_received_total", "counter", "Heartbeats received from nodes.");
-        line_u64(o, "bramble_master_heartbeats_received_total", NULL, NULL, st->heartbeats);
-        counter_by(o, "bramble_master_joins_total", "Join requests answered, by result (ok, or why one was refused).",
-                   "result", joins, st->joins, BRM_JOIN_R_COUNT);
-        header(o, "bramble_master_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.");
-        line_u64(o, "bramble_master_tls_handshake_failures_total", NULL, NULL, st->tls_handshake_failures);
-        counter_by(o, "bramble_master_certificates_refused_total",
-                   "Connections refused after the handshake for the client certificate they showed, by why.", "reason",
-                   refused, st->refused, BRM_REFUSE_COUNT);
-        counter_by(o, "bramble_master_connections_dropped_total",
-                   "Connections the master closed on a peer, by why: its queue over the limit (backlog), a frame over the maximum "
-                   "(oversize), a frame that is not a message (malformed), or silence (idle).",
-                   "reason", dropped, st->dropped, BRM_DROP_COUNT);
-        render_requests(o, st);
-        render_process(o);
-}
-
 /* ---- the whole ---- */
 
 static void render_free(struct render *x)
@@ -652,10 +497,10 @@ int brm_metrics_render(struct brm_master *m, char **out, size_t *len)
         for (int f = 0; f < F_COUNT && !oom; f++) {
                 if (!x.fam[f].len)
                         continue;
-                header(&o, fams[f].name, fams[f].type, fams[f].help);
+                brm_metrics_header(&o, fams[f].name, fams[f].type, fams[f].help);
                 brm_mtext_put(&o, x.fam[f].p, x.fam[f].len);
         }
-        render_master(&o, m);
+        brm_metrics_master(&o, m);
         render_free(&x);
         if (oom || o.oom) {
                 brm_mtext_free(&o);
