@@ -123,6 +123,14 @@ void scenario_cpu(void)
          * error would give 2 % or 0.2 %). */
         CHECK(pct <= 25.0);
         CHECK(pct >= 8.0);
+        /* The cumulative figure heartbeats carry (cpu_usage_usec) is the
+         * cgroup's own counter, in microseconds (cpuacct.usage is in
+         * nanoseconds, cpu.stat usage_usec in microseconds). */
+        WAIT_FOR("spin", x, x.has_cpu_usage && x.cpu_usage_usec >= u1 / 1000, 5000, "a cumulative cpu figure");
+        u1 = sv_read_ull(path);
+        printf("cpu: %llu us used; the supervisor reports %llu us\n", u1 / 1000, x.cpu_usage_usec);
+        CHECK_U64(x.cpu_usage_usec, <=, u1 / 1000);
+        CHECK_U64(x.cpu_usage_usec, >=, (u1 - u0) / 1000);
         CHECK(x.cpu <= 27.0);
         CHECK(x.cpu >= 4.0);
         CHECK(x.has_mem && x.mem > 0);
