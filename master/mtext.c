@@ -96,23 +96,61 @@ void brm_mtext_float(struct brm_mtext *b, double v, unsigned digits)
         brm_mtext_fixed(b, (uint64_t)scaled, digits);
 }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+        size_t n;
+
+        if (c >= 0xc2 && c <= 0xdf)
+                n = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+                n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+                n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        else
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (s[i] < 0x80 || s[i] > 0xbf)
+                        return 0;
+        return n;
+}
+
+/* Label values come from the nodes: a byte that is not UTF-8 would make
+ * Prometheus refuse the whole scrape, so it becomes U+FFFD. */
 void brm_mtext_label(struct brm_mtext *b, bool comma, const char *name, const char *value)
 {
-        const char *run;
+        const unsigned char *p = (const unsigned char *)(value ? value : ""), *run = p;
+        size_t n;
 
         if (comma)
                 brm_mtext_putc(b, ',');
         brm_mtext_puts(b, name);
         brm_mtext_put(b, "=\"", 2);
-        for (run = value ? value : ""; *run;) {
-                size_t n = strcspn(run, "\\\"\n");
-                brm_mtext_put(b, run, n);
-                run += n;
-                if (!*run)
+        for (;;) {
+                if (*p >= 0x20 && *p < 0x80 && *p != '\\' && *p != '"') {
+                        p++;
+                        continue;
+                }
+                if (*p >= 0x80 && (n = utf8_len(p)) > 0) {
+                        p += n;
+                        continue;
+                }
+                brm_mtext_put(b, (const char *)run, (size_t)(p - run));
+                if (!*p)
                         break;
-                brm_mtext_putc(b, '\\');
-                brm_mtext_putc(b, *run == '\n' ? 'n' : *run);
-                run++;
+                if (*p == '\\' || *p == '"' || *p == '\n') {
+                        brm_mtext_putc(b, '\\');
+                        brm_mtext_putc(b, *p == '\n' ? 'n' : (char)*p);
+                } else if (*p >= 0x80) {
+                        brm_mtext_put(b, "\xef\xbf\xbd", 3);
+                } else {
+                        brm_mtext_putc(b, (char)*p); /* other control characters are valid UTF-8 */
+                }
+                run = ++p;
         }
         brm_mtext_putc(b, '"');
 }

@@ -183,9 +183,11 @@ static void check_mtext(void)
         brm_mtext_float(&b, 1e300, 3);
         brm_mtext_putc(&b, ' ');
         brm_mtext_label(&b, true, "v", "a\\b\"c\nd");
+        brm_mtext_label(&b, true, "w", "\xc3\xa9\xff\xe2\x82\xac\xed\xa0\x80\xf0\x9f\x8d\x93\xc3\tz");
         brm_mtext_putc(&b, '\0');
         CHECK(!b.oom);
-        CHECK_STR(b.p, "18446744073709551615 1.5 0.005 1 -0.25 NaN -Inf 0 1.0000000000000001e+300 ,v=\"a\\\\b\\\"c\\nd\"");
+        CHECK_STR(b.p, "18446744073709551615 1.5 0.005 1 -0.25 NaN -Inf 0 1.0000000000000001e+300 ,v=\"a\\\\b\\\"c\\nd\""
+                  ",w=\"\xc3\xa9\xef\xbf\xbd\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xf0\x9f\x8d\x93\xef\xbf\xbd\tz\"");
         brm_mtext_free(&b);
 }
 
