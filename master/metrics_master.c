@@ -130,16 +130,16 @@ static void render_process(struct brm_mtext *o)
         FILE *f = fopen("/proc/self/statm", "re");
 
         if (f && fscanf(f, "%llu %llu", &pages, &rss) == 2)
-                single(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                single(o, "process_resident_memory_bytes", "gauge", "The master's resident memory.",
                        rss * (unsigned long long)sysconf(_SC_PAGESIZE), 0);
         if (f)
                 fclose(f);
         if (getrusage(RUSAGE_SELF, &ru) == 0)
-                single(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+                single(o, "process_cpu_seconds_total", "counter", "CPU time the master has used, user and system.",
                        (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
                                (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
                        6);
-        single(o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+        single(o, "process_start_time_seconds", "gauge", "When the master started (Unix time).",
                process_start_us(), 6);
 }
 
