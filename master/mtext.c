@@ -31,15 +31,29 @@ void brm_mtext_free(struct brm_mtext *b)
         memset(b, 0, sizeof(*b));
 }
 
+/* Two digits per division: numbers are most of what a scrape writes. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                 "25262728293031323334353637383940414243444546474849"
+                                 "50515253545556575859606162636465666768697071727374"
+                                 "75767778798081828384858687888990919293949596979899";
+
 void brm_mtext_u64(struct brm_mtext *b, uint64_t v)
 {
         char tmp[20];
         size_t i = sizeof(tmp);
 
-        do {
-                tmp[--i] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
+        while (v >= 100) {
+                unsigned d = (unsigned)(v % 100) * 2;
+                v /= 100;
+                tmp[--i] = digit_pairs[d + 1];
+                tmp[--i] = digit_pairs[d];
+        }
+        if (v >= 10) {
+                tmp[--i] = digit_pairs[v * 2 + 1];
+                tmp[--i] = digit_pairs[v * 2];
+        } else {
+                tmp[--i] = (char)('0' + v);
+        }
         brm_mtext_put(b, tmp + i, sizeof(tmp) - i);
 }
 

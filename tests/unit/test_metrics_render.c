@@ -164,6 +164,14 @@ static void check_mtext(void)
 {
         struct brm_mtext b = { 0 };
 
+        for (uint64_t v = 0; v < 1001; v = v < 12 ? v + 1 : v * 10 - 1) {
+                char want[24];
+                b.len = 0;
+                brm_mtext_u64(&b, v);
+                snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+                CHECK(b.len == strlen(want) && memcmp(b.p, want, b.len) == 0);
+        }
+        b.len = 0;
         brm_mtext_u64(&b, UINT64_MAX);
         brm_mtext_putc(&b, ' ');
         brm_mtext_fixed(&b, 1500, 3);
