@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "procstat.h"
 #include "relay.h"
 #include "server.h"
@@ -123,6 +124,25 @@ static void single(struct brm_mtext *o, const char *name, const char *type, cons
         brm_mtext_putc(o, '\n');
 }
 
+/* The HTTPS port's own (http.h): connections, answers, and clients it
+ * closed to stay bounded. */
+static void render_http(struct brm_mtext *o, const struct brm_http *h)
+{
+        static const char *const why[3] = { "evicted", "timed_out", "not_reading" };
+        const uint64_t closed[3] = { h->stats.evicted, h->stats.timed_out, h->stats.dropped };
+
+        single(o, "bramble_http_connections", "gauge", "Open connections to the HTTPS port.", h->n_conns, 0);
+        single(o, "bramble_http_streams", "gauge", "Event streams open on the HTTPS port (dashboards, log tails).",
+               h->n_streams, 0);
+        single(o, "bramble_http_requests_total", "counter", "Requests the HTTPS port answered.", h->stats.requests, 0);
+        single(o, "bramble_http_unauthorized_total", "counter", "Requests answered 401: no valid token or session.",
+               h->stats.unauthorized, 0);
+        counter_by(o, "bramble_http_connections_closed_total",
+                   "HTTPS connections the master closed to stay bounded: to make room for a new one (evicted), at "
+                   "a handshake, request or idle deadline (timed_out), or for not reading (not_reading).",
+                   "reason", why, closed, 3);
+}
+
 static void render_process(struct brm_mtext *o)
 {
         struct rusage ru;
@@ -186,5 +206,7 @@ void brm_metrics_master(struct brm_mtext *o, struct brm_master *m)
                    "over the maximum (oversize), a frame that is not a message (malformed), or silence (idle).",
                    "reason", dropped, st->dropped, BRM_DROP_COUNT);
         render_requests(o, st);
+        if (m->http)
+                render_http(o, m->http);
         render_process(o);
 }
