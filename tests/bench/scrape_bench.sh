@@ -16,7 +16,8 @@
 #   tests/bench/scrape_bench.sh --smoke   20 nodes x 5, then 50 x 0, 5 scrapes; exit 1 unless
 #                                         every scrape is answered with every container (CTest)
 #
-# Environment (all optional): BRM_BIN, NODES, CTRS, NODES2, SCRAPES (default 20), BRM_KEEP=1.
+# Environment (all optional): BRM_BIN, NODES, CTRS, NODES2, SCRAPES (default 50), IDLE (seconds of
+# the master's CPU rate sampled without scrapes, default 10), BRM_KEEP=1.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,12 +34,13 @@ for a in "$@"; do
         esac
 done
 if ((SMOKE)); then
-        NODES=${NODES:-20} CTRS=${CTRS:-5} NODES2=${NODES2:-50} SCRAPES=${SCRAPES:-5}
+        NODES=${NODES:-20} CTRS=${CTRS:-5} NODES2=${NODES2:-50} SCRAPES=${SCRAPES:-5} IDLE=${IDLE:-2}
 fi
 NODES=${NODES:-100}
 CTRS=${CTRS:-20}
 NODES2=${NODES2:-1000}
-SCRAPES=${SCRAPES:-20}
+SCRAPES=${SCRAPES:-50}
+IDLE=${IDLE:-10}
 for b in "$MASTER" "$CLI" "$LOADGEN"; do
         [[ -x $b ]] || { echo "scrape_bench.sh: $b not found; build first or set BRM_BIN" >&2; exit 2; }
 done
@@ -100,7 +102,16 @@ PY
         sleep 4 # two heartbeats, so every node has reported its containers
         local urls=()
         for _ in $(seq 1 "$SCRAPES"); do urls+=(-o "$WORK/scrape" "https://127.0.0.1:$hport/metrics"); done
-        # The master's idle rate first, over as long as the scrapes take.
+        # The master's rate without scrapes (its nodes' heartbeats), over
+        # IDLE seconds, then the scrapes; a scrape costs what the master used
+        # over the scrapes beyond that rate.
+        c0=$(cpu_ns "$mpid")
+        t0=$(date +%s%N)
+        sleep "$IDLE"
+        c1=$(cpu_ns "$mpid")
+        t1=$(date +%s%N)
+        local idle_rate
+        idle_rate=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.6f", c / t }')
         c0=$(cpu_ns "$mpid")
         t0=$(date +%s%N)
         curl -sS --cacert "$WORK/ca.pem" -H "Authorization: Bearer $(cat "$WORK/token")" \
@@ -109,8 +120,7 @@ PY
         t1=$(date +%s%N)
         c1=$(cpu_ns "$mpid")
         local busy=$((c1 - c0)) dur_ns=$((t1 - t0))
-        sleep "$(awk -v n="$dur_ns" 'BEGIN { printf "%.3f", n / 1e9 }')"
-        idle_ns=$(($(cpu_ns "$mpid") - c1))
+        idle_ns=$(awk -v r="$idle_rate" -v t="$dur_ns" 'BEGIN { printf "%d", r * t }')
         [[ $(grep -c '^200$' "$WORK/codes") == "$SCRAPES" ]] || fail "not every scrape answered 200: $(sort "$WORK/codes" | uniq -c)"
         local bytes series ctr_series
         bytes=$(stat -c %s "$WORK/scrape")
@@ -133,6 +143,7 @@ echo "== a Prometheus scrape of the master over HTTPS ($SCRAPES in a row on one 
 printf '%-26s %10s %8s %14s %16s\n' "cluster" "bytes" "series" "ms per scrape" "master cpu ms"
 for r in "${ROWS[@]}"; do echo "$r"; done
 echo
-echo "master cpu ms: the CPU time of the master's threads (schedstat) over the scrapes less the same over as long"
-echo "right after without scrapes (its heartbeats), per scrape: TLS, reading the request, rendering, writing."
+echo "master cpu ms: the CPU time of the master's threads (schedstat) over the scrapes, less its rate without"
+echo "scrapes (its nodes' heartbeats, over $IDLE s before) times their duration, per scrape: TLS, reading the"
+echo "request, rendering, writing."
 exit 0
