@@ -59,7 +59,7 @@ fail() {
 }
 # CPU time of every thread of PID in ns (schedstat: nanosecond resolution,
 # where /proc/PID/stat counts 10 ms ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%d", t }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%.0f", t }'; }
 stat_field() { sed -n 's/.*\b'"$1"'=\([-0-9]*\).*/\1/p' "$WORK/stats" 2>/dev/null; }
 
 # run NODES CTRS: one master, NODES simulated nodes, NODES services of CTRS
@@ -120,7 +120,7 @@ PY
         t1=$(date +%s%N)
         c1=$(cpu_ns "$mpid")
         local busy=$((c1 - c0)) dur_ns=$((t1 - t0))
-        idle_ns=$(awk -v r="$idle_rate" -v t="$dur_ns" 'BEGIN { printf "%d", r * t }')
+        idle_ns=$(awk -v r="$idle_rate" -v t="$dur_ns" 'BEGIN { printf "%.0f", r * t }')
         [[ $(grep -c '^200$' "$WORK/codes") == "$SCRAPES" ]] || fail "not every scrape answered 200: $(sort "$WORK/codes" | uniq -c)"
         local bytes series ctr_series
         bytes=$(stat -c %s "$WORK/scrape")
