@@ -162,7 +162,7 @@
     $('c-nodes').parentNode.className = 'count' + (ready < nodes.length ? ' bad' : '');
     $('c-ctrs').textContent = ctrs.filter((c) => c.state === 'running').length + '/' + ctrs.length;
     $('c-svcs').textContent = String(svcs.length);
-    $('asof').textContent = state.time_ms ? '· as of ' + clock(state.time_ms) : '';
+    $('asof').textContent = state.time_ms ? 'as of ' + clock(state.time_ms) : '';
 
     // Loud: nodes down and power or heat trouble happening now.
     const alerts = [];
@@ -355,6 +355,8 @@
     const c = $('conn');
     c.dataset.state = kind;
     c.textContent = text;
+    // What is shown may be out of date until the stream is back.
+    document.body.classList.toggle('stale', kind !== 'live');
   }
 
   function applyState(doc) {
