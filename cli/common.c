@@ -15,6 +15,7 @@
 #include "frame.h"
 
 #include "common.h"
+#include "statusjson.h"
 
 int brm_cli_usage_error(const char *fmt, ...)
 {
@@ -179,9 +180,5 @@ void brm_cli_human_bytes(uint64_t b, char *out, size_t size)
 
 void brm_cli_rfc3339(int64_t ms, char *out, size_t size)
 {
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        brm_rfc3339(ms, out, size);
 }

@@ -17,6 +17,7 @@
 #include "ctrspec.h"
 #include "fileio.h"
 #include "frame.h"
+#include "statusjson.h"
 #include "util.h"
 
 /* A pull-through's progress: one line redrawn on a terminal. */
@@ -108,50 +109,6 @@ int brm_cli_run(struct brm_cli *c, int argc, char **argv)
         return 0;
 }
 
-static cJSON *status_json(const Bramble__PsEntry *e)
-{
-        const Bramble__ContainerStatus *st = e->status;
-        const char *node = e->node;
-        cJSON *o = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(o, "node", node);
-        cJSON_AddStringToObject(o, "name", st->name ? st->name : "");
-        cJSON_AddStringToObject(o, "image", st->image ? st->image : "");
-        cJSON_AddStringToObject(o, "state", st->state ? st->state : "");
-        if (e->service)
-                cJSON_AddStringToObject(o, "service", e->service);
-        else
-                cJSON_AddNullToObject(o, "service");
-        if (st->health)
-                cJSON_AddStringToObject(o, "health", st->health);
-        else
-                cJSON_AddNullToObject(o, "health");
-        if (st->health_log)
-                cJSON_AddStringToObject(o, "health_log", st->health_log);
-        if (st->has_since_ms)
-                cJSON_AddNumberToObject(o, "since_ms", (double)st->since_ms);
-        cJSON_AddNumberToObject(o, "pid", st->has_pid ? st->pid : 0);
-        cJSON_AddNumberToObject(o, "restarts", st->restarts);
-        if (st->has_exit_code)
-                cJSON_AddNumberToObject(o, "exit_code", st->exit_code);
-        else
-                cJSON_AddNullToObject(o, "exit_code");
-        cJSON_AddNumberToObject(o, "oom_kills", st->oom_kills);
-        if (st->has_memory_bytes)
-                cJSON_AddNumberToObject(o, "memory_bytes", (double)st->memory_bytes);
-        else
-                cJSON_AddNullToObject(o, "memory_bytes");
-        if (st->has_cpu_percent)
-                cJSON_AddNumberToObject(o, "cpu_percent", (double)(long long)(st->cpu_percent * 10 + 0.5) / 10);
-        else
-                cJSON_AddNullToObject(o, "cpu_percent");
-        cJSON_AddStringToObject(o, "reason", st->reason ? st->reason : "");
-        cJSON_AddStringToObject(o, "security", e->security ? e->security : "");
-        if (e->node_persist_error)
-                cJSON_AddStringToObject(o, "node_persist_error", e->node_persist_error);
-        return o;
-}
-
 int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
@@ -172,7 +129,7 @@ int brm_cli_ps(struct brm_cli *c, int argc, char **argv)
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->ps_result->n_containers; i++)
-                        cJSON_AddItemToArray(arr, status_json(resp->ps_result->containers[i]));
+                        cJSON_AddItemToArray(arr, brm_json_ps_entry(resp->ps_result->containers[i]));
                 brm_cli_print_json(arr);
         } else {
                 printf("%-12s %-16s %-12s %-8s %-9s %7s %8s %4s %3s %9s %5s  %s\n", "NODE", "NAME", "SERVICE", "STATE",
@@ -315,7 +272,7 @@ int brm_cli_inspect(struct brm_cli *c, int argc, char **argv)
                 e.node = ir->node ? ir->node : node;
                 e.status = (Bramble__ContainerStatus *)st;
                 e.security = ir->security;
-                cJSON *o = status_json(&e), *spec = brm_svc_container_json(sp);
+                cJSON *o = brm_json_ps_entry(&e), *spec = brm_svc_container_json(sp);
                 cJSON_AddItemToObject(o, "spec", spec);
                 cJSON_AddBoolToObject(spec, "stopped", sp->has_stopped && sp->stopped);
                 brm_cli_print_json(o);

@@ -1,6 +1,6 @@
 /* bramble: the operator CLI. main parses the global options and hands the
  * rest to the command the table below names; the commands live in one file
- * per concern (nodes, tokens, containers, logs, image, flash). Exit codes are in
+ * per concern (nodes, top, tokens, containers, logs, image, flash). Exit codes are in
  * common.h: 0 done, 1 the request failed, 2 bad arguments, 3 credentials or
  * connection. */
 #include <getopt.h>
@@ -23,6 +23,8 @@
 #include "apply.h"
 #include "events.h"
 #include "tokens.h"
+#include "apitokens.h"
+#include "top.h"
 
 /* The dispatcher checks the count; the command checks its own arguments. */
 #define ANY_ARGS (-1)
@@ -48,6 +50,9 @@ static int version(struct brm_cli *c, int argc, char **argv)
 
 static const struct command commands[] = {
         { "nodes", NULL, brm_cli_nodes, 0, "", "list nodes with state and resource use" },
+        { "top", NULL, brm_cli_top, ANY_ARGS, "[--sort cpu|mem|temp|name] [--interval 2s] [--once]",
+          "the nodes' figures, refreshed on the terminal\n"
+          "(keys c m t n: sort; q: quit)" },
         { "node", "rm", brm_cli_node_rm, 1, "NAME", "remove a node (its certificate stops working)" },
         { "node", "label", brm_cli_node_label, ANY_ARGS, "NODE KEY=VALUE... KEY-...", "set (KEY=VALUE) or remove (KEY-) a node's labels" },
         { "node", "cordon", brm_cli_node_schedule, ANY_ARGS, "NODE", "place no new replicas on a node" },
@@ -81,6 +86,12 @@ static const struct command commands[] = {
         { "apply", NULL, brm_cli_apply, ANY_ARGS, "-f FILE [--prune] [--dry-run]",
           "create or update the services a YAML or JSON file\n"
           "describes (--prune: remove the others)" },
+        { "api-token", "create", brm_cli_api_token_create, ANY_ARGS, "--role metrics|viewer [--ttl D] [--description T]",
+          "create a token for the master's HTTPS port: metrics reads /metrics,\nviewer also the dashboard (--ttl 0 = never expires)" },
+        { "api-token", "ls", brm_cli_api_token_list, 0, "", "list API tokens" },
+        { "api-token", "revoke", brm_cli_api_token_revoke, 1, "ID", "revoke an API token (its browser sessions end)" },
+        { "dashboard", NULL, brm_cli_dashboard, ANY_ARGS, "[--ttl 12h] [--token ID] | --ca",
+          "print a one-time sign-in link for the web dashboard\n(--ca: print the cluster CA for browsers and Prometheus)" },
         { "events", NULL, brm_cli_events, ANY_ARGS, "[-f]", "what the master decided about services and why\n(-f: keep following)" },
         { "ps", NULL, brm_cli_ps, ANY_ARGS, "[NODE]", "list containers" },
         { "inspect", NULL, brm_cli_inspect, ANY_ARGS, "NODE/NAME", "show a container whole: its spec, confinement and status" },

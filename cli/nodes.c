@@ -11,123 +11,13 @@
 
 #include "frame.h"
 #include "svcspec.h"
+#include "statusjson.h"
 #include "util.h"
 
 #include "common.h"
 #include "nodes.h"
 #include "svcprint.h"
 
-/* Floats on the wire are single precision; print what was measured, not
- * the binary noise after it. */
-static double round2(float v)
-{
-        return (double)(long long)((double)v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
-}
-
-static cJSON *node_json(const Bramble__NodeStatus *n)
-{
-        const Bramble__NodeInfo *in = n->info;
-        const Bramble__Heartbeat *hb = n->last;
-        cJSON *o = cJSON_CreateObject();
-        char ts[32];
-
-        cJSON_AddStringToObject(o, "name", n->name);
-        cJSON_AddStringToObject(o, "state", n->state);
-        cJSON_AddBoolToObject(o, "connected", n->connected);
-        cJSON_AddStringToObject(o, "schedule", n->schedule ? n->schedule : "");
-        cJSON *labels = cJSON_AddArrayToObject(o, "labels");
-        for (size_t i = 0; i < n->n_labels; i++)
-                cJSON_AddItemToArray(labels, cJSON_CreateString(n->labels[i]));
-        if (n->has_log_streams)
-                cJSON_AddNumberToObject(o, "log_streams", n->log_streams);
-        brm_cli_rfc3339(n->created_ms, ts, sizeof(ts));
-        cJSON_AddStringToObject(o, "created", ts);
-        if (n->last_seen_ms) {
-                brm_cli_rfc3339(n->last_seen_ms, ts, sizeof(ts));
-                cJSON_AddStringToObject(o, "last_seen", ts);
-                cJSON_AddNumberToObject(o, "last_seen_ms", (double)n->last_seen_ms);
-        } else {
-                cJSON_AddNullToObject(o, "last_seen");
-        }
-        if (in) {
-                if (in->arch)
-                        cJSON_AddStringToObject(o, "arch", in->arch);
-                if (in->model)
-                        cJSON_AddStringToObject(o, "model", in->model);
-                if (in->serial)
-                        cJSON_AddStringToObject(o, "serial", in->serial);
-                if (in->kernel)
-                        cJSON_AddStringToObject(o, "kernel", in->kernel);
-                if (in->os)
-                        cJSON_AddStringToObject(o, "os", in->os);
-                if (in->has_cpu_count)
-                        cJSON_AddNumberToObject(o, "cpu_count", in->cpu_count);
-                if (in->has_cgroup_version)
-                        cJSON_AddNumberToObject(o, "cgroup_version", in->cgroup_version);
-                cJSON *ctl = cJSON_AddArrayToObject(o, "cgroup_controllers");
-                for (size_t i = 0; i < in->n_cgroup_controllers; i++)
-                        cJSON_AddItemToArray(ctl, cJSON_CreateString(in->cgroup_controllers[i]));
-                if (in->agent_version)
-                        cJSON_AddStringToObject(o, "agent_version", in->agent_version);
-                if (in->runtime)
-                        cJSON_AddStringToObject(o, "runtime", in->runtime);
-                if (in->has_memory_controller)
-                        cJSON_AddBoolToObject(o, "memory_controller", in->memory_controller);
-                if (in->has_mem_total_bytes)
-                        cJSON_AddNumberToObject(o, "mem_total_bytes", (double)in->mem_total_bytes);
-        }
-        if (hb) {
-                if (hb->has_uptime_ms)
-                        cJSON_AddNumberToObject(o, "uptime_ms", (double)hb->uptime_ms);
-                if (hb->has_cpu_percent)
-                        cJSON_AddNumberToObject(o, "cpu_percent", (double)(int)(hb->cpu_percent * 10 + 0.5) / 10);
-                if (hb->has_load1) {
-                        cJSON_AddNumberToObject(o, "load1", round2(hb->load1));
-                        cJSON_AddNumberToObject(o, "load5", round2(hb->load5));
-                        cJSON_AddNumberToObject(o, "load15", round2(hb->load15));
-                }
-                if (hb->has_mem_total_bytes) {
-                        cJSON_DeleteItemFromObject(o, "mem_total_bytes");
-                        cJSON_AddNumberToObject(o, "mem_total_bytes", (double)hb->mem_total_bytes);
-                        cJSON_AddNumberToObject(o, "mem_available_bytes", (double)hb->mem_available_bytes);
-                }
-                if (hb->has_disk_total_bytes) {
-                        cJSON_AddNumberToObject(o, "disk_total_bytes", (double)hb->disk_total_bytes);
-                        cJSON_AddNumberToObject(o, "disk_free_bytes", (double)hb->disk_free_bytes);
-                }
-                if (hb->has_net_rx_bytes) {
-                        cJSON_AddNumberToObject(o, "net_rx_bytes", (double)hb->net_rx_bytes);
-                        cJSON_AddNumberToObject(o, "net_tx_bytes", (double)hb->net_tx_bytes);
-                }
-                if (hb->has_log_streams)
-                        cJSON_AddNumberToObject(o, "node_log_streams", hb->log_streams);
-                if (hb->has_agent_rss_bytes)
-                        cJSON_AddNumberToObject(o, "agent_rss_bytes", (double)hb->agent_rss_bytes);
-                if (hb->has_shim_rss_bytes)
-                        cJSON_AddNumberToObject(o, "shim_rss_bytes", (double)hb->shim_rss_bytes);
-                if (hb->persist_error)
-                        cJSON_AddStringToObject(o, "persist_error", hb->persist_error);
-                if (hb->has_temp_celsius)
-                        cJSON_AddNumberToObject(o, "temp_celsius", (double)(int)(hb->temp_celsius * 10 + 0.5) / 10);
-                if (hb->throttle) {
-                        const Bramble__Throttle *t = hb->throttle;
-                        cJSON *th = cJSON_AddObjectToObject(o, "throttle");
-                        cJSON_AddNumberToObject(th, "raw", t->raw);
-                        cJSON_AddBoolToObject(th, "under_voltage", t->under_voltage);
-                        cJSON_AddBoolToObject(th, "freq_capped", t->freq_capped);
-                        cJSON_AddBoolToObject(th, "throttled", t->throttled);
-                        cJSON_AddBoolToObject(th, "soft_temp_limit", t->soft_temp_limit);
-                        cJSON_AddBoolToObject(th, "under_voltage_occurred", t->under_voltage_occurred);
-                        cJSON_AddBoolToObject(th, "freq_capped_occurred", t->freq_capped_occurred);
-                        cJSON_AddBoolToObject(th, "throttled_occurred", t->throttled_occurred);
-                        cJSON_AddBoolToObject(th, "soft_temp_limit_occurred", t->soft_temp_limit_occurred);
-                }
-        }
-        return o;
-}
-
-/* The labels, "k=v,k=v" (the operator's first), cut with "..." to fit;
- * "-" for none. -o json has them whole. */
 static void join_labels(const Bramble__NodeStatus *n, char *out, size_t size)
 {
         size_t len = 0;
@@ -155,7 +45,7 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
         if (c->json) {
                 cJSON *arr = cJSON_CreateArray();
                 for (size_t i = 0; i < resp->nodes->n_nodes; i++)
-                        cJSON_AddItemToArray(arr, node_json(resp->nodes->nodes[i]));
+                        cJSON_AddItemToArray(arr, brm_json_node(resp->nodes->nodes[i]));
                 brm_cli_print_json(arr);
         } else {
                 printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE", "LAST SEEN",

@@ -2,6 +2,10 @@
 #ifndef BRM_CLI_NODES_H
 #define BRM_CLI_NODES_H
 
+#include <cjson/cJSON.h>
+
+#include "bramble.pb-c.h"
+
 struct brm_cli;
 
 /* bramble nodes: every node with its state and last heartbeat. */

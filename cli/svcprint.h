@@ -12,14 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "bramble.pb-c.h"
-
-/* A container spec as JSON, the keys of 'bramble inspect -o json'. */
-cJSON *brm_svc_container_json(const Bramble__ContainerSpec *sp);
-/* A health check as JSON with its defaults applied; NULL for none. */
-cJSON *brm_svc_health_json(const Bramble__HealthCheck *h);
-/* The whole ServiceInfo (spec, counts, update state, previous spec,
- * replicas with their status). */
-cJSON *brm_svc_json(const Bramble__ServiceInfo *s);
+#include "statusjson.h"
 
 /* "3m ago" for a time ms before now; "-" for an unknown (0) time. */
 void brm_svc_ago(int64_t since_ms, int64_t now_ms, char *out, size_t size);

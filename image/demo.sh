@@ -16,6 +16,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BRM_BIN:-$SRC/build/host/bin}
 RUN=${BRM_DEMO_DIR:-$SRC/build/demo-image}
 PORT=${BRAMBLE_DEMO_PORT:-7443}
+HPORT=$((PORT + 1)) # the master's HTTPS port: metrics and the dashboard
 . "$SRC/image/qemu.sh"
 
 stop() {
@@ -51,8 +52,8 @@ echo "== building the SD-card image (image/build.sh; Debian trixie arm64 package
 IMG=$(brm_image_path "$SRC")
 echo "   $IMG ($(($(stat -c %s "$IMG") >> 20)) MiB, $(($(du -B1 "$IMG" | cut -f1) >> 20)) MiB allocated)"
 
-echo "== starting bramble-master on 127.0.0.1:$PORT (data in $RUN/data)"
-brm_master_start "$RUN" "$PORT" "$BIN"
+echo "== starting bramble-master on 127.0.0.1:$PORT, HTTPS (metrics, dashboard) on 127.0.0.1:$HPORT (data in $RUN/data)"
+brm_master_start "$RUN" "$PORT" "$BIN" --http-listen "127.0.0.1:$HPORT"
 echo "   export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 
 echo "== creating a join token for three nodes and writing it into the image"
@@ -178,6 +179,30 @@ echo "   \$ bramble nodes"
 echo "   One replica of web runs on each emulated Pi. Cut the power of one (kill -9 its QEMU):"
 echo "   the master calls it NotReady after 4 s without a heartbeat (1 s x grace 4) and starts its replica on another Pi; watch with 'bramble service ps web' and 'bramble events'."
 echo
+echo "== seeing the cluster: Prometheus metrics and the web dashboard, served by the master (no exporter on any Pi)"
+"$BIN/bramble" dashboard --ca >"$RUN/cluster-ca.pem"
+echo "   \$ bramble api-token create --role metrics --description demo > $RUN/metrics.token"
+"$BIN/bramble" api-token create --role metrics --description demo >"$RUN/metrics.token"
+echo "   \$ curl --cacert $RUN/cluster-ca.pem -H \"Authorization: Bearer \$(cat $RUN/metrics.token)\" https://127.0.0.1:$HPORT/metrics"
+curl -sS --cacert "$RUN/cluster-ca.pem" -H "Authorization: Bearer $(cat "$RUN/metrics.token")" \
+	"https://127.0.0.1:$HPORT/metrics" >"$RUN/metrics.txt" 2>&1 || true
+echo "   $(wc -c <"$RUN/metrics.txt") bytes, $(grep -vc '^#' "$RUN/metrics.txt") series; a few:"
+grep -E '^bramble_node_(ready|memory_MemAvailable_bytes|temperature_celsius)\{' "$RUN/metrics.txt" | head -6 | sed 's/^/     /'
+echo "   \$ bramble top --once --sort mem"
+"$BIN/bramble" top --once --sort mem 2>&1 | sed 's/^/   /'
+link=$("$BIN/bramble" dashboard 2>/dev/null)
+echo "   \$ bramble dashboard     # a one-time sign-in link (60 s); the page is served with the master's certificate:"
+echo "   $link"
+echo "   trust $RUN/cluster-ca.pem in the browser, or run 'bramble dashboard' again for a fresh link"
+if command -v chromium-headless-shell >/dev/null; then
+	spki=$(openssl s_client -connect "127.0.0.1:$HPORT" </dev/null 2>/dev/null | openssl x509 -pubkey -noout |
+		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+	chromium-headless-shell --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
+		--ignore-certificate-errors-spki-list="$spki" --virtual-time-budget=8000 \
+		--screenshot="$RUN/dashboard.png" "$link" >/dev/null 2>&1 &&
+		echo "   the dashboard as headless Chromium rendered it: $RUN/dashboard.png"
+fi
+echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
@@ -187,4 +212,6 @@ echo "  $BIN/bramble logs -f ${names[0]}/hello   # follow its output (Ctrl-C to 
 echo "  $BIN/bramble logs ${names[0]} --kernel --tail 20   # the node's kernel log (--agent: the agent's own)"
 echo "  kill -9 \$(cat $RUN/node-1/qemu.pid)   # power cut: ${names[0]} turns NotReady after 4 s; its replica of web moves"
 echo "  $BIN/bramble service ps web; $BIN/bramble events   # where the replica went, and why"
+echo "  $BIN/bramble top   # the nodes' figures, refreshed (c/m/t: sort by CPU, memory, temperature; q: quit)"
+echo "  $BIN/bramble dashboard   # a fresh sign-in link for https://127.0.0.1:$HPORT/"
 echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"

@@ -19,6 +19,7 @@ enum brm_tls_verify {
         BRM_TLS_VERIFY_REQUIRED, /* peer must present a certificate from ca */
         BRM_TLS_VERIFY_OPTIONAL, /* server: a client may come without one (join) */
         BRM_TLS_VERIFY_PIN,      /* client joining: trust is decided after the handshake by the CA pin */
+        BRM_TLS_VERIFY_NONE,     /* server: no client certificate is asked for (the HTTPS port) */
 };
 
 struct brm_tls_creds {

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "imagestore.h"
+#include "http.h"
 #include "log.h"
 #include "relay.h"
 #include "restore.h"
@@ -31,7 +32,8 @@ static void usage(FILE *f)
                 "                      [--reschedule-after 0s] [--memory-reserve 64M]\n"
                 "                      [--max-frame BYTES] [--max-unauthenticated N]\n"
                 "                      [--max-unauthenticated-per-source N] [--snapshot-interval SECONDS]\n"
-                "                      [--snapshot-keep N] [--log-level error|warn|info|debug]\n"
+                "                      [--snapshot-keep N] [--http-listen HOST:PORT] [--http-max-connections N]\n"
+                "                      [--log-level error|warn|info|debug]\n"
                 "       bramble-master --data-dir DIR --restore SNAPSHOT\n"
                 "\n"
                 "  --data-dir DIR            state: cluster CA, SQLite database, admin.json (created on first start)\n"
@@ -54,6 +56,10 @@ static void usage(FILE *f)
                 "                            copy the database and CA into DIR/snapshots/TIME at start and then this\n"
                 "                            often (default 3600; 0: never)\n"
                 "  --snapshot-keep N         snapshots kept, the newest (default 24)\n"
+                "  --http-listen HOST:PORT   also serve HTTPS here, with the master's certificate: /metrics for\n"
+                "                            Prometheus and the dashboard (API tokens: 'bramble api-token', sign-in\n"
+                "                            links: 'bramble dashboard'). Off by default\n"
+                "  --http-max-connections N  HTTPS connections at once; a new one closes the oldest idle (default 128)\n"
                 "  --restore SNAPSHOT        check SNAPSHOT (a directory in DIR/snapshots), move the current database\n"
                 "                            and CA to DIR/before-restore-TIME, put the snapshot's in place and exit;\n"
                 "                            the master must not be running\n");
@@ -157,6 +163,8 @@ int main(int argc, char **argv)
                 { "reschedule-after", required_argument, NULL, 'A' },
                 { "memory-reserve", required_argument, NULL, 'M' },
                 { "log-level", required_argument, NULL, 'L' },
+                { "http-listen", required_argument, NULL, 'H' },
+                { "http-max-connections", required_argument, NULL, 'X' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -254,6 +262,17 @@ int main(int argc, char **argv)
                         if (brm_parse_size(optarg, &v) < 0 || v > (1ull << 40))
                                 return die_arg("--memory-reserve", optarg, "a size such as 64M or 1G");
                         cfg->memory_reserve = v;
+                        break;
+                case 'H':
+                        if (brm_parse_hostport(optarg, host, sizeof(host), &port) < 0 ||
+                            strlen(optarg) >= sizeof(cfg->http_listen))
+                                return die_arg("--http-listen", optarg, "HOST:PORT, e.g. 0.0.0.0:8443");
+                        snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s", optarg);
+                        break;
+                case 'X':
+                        if (brm_parse_u64(optarg, 4, 100000, &v) < 0)
+                                return die_arg("--http-max-connections", optarg, "a number from 4 to 100000");
+                        cfg->http_max_conns = (unsigned)v;
                         break;
                 case 'R':
                         if (!*optarg)
@@ -392,8 +411,27 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bramble-master: TLS setup failed: %s\n", brm_strerror(r));
                 goto out_tls;
         }
+        if (cfg->http_listen[0]) {
+                if (!(m.http = calloc(1, sizeof(*m.http)))) {
+                        fprintf(stderr, "bramble-master: out of memory\n");
+                        goto out_tls;
+                }
+                m.http->max_conns = cfg->http_max_conns;
+                if ((r = brm_webauth_load(&m.http->auth, m.store)) < 0) {
+                        fprintf(stderr, "bramble-master: reading the API tokens from %s/bramble.db failed: %s\n",
+                                cfg->data_dir, brm_strerror(r));
+                        goto out_tls;
+                }
+        }
         if ((r = brm_server_start(&m)) < 0) {
                 fprintf(stderr, "bramble-master: cannot listen on %s: %s\n", cfg->listen, uv_strerror(r));
+                goto out_tls;
+        }
+        if ((r = brm_http_start(&m)) < 0) {
+                fprintf(stderr, "bramble-master: cannot serve HTTPS on %s: %s\n", cfg->http_listen,
+                        r == -EINVAL ? "not an address" : r > -4096 ? uv_strerror(r) : brm_strerror(r));
+                brm_server_stop(&m);
+                uv_run(m.loop, UV_RUN_DEFAULT);
                 goto out_tls;
         }
         if ((r = brm_snapshots_start(&m.snap, m.loop, m.store, cfg->data_dir, cfg->snapshot_interval_ms,
@@ -416,6 +454,10 @@ int main(int argc, char **argv)
         brm_info(MOD, "stopped");
         rc = 0;
 out_tls:
+        if (m.http) {
+                brm_http_free(&m);
+                free(m.http);
+        }
         mbedtls_ssl_config_free(&m.tls);
 out_store:
         brm_services_close(&m);

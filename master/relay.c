@@ -15,19 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 #include "logrec.h"
 #include "registry.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
+#include "weblogs.h"
 
 #define MOD "relay"
 #define MAX_STREAMS_PER_NODE 32
 
 struct brm_relay {
         uint64_t id;
-        struct brm_session *viewer;
+        struct brm_session *viewer;     /* an operator's session, or */
+        struct brm_http_conn *web;      /* a dashboard's event stream */
         struct brm_session *node;
         uint64_t owed;          /* credit to give back once the viewer has drained */
         struct brm_relay *next;
@@ -42,6 +45,8 @@ static void unlink_relay(struct brm_master *m, struct brm_relay *r)
                 }
         if (r->viewer && r->viewer->relay == r)
                 r->viewer->relay = NULL;
+        if (r->web)
+                brm_http_set_data(r->web, NULL);
         free(r);
 }
 
@@ -131,61 +136,54 @@ static const char *request_problem(const Bramble__LogsRequest *req)
         return NULL;
 }
 
-void brm_relay_open(struct brm_session *s, const Bramble__Envelope *in)
+/* Checks a request and opens its stream toward the node: the relay, or
+ * NULL with why in code and msg. */
+static struct brm_relay *open_stream(struct brm_master *m, const Bramble__LogsRequest *req, int *code, char *msg,
+                                     size_t size)
 {
-        const Bramble__LogsRequest *req = in->logs;
-        struct brm_master *m = s->m;
-        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
-        Bramble__LogsRequest fwd;
         struct brm_relay *r;
         struct brm_node *n;
         const char *why;
-        char msg[200];
 
-        if (s->relay) {
-                brm_session_error(s, in->id, -EBUSY, "this connection already has a log stream");
-                return;
-        }
         if ((why = request_problem(req))) {
-                brm_session_error(s, in->id, -EINVAL, why);
-                return;
+                *code = -EINVAL;
+                snprintf(msg, size, "%s", why);
+                return NULL;
         }
         if (!(n = brm_registry_get(&m->reg, req->node))) {
-                snprintf(msg, sizeof(msg), "no node named '%s'", req->node);
-                brm_session_error(s, in->id, -ENOENT, msg);
-                return;
+                *code = -ENOENT;
+                snprintf(msg, size, "no node named '%s'", req->node);
+                return NULL;
         }
         if (!n->session || n->session->conn.closing) {
-                snprintf(msg, sizeof(msg),
+                *code = -EHOSTUNREACH;
+                snprintf(msg, size,
                          "node '%s' is not connected; its logs are kept on the node and can be read when it is back",
                          req->node);
-                brm_session_error(s, in->id, -EHOSTUNREACH, msg);
-                return;
+                return NULL;
         }
         if (brm_relay_count(m, req->node) >= MAX_STREAMS_PER_NODE) {
-                snprintf(msg, sizeof(msg), "node '%s' already has %d log streams open", req->node,
-                         MAX_STREAMS_PER_NODE);
-                brm_session_error(s, in->id, -EBUSY, msg);
-                return;
+                *code = -EBUSY;
+                snprintf(msg, size, "node '%s' already has %d log streams open", req->node, MAX_STREAMS_PER_NODE);
+                return NULL;
         }
         if (!(r = calloc(1, sizeof(*r)))) {
-                brm_session_error(s, in->id, -ENOMEM, "out of memory");
-                return;
+                *code = -ENOMEM;
+                snprintf(msg, size, "out of memory");
+                return NULL;
         }
         r->id = ++m->next_relay_id;
-        r->viewer = s;
         r->node = n->session;
         r->next = m->relays;
         m->relays = r;
-        s->relay = r;
-        brm_conn_set_drain(&s->conn, viewer_drained);
-        /* The operator sends nothing while reading: a followed log can be
-         * quiet for hours, and a long history piped into a pager is read
-         * slowly. The stream ends when the operator closes; TCP keepalive
-         * finds one that vanished. */
-        brm_conn_set_idle(&s->conn, 0);
-        uv_tcp_keepalive(&s->conn.tls.tcp, 1, 60);
-        fwd = *req;
+        return r;
+}
+
+static void forward(struct brm_relay *r, const Bramble__LogsRequest *req)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__LogsRequest fwd = *req;
+
         fwd.node = NULL;
         fwd.has_stream_id = 1;
         fwd.stream_id = r->id;
@@ -194,6 +192,70 @@ void brm_relay_open(struct brm_session *s, const Bramble__Envelope *in)
         brm_debug(MOD, "stream %llu: %s %s", (unsigned long long)r->id, req->node,
                   req->container ? req->container : "");
         brm_session_send(r->node, &env);
+}
+
+void brm_relay_open(struct brm_session *s, const Bramble__Envelope *in)
+{
+        struct brm_relay *r;
+        char msg[200];
+        int code;
+
+        if (s->relay) {
+                brm_session_error(s, in->id, -EBUSY, "this connection already has a log stream");
+                return;
+        }
+        if (!(r = open_stream(s->m, in->logs, &code, msg, sizeof(msg)))) {
+                brm_session_error(s, in->id, code, msg);
+                return;
+        }
+        r->viewer = s;
+        s->relay = r;
+        brm_conn_set_drain(&s->conn, viewer_drained);
+        /* The operator sends nothing while reading: a followed log can be
+         * quiet for hours, and a long history piped into a pager is read
+         * slowly. The stream ends when the operator closes; TCP keepalive
+         * finds one that vanished. */
+        brm_conn_set_idle(&s->conn, 0);
+        uv_tcp_keepalive(&s->conn.tls.tcp, 1, 60);
+        forward(r, in->logs);
+}
+
+static void web_drained(struct brm_http_conn *c)
+{
+        struct brm_relay *r = brm_http_get_data(c);
+        if (r)
+                give_credit(r);
+}
+
+static void web_closed(struct brm_http_conn *c)
+{
+        struct brm_relay *r = brm_http_get_data(c);
+
+        if (!r)
+                return;
+        r->web = NULL;
+        if (!r->node->m->stopping)
+                send_close(r->node, r->id);
+        unlink_relay(r->node->m, r);
+}
+
+int brm_relay_open_web(struct brm_master *m, struct brm_http_conn *c, const Bramble__LogsRequest *req, char *msg,
+                       size_t size)
+{
+        struct brm_relay *r;
+        int code;
+
+        if (!(r = open_stream(m, req, &code, msg, size)))
+                return code;
+        if ((code = brm_http_stream_start(c, BRM_WEB_STREAM_LOGS, web_closed, web_drained)) < 0) {
+                unlink_relay(m, r);
+                snprintf(msg, size, "the connection closed");
+                return code;
+        }
+        r->web = c;
+        brm_http_set_data(c, r);
+        forward(r, req);
+        return 0;
 }
 
 /* A frame from a node about one of its streams. */
@@ -209,6 +271,20 @@ void brm_relay_node(struct brm_session *s, const Bramble__Envelope *env)
                 /* The viewer left while this was on its way. */
                 if (env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_CHUNK)
                         send_close(s, id);
+                return;
+        }
+        if (r->web) {
+                struct brm_http_conn *web = r->web;
+                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_LOG_END) {
+                        unlink_relay(m, r);
+                        brm_weblogs_end(web, env->log_end);
+                        return;
+                }
+                if (brm_weblogs_chunk(web, env->log_chunk) < 0)
+                        return; /* dropped: web_closed unlinks it */
+                r->owed += s->conn.frame_len;
+                if (brm_http_queued(web) < BRM_LOG_WINDOW / 4)
+                        give_credit(r);
                 return;
         }
         rc = brm_conn_send_packed(&r->viewer->conn, s->conn.frame, s->conn.frame_len);
@@ -240,10 +316,13 @@ void brm_relay_session_closed(struct brm_session *s)
                                 send_close(r->node, r->id);
                         unlink_relay(m, r);
                 } else if (r->node == s) {
+                        struct brm_http_conn *web = r->web;
                         snprintf(msg, sizeof(msg), "node '%s' disconnected", s->name);
                         if (r->viewer && !m->stopping)
                                 fail_viewer(r->viewer, r->id, -ECONNRESET, msg);
                         unlink_relay(m, r);
+                        if (web)
+                                brm_weblogs_fail(web, msg);
                 }
         }
 }

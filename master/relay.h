@@ -15,6 +15,13 @@ void brm_relay_open(struct brm_session *s, const Bramble__Envelope *env);
 /* A node's LogChunk or LogEnd: forwarded unchanged to the viewer. */
 void brm_relay_node(struct brm_session *s, const Bramble__Envelope *env);
 
+/* A dashboard's log stream (GET /api/logs): checks req and turns c into
+ * an event stream fed by the node. Returns 0, or -errno with a one-line
+ * msg (and c is still the caller's to answer). */
+struct brm_http_conn;
+int brm_relay_open_web(struct brm_master *m, struct brm_http_conn *c, const Bramble__LogsRequest *req, char *msg,
+                       size_t size);
+
 /* A session went away: its streams end on the other side. */
 void brm_relay_session_closed(struct brm_session *s);
 /* Streams open from this node. */

@@ -11,6 +11,7 @@
 #include "blobsend.h"
 #include "containers.h"
 #include "err.h"
+#include "http.h"
 #include "images.h"
 #include "pull.h"
 #include "regcreds.h"
@@ -18,6 +19,7 @@
 #include "relay.h"
 #include "session.h"
 #include "util.h"
+#include "webapi.h"
 
 #define MOD "server"
 #define FLUSH_EVERY_MS 10000
@@ -215,6 +217,10 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_EVENTS] = { ADMIN, brm_svc_events },
         [BRAMBLE__ENVELOPE__MSG_NODE_LABEL] = { ADMIN, brm_node_label },
         [BRAMBLE__ENVELOPE__MSG_NODE_SCHEDULE] = { ADMIN, brm_node_schedule },
+        [BRAMBLE__ENVELOPE__MSG_API_TOKEN_CREATE] = { ADMIN, brm_webapi_token_create },
+        [BRAMBLE__ENVELOPE__MSG_API_TOKEN_LIST] = { ADMIN, brm_webapi_token_list },
+        [BRAMBLE__ENVELOPE__MSG_API_TOKEN_REVOKE] = { ADMIN, brm_webapi_token_revoke },
+        [BRAMBLE__ENVELOPE__MSG_DASHBOARD] = { ADMIN, brm_webapi_dashboard },
 };
 
 #undef NONE
@@ -481,6 +487,7 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->sigint, NULL);
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         brm_snapshots_stop(&m->snap);
+        brm_http_stop(m);
         brm_pull_cancel_all(m);
         if (m->svc.kick_open) {
                 uv_close((uv_handle_t *)&m->svc.kick, NULL);

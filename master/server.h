@@ -22,6 +22,7 @@
 struct brm_session;
 struct brm_pending;
 struct brm_relay;
+struct brm_http;
 
 struct brm_master_config {
         char data_dir[1024];
@@ -38,6 +39,8 @@ struct brm_master_config {
         unsigned snapshot_keep;         /* default 24 */
         uint64_t reschedule_after_ms;   /* NotReady this long: its replicas move; default 0 */
         uint64_t memory_reserve;        /* of each node's memory, never reserved to replicas; default 64 MiB */
+        char http_listen[300];          /* the HTTPS port (metrics, dashboard); "" = none */
+        unsigned http_max_conns;        /* its connections at once; default 128 */
 };
 
 struct brm_master {
@@ -67,6 +70,7 @@ struct brm_master {
         struct brm_imagestore images;  /* the cluster's images (imagestore.c) */
         struct brm_pull *pulls;        /* registry pulls running (pull.c) */
         struct brm_services svc;       /* services and their replicas (services.c, sched.c) */
+        struct brm_http *http;         /* the HTTPS port, when --http-listen is set (http.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

@@ -33,6 +33,11 @@ struct brm_session {
         struct brm_admit_entry admit; /* listed until the peer has a certificate */
         struct brm_blobw *upload;     /* an operator's blob being loaded (images.c) */
         int upload_error;             /* why the upload stopped, told at its commit */
+        /* Set on a session of the master's own (the dashboard's reads): what
+         * would be sent goes to this call instead, and no connection is
+         * involved. */
+        void (*capture)(struct brm_session *s, const Bramble__Envelope *env);
+        void *capture_arg;
 };
 
 /* The open session with this id, or NULL when it has closed or is closing

@@ -20,6 +20,17 @@ struct brm_token_rec {
         char description[128];
 };
 
+/* A token for the HTTPS port; role "metrics" or "viewer". */
+struct brm_api_token_rec {
+        char id[8];
+        char secret_hash[65];
+        char role[16];
+        int64_t created_ms;
+        int64_t expires_ms; /* 0 = never */
+        bool revoked;
+        char description[128];
+};
+
 struct brm_node_rec {
         char name[64];
         char pubkey_hash[65];
@@ -101,6 +112,9 @@ struct brm_store_ops {
         int (*service_put)(struct brm_store *s, const struct brm_service_rec *rec);
         int (*service_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_service_rec *rec), void *arg);
         int (*service_remove)(struct brm_store *s, const char *name);
+        int (*api_token_add)(struct brm_store *s, const struct brm_api_token_rec *t);
+        int (*api_token_list)(struct brm_store *s, int (*cb)(void *arg, const struct brm_api_token_rec *t), void *arg);
+        int (*api_token_revoke)(struct brm_store *s, const char *id);
 };
 
 struct brm_store {
@@ -287,6 +301,25 @@ static inline int brm_store_service_list(struct brm_store *s,
 static inline int brm_store_service_remove(struct brm_store *s, const char *name)
 {
         return s->ops->service_remove(s, name);
+}
+
+/* API tokens: -EEXIST if the id exists; list calls cb oldest first (a
+ * negative return from cb stops it and is returned); revoke: -ENOENT if
+ * there is no such token. */
+static inline int brm_store_api_token_add(struct brm_store *s, const struct brm_api_token_rec *t)
+{
+        return s->ops->api_token_add(s, t);
+}
+
+static inline int brm_store_api_token_list(struct brm_store *s,
+                                           int (*cb)(void *arg, const struct brm_api_token_rec *t), void *arg)
+{
+        return s->ops->api_token_list(s, cb, arg);
+}
+
+static inline int brm_store_api_token_revoke(struct brm_store *s, const char *id)
+{
+        return s->ops->api_token_revoke(s, id);
 }
 
 #endif

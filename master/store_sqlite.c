@@ -19,7 +19,7 @@
 /* The database and, while it is open or after a crash, its WAL and index. */
 static const char *const sq_files[] = { "bramble.db", "bramble.db-wal", "bramble.db-shm", NULL };
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char *const migrations[] = {
         /* 1: tokens and nodes */
@@ -43,6 +43,10 @@ static const char *const migrations[] = {
         " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
         "ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '';"
         "ALTER TABLE nodes ADD COLUMN schedule TEXT NOT NULL DEFAULT '';",
+        /* 4: API tokens for the HTTPS port (metrics, dashboard) */
+        "CREATE TABLE api_tokens ("
+        " id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " expires_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL DEFAULT '');",
 };
 
 int brm_sq_err(int rc)
@@ -592,4 +596,7 @@ const struct brm_store_ops brm_store_sqlite = {
         .service_put = brm_sq_service_put,
         .service_list = brm_sq_service_list,
         .service_remove = brm_sq_service_remove,
+        .api_token_add = brm_sq_api_token_add,
+        .api_token_list = brm_sq_api_token_list,
+        .api_token_revoke = brm_sq_api_token_revoke,
 };

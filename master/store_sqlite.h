@@ -36,6 +36,11 @@ int brm_sq_service_put(struct brm_store *base, const struct brm_service_rec *rec
 int brm_sq_service_list(struct brm_store *base, int (*cb)(void *arg, const struct brm_service_rec *rec), void *arg);
 int brm_sq_service_remove(struct brm_store *base, const char *name);
 
+/* The API-token ops (store_sqlite_api.c). */
+int brm_sq_api_token_add(struct brm_store *base, const struct brm_api_token_rec *t);
+int brm_sq_api_token_list(struct brm_store *base, int (*cb)(void *arg, const struct brm_api_token_rec *t), void *arg);
+int brm_sq_api_token_revoke(struct brm_store *base, const char *id);
+
 /* The verify and snapshot ops (store.h). */
 int brm_sq_verify(const char *dir, char *detail, size_t size);
 int brm_sq_snapshot(struct brm_store *base, const char *dir);

@@ -710,3 +710,50 @@ PY
 file_mode() {
         stat -c %a "$1"
 }
+
+# ---- the master's HTTPS port ----
+
+# start_master_http [extra bramble-master args...]: start_master with
+# --http-listen on a free port; sets HTTP_PORT, HTTP_URL and HTTP_CA (the
+# cluster CA, from 'bramble dashboard --ca').
+start_master_http() {
+        HTTP_PORT=$(free_port)
+        start_master --http-listen "127.0.0.1:$HTTP_PORT" "$@"
+        HTTP_URL=https://127.0.0.1:$HTTP_PORT
+        HTTP_CA=$WORK/cluster-ca.pem
+        cli dashboard --ca
+        ((CLI_RC == 0)) || fail "bramble dashboard --ca exited $CLI_RC: $CLI_ERR"
+        printf '%s\n' "$CLI_OUT" >"$HTTP_CA"
+}
+
+# http PATH [curl args...]: GET over HTTPS, trusting only the cluster CA;
+# sets HTTP_CODE, HTTP_BODY and HTTP_HEADERS.
+http() {
+        local path=$1
+        shift
+        HTTP_CODE=$(curl -sS --max-time 20 --cacert "$HTTP_CA" -D "$WORK/http.headers" -o "$WORK/http.body" \
+                -w '%{http_code}' "$@" "$HTTP_URL$path" 2>"$WORK/http.err") || HTTP_CODE=000
+        HTTP_BODY=$(cat "$WORK/http.body" 2>/dev/null)
+        HTTP_HEADERS=$(tr -d '\r' <"$WORK/http.headers" 2>/dev/null)
+}
+
+# expect_http CODE PATH [curl args...]
+expect_http() {
+        local want=$1
+        shift
+        http "$@"
+        [[ "$HTTP_CODE" == "$want" ]] ||
+                fail "GET $1: expected HTTP $want, got $HTTP_CODE ($(head -c 300 <<<"$HTTP_BODY") $(cat "$WORK/http.err"))"
+}
+
+# dashboard_login [bramble dashboard args...]: a one-time link, redeemed;
+# sets LOGIN_URL, LOGIN_TOKEN (the token id) and SESSION_COOKIE.
+dashboard_login() {
+        cli -o json dashboard "$@"
+        ((CLI_RC == 0)) || fail "bramble dashboard exited $CLI_RC: $CLI_ERR"
+        LOGIN_URL=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$CLI_OUT")
+        LOGIN_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"]["id"])' <<<"$CLI_OUT")
+        expect_http 200 "${LOGIN_URL#"$HTTP_URL"}"
+        SESSION_COOKIE=$(sed -n 's/^Set-Cookie: \(bramble_session=[0-9a-f]*\);.*/\1/p' <<<"$HTTP_HEADERS")
+        [[ -n "$SESSION_COOKIE" ]] || fail "the sign-in set no session cookie: $HTTP_HEADERS"
+}
