@@ -227,6 +227,7 @@
       rows.push(tr);
     }
     $('services').replaceChildren(...rows);
+    $('services').parentNode.hidden = rows.length === 0;
     $('services-empty').hidden = rows.length > 0;
   }
 
@@ -299,6 +300,7 @@
       rows.push(tr);
     }
     $('n-ctrs').replaceChildren(...rows);
+    $('n-ctrs').parentNode.hidden = rows.length === 0;
     $('n-ctrs-empty').hidden = rows.length > 0;
   }
 
@@ -394,6 +396,7 @@
     if (stateES) stateES.close();
     stateES = null;
     clearTimeout(retryTimer);
+    clearTimeout(whoTimer);
     closeLogs();
     const msg = 'Signed out — run `bramble dashboard` for a new link';
     setConn('signed-out', 'signed out');
@@ -445,19 +448,34 @@
     }
   }, 1000);
 
+  // An open stream outlives the session's end (its token revoked or
+  // expired): ask who we are every 15 s, and just after the session is
+  // due to end.
+  let whoTimer = 0;
+  function whoamiLater(expires) {
+    clearTimeout(whoTimer);
+    let wait = 15000;
+    if (expires) wait = Math.min(wait, Math.max(expires - Date.now() + 1000, 1000));
+    whoTimer = setTimeout(whoami, wait);
+  }
+
   async function whoami() {
+    let expires = 0;
     try {
       const r = await fetch('/api/whoami', { credentials: 'same-origin', cache: 'no-store' });
       if (r.status === 401) return signOut();
-      if (!r.ok) return;
-      const w = await r.json();
-      const parts = ['Signed in as ' + w.role];
-      if (w.token) parts.push('token ' + w.token);
-      if (w.expires_ms) parts.push('until ' + new Date(w.expires_ms).toLocaleString([], { hour12: false }));
-      $('who').textContent = parts.join(' · ');
+      if (r.ok) {
+        const w = await r.json();
+        const parts = ['Signed in as ' + w.role];
+        if (w.token) parts.push('token ' + w.token);
+        if (w.expires_ms) parts.push('until ' + new Date(w.expires_ms).toLocaleString([], { hour12: false }));
+        $('who').textContent = parts.join(' · ');
+        expires = w.expires_ms;
+      }
     } catch (e) {
-      /* the footer stays empty; the stream reports the connection */
+      /* the footer stays as it is; the stream reports the connection */
     }
+    if (!signedOut) whoamiLater(expires);
   }
 
   // ---- a container's log ----
@@ -472,6 +490,7 @@
     lastT: 0,
     atLast: new Set(),
     replaying: false,
+    partial: null, // the line still open: {stream, msg}
   };
 
   function logState(text, kind) {
@@ -527,13 +546,24 @@
       log.atLast.clear();
     }
     log.atLast.add(lineKey(d));
+    // A line longer than the node's record comes in pieces: all but the
+    // last are "partial", and they make one line here.
+    const open = log.partial;
+    log.partial = null;
+    if (open && open.stream === d.stream) {
+      open.msg.textContent += d.line;
+      if (d.partial === true) log.partial = open;
+      return;
+    }
     const row = el('div', d.stream === 'stderr' ? 'l err' : 'l');
     row.appendChild(el('span', 't', t ? new Date(t).toLocaleTimeString([], { hour12: false }) : ''));
-    row.appendChild(el('span', 'm', d.line));
+    const msg = row.appendChild(el('span', 'm', d.line));
+    if (d.partial === true) log.partial = { stream: d.stream, msg: msg };
     queueLine(row);
   }
 
   function logMarker(text, kind) {
+    log.partial = null;
     queueLine(el('div', 'l marker ' + (kind || ''), text));
   }
 
@@ -546,6 +576,7 @@
     log.lastT = 0;
     log.atLast.clear();
     log.replaying = false;
+    log.partial = null;
     $('log').replaceChildren();
     $('l-title').textContent = ctr + ' on ' + node;
     $('l-back').href = '#node=' + encodeURIComponent(node);

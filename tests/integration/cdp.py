@@ -182,7 +182,7 @@ def main(argv):
                 stamp(t0, "open " + re.sub(r"([?&]code=)[^&]+", r"\1...", url))
                 r = b.call("Page.navigate", {"url": url})
                 if r.get("errorText"):
-                    raise RuntimeError("cannot load %s: %s" % (url, r["errorText"]))
+                    raise RuntimeError("cannot load %s: %s" % (re.sub(r"([?&]code=)[^&]+", r"\1...", url), r["errorText"]))
             elif step == "size":
                 w, h = (int(x) for x in argv.pop(0).split("x"))
                 b.call("Emulation.setDeviceMetricsOverride",
