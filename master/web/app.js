@@ -568,8 +568,10 @@
   }
 
   function openLogs(node, ctr) {
+    // Once per visit: a stream that ended stays ended (until "Reconnect"),
+    // however often the state view redraws.
     const key = node + '/' + ctr;
-    if (log.key === key && log.es) return;
+    if (log.key === key) return;
     closeLogs();
     log.key = key;
     log.stick = true;

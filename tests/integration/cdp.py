@@ -14,6 +14,7 @@ Steps, run in order; the first that fails ends the run with status 1:
     until EXPR SECS     until the JavaScript expression EXPR is true
     sync NAME           create DIR/NAME.ready, then wait (up to 120 s) for
                         DIR/NAME.go: the calling script acts in between
+    sleep SECS          let the page run
     mark                set a value on the page's window ...
     marked              ... and check it is still there (no reload since)
     shot FILE           save a PNG screenshot of the viewport
@@ -220,6 +221,8 @@ def main(argv):
                         raise RuntimeError("sync %s: no %s within 120 s" % (name, go))
                     time.sleep(0.05)
                 stamp(t0, "sync " + name)
+            elif step == "sleep":
+                time.sleep(float(argv.pop(0)))
             elif step == "mark":
                 b.eval("window.brmTestMark = 'same page'")
             elif step == "marked":

@@ -11,7 +11,7 @@
 # Where containers can run (root, runc or crun, a static busybox), a
 # container's log follows live on the page, its markup shown as text; an
 # unknown container's log is an error on the page; removing the container
-# ends its log there.
+# ends its log there, for good (no reconnection by itself).
 # Screenshots: dashboard.png (1280x900) and dashboard-phone.png (390x844)
 # in the work directory and in <build>/artifacts.
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +49,7 @@ if [[ $(id -u) -eq 0 ]] && { command -v runc || command -v crun; } >/dev/null &&
                 shot "$WORK/dashboard-log.png"
                 sync removed
                 wait 'ended: container removed' 15
+                sleep 2.5 wait 'ended: container removed' 0.1 gone 'following' 0.1
                 until "(location.hash = 'logs=pi-1/nosuch', true)" 1
                 until "!document.getElementById('l-again').hidden" 10
                 text "$WORK/nosuch.txt"
