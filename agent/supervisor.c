@@ -572,6 +572,8 @@ static void fill_status(struct container *c, struct brm_container_status *st)
                 st->oom_kills += (uint32_t)cs.oom_kills;
         st->has_memory = cs.has_memory;
         st->memory_bytes = cs.memory_bytes;
+        st->has_cpu_usage = cs.has_cpu;
+        st->cpu_usage_usec = cs.cpu_usage_ns / 1000;
         if (cs.has_cpu) {
                 uint64_t now = brm_mono_ms();
                 /* Over at least a second since the last sample, so that two

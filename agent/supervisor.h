@@ -30,6 +30,8 @@ struct brm_container_status {
         uint64_t memory_bytes;
         bool has_cpu;
         float cpu_percent;        /* of one core */
+        bool has_cpu_usage;
+        uint64_t cpu_usage_usec;  /* cumulative, of its cgroup */
         char reason[160];         /* "OOMKilled", "image not found: ...", ... */
         int64_t since_ms;         /* wall clock when it entered STATE */
         const char *health;       /* "starting", "healthy", "unhealthy"; NULL without a check */

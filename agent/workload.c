@@ -236,6 +236,8 @@ void brm_workload_fill_heartbeat(struct brm_workload *w, Bramble__Heartbeat *hb)
                 m->memory_bytes = st[i].memory_bytes;
                 m->has_cpu_percent = st[i].has_cpu;
                 m->cpu_percent = st[i].cpu_percent;
+                m->has_cpu_usage_usec = st[i].has_cpu_usage;
+                m->cpu_usage_usec = st[i].cpu_usage_usec;
                 m->reason = st[i].reason[0] ? st[i].reason : NULL;
                 m->has_since_ms = st[i].since_ms > 0;
                 m->since_ms = st[i].since_ms;

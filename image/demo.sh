@@ -187,7 +187,7 @@ echo "   \$ curl --cacert $RUN/cluster-ca.pem -H \"Authorization: Bearer \$(cat 
 curl -sS --cacert "$RUN/cluster-ca.pem" -H "Authorization: Bearer $(cat "$RUN/metrics.token")" \
 	"https://127.0.0.1:$HPORT/metrics" >"$RUN/metrics.txt" 2>&1 || true
 echo "   $(wc -c <"$RUN/metrics.txt") bytes, $(grep -vc '^#' "$RUN/metrics.txt") series; a few:"
-grep -E '^bramble_node_(ready|memory_MemAvailable_bytes|temperature_celsius)\{' "$RUN/metrics.txt" | head -6 | sed 's/^/     /'
+grep -E '^bramble_node_(ready|memory_available_bytes|temperature_celsius)\{' "$RUN/metrics.txt" | head -6 | sed 's/^/     /'
 echo "   \$ bramble top --once --sort mem"
 "$BIN/bramble" top --once --sort mem 2>&1 | sed 's/^/   /'
 link=$("$BIN/bramble" dashboard 2>/dev/null)

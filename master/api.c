@@ -32,22 +32,25 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
         char secret_hash[65], msg[256];
         const char *why = NULL;
         int64_t not_after = 0;
-        int r, n = -1;
+        int r, n = -1, result = BRM_JOIN_R_ERROR;
 
         mbedtls_x509_csr_init(&csr);
         if (!req->token_id || !brm_token_valid_id(req->token_id) || !req->token_secret ||
             strlen(req->token_secret) != BRM_TOKEN_SECRET_LEN) {
                 brm_session_error(s, id, -EINVAL, "join request has a malformed token");
+                result = BRM_JOIN_R_MALFORMED;
                 goto refuse;
         }
         if (!req->node_name || !brm_valid_node_name(req->node_name)) {
                 brm_session_error(s, id, -EINVAL,
                                     "node name must be 1-63 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+                result = BRM_JOIN_R_MALFORMED;
                 goto refuse;
         }
         if (!req->has_csr_der || brm_pki_csr_check(req->csr_der.data, req->csr_der.len, req->node_name, &csr, &why) < 0) {
                 snprintf(msg, sizeof(msg), "certificate request refused: %s", why ? why : "missing");
                 brm_session_error(s, id, -EACCES, msg);
+                result = BRM_JOIN_R_BAD_CSR;
                 goto refuse;
         }
         memset(&rec, 0, sizeof(rec));
@@ -68,21 +71,25 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
         case BRM_JOIN_NO_TOKEN:
                 brm_warn(MOD, "join of %s refused: unknown token or wrong secret (id %s)", req->node_name, req->token_id);
                 brm_session_error(s, id, -EACCES, "join token is not valid for this cluster (unknown id or wrong secret)");
+                result = BRM_JOIN_R_BAD_TOKEN;
                 goto refuse;
         case BRM_JOIN_EXPIRED:
                 snprintf(msg, sizeof(msg), "join token %s has expired; create a new one with 'bramble token create'", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s expired", req->node_name, req->token_id);
                 brm_session_error(s, id, -EACCES, msg);
+                result = BRM_JOIN_R_TOKEN_EXPIRED;
                 goto refuse;
         case BRM_JOIN_USED_UP:
                 snprintf(msg, sizeof(msg), "join token %s has no uses left; create a new one with 'bramble token create'", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s used up", req->node_name, req->token_id);
                 brm_session_error(s, id, -EACCES, msg);
+                result = BRM_JOIN_R_TOKEN_USED_UP;
                 goto refuse;
         case BRM_JOIN_REVOKED:
                 snprintf(msg, sizeof(msg), "join token %s was revoked", req->token_id);
                 brm_warn(MOD, "join of %s refused: token %s revoked", req->node_name, req->token_id);
                 brm_session_error(s, id, -EACCES, msg);
+                result = BRM_JOIN_R_TOKEN_REVOKED;
                 goto refuse;
         case BRM_JOIN_NAME_TAKEN:
                 snprintf(msg, sizeof(msg),
@@ -90,6 +97,7 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
                          req->node_name, req->node_name);
                 brm_warn(MOD, "join of %s refused: name held by another key", req->node_name);
                 brm_session_error(s, id, -EEXIST, msg);
+                result = BRM_JOIN_R_NAME_TAKEN;
                 goto refuse;
         default:
                 brm_err(MOD, "join of %s failed in the store: %s", req->node_name, brm_strerror(r));
@@ -107,11 +115,13 @@ void brm_api_join(struct brm_session *s, const Bramble__Envelope *in)
         env.msg_case = BRAMBLE__ENVELOPE__MSG_JOIN_RESPONSE;
         env.join_response = &resp;
         brm_session_reply(s, id, &env);
+        m->stats.joins[BRM_JOIN_R_OK]++;
         mbedtls_x509_csr_free(&csr);
         return;
 internal:
         brm_session_error(s, id, -EIO, "the master could not complete the join; see its log");
 refuse:
+        m->stats.joins[result]++;
         mbedtls_x509_csr_free(&csr);
         brm_session_close(s, -EACCES);
 }

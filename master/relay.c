@@ -62,7 +62,7 @@ unsigned brm_relay_count(struct brm_master *m, const char *node)
 {
         unsigned n = 0;
         for (struct brm_relay *r = m->relays; r; r = r->next)
-                if (strcmp(r->node->name, node) == 0)
+                if (!node || strcmp(r->node->name, node) == 0)
                         n++;
         return n;
 }

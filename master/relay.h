@@ -24,7 +24,7 @@ int brm_relay_open_web(struct brm_master *m, struct brm_http_conn *c, const Bram
 
 /* A session went away: its streams end on the other side. */
 void brm_relay_session_closed(struct brm_session *s);
-/* Streams open from this node. */
+/* Streams open from this node; NULL: from every node. */
 unsigned brm_relay_count(struct brm_master *m, const char *node);
 void brm_relay_free(struct brm_master *m);
 

@@ -45,6 +45,20 @@ static void admitted(struct brm_session *s)
         resume_accept(s->m);
 }
 
+/* Counts the connections the master closed on a peer, by why (a
+ * handshake that timed out counts as a handshake failure instead). */
+static void count_drop(struct brm_master *m, const struct brm_conn *c)
+{
+        int i = c->close_reason == -ENOBUFS                ? BRM_DROP_BACKLOG
+                : c->close_reason == -EMSGSIZE             ? BRM_DROP_OVERSIZE
+                : c->close_reason == -EBADMSG              ? BRM_DROP_MALFORMED
+                : c->close_reason == -ETIMEDOUT && c->ready ? BRM_DROP_IDLE
+                                                           : -1;
+
+        if (i >= 0)
+                m->stats.dropped[i]++;
+}
+
 static void session_closed(struct brm_conn *c)
 {
         struct brm_session *s = c->data;
@@ -55,6 +69,7 @@ static void session_closed(struct brm_conn *c)
                          c->close_reason == -ETIMEDOUT ? "no data within the idle timeout"
                          : c->close_reason < 0         ? brm_strerror(c->close_reason)
                                                        : "closed");
+        count_drop(m, c);
         admitted(s);
         brm_relay_session_closed(s);
         brm_blobsend_session_closed(s);
@@ -109,6 +124,7 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
         size_t len = bramble__heartbeat__get_packed_size(hb);
         uint8_t stack[1024], *buf = len <= sizeof(stack) ? stack : malloc(len);
 
+        s->m->stats.heartbeats++;
         /* A heartbeat grows with the node's containers (each ~80 bytes). */
         if (buf) {
                 bramble__heartbeat__pack(hb, buf);
@@ -247,6 +263,8 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
 {
         struct brm_session *s = c->data;
         const struct route *rt = (size_t)env->msg_case < BRM_ARRAY_SIZE(routes) ? &routes[env->msg_case] : NULL;
+        struct brm_master *m = s->m;
+        uint64_t t0;
 
         if (s->role == BRM_ROLE_NONE)
                 brm_admit_message(&s->admit);
@@ -254,7 +272,9 @@ static void on_msg(struct brm_conn *c, Bramble__Envelope *env)
                 forbidden(s, env);
                 return;
         }
+        t0 = uv_hrtime();
         rt->handle(s, env);
+        brm_stats_request(&m->stats, (unsigned)env->msg_case, uv_hrtime() - t0);
 }
 
 /* ---- who the peer is ---- */
@@ -270,6 +290,7 @@ static void on_ready(struct brm_conn *c, int status)
 
         if (status < 0) {
                 brm_debug(MOD, "handshake failed: %s", brm_strerror(status));
+                m->stats.tls_handshake_failures++;
                 return;
         }
         peer = mbedtls_ssl_get_peer_cert(&c->tls.ssl);
@@ -283,11 +304,13 @@ static void on_ready(struct brm_conn *c, int status)
         flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
         if (flags != 0) {
                 brm_warn(MOD, "refused a client certificate not issued by this cluster's CA (flags 0x%x)", flags);
+                m->stats.refused[BRM_REFUSE_UNTRUSTED_CERT]++;
                 brm_session_refuse(s, 0, -EACCES, "client certificate is not issued by this cluster's CA, or has expired");
                 return;
         }
         if (brm_pki_name_get(&peer->subject, "cn", cn, sizeof(cn)) < 0 ||
             brm_pki_name_get(&peer->subject, "o", org, sizeof(org)) < 0) {
+                m->stats.refused[BRM_REFUSE_NO_ROLE]++;
                 brm_session_refuse(s, 0, -EACCES, "client certificate has no CN or O");
                 return;
         }
@@ -300,6 +323,7 @@ static void on_ready(struct brm_conn *c, int status)
                 return;
         }
         if (strcmp(org, BRM_ORG_NODE) != 0) {
+                m->stats.refused[BRM_REFUSE_NO_ROLE]++;
                 brm_session_refuse(s, 0, -EACCES, "client certificate has no Bramble role");
                 return;
         }
@@ -309,6 +333,7 @@ static void on_ready(struct brm_conn *c, int status)
                 char msg[200];
                 snprintf(msg, sizeof(msg), "node '%s' is not registered with this master (removed?); join again with a token", cn);
                 brm_warn(MOD, "refused node %s: not registered with this key", cn);
+                m->stats.refused[BRM_REFUSE_UNKNOWN_NODE]++;
                 brm_session_refuse(s, 0, -EACCES, msg);
                 return;
         }

@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "services.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "store.h"
 
 struct brm_session;
@@ -69,6 +70,7 @@ struct brm_master {
         struct brm_snapshots snap;     /* periodic snapshots of the state (snapshot.c) */
         struct brm_imagestore images;  /* the cluster's images (imagestore.c) */
         struct brm_pull *pulls;        /* registry pulls running (pull.c) */
+        struct brm_stats stats;        /* counters for /metrics (stats.h, metrics.c) */
         struct brm_services svc;       /* services and their replicas (services.c, sched.c) */
         struct brm_http *http;         /* the HTTPS port, when --http-listen is set (http.c) */
 };

@@ -246,7 +246,7 @@ static void metrics(struct brm_http *h, struct brm_http_conn *c, const struct br
                 brm_http_error(c, 500, "rendering the metrics failed: out of memory");
                 return;
         }
-        brm_http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text, len);
+        brm_http_respond(c, 200, BRM_METRICS_CONTENT_TYPE, NULL, text, len);
         free(text);
 }
 

@@ -63,10 +63,12 @@ static void agent_snapshot(uv_timer_t *t)
         for (size_t i = 0; i < n && buf; i++) {
                 if (cap - len < 768)
                         buf = realloc(buf, cap *= 2);
-                len += (size_t)snprintf(buf + len, cap - len, "%s %d %d %u %d %d %u %d %.2f %d %llu %s %u %lld %s\t%s\n",
+                len += (size_t)snprintf(buf + len, cap - len,
+                                        "%s %d %d %u %d %d %u %d %.2f %d %llu %d %llu %s %u %lld %s\t%s\n",
                                         st[i].name, st[i].state, st[i].pid, st[i].restarts, st[i].has_exit_code,
                                         st[i].exit_code, st[i].oom_kills, st[i].has_cpu, st[i].cpu_percent,
                                         st[i].has_memory, (unsigned long long)st[i].memory_bytes,
+                                        st[i].has_cpu_usage, (unsigned long long)st[i].cpu_usage_usec,
                                         st[i].health ? st[i].health : "-", st[i].health_failures,
                                         (long long)st[i].since_ms, st[i].reason[0] ? st[i].reason : "-",
                                         st[i].health_log);
@@ -225,9 +227,10 @@ static int read_snap(struct sv_snap *out, int max)
                         *tab = '\0';
                         snprintf(s->health_log, sizeof(s->health_log), "%s", tab + 1);
                 }
-                if (sscanf(line, "%63s %d %d %u %d %d %u %d %lf %d %llu %15s %u %lld %n", s->name, &s->state, &s->pid,
-                           &s->restarts, &s->has_exit, &s->exit_code, &s->oom_kills, &s->has_cpu, &s->cpu, &s->has_mem,
-                           &s->mem, s->health, &s->health_failures, &s->since_ms, &off) >= 14) {
+                if (sscanf(line, "%63s %d %d %u %d %d %u %d %lf %d %llu %d %llu %15s %u %lld %n", s->name, &s->state,
+                           &s->pid, &s->restarts, &s->has_exit, &s->exit_code, &s->oom_kills, &s->has_cpu, &s->cpu,
+                           &s->has_mem, &s->mem, &s->has_cpu_usage, &s->cpu_usage_usec, s->health, &s->health_failures,
+                           &s->since_ms, &off) >= 16) {
                         snprintf(s->reason, sizeof(s->reason), "%s", line + off);
                         s->reason[strcspn(s->reason, "\n")] = '\0';
                         n++;

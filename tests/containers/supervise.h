@@ -27,6 +27,8 @@ struct sv_snap {
         int has_cpu, has_mem;
         double cpu;
         unsigned long long mem;
+        int has_cpu_usage;
+        unsigned long long cpu_usage_usec; /* the cgroup's cumulative CPU time */
         char reason[160];
         char health[16];          /* "-" without a check */
         unsigned health_failures;
