@@ -132,7 +132,18 @@ class Browser:
         self.call("Runtime.enable")
 
     def eval(self, expr):
-        r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True})
+        # The page may be between documents (the sign-in page moves on to
+        # "/" by itself): try again for a moment.
+        for _ in range(50):
+            try:
+                r = self.call("Runtime.evaluate", {"expression": expr, "returnByValue": True})
+                break
+            except RuntimeError as e:
+                if not re.search(r"navigated or closed|context was destroyed|Cannot find context", str(e)):
+                    raise
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("%s: the page kept navigating" % expr)
         if "exceptionDetails" in r:
             raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"].get("text")))
         return r["result"].get("value")
