@@ -33,6 +33,7 @@ struct brm_http_conn {
         bool closing, handling, close_after, finishing;
         brm_http_conn_cb on_closed, on_drained;
         void *data;
+        char token_id[8];         /* the API token the request was made with */
 };
 
 static uint64_t now_us(void)
@@ -96,6 +97,25 @@ static void conn_finish(struct brm_http_conn *c)
         c->deadline_ms = brm_mono_ms() + BRM_HTTP_REQUEST_MS;
 }
 
+void brm_http_set_token(struct brm_http_conn *c, const char *id)
+{
+        snprintf(c->token_id, sizeof(c->token_id), "%s", id);
+}
+
+void brm_http_check_streams(struct brm_http *h)
+{
+        int64_t now = brm_now_ms();
+        struct brm_http_conn *c, *next;
+
+        for (c = h->head; c; c = next) {
+                next = c->next;
+                if (c->state == C_STREAM && !c->closing && !brm_webauth_valid(&h->auth, c->token_id, now)) {
+                        brm_debug(MOD, "an event stream's token %s is no longer valid: closing it", c->token_id);
+                        conn_close(c);
+                }
+        }
+}
+
 struct brm_http *brm_http_of(const struct brm_http_conn *c)
 {
         return c->h;
@@ -156,10 +176,10 @@ static int write_all(struct brm_http_conn *c, const void *data, size_t len)
         return r;
 }
 
-void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, const char *headers, const void *body,
-                      size_t len)
+static void respond(struct brm_http_conn *c, int status, const char *ctype, const char *headers, const void *body,
+                    size_t len, const char *cache)
 {
-        char head[1024];
+        char head[1024], clen[48];
         int n;
 
         if (c->closing || c->state == C_STREAM)
@@ -174,15 +194,17 @@ void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, co
         c->h->stats.requests++;
         if (status == 401)
                 c->h->stats.unauthorized++;
+        /* A 304 carries no length: it would have to be the 200's. */
+        snprintf(clen, sizeof(clen), status == 304 ? "" : "Content-Length: %zu\r\n", len);
         n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n"
+                     "%s"
+                     "Cache-Control: %s\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
                      "Referrer-Policy: no-referrer\r\n"
                      "%s%s\r\n",
-                     status, reason_phrase(status), ctype ? ctype : "text/plain; charset=utf-8", len,
+                     status, reason_phrase(status), ctype ? ctype : "text/plain; charset=utf-8", clen, cache,
                      headers ? headers : "", c->close_after ? "Connection: close\r\n" : "");
         if (n < 0 || (size_t)n >= sizeof(head)) {
                 conn_close(c);
@@ -194,6 +216,18 @@ void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, co
                 return;
         if (c->close_after)
                 conn_finish(c);
+}
+
+void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, const char *headers, const void *body,
+                      size_t len)
+{
+        respond(c, status, ctype, headers, body, len, "no-store");
+}
+
+void brm_http_respond_cached(struct brm_http_conn *c, int status, const char *ctype, const char *headers,
+                             const void *body, size_t len)
+{
+        respond(c, status, ctype, headers, body, len, "no-cache");
 }
 
 void brm_http_error(struct brm_http_conn *c, int status, const char *msg)
@@ -345,6 +379,7 @@ static void on_data(struct brm_tls_stream *s, const uint8_t *data, size_t len)
                                 c->deadline_ms = deadline;
                 }
                 if (rc == BRM_HTTPREQ_DONE) {
+                        c->token_id[0] = '\0';
                         handle(c);
                 } else if (rc != BRM_HTTPREQ_MORE) {
                         c->close_after = true;
@@ -447,8 +482,10 @@ static void on_tick(uv_timer_t *t)
                         conn_close(c);
                 }
         }
-        if (h->n_streams)
+        if (h->n_streams) {
+                brm_http_check_streams(h);
                 brm_web_tick(h);
+        }
 }
 
 int brm_http_start(struct brm_master *m)

@@ -72,6 +72,10 @@ void brm_web_tick(struct brm_http *h);
  * is extra header lines, each ending in "\r\n", or NULL. */
 void brm_http_respond(struct brm_http_conn *c, int status, const char *ctype, const char *headers, const void *body,
                       size_t len);
+/* The same for what a browser may keep and revalidate (Cache-Control:
+ * no-cache instead of no-store); a 304 has no body. */
+void brm_http_respond_cached(struct brm_http_conn *c, int status, const char *ctype, const char *headers,
+                             const void *body, size_t len);
 /* Answers "STATUS REASON: msg" as text/plain. */
 void brm_http_error(struct brm_http_conn *c, int status, const char *msg);
 /* Turns the connection into a Server-Sent Events stream (the answer's
@@ -85,6 +89,12 @@ int brm_http_stream_start(struct brm_http_conn *c, int kind, brm_http_conn_cb cl
  * newline. A client over its backlog is dropped: -ENOBUFS. */
 int brm_http_stream_send(struct brm_http_conn *c, const char *event, const char *data, size_t len);
 void brm_http_stream_end(struct brm_http_conn *c);
+/* The API token the request being answered was made with: its streams
+ * end when it is revoked or expires. */
+void brm_http_set_token(struct brm_http_conn *c, const char *id);
+/* Ends every event stream whose token is no longer valid (run each second,
+ * and at once when a token is revoked). */
+void brm_http_check_streams(struct brm_http *h);
 /* Bytes queued for the client. */
 size_t brm_http_queued(const struct brm_http_conn *c);
 void brm_http_foreach_stream(struct brm_http *h, int kind, void (*fn)(void *arg, struct brm_http_conn *c), void *arg);

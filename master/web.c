@@ -284,17 +284,25 @@ static void stream(struct brm_http *h, struct brm_http_conn *c)
         }
 }
 
+/* The page's files: revalidated by their ETag (a hash of the content), so a
+ * browser asks each time (no-cache) and gets 304 for what it has. */
 static void asset(struct brm_http_conn *c, const struct brm_http_req *r)
 {
         static const char csp[] = "Content-Security-Policy: default-src 'self'; img-src 'self' data:; "
                                   "object-src 'none'; base-uri 'none'; frame-ancestors 'none'\r\n";
         const struct brm_asset *a = brm_asset_find(r->path);
+        char headers[400];
 
         if (!a) {
                 brm_http_error(c, 404, "no such page");
                 return;
         }
-        brm_http_respond(c, 200, a->content_type, csp, a->data, a->len);
+        snprintf(headers, sizeof(headers), "%sETag: %s\r\n", csp, a->etag);
+        if (r->if_none_match[0] && strstr(r->if_none_match, a->etag)) {
+                brm_http_respond_cached(c, 304, a->content_type, headers, NULL, 0);
+                return;
+        }
+        brm_http_respond_cached(c, 200, a->content_type, headers, a->data, a->len);
 }
 
 void brm_web_handle(struct brm_http *h, struct brm_http_conn *c, const struct brm_http_req *r)
@@ -312,6 +320,7 @@ void brm_web_handle(struct brm_http *h, struct brm_http_conn *c, const struct br
                 brm_http_error(c, 401, unauthorized);
                 return;
         }
+        brm_http_set_token(c, w->rec.id);
         if (strcmp(r->path, "/metrics") == 0) {
                 metrics(h, c, r);
                 return;

@@ -142,6 +142,7 @@ void brm_webapi_token_revoke(struct brm_session *s, const Bramble__Envelope *in)
                 return;
         }
         brm_info(MOD, "API token %s revoked", id);
+        brm_http_check_streams(h);
         brm_session_reply_ok(s, in->id);
 }
 

@@ -69,7 +69,13 @@ assert s["containers"] == [] and s["services"] == [] and s["heartbeat_interval_m
 PY
 expect_http 200 / -b "$SESSION_COOKIE"
 assert_contains "$HTTP_HEADERS" "Content-Security-Policy: default-src 'self'" "the page's headers"
+etag=$(sed -n 's/^ETag: //p' <<<"$HTTP_HEADERS")
+[[ "$etag" =~ ^\"[0-9a-f]{16}\"$ ]] || fail "the page has no ETag: $HTTP_HEADERS"
+assert_contains "$HTTP_HEADERS" "Cache-Control: no-cache" "the page's caching"
+expect_http 304 / -b "$SESSION_COOKIE" -H "If-None-Match: $etag"
+expect_http 200 / -b "$SESSION_COOKIE" -H 'If-None-Match: "0000000000000000"'
 expect_http 200 /metrics -b "$SESSION_COOKIE"
+assert_contains "$HTTP_HEADERS" "Cache-Control: no-store" "/metrics caching"
 # The same link again: 401.
 expect_http 401 "${LOGIN_URL#"$HTTP_URL"}"
 assert_contains "$HTTP_BODY" "this sign-in link is not valid" "a reused link"
@@ -83,10 +89,18 @@ SHORT_URL=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<
 sleep 2.5
 expect_http 401 "${SHORT_URL#"$HTTP_URL"}"
 
-# Revoking the session's token signs the browser out at once; a revoked
-# bearer token is refused too.
+# Revoking the session's token signs the browser out at once, its open
+# event stream included; a revoked bearer token is refused too.
+curl -sS -N --cacert "$HTTP_CA" -b "$SESSION_COOKIE" --max-time 30 "$HTTP_URL/api/stream" >"$WORK/stream.out" 2>&1 &
+STREAM=$!
+track "$STREAM" "curl /api/stream"
+wait_for 5 grep -q '^event: state' "$WORK/stream.out" || fail "no state event on the stream: $(cat "$WORK/stream.out")"
 cli api-token revoke "$LOGIN_TOKEN"
 ((CLI_RC == 0)) || fail "api-token revoke exited $CLI_RC: $CLI_ERR"
+t_revoke=$(now_ms)
+wait_for 3 _not_alive "$STREAM" || fail "the event stream of a revoked token is still open 3 s later"
+reap "$STREAM"
+log "the revoked session's event stream closed $(($(now_ms) - t_revoke)) ms after the revoke"
 expect_http 401 /api/state -b "$SESSION_COOKIE"
 METRICS_ID=${METRICS#bramble-api1:}
 METRICS_ID=${METRICS_ID%%.*}
