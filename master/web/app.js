@@ -448,9 +448,9 @@
     }
   }, 1000);
 
-  // An open stream outlives the session's end (its token revoked or
-  // expired): ask who we are every 15 s, and just after the session is
-  // due to end.
+  // The master ends the stream with the session (its token revoked or
+  // expired), and the stream's retry is then refused; as well, ask who we
+  // are every 15 s and just after the session is due to end.
   let whoTimer = 0;
   function whoamiLater(expires) {
     clearTimeout(whoTimer);

@@ -114,8 +114,8 @@ URL_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"]["id
 # The NotReady must show within the grace (3 x 1 s after the last
 # heartbeat, pushed at once by the master) plus slack, as not_ready.sh.
 NOTREADY_S=$((6 * BRM_SLOW))
-# A revoked token's open event stream goes on; the page asks /api/whoami
-# every 15 s.
+# The master ends a revoked token's event stream at once and refuses its
+# retry; the page also asks /api/whoami every 15 s.
 SIGNOUT_S=$((20 * BRM_SLOW))
 B=$WORK/browser
 "${CDP[@]}" --dir "$B" --spki "$SPKI" \
