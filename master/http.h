@@ -52,6 +52,8 @@ struct brm_http {
         struct brm_http_stats stats;
         uint64_t state_hash;          /* of the last state pushed to the streams */
         uint64_t state_pushed_ms;
+        uint64_t state_built_ms;      /* when the state was last built for them */
+        uint64_t ready_sig;           /* which nodes were Ready then */
 };
 
 /* Starts listening on cfg.http_listen (nothing when it is empty). Returns

@@ -130,19 +130,40 @@ static void count_one(void *arg, struct brm_http_conn *c)
         *(bool *)arg = true;
 }
 
-/* Once a second while streams are open: the state, when it changed. The
- * liveness tick turns a silent node NotReady; the next tick shows it. */
+struct ready_sig {
+        uint64_t h;
+};
+
+static void sig_one(void *arg, struct brm_node *n)
+{
+        struct ready_sig *g = arg;
+        uint64_t x = fnv1a(n->name, strlen(n->name)) ^ (n->ready ? 0x9e3779b97f4a7c15ull : 0);
+
+        g->h += x * 0xff51afd7ed558ccdull; /* order-free: the registry has no order */
+}
+
+/* Once a second while a dashboard follows the state: the state is built
+ * (nodes, containers, services) once a heartbeat interval, since nothing it
+ * shows changes faster, or at once when a node turned Ready or NotReady;
+ * it is sent when it changed, and every 15 s regardless. */
 void brm_web_tick(struct brm_http *h)
 {
+        struct brm_master *m = h->m;
+        struct ready_sig sig = { 0 };
         struct push p;
         char *text;
-        uint64_t hash, now = brm_mono_ms();
+        uint64_t hash, now = brm_mono_ms(), every = m->cfg.heartbeat_interval_ms;
         bool any = false;
 
         brm_http_foreach_stream(h, BRM_WEB_STREAM_STATE, count_one, &any);
         if (!any)
                 return;
-        if (!(text = state_json(h->m)))
+        brm_registry_foreach(&m->reg, sig_one, &sig);
+        if (sig.h == h->ready_sig && now - h->state_built_ms < (every > 1000 ? every : 1000))
+                return;
+        h->ready_sig = sig.h;
+        h->state_built_ms = now;
+        if (!(text = state_json(m)))
                 return;
         p.text = text;
         p.len = strlen(text);

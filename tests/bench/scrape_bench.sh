@@ -17,7 +17,8 @@
 #                                         every scrape is answered with every container (CTest)
 #
 # Environment (all optional): BRM_BIN, NODES, CTRS, NODES2, SCRAPES (default 50), IDLE (seconds of
-# the master's CPU rate sampled without scrapes, default 10), BRM_KEEP=1.
+# the master's CPU rate sampled without scrapes, default 10), CURL_OPTS (e.g. --ciphers NAME),
+# BRM_KEEP=1.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -114,7 +115,8 @@ PY
         idle_rate=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.6f", c / t }')
         c0=$(cpu_ns "$mpid")
         t0=$(date +%s%N)
-        curl -sS --cacert "$WORK/ca.pem" -H "Authorization: Bearer $(cat "$WORK/token")" \
+        # shellcheck disable=SC2086
+        curl -sS --cacert "$WORK/ca.pem" -H "Authorization: Bearer $(cat "$WORK/token")" ${CURL_OPTS:-} \
                 "${urls[@]}" -w '%{http_code}\n' >"$WORK/codes" 2>"$WORK/curl.err" ||
                 fail "curl failed: $(cat "$WORK/curl.err")"
         t1=$(date +%s%N)
