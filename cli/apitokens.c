@@ -16,24 +16,12 @@
 static cJSON *api_token_json(const Bramble__ApiTokenInfo *t)
 {
         cJSON *o = cJSON_CreateObject();
-        char ts[32];
 
         cJSON_AddStringToObject(o, "id", t->id ? t->id : "");
         cJSON_AddStringToObject(o, "role", t->role ? t->role : "");
-        brm_cli_rfc3339(t->created_ms, ts, sizeof(ts));
-        cJSON_AddStringToObject(o, "created", ts);
-        if (t->expires_ms) {
-                brm_cli_rfc3339(t->expires_ms, ts, sizeof(ts));
-                cJSON_AddStringToObject(o, "expires", ts);
-        } else {
-                cJSON_AddNullToObject(o, "expires");
-        }
-        if (t->last_used_ms) {
-                brm_cli_rfc3339(t->last_used_ms, ts, sizeof(ts));
-                cJSON_AddStringToObject(o, "last_used", ts);
-        } else {
-                cJSON_AddNullToObject(o, "last_used");
-        }
+        brm_cli_json_time(o, "created", t->created_ms);
+        brm_cli_json_time(o, "expires", t->expires_ms);
+        brm_cli_json_time(o, "last_used", t->last_used_ms);
         cJSON_AddBoolToObject(o, "revoked", t->revoked);
         cJSON_AddStringToObject(o, "description", t->description ? t->description : "");
         return o;
@@ -115,17 +103,11 @@ int brm_cli_api_token_list(struct brm_cli *c, int argc, char **argv)
                 printf("%-8s %-8s %-8s %-12s %-12s %s\n", "ID", "ROLE", "STATUS", "EXPIRES", "LAST USED", "DESCRIPTION");
                 for (size_t i = 0; i < resp->api_tokens->n_tokens; i++) {
                         const Bramble__ApiTokenInfo *t = resp->api_tokens->tokens[i];
-                        char exp[24] = "never", used[24] = "-";
+                        char exp[24], used[24] = "-";
                         const char *status = t->revoked                              ? "revoked"
                                              : t->expires_ms && now >= t->expires_ms ? "expired"
                                                                                      : "valid";
-                        if (t->expires_ms && now < t->expires_ms) {
-                                char age[20];
-                                brm_format_age(t->expires_ms - now, age, sizeof(age));
-                                snprintf(exp, sizeof(exp), "in %s", age);
-                        } else if (t->expires_ms) {
-                                snprintf(exp, sizeof(exp), "-");
-                        }
+                        brm_cli_expires(t->expires_ms, now, exp, sizeof(exp));
                         if (t->last_used_ms) {
                                 char age[20];
                                 brm_format_age(now - t->last_used_ms, age, sizeof(age));

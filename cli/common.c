@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "statusjson.h"
+#include "util.h"
 
 int brm_cli_usage_error(const char *fmt, ...)
 {
@@ -181,4 +182,30 @@ void brm_cli_human_bytes(uint64_t b, char *out, size_t size)
 void brm_cli_rfc3339(int64_t ms, char *out, size_t size)
 {
         brm_rfc3339(ms, out, size);
+}
+
+void brm_cli_json_time(cJSON *o, const char *key, int64_t ms)
+{
+        char ts[32];
+
+        if (!ms) {
+                cJSON_AddNullToObject(o, key);
+                return;
+        }
+        brm_rfc3339(ms, ts, sizeof(ts));
+        cJSON_AddStringToObject(o, key, ts);
+}
+
+void brm_cli_expires(int64_t expires_ms, int64_t now_ms, char *out, size_t size)
+{
+        char age[20];
+
+        if (!expires_ms) {
+                snprintf(out, size, "never");
+        } else if (now_ms >= expires_ms) {
+                snprintf(out, size, "-");
+        } else {
+                brm_format_age(expires_ms - now_ms, age, sizeof(age));
+                snprintf(out, size, "in %s", age);
+        }
 }

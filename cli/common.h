@@ -59,5 +59,9 @@ void brm_cli_print_json(cJSON *root);
 void brm_cli_human_bytes(uint64_t b, char *out, size_t size);
 /* ms since the epoch as an RFC 3339 UTC time, "2026-11-22T10:00:00Z". */
 void brm_cli_rfc3339(int64_t ms, char *out, size_t size);
+/* Adds KEY as an RFC 3339 time, or null when ms is 0 (never, unknown). */
+void brm_cli_json_time(cJSON *o, const char *key, int64_t ms);
+/* A token's expiry for a table: "in 3h", "-" (past), "never" (0). */
+void brm_cli_expires(int64_t expires_ms, int64_t now_ms, char *out, size_t size);
 
 #endif

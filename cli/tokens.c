@@ -15,17 +15,10 @@
 static cJSON *token_json(const Bramble__TokenInfo *t)
 {
         cJSON *o = cJSON_CreateObject();
-        char ts[32];
 
         cJSON_AddStringToObject(o, "id", t->id);
-        brm_cli_rfc3339(t->created_ms, ts, sizeof(ts));
-        cJSON_AddStringToObject(o, "created", ts);
-        if (t->expires_ms) {
-                brm_cli_rfc3339(t->expires_ms, ts, sizeof(ts));
-                cJSON_AddStringToObject(o, "expires", ts);
-        } else {
-                cJSON_AddNullToObject(o, "expires");
-        }
+        brm_cli_json_time(o, "created", t->created_ms);
+        brm_cli_json_time(o, "expires", t->expires_ms);
         cJSON_AddNumberToObject(o, "uses", t->uses);
         if (t->uses_max)
                 cJSON_AddNumberToObject(o, "uses_max", t->uses_max);
@@ -101,18 +94,12 @@ int brm_cli_token_list(struct brm_cli *c, int argc, char **argv)
                 printf("%-8s %-10s %-12s %-8s %s\n", "ID", "STATUS", "EXPIRES", "USES", "DESCRIPTION");
                 for (size_t i = 0; i < resp->tokens->n_tokens; i++) {
                         const Bramble__TokenInfo *t = resp->tokens->tokens[i];
-                        char exp[24] = "never", uses[24];
+                        char exp[24], uses[24];
                         const char *status = t->revoked                               ? "revoked"
                                              : t->expires_ms && now >= t->expires_ms ? "expired"
                                              : t->uses_max && t->uses >= t->uses_max ? "used-up"
                                                                                      : "valid";
-                        if (t->expires_ms && now < t->expires_ms) {
-                                brm_format_age(t->expires_ms - now, exp, sizeof(exp));
-                                memmove(exp + 3, exp, strlen(exp) + 1);
-                                memcpy(exp, "in ", 3);
-                        } else if (t->expires_ms) {
-                                snprintf(exp, sizeof(exp), "-");
-                        }
+                        brm_cli_expires(t->expires_ms, now, exp, sizeof(exp));
                         if (t->uses_max)
                                 snprintf(uses, sizeof(uses), "%u/%u", t->uses, t->uses_max);
                         else
