@@ -195,11 +195,16 @@ echo "   \$ bramble dashboard     # a one-time sign-in link (60 s); the page is 
 echo "   $link"
 echo "   trust $RUN/cluster-ca.pem in the browser, or run 'bramble dashboard' again for a fresh link"
 if command -v chromium-headless-shell >/dev/null; then
+	# The page keeps its event stream open, so it is never done loading:
+	# tests/integration/cdp.py waits until it shows the cluster live, then
+	# takes the screenshot.
 	spki=$(openssl s_client -connect "127.0.0.1:$HPORT" </dev/null 2>/dev/null | openssl x509 -pubkey -noout |
 		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
-	chromium-headless-shell --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
-		--ignore-certificate-errors-spki-list="$spki" --virtual-time-budget=8000 \
-		--screenshot="$RUN/dashboard.png" "$link" >/dev/null 2>&1 &&
+	shot_link=$("$BIN/bramble" dashboard 2>/dev/null)
+	rm -rf "$RUN/browser"
+	timeout 90 python3 "$SRC/tests/integration/cdp.py" --chromium "$(command -v chromium-headless-shell)" \
+		--dir "$RUN/browser" --spki "$spki" open "$shot_link" wait "${names[0]}" 30 wait 'live' 15 \
+		shot "$RUN/dashboard.png" >"$RUN/browser.log" 2>&1 &&
 		echo "   the dashboard as headless Chromium rendered it: $RUN/dashboard.png"
 fi
 echo
