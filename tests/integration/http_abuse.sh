@@ -45,6 +45,7 @@ done
 wait "$FLOOD" || fail "the flood client failed: $(cat "$WORK/flood.out")"
 cat "$WORK/flood.out" >&2
 log "master RSS: $((rss0 / 1024)) MiB before, at most $((peak / 1024)) MiB during the attack, $(($(rss_kib) / 1024)) MiB after"
+log "/metrics requests answered during the attack: $answered of 12"
 [[ -z "$not_ready" ]] || fail "nodes left Ready during the attack:$not_ready"
 ((answered >= 10)) || fail "only $answered of 12 /metrics requests were answered during the attack"
 grep -q "idle connections opened 1000" "$WORK/flood.out" || fail "the flood did not open 1000 connections"
