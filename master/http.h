@@ -6,7 +6,8 @@
  * (a new one evicts the oldest that is not streaming), a handshake and a
  * whole request must arrive within 10 s, an idle keep-alive connection is
  * closed after 30 s, a request's head is at most 16 KiB and may have no
- * body, and a client that stops reading its answers is dropped. */
+ * body, a client that stops reading its answers is dropped, and event
+ * streams (never closed for room) take at most half the connections. */
 #ifndef BRM_HTTP_H
 #define BRM_HTTP_H
 

@@ -355,6 +355,11 @@ void brm_web_handle(struct brm_http *h, struct brm_http_conn *c, const struct br
                 whoami(c, w);
         else if (strcmp(r->path, "/api/state") == 0)
                 state(h, c);
+        else if ((strcmp(r->path, "/api/stream") == 0 || strcmp(r->path, "/api/logs") == 0) &&
+                 h->n_streams >= h->max_conns / 2)
+                /* Streams are never closed for room: half the places at
+                 * most, so requests always have the other half. */
+                brm_http_error(c, 503, "too many event streams are open on this port; close a dashboard");
         else if (strcmp(r->path, "/api/stream") == 0)
                 stream(h, c);
         else if (strcmp(r->path, "/api/logs") == 0)

@@ -13,7 +13,8 @@ expect_refused 1 "this master serves no HTTPS: start it with --http-listen" api-
 stop_pid "$MASTER_PID"
 rm -rf "$MASTER_DIR"
 
-start_master_http
+# Eight connections at most: four of them for event streams.
+start_master_http --http-max-connections 8
 TOKEN=$(create_token --ttl 1h --uses 1)
 start_agent pi-1 --token "$TOKEN"
 wait_for 10 node_is pi-1 Ready || fail "pi-1 not Ready within 10s: $(node_state pi-1)"
@@ -88,6 +89,29 @@ cli -o json dashboard --ttl 2s
 SHORT_URL=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])' <<<"$CLI_OUT")
 sleep 2.5
 expect_http 401 "${SHORT_URL#"$HTTP_URL"}"
+
+# Event streams take at most half the connections (they are never closed
+# for room): the fifth of four places is refused, and a place that frees
+# is taken again.
+for i in 1 2 3 4; do
+        curl -sS -N --cacert "$HTTP_CA" -b "$SESSION_COOKIE" --max-time 60 "$HTTP_URL/api/stream" \
+                >"$WORK/streams-$i.out" 2>&1 &
+        STREAMS[$i]=$!
+        track "${STREAMS[$i]}" "curl /api/stream #$i"
+        wait_for 5 grep -q '^event: state' "$WORK/streams-$i.out" || fail "stream $i got no state: $(cat "$WORK/streams-$i.out")"
+done
+expect_http 503 /api/stream -b "$SESSION_COOKIE"
+assert_contains "$HTTP_BODY" "too many event streams are open on this port" "a fifth stream"
+expect_http 503 "/api/logs?node=pi-1&container=x" -b "$SESSION_COOKIE"
+expect_http 200 /api/state -b "$SESSION_COOKIE"
+kill "${STREAMS[4]}"
+reap "${STREAMS[4]}"
+_stream_ok() { http /api/logs -b "$SESSION_COOKIE"; [[ "$HTTP_CODE" == 400 ]]; }
+wait_for 5 _stream_ok || fail "a freed stream place was not taken again: HTTP $HTTP_CODE $HTTP_BODY"
+for i in 1 2 3; do
+        kill "${STREAMS[$i]}"
+        reap "${STREAMS[$i]}"
+done
 
 # Revoking the session's token signs the browser out at once, its open
 # event stream included; a revoked bearer token is refused too.
