@@ -36,11 +36,6 @@ struct brm_http_conn {
         char token_id[8];         /* the API token the request was made with */
 };
 
-static uint64_t now_us(void)
-{
-        return uv_hrtime() / 1000;
-}
-
 static void unlink_conn(struct brm_http *h, struct brm_http_conn *c)
 {
         if (c->prev)
@@ -114,11 +109,6 @@ void brm_http_check_streams(struct brm_http *h)
                         conn_close(c);
                 }
         }
-}
-
-struct brm_http *brm_http_of(const struct brm_http_conn *c)
-{
-        return c->h;
 }
 
 void brm_http_set_data(struct brm_http_conn *c, void *data)
@@ -374,7 +364,6 @@ static void on_data(struct brm_tls_stream *s, const uint8_t *data, size_t len)
                         /* A request has begun: all of it within 10 s. */
                         uint64_t deadline = brm_mono_ms() + BRM_HTTP_REQUEST_MS;
                         c->state = C_READING;
-                        c->rq.req.start_us = now_us();
                         if (!c->deadline_ms || deadline < c->deadline_ms)
                                 c->deadline_ms = deadline;
                 }

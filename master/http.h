@@ -104,6 +104,5 @@ void brm_http_foreach_stream(struct brm_http *h, int kind, void (*fn)(void *arg,
 /* A stream's own data (for the log relay). */
 void brm_http_set_data(struct brm_http_conn *c, void *data);
 void *brm_http_get_data(const struct brm_http_conn *c);
-struct brm_http *brm_http_of(const struct brm_http_conn *c);
 
 #endif

@@ -16,7 +16,6 @@ static void keep_header(struct brm_httpreq *c)
         } kept[] = {
                 { "authorization", offsetof(struct brm_http_req, authorization), sizeof(((struct brm_http_req *)0)->authorization) },
                 { "cookie", offsetof(struct brm_http_req, cookie), sizeof(((struct brm_http_req *)0)->cookie) },
-                { "accept-encoding", offsetof(struct brm_http_req, accept_encoding), sizeof(((struct brm_http_req *)0)->accept_encoding) },
                 { "if-none-match", offsetof(struct brm_http_req, if_none_match), sizeof(((struct brm_http_req *)0)->if_none_match) },
         };
 

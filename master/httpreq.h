@@ -19,11 +19,9 @@ struct brm_http_req {
         char query[1024];
         char authorization[160];
         char cookie[512];
-        char accept_encoding[64];
         char if_none_match[64];
         bool head_too_long;  /* a header we keep, or the target, did not fit */
         bool has_body;
-        uint64_t start_us;
 };
 
 struct brm_httpreq {

@@ -195,7 +195,7 @@ static void send_json(struct brm_http_conn *c, int status, cJSON *o)
         cJSON_Delete(o);
 }
 
-static void json_error(struct brm_http_conn *c, int status, const char *msg)
+void brm_web_json_error(struct brm_http_conn *c, int status, const char *msg)
 {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "error", msg);
@@ -365,7 +365,7 @@ void brm_web_handle(struct brm_http *h, struct brm_http_conn *c, const struct br
         else if (strcmp(r->path, "/api/logs") == 0)
                 brm_weblogs_open(h, c, r);
         else if (strncmp(r->path, "/api/", 5) == 0)
-                json_error(c, 404, "no such API");
+                brm_web_json_error(c, 404, "no such API");
         else
                 asset(c, r);
 }

@@ -17,21 +17,6 @@
 #define TAIL_DEFAULT 200
 #define TAIL_MAX 10000
 
-static void json_error(struct brm_http_conn *c, int status, const char *msg)
-{
-        cJSON *o = cJSON_CreateObject();
-        char *text;
-
-        cJSON_AddStringToObject(o, "error", msg);
-        text = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (text)
-                brm_http_respond(c, status, "application/json", NULL, text, strlen(text));
-        else
-                brm_http_error(c, 500, "out of memory");
-        cJSON_free(text);
-}
-
 void brm_weblogs_open(struct brm_http *h, struct brm_http_conn *c, const struct brm_http_req *r)
 {
         Bramble__LogsRequest req = BRAMBLE__LOGS_REQUEST__INIT;
@@ -41,11 +26,11 @@ void brm_weblogs_open(struct brm_http *h, struct brm_http_conn *c, const struct 
 
         if (!brm_web_query(r->query, "node", node, sizeof(node)) ||
             !brm_web_query(r->query, "container", container, sizeof(container))) {
-                json_error(c, 400, "node and container are required: /api/logs?node=N&container=C");
+                brm_web_json_error(c, 400, "node and container are required: /api/logs?node=N&container=C");
                 return;
         }
         if (brm_web_query(r->query, "tail", tail, sizeof(tail)) && brm_parse_u64(tail, 0, TAIL_MAX, &n) < 0) {
-                json_error(c, 400, "tail must be a number of lines from 0 to 10000");
+                brm_web_json_error(c, 400, "tail must be a number of lines from 0 to 10000");
                 return;
         }
         req.node = node;
@@ -56,7 +41,7 @@ void brm_weblogs_open(struct brm_http *h, struct brm_http_conn *c, const struct 
         req.tail = (int64_t)n;
         req.has_follow = req.follow = 1;
         if ((rc = brm_relay_open_web(h->m, c, &req, msg, sizeof(msg))) < 0)
-                json_error(c, rc == -ENOENT ? 404 : rc == -EBUSY || rc == -EHOSTUNREACH ? 503 : 400, msg);
+                brm_web_json_error(c, rc == -ENOENT ? 404 : rc == -EBUSY || rc == -EHOSTUNREACH ? 503 : 400, msg);
 }
 
 static int send_obj(struct brm_http_conn *c, const char *event, cJSON *o)

@@ -25,6 +25,9 @@ int brm_weblogs_chunk(struct brm_http_conn *c, const Bramble__LogChunk *ch);
 void brm_weblogs_end(struct brm_http_conn *c, const Bramble__LogEnd *end);
 void brm_weblogs_fail(struct brm_http_conn *c, const char *why);
 
+/* Answers {"error": msg} with status (web.c). */
+void brm_web_json_error(struct brm_http_conn *c, int status, const char *msg);
+
 /* The value of name in a query string, percent-decoded; false when absent
  * or not decodable into out. */
 bool brm_web_query(const char *query, const char *name, char *out, size_t size);
