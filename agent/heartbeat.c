@@ -6,6 +6,7 @@
 
 #include "fetch.h"
 #include "logstream.h"
+#include "netif.h"
 #include "workload.h"
 
 void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path, struct brm_workload *wl,
@@ -132,7 +133,34 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
         }
         if (hb->fetch)
                 fill_images(hb, msg);
+        if (hb->net_iface[0]) {
+                int dbm;
+                msg->net_iface = hb->net_iface;
+                if (brm_netif_signal(hb->root, hb->net_iface, &dbm) == 0) {
+                        msg->has_wifi_signal_dbm = 1;
+                        msg->wifi_signal_dbm = dbm;
+                }
+        }
+        if (hb->net_addr[0])
+                msg->net_addr = hb->net_addr;
         return 0;
+}
+
+void brm_heartbeat_set_link(struct brm_heartbeat *hb, const struct sockaddr *local)
+{
+        const void *a = NULL;
+
+        hb->net_iface[0] = hb->net_addr[0] = '\0';
+        if (!local)
+                return;
+        if (local->sa_family == AF_INET)
+                a = &((const struct sockaddr_in *)local)->sin_addr;
+        else if (local->sa_family == AF_INET6)
+                a = &((const struct sockaddr_in6 *)local)->sin6_addr;
+        if (!a || !inet_ntop(local->sa_family, a, hb->net_addr, sizeof(hb->net_addr)))
+                hb->net_addr[0] = '\0';
+        if (brm_netif_for_addr(local, hb->net_iface, sizeof(hb->net_iface)) < 0)
+                hb->net_iface[0] = '\0';
 }
 
 void brm_heartbeat_free(struct brm_heartbeat *hb)

@@ -6,6 +6,10 @@
 #ifndef BRM_HEARTBEAT_H
 #define BRM_HEARTBEAT_H
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
 #include "bramble.pb-c.h"
 #include "metrics.h"
 
@@ -39,6 +43,8 @@ struct brm_heartbeat {
         char *images_src;          /* the refs as the fetch module gave them */
         size_t images_len, n_images;
         char *images[BRM_HEARTBEAT_MAX_IMAGES];
+        char net_iface[IF_NAMESIZE];  /* the link's interface; "" = unknown */
+        char net_addr[INET6_ADDRSTRLEN];
 };
 
 /* WL and LOGS may be NULL; they are only read while building. */
@@ -50,6 +56,10 @@ int brm_heartbeat_build(struct brm_heartbeat *hb);
 /* Fills hb->info.msg for the Hello; returns 0, or -errno when the node
  * facts could not be read (the message then holds what could). */
 int brm_heartbeat_hello(struct brm_heartbeat *hb);
+/* The link to the master now runs from local address LOCAL (NULL: no
+ * link): its interface and address go into the heartbeats, with the Wi-Fi
+ * signal when the interface is wireless. */
+void brm_heartbeat_set_link(struct brm_heartbeat *hb, const struct sockaddr *local);
 /* Frees what building kept (accepts a heartbeat never built). */
 void brm_heartbeat_free(struct brm_heartbeat *hb);
 

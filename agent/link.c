@@ -219,6 +219,11 @@ static void hello_acked(struct brm_link *l, struct brm_conn *c, const Bramble__H
                 l->interval_ms = ack->heartbeat_interval_ms;
         brm_backoff_reset(&l->backoff);
         brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr, (unsigned long long)l->interval_ms);
+        /* The heartbeats say which interface and address this link uses. */
+        struct sockaddr_storage local;
+        int len = sizeof(local);
+        bool known = uv_tcp_getsockname(&c->tls.tcp, (struct sockaddr *)&local, &len) == 0;
+        brm_heartbeat_set_link(l->o.hb, known ? (struct sockaddr *)&local : NULL);
         if (send_heartbeat(l, c) < 0)
                 return;
         session(l, c);

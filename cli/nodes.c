@@ -48,13 +48,13 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
                         cJSON_AddItemToArray(arr, brm_json_node(resp->nodes->nodes[i]));
                 brm_cli_print_json(arr);
         } else {
-                printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE", "LAST SEEN",
-                       "CPU", "MEMORY", "TEMP", "MODEL", "LABELS");
+                printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE",
+                       "LAST SEEN", "CPU", "MEMORY", "TEMP", "NETWORK", "MODEL", "LABELS");
                 for (size_t i = 0; i < resp->nodes->n_nodes; i++) {
                         const Bramble__NodeStatus *n = resp->nodes->nodes[i];
                         const Bramble__Heartbeat *hb = n->last;
                         char age[16], seen[24] = "never", cpu[16] = "-", mem[32] = "-", temp[16] = "-", a[12], b[12];
-                        char labels[48];
+                        char labels[48], net[32] = "-";
                         join_labels(n, labels, sizeof(labels));
                         brm_format_age(now - n->created_ms, age, sizeof(age));
                         if (n->last_seen_ms) {
@@ -70,8 +70,13 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
                         }
                         if (hb && hb->has_temp_celsius)
                                 snprintf(temp, sizeof(temp), "%.1fC", hb->temp_celsius);
-                        printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-24s %s%s", n->name, n->state,
-                               n->schedule && n->schedule[0] ? n->schedule : "-", age, seen, cpu, mem, temp,
+                        /* How it reaches the master: "eth0", "wlan0 -61dBm". */
+                        if (hb && hb->net_iface && hb->has_wifi_signal_dbm)
+                                snprintf(net, sizeof(net), "%.15s %ddBm", hb->net_iface, (int)hb->wifi_signal_dbm);
+                        else if (hb && hb->net_iface)
+                                snprintf(net, sizeof(net), "%.15s", hb->net_iface);
+                        printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-24s %s%s", n->name, n->state,
+                               n->schedule && n->schedule[0] ? n->schedule : "-", age, seen, cpu, mem, temp, net,
                                n->info && n->info->model ? n->info->model : (n->info && n->info->arch ? n->info->arch : "-"),
                                labels, hb && hb->throttle && hb->throttle->under_voltage ? "  [UNDER-VOLTAGE]" : "");
                         if (hb && hb->persist_error)

@@ -99,6 +99,12 @@ cJSON *brm_json_node(const Bramble__NodeStatus *n)
                         cJSON_AddNumberToObject(o, "net_rx_bytes", (double)hb->net_rx_bytes);
                         cJSON_AddNumberToObject(o, "net_tx_bytes", (double)hb->net_tx_bytes);
                 }
+                if (hb->net_iface)
+                        cJSON_AddStringToObject(o, "net_iface", hb->net_iface);
+                if (hb->net_addr)
+                        cJSON_AddStringToObject(o, "net_addr", hb->net_addr);
+                if (hb->has_wifi_signal_dbm)
+                        cJSON_AddNumberToObject(o, "wifi_signal_dbm", hb->wifi_signal_dbm);
                 if (hb->has_log_streams)
                         cJSON_AddNumberToObject(o, "node_log_streams", hb->log_streams);
                 if (hb->has_agent_rss_bytes)

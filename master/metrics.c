@@ -32,6 +32,7 @@
 enum fam {
         F_READY, F_INFO, F_SCHED, F_LABELS, F_AGE, F_LAST_SEEN, F_BOOT, F_CPU, F_CPUS, F_LOAD1, F_LOAD5, F_LOAD15,
         F_MEMTOTAL, F_MEMAVAIL, F_FSSIZE, F_FSAVAIL, F_RX, F_TX, F_TEMP, F_THROTTLED, F_AGENT_RSS, F_SHIM_RSS,
+        F_LINK, F_WIFI,
         F_C_STATE, F_C_RESTARTS, F_C_OOM, F_C_MEM, F_C_CPU,
         F_S_DESIRED, F_S_RUNNING, F_S_READY,
         F_COUNT
@@ -75,6 +76,10 @@ static const struct family {
         [F_AGENT_RSS] = { "bramble_node_agent_resident_memory_bytes", "gauge", "Resident memory of the node's agent." },
         [F_SHIM_RSS] = { "bramble_node_shim_resident_memory_bytes", "gauge",
                 "Resident memory of the node's container shims together." },
+        [F_LINK] = { "bramble_node_network_link_info", "gauge",
+                "The interface and local address the node reaches the master from; always 1." },
+        [F_WIFI] = { "bramble_node_wifi_signal_dbm", "gauge",
+                "Wi-Fi signal of the interface the node reaches the master from, in dBm." },
         [F_C_STATE] = { "bramble_container_state", "gauge",
                 "The container's state (pending, running, exited, backoff, failed, stopped); always 1." },
         [F_C_RESTARTS] = { "bramble_container_restarts_total", "counter", "Times the node restarted the container." },
@@ -418,6 +423,16 @@ static void render_heartbeat(struct render *x, const struct brm_node *n, const B
                 gauge_float(x, F_TEMP, lab, hb->temp_celsius, 1);
         if (hb->throttle)
                 render_throttle(x, hb->throttle);
+        if (hb->net_iface) {
+                struct brm_mtext *b = &x->clab;
+                b->len = 0;
+                brm_mtext_put(b, x->lab.p, x->lab.len);
+                brm_mtext_label(b, true, "interface", hb->net_iface);
+                brm_mtext_label(b, true, "address", hb->net_addr ? hb->net_addr : "");
+                gauge_u64(x, F_LINK, b, 1);
+        }
+        if (hb->has_wifi_signal_dbm)
+                gauge_float(x, F_WIFI, lab, hb->wifi_signal_dbm, 0);
         if (hb->has_agent_rss_bytes)
                 gauge_u64(x, F_AGENT_RSS, lab, hb->agent_rss_bytes);
         if (hb->has_shim_rss_bytes)

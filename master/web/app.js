@@ -178,6 +178,12 @@
     }
   }
 
+  // How the node reaches the master: "wlan0 -61 dBm", "eth0".
+  function linkText(n) {
+    if (!n.net_iface) return null;
+    return n.net_iface + (typeof n.wifi_signal_dbm === 'number' ? ' ' + n.wifi_signal_dbm + ' dBm' : '');
+  }
+
   function renderNodes(f) {
     const tbody = $('nodes'), per = containersByNode();
     const all = (state.nodes || []).slice().sort(byName);
@@ -191,6 +197,7 @@
       cell(tr, 'State', group('badges', stateBadges(n)));
       cell(tr, 'Model', n.model || n.arch);
       cell(tr, 'Temp', tempCell(n));
+      cell(tr, 'Network', linkText(n));
       cell(tr, 'CPU', percent(n.cpu_percent), 'num');
       cell(tr, 'Memory', usedOf(n.mem_total_bytes, n.mem_available_bytes), 'num');
       cell(tr, 'Disk', usedOf(n.disk_total_bytes, n.disk_free_bytes), 'num');
@@ -271,6 +278,7 @@
     if (n.load1 !== undefined) info(dl, 'Load', n.load1 + ' ' + n.load5 + ' ' + n.load15);
     if (n.mem_total_bytes !== undefined) info(dl, 'Memory', usedOf(n.mem_total_bytes, n.mem_available_bytes));
     if (n.disk_total_bytes !== undefined) info(dl, 'Disk', usedOf(n.disk_total_bytes, n.disk_free_bytes));
+    if (n.net_iface) info(dl, 'Link', [n.net_iface, n.net_addr, typeof n.wifi_signal_dbm === 'number' ? n.wifi_signal_dbm + ' dBm' : null].filter((x) => x).join(' · '));
     if (n.net_rx_bytes !== undefined) info(dl, 'Network', '↓ ' + bytes(n.net_rx_bytes) + ' ↑ ' + bytes(n.net_tx_bytes));
     if (n.agent_rss_bytes !== undefined) info(dl, 'Agent memory', bytes(n.agent_rss_bytes) + (n.shim_rss_bytes !== undefined ? ' (shims ' + bytes(n.shim_rss_bytes) + ')' : ''));
     if (n.persist_error) info(dl, 'State on disk', el('span', 'bad-text', n.persist_error));

@@ -1,6 +1,7 @@
 /* The /proc and /etc text parsers of agent/metrics.c on arbitrary text.
  * An input's first line names the parser ("stat", "meminfo", "loadavg",
- * "uptime", "netdev", "cpuinfo", "os-release") and the rest is the file;
+ * "uptime", "netdev", "cpuinfo", "os-release", "wireless" — agent/netif.c's
+ * /proc/net/wireless) and the rest is the file;
  * without a known name, the first byte picks one and the whole input is
  * the file. Each parser must return 0 or -EINVAL, leave its outputs alone
  * when it fails, give the same answer twice, and produce sane values: CPU
@@ -12,14 +13,15 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "netif.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { P_STAT, P_MEMINFO, P_LOADAVG, P_UPTIME, P_NETDEV, P_CPUINFO, P_OS_RELEASE, P_COUNT };
+enum { P_STAT, P_MEMINFO, P_LOADAVG, P_UPTIME, P_NETDEV, P_CPUINFO, P_OS_RELEASE, P_WIRELESS, P_COUNT };
 
 static const char *const names[P_COUNT] = {
         [P_STAT] = "stat",     [P_MEMINFO] = "meminfo", [P_LOADAVG] = "loadavg",       [P_UPTIME] = "uptime",
-        [P_NETDEV] = "netdev", [P_CPUINFO] = "cpuinfo", [P_OS_RELEASE] = "os-release",
+        [P_NETDEV] = "netdev", [P_CPUINFO] = "cpuinfo", [P_OS_RELEASE] = "os-release", [P_WIRELESS] = "wireless",
 };
 
 static void check_rc(int r)
@@ -119,6 +121,17 @@ static void run(int which, const char *text)
         case P_OS_RELEASE:
                 text_parser(brm_metrics_parse_os_release, text);
                 break;
+        case P_WIRELESS: {
+                int dbm = 7, dbm2 = 7;
+                r = brm_netif_parse_wireless(text, "wlan0", &dbm);
+                if (r != 0 && r != -EINVAL && r != -ENOENT)
+                        abort();
+                if ((r == 0 && (dbm < -120 || dbm >= 0)) || (r < 0 && dbm != 7))
+                        abort();
+                if (brm_netif_parse_wireless(text, "wlan0", &dbm2) != r || (r == 0 && dbm2 != dbm))
+                        abort();
+                break;
+        }
         }
 }
 

@@ -89,6 +89,15 @@ for n in d:
     rss = n.get("agent_rss_bytes")
     if not isinstance(rss, num) or not (100 << 10 < rss < 64 << 20):
         bad("%s: agent_rss_bytes: expected 100 KiB..64 MiB, got %r" % (nm, rss))
+    # Every agent reaches the master over loopback from 127.0.0.1.
+    if n.get("net_iface") != "lo" or n.get("net_addr") != "127.0.0.1":
+        bad("%s: net_iface/net_addr: expected lo/127.0.0.1, got %r/%r" % (nm, n.get("net_iface"), n.get("net_addr")))
+    # The fixture root of pi-1 has a /proc/net/wireless whose lines include
+    # one for lo (the interface the test agents use): its signal must reach
+    # the master; the host roots have no wireless line for lo.
+    want = -61 if nm == "pi-1" else None
+    if n.get("wifi_signal_dbm") != want:
+        bad("%s: wifi_signal_dbm: expected %r, got %r" % (nm, want, n.get("wifi_signal_dbm")))
     if nm == "pi-1":
         if n.get("model") != "Raspberry Pi 4 Model B Rev 1.4":
             bad("pi-1: model: expected \"Raspberry Pi 4 Model B Rev 1.4\", got %r" % n.get("model"))
@@ -120,6 +129,8 @@ $TABLE"
         assert_contains "$row" "Ready" "table row of $n"
 done
 assert_contains "$(printf '%s\n' "$TABLE" | awk '$1 == "pi-1"')" "48.7C" "table row of pi-1 (temperature)"
+assert_contains "$(printf '%s\n' "$TABLE" | awk '$1 == "pi-1"')" " lo -61dBm " "table row of pi-1 (network)"
+assert_contains "$(printf '%s\n' "$TABLE" | awk '$1 == "pi-2"')" " lo " "table row of pi-2 (network)"
 
 # The token was used three times, once per node.
 TOKENS=$(cli_ok token list)

@@ -107,6 +107,10 @@ static void set_heartbeat(struct brm_node *n, bool full)
                 hb.net_rx_bytes = 123456789;
                 hb.net_tx_bytes = 987654321;
                 hb.temp_celsius = 48.3f;
+                hb.net_iface = "wlan0";
+                hb.net_addr = "192.168.1.23";
+                hb.has_wifi_signal_dbm = 1;
+                hb.wifi_signal_dbm = -61;
                 hb.has_agent_rss_bytes = hb.has_shim_rss_bytes = 1;
                 hb.agent_rss_bytes = 3145728;
                 hb.shim_rss_bytes = 1048576;
@@ -307,6 +311,8 @@ int main(void)
         has("\nbramble_node_network_receive_bytes_total{node=\"pi-a\"} 123456789\n");
         has("\nbramble_node_network_transmit_bytes_total{node=\"pi-a\"} 987654321\n");
         has("\nbramble_node_temperature_celsius{node=\"pi-a\"} 48.3\n");
+        has("\nbramble_node_network_link_info{node=\"pi-a\",interface=\"wlan0\",address=\"192.168.1.23\"} 1\n");
+        has("\nbramble_node_wifi_signal_dbm{node=\"pi-a\"} -61\n");
         has("\nbramble_node_throttled{node=\"pi-a\",reason=\"under_voltage\",when=\"now\"} 1\n");
         has("\nbramble_node_throttled{node=\"pi-a\",reason=\"freq_capped\",when=\"now\"} 0\n");
         has("\nbramble_node_throttled{node=\"pi-a\",reason=\"soft_temp_limit\",when=\"since_boot\"} 1\n");
