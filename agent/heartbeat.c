@@ -196,6 +196,8 @@ int brm_heartbeat_node_info(struct brm_node_info *info, const char *root)
         msg->serial = f->serial[0] ? f->serial : NULL;
         msg->kernel = f->kernel[0] ? f->kernel : NULL;
         msg->os = f->os[0] ? f->os : NULL;
+        msg->os_version = f->os_version[0] ? f->os_version : NULL;
+        msg->slot = f->slot[0] ? f->slot : NULL;
         if (f->mem_total) {
                 msg->has_mem_total_bytes = 1;
                 msg->mem_total_bytes = f->mem_total;

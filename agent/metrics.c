@@ -418,8 +418,13 @@ int brm_metrics_facts(const char *root, struct brm_node_facts *ret)
         read_value(root, "/proc/sys/kernel/osrelease", f.kernel, sizeof(f.kernel), true);
         /* os-release(5): /etc first, /usr/lib as the fallback. */
         if (read_at(root, "/etc/os-release", text, TEXT_MAX, false) >= 0 ||
-            read_at(root, "/usr/lib/os-release", text, TEXT_MAX, false) >= 0)
+            read_at(root, "/usr/lib/os-release", text, TEXT_MAX, false) >= 0) {
                 brm_metrics_parse_os_release(text, f.os, sizeof(f.os));
+                brm_metrics_parse_os_release_field(text, "IMAGE_VERSION", f.os_version, sizeof(f.os_version));
+        }
+        /* The Bramble image's root slot, named by its boot script. */
+        if (read_at(root, "/proc/cmdline", text, TEXT_MAX, true) >= 0)
+                brm_metrics_parse_cmdline_param(text, "bramble.slot", f.slot, sizeof(f.slot));
         if (read_at(root, "/proc/meminfo", text, TEXT_MAX, false) >= 0)
                 brm_metrics_parse_meminfo(text, &f.mem_total, &avail);
         if (read_at(root, "/proc/stat", text, TEXT_MAX, true) >= 0)

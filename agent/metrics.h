@@ -66,6 +66,8 @@ struct brm_node_facts {
         char serial[64];          /* device-tree serial-number or cpuinfo Serial */
         char kernel[128];         /* /proc/sys/kernel/osrelease */
         char os[128];             /* /etc/os-release PRETTY_NAME */
+        char os_version[64];      /* os-release IMAGE_VERSION: the Bramble image's version */
+        char slot[8];             /* bramble.slot= of /proc/cmdline: the root slot booted (a, b) */
         uint64_t mem_total;       /* 0 = unknown */
         unsigned cpu_count;       /* 0 = unknown */
         unsigned cgroup_version;  /* 2, 1, or 0 = unknown */
@@ -81,6 +83,11 @@ int brm_metrics_parse_uptime(const char *text, uint64_t *ret_ms);
 int brm_metrics_parse_netdev(const char *text, uint64_t *ret_rx, uint64_t *ret_tx);
 int brm_metrics_parse_cpuinfo_serial(const char *text, char *ret, size_t size);
 int brm_metrics_parse_os_release(const char *text, char *ret, size_t size);
+/* Any os-release(5) field, e.g. "IMAGE_VERSION". */
+int brm_metrics_parse_os_release_field(const char *text, const char *key, char *ret, size_t size);
+/* The value of KEY=VALUE on a kernel command line (/proc/cmdline); the
+ * last one wins. -EINVAL when absent, empty or too long for ret. */
+int brm_metrics_parse_cmdline_param(const char *text, const char *key, char *ret, size_t size);
 
 /* CPU use between two samples in percent (0..100); -EINVAL if no time passed
  * or the counters went backwards. */

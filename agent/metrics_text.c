@@ -265,12 +265,18 @@ int brm_metrics_parse_cpuinfo_serial(const char *text, char *ret, size_t size)
 
 int brm_metrics_parse_os_release(const char *text, char *ret, size_t size)
 {
-        char buf[SMALL_MAX];
+        return brm_metrics_parse_os_release_field(text, "PRETTY_NAME", ret, size);
+}
+
+int brm_metrics_parse_os_release_field(const char *text, const char *key, char *ret, size_t size)
+{
+        char buf[SMALL_MAX], prefix[64];
         const char *p;
         size_t n = 0;
         char q;
 
-        if (!text || !ret || !(p = find_line(text, "PRETTY_NAME=")))
+        if (!text || !ret || !key || (size_t)snprintf(prefix, sizeof(prefix), "%s=", key) >= sizeof(prefix) ||
+            !(p = find_line(text, prefix)))
                 return -EINVAL;
         q = *p;
         if (q != '"' && q != '\'')
@@ -299,3 +305,30 @@ int brm_metrics_cpu_percent(const struct brm_cpu_times *prev, const struct brm_c
         return 0;
 }
 
+
+int brm_metrics_parse_cmdline_param(const char *text, const char *key, char *ret, size_t size)
+{
+        size_t klen = key ? strlen(key) : 0;
+        const char *p;
+
+        if (!text || !ret || klen == 0)
+                return -EINVAL;
+        /* Blank-separated words; the last one of a key wins, as for the
+         * kernel's own parameters. Quoted values are not used here. */
+        const char *found = NULL;
+        size_t flen = 0;
+        for (p = text; *p;) {
+                size_t len;
+                while (*p == ' ' || *p == '\t' || *p == '\n')
+                        p++;
+                len = strcspn(p, " \t\n");
+                if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+                        found = p + klen + 1;
+                        flen = len - klen - 1;
+                }
+                p += len;
+        }
+        if (!found || flen == 0)
+                return -EINVAL;
+        return brm_mtext_copy_text(ret, size, found, flen, false);
+}

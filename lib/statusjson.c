@@ -60,6 +60,10 @@ cJSON *brm_json_node(const Bramble__NodeStatus *n)
                         cJSON_AddStringToObject(o, "kernel", in->kernel);
                 if (in->os)
                         cJSON_AddStringToObject(o, "os", in->os);
+                if (in->os_version)
+                        cJSON_AddStringToObject(o, "os_version", in->os_version);
+                if (in->slot)
+                        cJSON_AddStringToObject(o, "slot", in->slot);
                 if (in->has_cpu_count)
                         cJSON_AddNumberToObject(o, "cpu_count", in->cpu_count);
                 if (in->has_cgroup_version)

@@ -291,6 +291,8 @@ static void render_info(struct render *x, const struct brm_node *n, const Brambl
         brm_mtext_label(b, true, "agent_version", info ? info->agent_version : NULL);
         brm_mtext_label(b, true, "os", info ? info->os : NULL);
         brm_mtext_label(b, true, "runtime", info ? info->runtime : NULL);
+        brm_mtext_label(b, true, "os_version", info ? info->os_version : NULL);
+        brm_mtext_label(b, true, "slot", info ? info->slot : NULL);
         gauge_u64(x, F_INFO, b, 1);
         if (info && info->has_cpu_count)
                 gauge_u64(x, F_CPUS, &x->lab, info->cpu_count);

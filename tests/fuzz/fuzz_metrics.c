@@ -1,7 +1,8 @@
 /* The /proc and /etc text parsers of agent/metrics.c on arbitrary text.
  * An input's first line names the parser ("stat", "meminfo", "loadavg",
  * "uptime", "netdev", "cpuinfo", "os-release", "wireless" — agent/netif.c's
- * /proc/net/wireless) and the rest is the file;
+ * /proc/net/wireless, "cmdline" for bramble.slot=, "image-version" for
+ * os-release's IMAGE_VERSION) and the rest is the file;
  * without a known name, the first byte picks one and the whole input is
  * the file. Each parser must return 0 or -EINVAL, leave its outputs alone
  * when it fails, give the same answer twice, and produce sane values: CPU
@@ -17,11 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { P_STAT, P_MEMINFO, P_LOADAVG, P_UPTIME, P_NETDEV, P_CPUINFO, P_OS_RELEASE, P_WIRELESS, P_COUNT };
+enum { P_STAT, P_MEMINFO, P_LOADAVG, P_UPTIME, P_NETDEV, P_CPUINFO, P_OS_RELEASE, P_WIRELESS, P_CMDLINE, P_IMAGE_VERSION, P_COUNT };
 
 static const char *const names[P_COUNT] = {
         [P_STAT] = "stat",     [P_MEMINFO] = "meminfo", [P_LOADAVG] = "loadavg",       [P_UPTIME] = "uptime",
         [P_NETDEV] = "netdev", [P_CPUINFO] = "cpuinfo", [P_OS_RELEASE] = "os-release", [P_WIRELESS] = "wireless",
+        [P_CMDLINE] = "cmdline", [P_IMAGE_VERSION] = "image-version",
 };
 
 static void check_rc(int r)
@@ -40,6 +42,16 @@ static void check_text(const char *s, size_t size)
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
                         abort();
+}
+
+static int parse_slot(const char *text, char *ret, size_t size)
+{
+        return brm_metrics_parse_cmdline_param(text, "bramble.slot", ret, size);
+}
+
+static int parse_image_version(const char *text, char *ret, size_t size)
+{
+        return brm_metrics_parse_os_release_field(text, "IMAGE_VERSION", ret, size);
 }
 
 static void text_parser(int (*parse)(const char *, char *, size_t), const char *text)
@@ -120,6 +132,12 @@ static void run(int which, const char *text)
                 break;
         case P_OS_RELEASE:
                 text_parser(brm_metrics_parse_os_release, text);
+                break;
+        case P_CMDLINE:
+                text_parser(parse_slot, text);
+                break;
+        case P_IMAGE_VERSION:
+                text_parser(parse_image_version, text);
                 break;
         case P_WIRELESS: {
                 int dbm = 7, dbm2 = 7;

@@ -255,6 +255,20 @@ static void test_parsers_ok(void)
         CHECK_INT(brm_metrics_parse_os_release("PRETTY_NAME=\"Debian\xc3\xa1\"", tiny, sizeof(tiny)), ==,
                   0);
         CHECK_STR(tiny, "Debian");
+        /* The image's version, and the slot its boot script names. */
+        CHECK_INT(brm_metrics_parse_os_release_field("PRETTY_NAME=\"Bramble node\"\nIMAGE_VERSION=\"v0.9-12-gab12\"\n",
+                                                     "IMAGE_VERSION", s, sizeof(s)), ==, 0);
+        CHECK_STR(s, "v0.9-12-gab12");
+        CHECK_INT(brm_metrics_parse_os_release_field("IMAGE_ID=bramble\n", "IMAGE_VERSION", s, sizeof(s)), ==, -EINVAL);
+        CHECK_INT(brm_metrics_parse_cmdline_param("console=ttyAMA0 root=PARTUUID=b7a3b1e0-03 bramble.slot=b rootwait\n",
+                                                  "bramble.slot", s, sizeof(s)), ==, 0);
+        CHECK_STR(s, "b");
+        CHECK_INT(brm_metrics_parse_cmdline_param("bramble.slot=a xbramble.slot=c bramble.slotx=d bramble.slot=b",
+                                                  "bramble.slot", s, sizeof(s)), ==, 0);
+        CHECK_STR(s, "b");
+        CHECK_INT(brm_metrics_parse_cmdline_param("bramble.slot= quiet", "bramble.slot", s, sizeof(s)), ==, -EINVAL);
+        CHECK_INT(brm_metrics_parse_cmdline_param("bramble.slot", "bramble.slot", s, sizeof(s)), ==, -EINVAL);
+        CHECK_INT(brm_metrics_parse_cmdline_param("bramble.slot=abcdefghij", "bramble.slot", tiny, 4), ==, -EINVAL);
 }
 
 static void test_parsers_garbage(void)

@@ -55,6 +55,8 @@ static void set_info(struct brm_node *n, const char *model)
         info.agent_version = "0.9.0";
         info.os = "Debian GNU/Linux 13 (trixie)";
         info.runtime = "crun 1.21";
+        info.os_version = "0.9.0-12-gabc1234";
+        info.slot = "b";
         info.has_cpu_count = 1;
         info.cpu_count = 4;
         len = bramble__node_info__pack(&info, buf);
@@ -286,8 +288,9 @@ int main(void)
         /* Nodes in name order. */
         CHECK(strstr(text, "bramble_node_ready{node=\"pi-a\"}") < strstr(text, "bramble_node_ready{node=\"pi-b\"}"));
         has("\nbramble_node_info{node=\"pi-a\",model=\"Raspberry Pi 4 Model B Rev 1.4\",kernel=\"6.12.57+deb13-arm64\","
-            "arch=\"aarch64\",agent_version=\"0.9.0\",os=\"Debian GNU/Linux 13 (trixie)\",runtime=\"crun 1.21\"} 1\n");
-        has("\nbramble_node_info{node=\"pi-c\",model=\"\",kernel=\"\",arch=\"\",agent_version=\"\",os=\"\",runtime=\"\"} 1\n");
+            "arch=\"aarch64\",agent_version=\"0.9.0\",os=\"Debian GNU/Linux 13 (trixie)\",runtime=\"crun 1.21\","
+            "os_version=\"0.9.0-12-gabc1234\",slot=\"b\"} 1\n");
+        has("\nbramble_node_info{node=\"pi-c\",model=\"\",kernel=\"\",arch=\"\",agent_version=\"\",os=\"\",runtime=\"\",os_version=\"\",slot=\"\"} 1\n");
         has("bramble_node_info{node=\"pi-d\",model=\"Pi \\\"4\\\" \\\\ rev\\nB\",");
         has("\nbramble_node_cpus{node=\"pi-a\"} 4\n");
         has("\nbramble_node_scheduling{node=\"pi-a\",state=\"cordoned\"} 1\n");
