@@ -5,14 +5,16 @@
 #define BRM_ANNOUNCE_H
 
 struct brm_master;
+struct brm_announce;
 
 /* Announces on the multicast-capable interfaces that carry the listen
  * address (all of them for 0.0.0.0; none for a loopback address) and logs
- * where. Never fatal: a problem is logged and the master runs on without
- * the announcement. */
+ * where. The interfaces are looked at again every 10 s: a master started
+ * before its network was up, or whose address changed, announces what it
+ * has then. Never fatal: a problem is logged and the master runs on. */
 void brm_announce_start(struct brm_master *m);
-/* Says goodbye and closes the socket. Accepts a master that announces
- * nothing. */
+/* Says goodbye and closes the socket and timer. Accepts a master that
+ * announces nothing. */
 void brm_announce_stop(struct brm_master *m);
 
 #endif
