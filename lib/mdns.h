@@ -88,11 +88,13 @@ struct brm_mdns;
  * BRM_MDNS_MAX_IFS). Returns 0, or a negative errno (-EADDRINUSE, ...). */
 int brm_mdns_open(uv_loop_t *loop, const struct in_addr *ifs, size_t n_ifs, struct brm_mdns **ret);
 /* Publishes the master's instance; addrs are its A records, ca the first
- * BRM_MDNS_CA_HEX hex digits of the CA hash. Announces at once. */
+ * BRM_MDNS_CA_HEX hex digits of the CA hash. Announces at once. Returns 0,
+ * or -EINVAL when instance is not one DNS label of 1-63 bytes or there is
+ * no address. */
 int brm_mdns_publish(struct brm_mdns *m, const char *instance, uint16_t port, const struct in_addr *addrs, size_t n_addrs,
                      const char *ca);
 /* Starts browsing; on_update runs (from the loop) whenever an answer added
- * something to the collection. */
+ * something to the collection (it may close m). Returns 0. */
 int brm_mdns_browse(struct brm_mdns *m, void (*on_update)(void *arg), void *arg);
 /* The collection so far (brm_mdns_collect_result). */
 size_t brm_mdns_results(struct brm_mdns *m, struct brm_mdns_found *out, size_t max);
