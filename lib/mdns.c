@@ -167,7 +167,12 @@ static void on_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct so
                 goto clear;
         if (!(msg = calloc(1, sizeof(*msg))))
                 goto clear;
-        if (message_parse(msg, m->in) == 0)
+        /* A responder takes only questions: libmdnsd caches every answer it
+         * is given (until its daily sweep, for names nobody asked about),
+         * and the answers other devices on a busy LAN send would pile up in
+         * the master; its records are shared, so it has no conflicts to
+         * detect in them either. */
+        if (message_parse(msg, m->in) == 0 && (m->browsing || !msg->header.qr))
                 mdnsd_in(m->d, msg, sin->sin_addr, ntohs(sin->sin_port)); /* host order in, network order out */
         free(msg);
         pump(m);
