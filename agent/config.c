@@ -28,7 +28,11 @@ static const char *check_master(const char *v)
 {
         char host[256];
         uint16_t port;
-        return brm_parse_hostport(v, host, sizeof(host), &port) < 0 ? "HOST:PORT, e.g. \"192.168.1.10:7443\"" : NULL;
+        if (strcmp(v, "auto") == 0)
+                return NULL;
+        return brm_parse_hostport(v, host, sizeof(host), &port) < 0
+                       ? "HOST:PORT, e.g. \"192.168.1.10:7443\", or \"auto\" (found on the LAN by mDNS)"
+                       : NULL;
 }
 
 static const char *check_token(const char *v)
@@ -134,6 +138,16 @@ static int set_master(struct brm_agent_config *cfg, const struct field *f, const
                 snprintf(err, err_size, "field '%s': '%s' is not valid: expected %s", f->name, v, why ? why : "a shorter address");
                 return -EINVAL;
         }
+        /* "auto" stands alone: the master is found by mDNS, and a fixed
+         * address beside it would be a different intent. */
+        if (strcmp(v, "auto") == 0 ? cfg->n_masters > 0 : cfg->master_auto) {
+                snprintf(err, err_size, "field '%s': \"auto\" cannot be combined with addresses", f->name);
+                return -EINVAL;
+        }
+        if (strcmp(v, "auto") == 0) {
+                cfg->master_auto = true;
+                return 0;
+        }
         if (cfg->n_masters >= BRM_MAX_MASTERS) {
                 snprintf(err, err_size, "field '%s': at most %d masters", f->name, BRM_MAX_MASTERS);
                 return -EINVAL;
@@ -225,6 +239,11 @@ int brm_agent_config_parse_json(struct brm_agent_config *cfg, const char *text, 
                 }
                 if (f->type == F_MASTERS) {
                         tmp.n_masters = 0;
+                        tmp.master_auto = false;
+                        /* An empty master is the same as none (the image's
+                         * template may leave it so). */
+                        if (json_is_string(item) && !*json_string_value(item))
+                                continue;
                         if (json_is_string(item)) {
                                 if (set_master(&tmp, f, json_string_value(item), err, err_size) < 0)
                                         goto out;
@@ -293,8 +312,12 @@ int brm_agent_config_finish(struct brm_agent_config *cfg, char *err, size_t err_
                 }
                 snprintf(cfg->name, sizeof(cfg->name), "%.63s", host);
         }
-        if (cfg->n_masters == 0) {
-                snprintf(err, err_size, "field 'master': required (HOST:PORT of the bramble master)");
+        /* No master but a token: the master is found by mDNS, checked
+         * against the CA the token pins. */
+        if (cfg->n_masters == 0 && !cfg->master_auto && cfg->token[0])
+                cfg->master_auto = true;
+        if (cfg->n_masters == 0 && !cfg->master_auto) {
+                snprintf(err, err_size, "field 'master': required (HOST:PORT of the bramble master, or \"auto\")");
                 return -EINVAL;
         }
         return 0;

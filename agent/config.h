@@ -4,6 +4,7 @@
 #ifndef BRM_AGENT_CONFIG_H
 #define BRM_AGENT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 struct brm_agent_config {
         char masters[BRM_MAX_MASTERS][300]; /* HOST:PORT, tried in turn */
         size_t n_masters;
+        bool master_auto;                   /* "master": "auto": found by mDNS (agent/discover.c) */
         char token[160];
         char name[64];
         char state_dir[1024];

@@ -7,9 +7,13 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "discover.h"
 #include "err.h"
 #include "join.h"
 #include "log.h"
+#include "masters.h"
+#include "pki.h"
+#include "runtime.h"
 #include "util.h"
 
 #define MOD "link"
@@ -36,6 +40,10 @@ struct brm_link {
         uint64_t interval_ms;
         uint64_t next_id;
         char addr[300];
+        /* "master": "auto" */
+        struct brm_masters *masters;   /* the addresses to try; NULL for fixed masters */
+        struct brm_discover *browse;   /* bramble-browse running */
+        bool found;                    /* addr came from mDNS (else remembered) */
 };
 
 static void schedule(struct brm_link *l, uint64_t delay_ms);
@@ -63,6 +71,7 @@ static bool maybe_free(struct brm_link *l)
 {
         if (!l->closed || !l->timers_closed || l->conn || l->resolving)
                 return false;
+        free(l->masters);
         free(l->handlers);
         free(l);
         return true;
@@ -118,6 +127,12 @@ static void attempt_closed(struct brm_conn *c)
                 schedule(l, 0);
                 return;
         }
+        /* Found masters are tried in turn at once; the backoff is between
+         * rounds, each of which browses again. */
+        if (l->masters && l->masters->idx < l->masters->n) {
+                schedule(l, 0);
+                return;
+        }
         schedule(l, brm_backoff_next(&l->backoff));
 }
 
@@ -133,6 +148,68 @@ static void link_drained(struct brm_conn *c)
         struct brm_link *l = c->data;
         if (l->o.on_drained && !l->closed)
                 l->o.on_drained(l->o.arg);
+}
+
+/* ---- "master": "auto" ---- */
+
+static const char *where(const struct brm_link *l)
+{
+        return !l->masters ? "" : l->found ? " (found by mDNS)" : " (remembered)";
+}
+
+/* The CA hash a master must present: the token's before the join, the
+ * stored ca.crt's after. */
+static const char *pin(const struct brm_link *l, uint8_t out[32])
+{
+        const mbedtls_x509_crt *ca = &l->o.id->creds.ca;
+
+        if (l->o.id->joined && ca->raw.len && brm_pki_sha256(ca->raw.p, ca->raw.len, out) == 0)
+                return "the stored ca.crt";
+        memcpy(out, l->o.token->ca_hash, 32);
+        return "the token";
+}
+
+static void refused(struct brm_link *l)
+{
+        uint8_t h[32];
+        brm_err(MOD, "master %s%s refused: its CA does not match the one pinned by %s", l->addr, where(l), pin(l, h));
+}
+
+static void browsed(void *arg, int status, const struct brm_discover_found *f, size_t n)
+{
+        struct brm_link *l = arg;
+        uint8_t h[32];
+        const char *what = pin(l, h);
+        uint64_t delay;
+
+        l->browse = NULL;
+        if (status < 0 || brm_masters_found(l->masters, f, n, h, what) == 0) {
+                delay = brm_backoff_next(&l->backoff);
+                if (status < 0)
+                        brm_warn(MOD, "browsing for the master failed (see bramble-browse above); again in %llu ms",
+                                 (unsigned long long)delay);
+                else
+                        brm_warn(MOD, "no master of this cluster answered on mDNS (_bramble._tcp.local, %zu announcement%s); "
+                                 "browsing again in %llu ms", n, n == 1 ? "" : "s", (unsigned long long)delay);
+                schedule(l, delay);
+                return;
+        }
+        schedule(l, 0);
+}
+
+static void browse(struct brm_link *l)
+{
+        char helper[512];
+        int r;
+
+        brm_runtime_helper_path("bramble-browse", helper, sizeof(helper));
+        brm_debug(MOD, "browsing for the master (_bramble._tcp.local) with %s", helper);
+        if ((r = brm_discover_start(l->o.loop, helper, browsed, l, &l->browse)) < 0) {
+                uint64_t delay = brm_backoff_next(&l->backoff);
+                brm_err(MOD, "cannot run %s to find the master: %s; again in %llu ms", helper, uv_strerror(r),
+                        (unsigned long long)delay);
+                schedule(l, delay);
+        }
 }
 
 /* ---- a session: hello, heartbeats, renewal ---- */
@@ -218,7 +295,10 @@ static void hello_acked(struct brm_link *l, struct brm_conn *c, const Bramble__H
         if (ack->has_heartbeat_interval_ms && ack->heartbeat_interval_ms >= 100)
                 l->interval_ms = ack->heartbeat_interval_ms;
         brm_backoff_reset(&l->backoff);
-        brm_info(MOD, "connected to master at %s; heartbeat every %llu ms", l->addr, (unsigned long long)l->interval_ms);
+        brm_info(MOD, "connected to master at %s%s; heartbeat every %llu ms", l->addr, where(l),
+                 (unsigned long long)l->interval_ms);
+        if (l->masters)
+                brm_masters_good(l->masters, l->addr);
         /* The heartbeats say which interface and address this link uses. */
         struct sockaddr_storage local;
         int len = sizeof(local);
@@ -262,6 +342,11 @@ static void send_join(struct brm_link *l)
                 return;
         }
         r = brm_join_send(l->conn, l->o.token, l->o.cfg->name, csr, (size_t)n, new_id(l));
+        if (r == -EACCES && l->masters) {
+                refused(l);
+                drop(l, -EACCES);
+                return;
+        }
         if (r == -EACCES) {
                 brm_hex(l->o.token->ca_hash, 32, want);
                 brm_join_peer_ca_hash(l->conn, got);
@@ -295,6 +380,8 @@ static void joined(struct brm_link *l, const Bramble__JoinResponse *jr)
         }
         brm_info(MOD, "joined the cluster as %s; identity stored in %s", l->o.cfg->name, l->o.id->dir);
         l->reconnect_now = true;
+        if (l->masters)
+                brm_masters_again(l->masters);
         backoff_init(l);
         drop(l, 0);
 }
@@ -306,7 +393,9 @@ static void on_ready(struct brm_conn *c, int status)
         struct brm_link *l = c->data;
 
         if (status < 0) {
-                if (status == -EACCES)
+                if (status == -EACCES && l->masters)
+                        refused(l);
+                else if (status == -EACCES)
                         brm_err(MOD, "master at %s is not trusted: its certificate does not chain to our cluster CA", l->addr);
                 else
                         brm_warn(MOD, "cannot reach master at %s: %s", l->addr, brm_strerror(status));
@@ -418,16 +507,28 @@ retry:
         schedule(l, brm_backoff_next(&l->backoff));
 }
 
+static void browse(struct brm_link *l);
+
 static void on_retry(uv_timer_t *t)
 {
         struct brm_link *l = t->data;
         const struct brm_agent_config *cfg = l->o.cfg;
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
         char host[256], port[8];
+        const char *next;
         uint16_t p;
 
-        snprintf(l->addr, sizeof(l->addr), "%s", cfg->masters[l->master_idx % cfg->n_masters]);
-        l->master_idx++;
+        if (l->masters) {
+                if (!(next = brm_masters_next(l->masters, &l->found))) {
+                        browse(l);
+                        return;
+                }
+                snprintf(l->addr, sizeof(l->addr), "%s", next);
+                brm_info(MOD, "trying master at %s%s", l->addr, where(l));
+        } else {
+                snprintf(l->addr, sizeof(l->addr), "%s", cfg->masters[l->master_idx % cfg->n_masters]);
+                l->master_idx++;
+        }
         brm_parse_hostport(l->addr, host, sizeof(host), &p);
         snprintf(port, sizeof(port), "%u", p);
         l->gai.data = l;
@@ -460,6 +561,14 @@ int brm_link_start(const struct brm_link_opts *opts, struct brm_link **ret)
                 memcpy(l->handlers, opts->handlers, opts->n_handlers * sizeof(*l->handlers));
         }
         l->o.handlers = NULL;
+        if (opts->cfg->master_auto) {
+                if (!(l->masters = malloc(sizeof(*l->masters)))) {
+                        free(l->handlers);
+                        free(l);
+                        return -ENOMEM;
+                }
+                brm_masters_init(l->masters, opts->cfg->state_dir);
+        }
         l->interval_ms = opts->cfg->heartbeat_interval_ms;
         backoff_init(l);
         uv_timer_init(opts->loop, &l->retry);
@@ -486,6 +595,8 @@ void brm_link_stop(struct brm_link *l)
         if (!l || l->closed)
                 return;
         l->closed = true;
+        brm_discover_cancel(l->browse);
+        l->browse = NULL;
         if (l->resolving)
                 uv_cancel((uv_req_t *)&l->gai);
         l->timers_open = 2;

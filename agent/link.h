@@ -15,6 +15,12 @@
  * in turn: once joined, at most 10 s apart with full jitter; while joining,
  * 1 s x 1.6 +-20 % up to 120 s.
  *
+ * With "master": "auto" the addresses come from agent/masters.h: those that
+ * last worked, then what bramble-browse finds by mDNS (agent/discover.h).
+ * The addresses of one round are tried one after the other at once; the
+ * backoff above separates rounds, each of which browses again. A master
+ * whose CA is not the pinned one is refused with one line naming it.
+ *
  * Everything else the master sends on a session goes to the handler
  * registered for its message type (main.c holds the table); a type without
  * a handler is ignored. */

@@ -18,7 +18,7 @@
 static void usage(FILE *f)
 {
         fprintf(f,
-                "usage: bramble-agent [--config FILE] [--master HOST:PORT]... [--token TOKEN] [--name NAME]\n"
+                "usage: bramble-agent [--config FILE] [--master HOST:PORT|auto]... [--token TOKEN] [--name NAME]\n"
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
                 "                     [--runtime RUNTIME] [--log-max-size 10M] [--log-max-files 3]\n"
                 "                     [--log-budget 512M] [--log-retention 1h] [--log-reserve 4M]\n"
@@ -29,7 +29,9 @@ static void usage(FILE *f)
                 "here), seccomp_profile (default /usr/share/containers/seccomp.json), log_max_size, log_max_files,\n"
                 "log_budget, log_retention, log_reserve, image_gc_free (unused images are removed when free space\n"
                 "on the images' file system is below it; 0: never). Flags override the file. The token is needed\n"
-                "only for the first start; later starts use the identity stored in the state dir.\n");
+                "only for the first start; later starts use the identity stored in the state dir. master \"auto\"\n"
+                "(also when master is missing and a token is set) finds the master on the LAN by mDNS; a master\n"
+                "whose CA is not the one pinned by the token (or the stored ca.crt) is refused.\n");
 }
 
 /* ---- wiring ---- */
@@ -287,6 +289,7 @@ int main(int argc, char **argv)
                 }
                 if (c == 'm' && !flag_masters) {
                         a.cfg.n_masters = 0; /* flags replace the file's list */
+                        a.cfg.master_auto = false;
                         flag_masters = true;
                 }
                 for (size_t i = 0; i < BRM_ARRAY_SIZE(flag_fields); i++) {
@@ -348,7 +351,7 @@ int main(int argc, char **argv)
                 brm_logstream_set_known(a.logs, brm_workload_has, &a.wl);
         open_imagegc(&a);
         brm_info(MOD, "node %s starting (%s), master %s%s", a.cfg.name, a.id.joined ? "joined" : "will join",
-                 a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
+                 a.cfg.master_auto ? "auto (found by mDNS)" : a.cfg.masters[0], a.cfg.n_masters > 1 ? " and others" : "");
         uv_run(a.loop, UV_RUN_DEFAULT);
         uv_loop_close(a.loop);
         brm_heartbeat_free(&a.hb);

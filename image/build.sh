@@ -53,6 +53,7 @@ KERNEL_META=linux-image-arm64
 PACKAGES=(
   raspi-firmware busybox-static crun openntpd e2fsprogs golang-github-containers-common
   libc6 libgcc-s1 libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 libprotobuf-c1 libcjson1
+  libmdnsd1t64
   libcap2 libseccomp2 libsystemd0 libyajl2
   libext2fs2t64 libcom-err2 libblkid1 libuuid1
   libarchive13t64 libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g
@@ -98,7 +99,7 @@ if [[ -z ${BRM_AGENT_BIN:-} ]]; then
     say "configuring the arm64 cross build (cmake --preset rpi-arm64)"
     (cd "$SRC" && cmake --preset rpi-arm64 >/dev/null) || die "cmake --preset rpi-arm64 failed"
   fi
-  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent bramble-shim bramble-unpack -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
+  (cd "$SRC" && cmake --build build/rpi-arm64 --target bramble-agent bramble-shim bramble-unpack bramble-browse -j"$(nproc)" >"$OUT/agent-build.log" 2>&1) ||
     die "cross-building bramble-agent failed (see $OUT/agent-build.log)"
 fi
 [[ -x $AGENT ]] || die "$AGENT is not an executable"
@@ -246,6 +247,11 @@ install -m 755 "$SHIM" "$R/usr/bin/bramble-shim"
 UNPACK=${BRM_UNPACK_BIN:-$(dirname "$AGENT")/bramble-unpack}
 [[ -x $UNPACK ]] || die "$UNPACK is not an executable (build the bramble-unpack target)"
 install -m 755 "$UNPACK" "$R/usr/bin/bramble-unpack"
+# The mDNS browse helper: the agent runs it to find the master ("master":
+# "auto"); it links libmdnsd (libmdnsd1t64 above), which the agent does not.
+BROWSE=${BRM_BROWSE_BIN:-$(dirname "$AGENT")/bramble-browse}
+[[ -x $BROWSE ]] || die "$BROWSE is not an executable (build the bramble-browse target)"
+install -m 755 "$BROWSE" "$R/usr/bin/bramble-browse"
 for a in "${APPLETS[@]}"; do [[ -e $R/usr/bin/$a ]] || ln -s busybox "$R/usr/bin/$a"; done
 # Every container's default seccomp profile: the one Podman and CRI-O use,
 # maintained in Debian (the agent translates it for each container).

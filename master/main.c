@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "containers.h"
 #include "datadir.h"
 #include "err.h"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
                 "                      [--max-frame BYTES] [--max-unauthenticated N]\n"
                 "                      [--max-unauthenticated-per-source N] [--snapshot-interval SECONDS]\n"
                 "                      [--snapshot-keep N] [--http-listen HOST:PORT] [--http-max-connections N]\n"
-                "                      [--log-level error|warn|info|debug]\n"
+                "                      [--no-announce] [--mdns-name NAME] [--log-level error|warn|info|debug]\n"
                 "       bramble-master --data-dir DIR --restore SNAPSHOT\n"
                 "\n"
                 "  --data-dir DIR            state: cluster CA, SQLite database, admin.json (created on first start)\n"
@@ -60,6 +61,9 @@ static void usage(FILE *f)
                 "                            Prometheus and the dashboard (API tokens: 'bramble api-token', sign-in\n"
                 "                            links: 'bramble dashboard'). Off by default\n"
                 "  --http-max-connections N  HTTPS connections at once; a new one closes the oldest idle (default 128)\n"
+                "  --no-announce             do not announce this master on mDNS (_bramble._tcp.local), which agents\n"
+                "                            with \"master\": \"auto\" browse for\n"
+                "  --mdns-name NAME          the announced instance name (default: the host name)\n"
                 "  --restore SNAPSHOT        check SNAPSHOT (a directory in DIR/snapshots), move the current database\n"
                 "                            and CA to DIR/before-restore-TIME, put the snapshot's in place and exit;\n"
                 "                            the master must not be running\n");
@@ -165,6 +169,8 @@ int main(int argc, char **argv)
                 { "log-level", required_argument, NULL, 'L' },
                 { "http-listen", required_argument, NULL, 'H' },
                 { "http-max-connections", required_argument, NULL, 'X' },
+                { "no-announce", no_argument, NULL, 'N' },
+                { "mdns-name", required_argument, NULL, 'D' },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -273,6 +279,14 @@ int main(int argc, char **argv)
                         if (brm_parse_u64(optarg, 4, 100000, &v) < 0)
                                 return die_arg("--http-max-connections", optarg, "a number from 4 to 100000");
                         cfg->http_max_conns = (unsigned)v;
+                        break;
+                case 'N':
+                        cfg->no_announce = true;
+                        break;
+                case 'D':
+                        if (!brm_valid_node_name(optarg))
+                                return die_arg("--mdns-name", optarg, "1-63 characters of a-z, 0-9 and '-'");
+                        snprintf(cfg->mdns_name, sizeof(cfg->mdns_name), "%s", optarg);
                         break;
                 case 'R':
                         if (!*optarg)
@@ -450,6 +464,7 @@ int main(int argc, char **argv)
         brm_info(MOD, "listening on %s (%zu nodes known, heartbeat %llums, grace %u; at most %u unauthenticated "
                  "connections, %u per address)", cfg->listen, m.reg.count, (unsigned long long)cfg->heartbeat_interval_ms,
                  cfg->grace_intervals, cfg->max_unauth, cfg->max_unauth_per_source);
+        brm_announce_start(&m);
         uv_run(m.loop, UV_RUN_DEFAULT);
         brm_info(MOD, "stopped");
         rc = 0;

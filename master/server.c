@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "api.h"
 #include "blobsend.h"
 #include "containers.h"
@@ -513,6 +514,7 @@ void brm_server_stop(struct brm_master *m)
         uv_close((uv_handle_t *)&m->sigterm, NULL);
         brm_snapshots_stop(&m->snap);
         brm_http_stop(m);
+        brm_announce_stop(m);
         brm_pull_cancel_all(m);
         if (m->svc.kick_open) {
                 uv_close((uv_handle_t *)&m->svc.kick, NULL);

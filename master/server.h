@@ -42,6 +42,8 @@ struct brm_master_config {
         uint64_t memory_reserve;        /* of each node's memory, never reserved to replicas; default 64 MiB */
         char http_listen[300];          /* the HTTPS port (metrics, dashboard); "" = none */
         unsigned http_max_conns;        /* its connections at once; default 128 */
+        bool no_announce;               /* --no-announce: no mDNS announcement */
+        char mdns_name[64];             /* the announced instance name; "" = the host name */
 };
 
 struct brm_master {
@@ -73,6 +75,7 @@ struct brm_master {
         struct brm_stats stats;        /* counters for /metrics (stats.h, metrics.c) */
         struct brm_services svc;       /* services and their replicas (services.c, sched.c) */
         struct brm_http *http;         /* the HTTPS port, when --http-listen is set (http.c) */
+        struct brm_announce *announce; /* the mDNS announcement, when there is one (announce.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

@@ -32,6 +32,8 @@ PACKAGES=(
   libmbedcrypto16 libmbedx509-7 libmbedtls21 libmbedtls-dev
   libprotobuf-c1 libprotobuf-c-dev
   libcjson1 libcjson-dev
+  # mDNS (finding the master): the master and the agent's bramble-browse.
+  libmdnsd1t64 libmdnsd-dev
   libjansson4 libjansson-dev
   libhttp-parser2.9 libhttp-parser-dev
   libsqlite3-0 libsqlite3-dev
@@ -158,7 +160,7 @@ done < <(find "$TMP" -type l -print0)
 # Sanity checks: things the cross compiler and qemu need.
 for f in "usr/lib/$TRIPLET/libc.so.6" "usr/lib/$TRIPLET/crt1.o" "usr/include/stdio.h" \
          "lib/ld-linux-aarch64.so.1" "usr/lib/$TRIPLET/libuv.so" "usr/lib/$TRIPLET/libmbedtls.so" \
-         "usr/lib/$TRIPLET/libprotobuf-c.so" "usr/lib/$TRIPLET/libcjson.so" \
+         "usr/lib/$TRIPLET/libprotobuf-c.so" "usr/lib/$TRIPLET/libcjson.so" "usr/lib/$TRIPLET/libmdnsd.so" \
          "usr/lib/$TRIPLET/libsqlite3.so" "usr/lib/$TRIPLET/libgcc_s.so.1" "usr/lib/$TRIPLET/libcurl.so"; do
   [[ -e $TMP/$f ]] || die "sysroot is missing $f after unpacking"
 done

@@ -89,6 +89,25 @@ int main(void)
         CHECK_INT(brm_agent_config_set(&cfg, "name", "pi-1", err, sizeof(err)), ==, 0);
         CHECK_INT(brm_agent_config_finish(&cfg, err, sizeof(err)), ==, -EINVAL);
         CHECK(strstr(err, "master"));
+
+        /* "auto": found by mDNS; alone, never beside an address; a missing
+         * or empty master with a token means the same. */
+        brm_agent_config_defaults(&cfg);
+        CHECK_INT(brm_agent_config_parse_json(&cfg, "{\"master\": \"auto\", \"name\": \"pi-1\"}", err, sizeof(err)), ==, 0);
+        CHECK(cfg.master_auto);
+        CHECK_INT(cfg.n_masters, ==, 0);
+        CHECK_INT(brm_agent_config_finish(&cfg, err, sizeof(err)), ==, 0);
+        CHECK_INT(brm_agent_config_parse_json(&cfg, "{\"master\": \"m:1\"}", err, sizeof(err)), ==, 0);
+        CHECK(!cfg.master_auto);
+        CHECK_INT(cfg.n_masters, ==, 1);
+        expect_error("{\"master\": [\"auto\", \"m:1\"]}", "\"auto\" cannot be combined with addresses");
+        expect_error("{\"master\": [\"m:1\", \"auto\"]}", "\"auto\" cannot be combined with addresses");
+        brm_agent_config_defaults(&cfg);
+        snprintf(json, sizeof(json), "{\"master\": \"\", \"token\": \"%s\", \"name\": \"pi-1\"}", valid);
+        CHECK_INT(brm_agent_config_parse_json(&cfg, json, err, sizeof(err)), ==, 0);
+        CHECK(!cfg.master_auto);
+        CHECK_INT(brm_agent_config_finish(&cfg, err, sizeof(err)), ==, 0);
+        CHECK(cfg.master_auto);
         printf("config: ok\n");
         return 0;
 }
