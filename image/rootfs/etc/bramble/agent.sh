@@ -29,7 +29,8 @@ for h; do m="$m${m:+, }\"$h\""; done
 umask 077
 {
 	echo "{"
-	echo "  \"master\": [$m],"
+	# "auto": the agent finds the master by mDNS.
+	if [ "$BC_MASTERS" = auto ]; then echo '  "master": "auto",'; else echo "  \"master\": [$m],"; fi
 	[ -n "$token" ] && echo "  \"token\": \"$token\","
 	echo "  \"name\": \"$name\","
 	echo "  \"state_dir\": \"$STATE\","
