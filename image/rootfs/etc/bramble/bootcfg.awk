@@ -201,7 +201,7 @@ END {
 			pos = vstart; pwifi()
 		} else if (key == "country") {
 			if (T != "string" || length(val) != 2 || !(toupper(val) in COUNTRIES))
-				die("field 'country': " (T == "string" ? "'" val "' is not" : "expected") " an an ISO 3166 alpha-2 country code (whose Wi-Fi rules apply), e.g. \"GB\", \"US\", \"DE\"")
+				die("field 'country': " (T == "string" ? "'" val "' is not" : "expected") " an ISO 3166 alpha-2 country code (whose Wi-Fi rules apply), e.g. \"GB\", \"US\", \"DE\"")
 			country = toupper(val)
 		} else if (key ~ /^(_|#|comment)/) {
 			# Comments are allowed: "_note": "...".
