@@ -34,7 +34,8 @@ opt subnet 255.255.255.0
 opt router 192.168.77.1
 CONF
 : >/run/udhcpd.leases
-hostapd /run/hostapd.conf >/run/bramble/hostapd.log 2>&1 &
+# hostapd's lines on the console too, with a prefix: they explain a failure.
+hostapd /run/hostapd.conf 2>&1 | while read -r l; do echo "$l" >>"$LOGDIR/hostapd.log"; echo "test AP: hostapd: $l" >/dev/console; done &
 i=0
 while ! ip link show wlan1 | grep -q 'state UP'; do [ $i -ge 100 ] && break; sleep 0.1; i=$((i + 1)); done
 ip addr add 192.168.77.1/24 dev wlan1

@@ -5,6 +5,7 @@
 # master's port to QEMU's user network. The node is left with Wi-Fi as its
 # only way to the master.
 . /etc/bramble/lib.sh
+modprobe -a ccm cmac
 if ! modprobe mac80211_hwsim radios=2; then
 	say "test AP: cannot load mac80211_hwsim"
 	exit 0
