@@ -355,7 +355,7 @@ int brm_cli_flash(struct brm_cli *c, int argc, char **argv)
         if ((o.nmasters || o.master_auto || o.name || o.prefix || o.nwifi) && !o.token)
                 return brm_cli_command_error(cmd, "%s", "--token is required with --master (create one with 'bramble token create')");
         if (o.token && !o.nmasters && !o.master_auto)
-                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT (or --master auto) is required with --token");
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required with --token (or --master auto)");
         /* Before anything is written: a bad passphrase stops here. */
         if (brm_bootcfg_read_psks(cmd, &o, stdin) < 0)
                 return EXIT_USAGE;

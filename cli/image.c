@@ -236,7 +236,7 @@ int brm_cli_image_configure(struct brm_cli *c, int argc, char **argv)
         if (!img)
                 return brm_cli_command_error(cmd, "%s", "usage: bramble image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]");
         if (o.nmasters == 0 && !o.master_auto)
-                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT (or --master auto) is required");
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required (or --master auto)");
         if (!o.token)
                 return brm_cli_command_error(cmd, "%s", "--token is required (create one with 'bramble token create')");
         if (brm_bootcfg_read_psks(cmd, &o, stdin) < 0)
