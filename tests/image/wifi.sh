@@ -71,6 +71,9 @@ expect_grep "the node had no wired path (eth0 moved away)" "eth0 moved to the ac
 expect_grep "wlan0 associated" "wlan0: associated" "$G/console.log"
 expect_grep "wlan0 got an address by DHCP" "wlan0 up: 192\\.168\\.77\\.[0-9]+" "$G/console.log"
 expect_grep "the agent joined" "joined the cluster as wifi-000a11" "$G/console.log"
+for _ in $(seq 50); do grep -q "test AP: node routes" "$G/console.log" && break; sleep 0.2; done
+expect_grep "default route through wlan0 with Wi-Fi's metric (udhcpc.sh)" "node routes: .*default via 192\.168\.77\.1 dev wlan0 +metric 20" "$G/console.log"
+expect_grep "subnet route through wlan0 with Wi-Fi's metric" "node routes: .*192\.168\.77\.0/24 dev wlan0 .*metric 20" "$G/console.log"
 pass "over Wi-Fi: wifi-000a11 Ready ${t} s after QEMU started"
 echo "figure: boot to Ready over Wi-Fi (mac80211_hwsim, TCG): ${t} s"
 
@@ -84,4 +87,15 @@ pass "wrong key: $n times on the console: $(grep -m1 -E "$want" "$K/console.log"
 grep -q "wlan0 up:" "$K/console.log" && fail "the node with the wrong key got an address"
 [ "$(brm_node_field "$B" wrongkey-000b22 state)" = "" ] || fail "the node with the wrong key joined"
 pass "the node with the wrong key did not join"
+# The same line is in the agent log on the card's data partition.
+brm_node_stop "$K"
+qemu-img convert -O raw "$K/overlay.qcow2" "$K/disk.raw"
+dd if="$K/disk.raw" of="$K/data.ext4" bs=1M skip=$(($(brm_part_offset "$K/disk.raw" 3) >> 20)) status=none
+rm -f "$K/disk.raw"
+if command -v debugfs >/dev/null; then
+	debugfs -R "cat /log/bramble-agent.log" "$K/data.ext4" 2>/dev/null >"$K/agent.log"
+	expect_grep "the agent log on the card says it too" "bramble-boot: $want" "$K/agent.log"
+else
+	echo "note: no debugfs here (e2fsprogs); the agent log on the card is not checked"
+fi
 echo "PASS"

@@ -20,4 +20,12 @@ phy=$(cat /sys/class/net/wlan1/phy80211/name)
 iw phy "$phy" set netns "$ap" || say "test AP: cannot move $phy"
 ip link set eth0 netns "$ap" || say "test AP: cannot move eth0"
 say "test AP: $phy (wlan1) and eth0 moved to the access point's namespace"
+# The node's routes once wlan0 has its lease, for the test to check
+# udhcpc.sh (default and subnet route through wlan0 with Wi-Fi's metric).
+(
+	i=0
+	while [ ! -e /run/bramble/online.wlan0 ] && [ $i -lt 600 ]; do sleep 0.5; i=$((i + 1)); done
+	sleep 1
+	say "test AP: node routes: $(ip -4 route | tr '\n' ';')"
+) &
 exit 0
