@@ -54,9 +54,14 @@ ip link set wlan0 up
 say "wlan0: looking for $(ssids) (country $BC_COUNTRY)"
 # wpa_supplicant's events on its stdout say what happens; each becomes one
 # line on the console (and the agent log, when it is a failure).
-lastmiss=0
+# Its whole output goes to a log on the data partition, bounded like the
+# agent's: one previous generation of at most 1 MiB.
+WLOG=$LOGDIR/wpa_supplicant.log
+lastmiss=0 n=0
 wpa_supplicant -i wlan0 -D nl80211 -c "$CONF" 2>&1 | while read -r line; do
-	echo "$line" >>"$LOGDIR/wpa_supplicant.log"
+	n=$((n + 1))
+	[ $((n % 200)) = 1 ] && [ -f "$WLOG" ] && [ "$(stat -c %s "$WLOG")" -gt 1048576 ] && mv "$WLOG" "$WLOG.1"
+	echo "$line" >>"$WLOG"
 	case $line in
 	*CTRL-EVENT-CONNECTED*)
 		say "wlan0: associated ($(echo "$line" | sed -n 's/.*\(bssid\|Connection to\) \([0-9a-f:]*\).*/\2/p'))"
