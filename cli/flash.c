@@ -323,10 +323,13 @@ int brm_cli_flash(struct brm_cli *c, int argc, char **argv)
 
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                        printf("usage: bramble flash IMG TARGET [--master HOST:PORT ... --token TOKEN [--name-prefix P] [--name NAME]] [--no-bmap]\n"
+                        printf("usage: bramble flash IMG TARGET [--master HOST:PORT|auto ... --token TOKEN [--name-prefix P] [--name NAME]\n"
+                               "                  [--wifi-ssid SSID [--wifi-hidden] ... --wifi-psk-stdin --wifi-country CC]] [--no-bmap]\n"
                                "Writes the image IMG to TARGET (a card such as /dev/sdX or /dev/mmcblk0, a loop device or a file),\n"
                                "verifies it by reading it back, then writes bramble.json with the join settings.\n"
-                               "Only the blocks listed in IMG.bmap are written when it exists.\n");
+                               "Only the blocks listed in IMG.bmap are written when it exists.\n"
+                               "Wi-Fi passphrases are read from stdin, one line per --wifi-ssid; only the derived key is written\n"
+                               "(see 'bramble image configure --help').\n");
                         return 0;
                 }
                 if (strcmp(argv[i], "--no-bmap") == 0) {
@@ -349,10 +352,13 @@ int brm_cli_flash(struct brm_cli *c, int argc, char **argv)
         }
         if (!f.img || !f.target)
                 return brm_cli_command_error(cmd, "%s", "usage: bramble flash IMG TARGET [--master HOST:PORT --token TOKEN [--name-prefix P]]");
-        if ((o.nmasters || o.name || o.prefix) && !o.token)
+        if ((o.nmasters || o.master_auto || o.name || o.prefix || o.nwifi) && !o.token)
                 return brm_cli_command_error(cmd, "%s", "--token is required with --master (create one with 'bramble token create')");
-        if (o.token && !o.nmasters)
-                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required with --token");
+        if (o.token && !o.nmasters && !o.master_auto)
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required with --token (or --master auto)");
+        /* Before anything is written: a bad passphrase stops here. */
+        if (brm_bootcfg_read_psks(cmd, &o, stdin) < 0)
+                return EXIT_USAGE;
 
         if (open_image(&f, use_bmap) < 0 || open_target(&f) < 0 || copy_ranges(&f) < 0 || verify_ranges(&f) < 0)
                 goto out;
@@ -363,8 +369,11 @@ int brm_cli_flash(struct brm_cli *c, int argc, char **argv)
         if (o.token) {
                 if (brm_cli_image_write_bootcfg(cmd, f.target, &o) < 0)
                         goto out;
-                printf("configured %s: master %s%s, name prefix %s\n", f.target, o.masters[0], o.nmasters > 1 ? " (+more)" : "",
-                       o.prefix ? o.prefix : "bramble");
+                printf("configured %s: master %s%s, name prefix %s", f.target, o.master_auto ? "auto (mDNS)" : o.masters[0],
+                       o.nmasters > 1 ? " (+more)" : "", o.prefix ? o.prefix : "bramble");
+                if (o.nwifi)
+                        printf(", Wi-Fi '%s'%s (country %s)", o.wifi[0].ssid, o.nwifi > 1 ? " (+more)" : "", o.country);
+                printf("\n");
         }
         sync();
         rc = 0;

@@ -212,9 +212,14 @@ int brm_cli_image_configure(struct brm_cli *c, int argc, char **argv)
 
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                        printf("usage: bramble image configure IMG --master HOST:PORT [--master ...] --token TOKEN\n"
+                        printf("usage: bramble image configure IMG --master HOST:PORT|auto [--master ...] --token TOKEN\n"
                                "                               [--name-prefix PREFIX] [--name NAME]\n"
-                               "Writes bramble.json (the join settings) into the boot partition of the image file IMG.\n");
+                               "                               [--wifi-ssid SSID [--wifi-hidden] ... --wifi-psk-stdin --wifi-country CC]\n"
+                               "Writes bramble.json (the join settings) into the boot partition of the image file IMG.\n"
+                               "--master auto: the node finds the master by mDNS on its network.\n"
+                               "--wifi-ssid: a Wi-Fi network the node joins (repeat for more); the passphrases are read\n"
+                               "from stdin, one line per network in order, and only the derived WPA2 key is written.\n"
+                               "--wifi-country: the ISO 3166 country whose radio rules apply (required with Wi-Fi).\n");
                         return 0;
                 }
                 r = brm_bootcfg_take_opt(cmd, argc, argv, &i, &o);
@@ -230,10 +235,12 @@ int brm_cli_image_configure(struct brm_cli *c, int argc, char **argv)
         }
         if (!img)
                 return brm_cli_command_error(cmd, "%s", "usage: bramble image configure IMG --master HOST:PORT --token TOKEN [--name-prefix P]");
-        if (o.nmasters == 0)
-                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required");
+        if (o.nmasters == 0 && !o.master_auto)
+                return brm_cli_command_error(cmd, "%s", "--master HOST:PORT is required (or --master auto)");
         if (!o.token)
                 return brm_cli_command_error(cmd, "%s", "--token is required (create one with 'bramble token create')");
+        if (brm_bootcfg_read_psks(cmd, &o, stdin) < 0)
+                return EXIT_USAGE;
         if (stat(img, &st) < 0) {
                 fprintf(stderr, "bramble %s: %s: %s\n", cmd, img, strerror(errno));
                 return EXIT_FAIL;
@@ -244,7 +251,10 @@ int brm_cli_image_configure(struct brm_cli *c, int argc, char **argv)
         }
         if (brm_cli_image_write_bootcfg(cmd, img, &o) < 0)
                 return EXIT_FAIL;
-        printf("configured %s: master %s%s, name prefix %s%s%s\n", img, o.masters[0], o.nmasters > 1 ? " (+more)" : "",
-               o.prefix ? o.prefix : "bramble", o.name ? ", name " : "", o.name ? o.name : "");
+        printf("configured %s: master %s%s, name prefix %s%s%s", img, o.master_auto ? "auto (mDNS)" : o.masters[0],
+               o.nmasters > 1 ? " (+more)" : "", o.prefix ? o.prefix : "bramble", o.name ? ", name " : "", o.name ? o.name : "");
+        if (o.nwifi)
+                printf(", Wi-Fi '%s'%s (country %s)", o.wifi[0].ssid, o.nwifi > 1 ? " (+more)" : "", o.country);
+        printf("\n");
         return 0;
 }

@@ -19,6 +19,12 @@
 #   SOURCE_DATE_EPOCH   build time stamped into the image (the node's clock
 #                       never starts earlier); default now
 #   BRM_IMAGE_NOXZ      1: skip the .img.xz (tests do not need it)
+#   BRM_IMAGE_TEST_OVERLAY  a directory that makes a test image (never one
+#                       to release; use it with another BRM_IMAGE_OUT):
+#                       overlay.conf (bash) may set TEST_PACKAGES,
+#                       TEST_BINARIES (as BINARIES) and TEST_MODULES;
+#                       rootfs/ is copied over the root (e.g. a step in
+#                       etc/bramble/boot.d/, which rc.boot runs last)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -57,6 +63,9 @@ PACKAGES=(
   libcap2 libseccomp2 libsystemd0 libyajl2
   libext2fs2t64 libcom-err2 libblkid1 libuuid1
   libarchive13t64 libacl1 libbz2-1.0 liblz4-1 libxxhash0 liblzma5 libnettle8t64 libxml2 libzstd1 zlib1g
+  wpasupplicant libdbus-1-3 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libpcsclite1
+  libssl3t64
+  wireless-regdb firmware-brcm80211
 )
 # Binaries on the root: package:path-in-package:path-on-image
 BINARIES=(
@@ -64,16 +73,27 @@ BINARIES=(
   crun:usr/bin/crun:usr/bin/crun
   e2fsprogs:usr/sbin/resize2fs:usr/sbin/resize2fs
   openntpd:usr/sbin/ntpd:usr/sbin/ntpd
+  wpasupplicant:usr/sbin/wpa_supplicant:usr/sbin/wpa_supplicant
 )
 # busybox applets linked on the root and in the initramfs.
 APPLETS=(
   sh ash awk basename blockdev cat chmod chown cp cut date dd df dirname dmesg du echo env expr
-  false find free grep halt head hexdump hostname id ifconfig init insmod ip kill killall less ln
+  false find free grep halt head hexdump hostname id ifconfig init insmod ip ipcalc kill killall less ln
   logger ls lsmod mdev mkdir mknod mktemp modinfo modprobe more mount mv nc netstat
   nslookup od pidof ping poweroff printf ps pwd readlink realpath reboot rm rmdir rmmod route sed
   seq setsid sh sha256sum sleep sort stat switch_root sync sysctl tail tee test touch tr true
   udhcpc umount uname uniq uptime vi watch wc wget which xargs xxd
 )
+
+TEST_PACKAGES=() TEST_BINARIES=() TEST_MODULES=()
+OVERLAY=${BRM_IMAGE_TEST_OVERLAY:-}
+if [[ -n $OVERLAY ]]; then
+  [[ -d $OVERLAY ]] || { echo "image/build.sh: error: BRM_IMAGE_TEST_OVERLAY=$OVERLAY is not a directory" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  [[ -f $OVERLAY/overlay.conf ]] && . "$OVERLAY/overlay.conf"
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+  BINARIES+=("${TEST_BINARIES[@]}")
+fi
 
 say() { [[ $QUIET == 1 ]] || echo "image: $*" >&2; }
 die() { echo "image/build.sh: error: $*" >&2; exit 1; }
@@ -190,6 +210,7 @@ for b in "${BOARDS[@]}"; do
   boot_mods+=($(list "$SRC/board/$b/modules-boot"))
   all_mods+=($(list "$SRC/board/$b/modules-boot") $(list "$SRC/board/$b/modules"))
 done
+all_mods+=("${TEST_MODULES[@]}")
 boot_mods=($(printf '%s\n' "${boot_mods[@]}" | sort -u))
 all_mods=($(printf '%s\n' "${all_mods[@]}" | sort -u))
 
@@ -298,6 +319,27 @@ cp -L "$POOL/usr/lib/ld-linux-aarch64.so.1" "$R/usr/lib/ld-linux-aarch64.so.1"
 printf '/usr/lib/%s\n' "$TRIPLET" >"$R/etc/ld.so.conf"
 
 install_modules "$R" "${all_mods[@]}"
+# Wi-Fi: the regulatory database (cfg80211 loads it, and checks its
+# signature, from /lib/firmware) and the firmware files of each board's
+# Wi-Fi chip (board/*/wifi-firmware), with the files their links point to.
+install -D -m 644 "$POOL/usr/lib/firmware/regulatory.db-debian" "$R/usr/lib/firmware/regulatory.db"
+install -D -m 644 "$POOL/usr/lib/firmware/regulatory.db.p7s-debian" "$R/usr/lib/firmware/regulatory.db.p7s"
+fw_copy() { # PATH relative to usr/lib/firmware
+  local src=$POOL/usr/lib/firmware/$1 dst=$R/usr/lib/firmware/$1
+  [[ -e $src || -L $src ]] || die "Wi-Fi firmware $1 (board/*/wifi-firmware) is not in firmware-brcm80211"
+  [[ -e $dst || -L $dst ]] && return 0
+  mkdir -p "$(dirname "$dst")"
+  cp -P "$src" "$dst"
+  if [[ -L $src ]]; then
+    local t
+    t=$(realpath -m --relative-to="$POOL/usr/lib/firmware" "$(dirname "$src")/$(readlink "$src")")
+    fw_copy "$t"
+  fi
+}
+for b in "${BOARDS[@]}"; do
+  for f in $(list "$SRC/board/$b/wifi-firmware"); do fw_copy "$f"; done
+done
+
 # Loaded at boot whatever the hardware (file systems, container plumbing),
 # with the soft dependencies busybox modprobe does not follow.
 common_mods=($(list "$SRC/board/common/modules-boot") $(list "$SRC/board/common/modules"))
@@ -324,6 +366,10 @@ EOF
   for p in "${ALL[@]}"; do basename "$(deb_for "$p")" .deb; done
 } >"$R/etc/bramble/packages"
 chmod 600 "$R/etc/shadow"
+if [[ -n $OVERLAY ]]; then
+  [[ -d $OVERLAY/rootfs ]] && cp -a "$OVERLAY/rootfs/." "$R/"
+  echo 'VARIANT="test image (BRM_IMAGE_TEST_OVERLAY), not for release"' >>"$R/etc/os-release"
+fi
 
 # ------------------------------------------------------------- initramfs --
 I=$W/initramfs

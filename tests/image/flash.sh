@@ -50,6 +50,24 @@ expect_refusal() { # WHAT PATTERN ARGS...
 expect_refusal "flashing the image onto itself" "is the image itself" "$IMG" "$IMG"
 expect_refusal "a token without a master" "--master HOST:PORT is required" "$IMG" "$WORK/x.img" --token "$token"
 expect_refusal "a bad master" "is not HOST:PORT" "$IMG" "$WORK/x.img" --master nohost --token "$token"
+expect_refusal "Wi-Fi without a country" "--wifi-ssid needs --wifi-country" "$IMG" "$WORK/x.img" --master auto --token "$token" \
+	--wifi-ssid home --wifi-psk-stdin </dev/null
+expect_refusal "a short Wi-Fi passphrase" "the passphrase for SSID 'home' \\(line 1\\) has 5 characters" "$IMG" "$WORK/x.img" \
+	--master auto --token "$token" --wifi-ssid home --wifi-psk-stdin --wifi-country GB <<<"short"
+[ ! -e "$WORK/x.img" ] || fail "a refused flash wrote $WORK/x.img"
+# Wi-Fi and an mDNS master, flashed onto a file: the key, not the passphrase.
+printf 'password\n' | "$B/bramble" flash "$IMG" "$WORK/wifi.img" --master auto --token "$token" --wifi-ssid IEEE --wifi-hidden \
+	--wifi-psk-stdin --wifi-country gb >/dev/null || fail "bramble flash with --wifi-ssid"
+mtype -i "$WORK/wifi.img@@$(brm_part_offset "$WORK/wifi.img" 1)" ::bramble.json >"$WORK/wifi.json"
+python3 - "$WORK/wifi.json" <<'PY' || fail "bramble.json after flash --wifi-ssid: $(cat "$WORK/wifi.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["master"] == "auto", d
+assert d["country"] == "GB", d
+assert d["wifi"] == [{"ssid": "IEEE", "psk": "f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e", "hidden": True}], d
+PY
+rm -f "$WORK/wifi.img"
+pass "flash --master auto --wifi-ssid IEEE --wifi-hidden: bramble.json has the derived key, hidden, country GB"
 : >"$WORK/card.img.xz"
 expect_refusal "a compressed image" "decompress it first" "$WORK/card.img.xz" "$WORK/x.img"
 cp "$IMG.bmap" "$WORK/bad.img.bmap"

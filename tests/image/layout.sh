@@ -121,6 +121,37 @@ for f in "$R"/usr/bin/* "$R"/usr/sbin/* "$R"/usr/lib/aarch64-linux-gnu/*; do
 	done
 done
 pass "root: every binary's shared libraries are present"
+# Wi-Fi: wpa_supplicant, the signed regulatory database, and each board's
+# firmware as brcmfmac asks for it (brcm/brcmfmac<chip>-sdio.{bin,clm_blob}
+# and the NVRAM file named after the board's device tree), links resolved.
+for f in usr/sbin/wpa_supplicant usr/lib/firmware/regulatory.db usr/lib/firmware/regulatory.db.p7s etc/bramble/wifi.sh; do
+	[ -s "$R/$f" ] || fail "root lacks /$f (Wi-Fi)"
+done
+grep -qx '::respawn:/etc/bramble/wifi.sh' "$R/etc/inittab" || fail "inittab does not run wifi.sh"
+wifi_fw() { # BOARD CHIP DT-COMPATIBLE...
+	local b=$1 chip=$2 f
+	shift 2
+	for f in brcmfmac$chip-sdio.bin brcmfmac$chip-sdio.clm_blob; do
+		[ -s "$R/usr/lib/firmware/brcm/$f" ] || fail "$b: Wi-Fi firmware brcm/$f missing or a dangling link"
+	done
+	for f; do
+		[ -s "$R/usr/lib/firmware/brcm/brcmfmac$chip-sdio.$f.txt" ] || fail "$b: Wi-Fi NVRAM brcm/brcmfmac$chip-sdio.$f.txt missing"
+	done
+	pass "Wi-Fi firmware for $b: $chip${*:+ ($*)}"
+}
+wifi_fw "Pi 3 B" 43430 raspberrypi,3-model-b
+wifi_fw "Pi 3 B+" 43455 raspberrypi,3-model-b-plus
+wifi_fw "Pi 4 B" 43455 raspberrypi,4-model-b
+wifi_fw "CM4" 43455 raspberrypi,4-compute-module
+wifi_fw "Zero 2 W" 43430 raspberrypi,model-zero-2-w
+# The Pi 400's CYW43456 needs brcmfmac43456-sdio.*, which Debian does not ship
+# (board/pi400/wifi-firmware): only the 43455 files are checked for it.
+wifi_fw "Pi 400 (43455 files only; see board/pi400/wifi-firmware)" 43455
+n=$(find "$R/usr/lib/firmware" -type f | wc -l)
+[ "$n" -le 12 ] || fail "expected only the Pi boards' Wi-Fi files under /usr/lib/firmware, found $n files"
+# The Wi-Fi test's access point is in a test image only.
+[ ! -e "$R/etc/bramble/boot.d" ] && [ ! -e "$R/usr/sbin/hostapd" ] || fail "the image holds test-only files (boot.d, hostapd)"
+pass "Wi-Fi: wpa_supplicant, regulatory.db (+.p7s), $n firmware files, no test-only files"
 readelf -h "$R/usr/bin/bramble-agent" | grep -q AArch64 || fail "bramble-agent is not arm64"
 kos=$(find "$R/usr/lib/modules" -name '*.ko' | wc -l)
 [ "$kos" -gt 10 ] && [ "$kos" -lt 200 ] || fail "expected only the boards' modules (10-200), found $kos"

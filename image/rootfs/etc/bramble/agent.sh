@@ -29,7 +29,8 @@ for h; do m="$m${m:+, }\"$h\""; done
 umask 077
 {
 	echo "{"
-	echo "  \"master\": [$m],"
+	# "auto": the agent finds the master by mDNS.
+	if [ "$BC_MASTERS" = auto ]; then echo '  "master": "auto",'; else echo "  \"master\": [$m],"; fi
 	[ -n "$token" ] && echo "  \"token\": \"$token\","
 	echo "  \"name\": \"$name\","
 	echo "  \"state_dir\": \"$STATE\","
@@ -42,8 +43,10 @@ umask 077
 
 # Give DHCP a moment, so the first attempt reaches the master instead of
 # starting the reconnect backoff (the agent retries forever regardless).
-i=0
-while [ ! -e /run/bramble/online ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+# Wi-Fi takes longer (firmware, scan, association): up to 30 s then.
+i=0 wait=50
+[ "${BC_WIFI_N:-0}" -gt 0 ] && wait=150
+while [ ! -e /run/bramble/online ] && [ $i -lt $wait ]; do sleep 0.2; i=$((i + 1)); done
 
 say "starting bramble-agent as $name (master $BC_MASTERS)"
 # The agent's lines go to its log on the data partition and the console.

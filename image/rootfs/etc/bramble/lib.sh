@@ -33,6 +33,23 @@ read_bootcfg() {
 	eval "$out"
 }
 
+# The "wifi" field as read (for scrub_token), on one line when there is one.
+wifi_json() {
+	[ "${BC_WIFI_N:-0}" -gt 0 ] || return 0
+	i=1
+	printf '  "wifi": ['
+	while [ $i -le "$BC_WIFI_N" ]; do
+		eval "ssid=\$BC_WIFI_SSID_$i psk=\$BC_WIFI_PSK_$i hid=\$BC_WIFI_HIDDEN_$i"
+		[ $i -gt 1 ] && printf ', '
+		printf '{"ssid": "%s", "psk": "%s", "hidden": %s}' "$(json_esc "$ssid")" "$(json_esc "$psk")" "$([ "$hid" = 1 ] && echo true || echo false)"
+		i=$((i + 1))
+	done
+	printf '],\n'
+}
+# A string's text for a JSON string: backslash and quote escaped (the
+# checker accepts only printable ASCII and UTF-8 bytes in it).
+json_esc() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }
+
 # Rewrites bramble.json without the token (called once the node has its
 # certificate). The FAT partition is mounted read-write only for this.
 scrub_token() {
@@ -44,6 +61,8 @@ scrub_token() {
 	{
 		echo "{"
 		if [ $# -gt 1 ]; then echo "  \"master\": [$m],"; else echo "  \"master\": $m,"; fi
+		[ -n "$BC_COUNTRY" ] && echo "  \"country\": \"$BC_COUNTRY\","
+		wifi_json
 		[ -n "$BC_NAME" ] && echo "  \"name\": \"$BC_NAME\","
 		[ "$BC_LOG_LEVEL" != info ] && echo "  \"log_level\": \"$BC_LOG_LEVEL\","
 		echo "  \"name_prefix\": \"$BC_PREFIX\""

@@ -16,6 +16,10 @@ mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup 2>/dev/null || say "warnin
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 hostname localhost
 ip link set lo up
+# Routes through an interface without a link are not used: with Ethernet
+# and Wi-Fi both configured, the node uses Ethernet while its cable is in
+# and Wi-Fi otherwise (the route metrics in udhcpc.sh).
+sysctl -q -w net.ipv4.conf.all.ignore_routes_with_linkdown=1 2>/dev/null
 
 # Drivers for what is present, and hotplug for what comes later (USB):
 # mdev -d listens for kernel uevents and loads the driver for each new
@@ -86,4 +90,7 @@ printf '127.0.0.1 localhost\n::1 localhost\n127.0.1.1 %s\n' "$name" >/run/hosts
 say "node $name (serial ${serial:-unknown}), kernel $(uname -r)"
 # Proves the container runtime and its libraries work on this image.
 (say "$(crun --version 2>&1 | head -n1)") &
+# Steps a test image adds (image/build.sh BRM_IMAGE_TEST_OVERLAY); the
+# image that is released has none.
+for f in /etc/bramble/boot.d/*.sh; do [ -x "$f" ] && "$f"; done
 exit 0
