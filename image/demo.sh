@@ -179,6 +179,32 @@ echo "   \$ bramble nodes"
 echo "   One replica of web runs on each emulated Pi. Cut the power of one (kill -9 its QEMU):"
 echo "   the master calls it NotReady after 4 s without a heartbeat (1 s x grace 4) and starts its replica on another Pi; watch with 'bramble service ps web' and 'bramble events'."
 echo
+# A Pi without a cable (a Zero 2 W, say): booted now, shown at the end.
+# The emulated machine has no network card for the node; the Wi-Fi test
+# image (tests/image/wifi-ap, never the released image) also runs a WPA2
+# access point on a second simulated radio (mac80211_hwsim), with the only
+# way out: the forward to the master.
+wifi_started=
+wifi_demo_start() {
+	local out=$SRC/build/image-wifitest wimg wtoken
+	wimg=$out/bramble-rpi-arm64.img
+	mkdir -p "$out"
+	if [ ! -f "$wimg" ] || [ -n "$(find "$SRC/image" "$SRC/board" "$SRC/tests/image/wifi-ap" "$IMG" -newer "$wimg" 2>/dev/null | head -n1)" ]; then
+		BRM_IMAGE_NOXZ=1 BRM_IMAGE_OUT=$out BRM_IMAGE_TEST_OVERLAY=$SRC/tests/image/wifi-ap \
+			"$SRC/image/build.sh" --quiet >"$out/build.log" 2>&1 || return 1
+	fi
+	wtoken=$("$BIN/bramble" token create --ttl 1h --uses 1 --description demo-wifi)
+	cp --sparse=always "$wimg" "$RUN/wifi.img"
+	echo "   \$ bramble image configure wifi.img --master 192.168.77.1:7443 --token … --name-prefix zero --wifi-ssid bramble-test --wifi-psk-stdin --wifi-country GB"
+	printf '%s\n' "bramble wifi test" | "$BIN/bramble" image configure "$RUN/wifi.img" --master 192.168.77.1:7443 \
+		--token "$wtoken" --name-prefix zero --wifi-ssid bramble-test --wifi-psk-stdin --wifi-country GB >/dev/null || return 1
+	echo "   bramble.json on the card holds the WPA2 key derived from the passphrase, never the passphrase"
+	brm_node_start "$RUN/node-wifi" "$RUN/wifi.img" "$PORT" 10000000d3a0f1 1G || return 1
+	echo "   booting zero-d3a0f1 (console: $RUN/node-wifi/console.log); it joins while the demo goes on"
+}
+echo "== a Pi without a cable: Wi-Fi only (mac80211_hwsim in the emulated Pi, an access point beside it)"
+if wifi_demo_start; then wifi_started=1; else echo "   (skipped: the Wi-Fi test image could not be built or booted; see build/image-wifitest/build.log)"; fi
+echo
 echo "== seeing the cluster: Prometheus metrics and the web dashboard, served by the master (no exporter on any Pi)"
 "$BIN/bramble" dashboard --ca >"$RUN/cluster-ca.pem"
 echo "   \$ bramble api-token create --role metrics --description demo > $RUN/metrics.token"
@@ -208,6 +234,17 @@ if command -v chromium-headless-shell >/dev/null; then
 		echo "   the dashboard as headless Chromium rendered it: $RUN/dashboard.png"
 fi
 echo
+if [ -n "$wifi_started" ]; then
+	echo "== the Wi-Fi-only Pi"
+	if brm_wait_ready "$BIN" zero-d3a0f1 180; then
+		echo "   zero-d3a0f1 Ready $(awk -v s="$(cat "$RUN/node-wifi/started")" -v e="$(date +%s.%N)" 'BEGIN {printf "%.0f", e - s}') s after its QEMU started; NETWORK says how each node reaches the master:"
+		sleep 2 # a heartbeat with its signal
+		"$BIN/bramble" nodes 2>&1 | sed 's/^/   /'
+	else
+		echo "   (zero-d3a0f1 not Ready after 180 s; see $RUN/node-wifi/console.log)"
+	fi
+	echo
+fi
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"

@@ -76,6 +76,20 @@ expect_grep "default route through wlan0 with Wi-Fi's metric (udhcpc.sh)" "node 
 expect_grep "subnet route through wlan0 with Wi-Fi's metric" "node routes: .*192\.168\.77\.0/24 dev wlan0 .*metric 20" "$G/console.log"
 pass "over Wi-Fi: wifi-000a11 Ready ${t} s after QEMU started"
 echo "figure: boot to Ready over Wi-Fi (mac80211_hwsim, TCG): ${t} s"
+# The master sees how the node reaches it: wlan0, with the signal in dBm
+# (heartbeats, from the node's /proc/net/wireless).
+iface=$(brm_node_field "$B" wifi-000a11 net_iface)
+[ "$iface" = wlan0 ] || fail "bramble nodes -o json: wifi-000a11 reaches the master over '$iface', expected wlan0"
+dbm=
+for _ in $(seq 20); do
+	dbm=$(brm_node_field "$B" wifi-000a11 wifi_signal_dbm)
+	[ -n "$dbm" ] && break
+	sleep 0.5
+done
+[[ $dbm =~ ^-[0-9]+$ ]] || fail "bramble nodes -o json: wifi-000a11 has no Wi-Fi signal in dBm (got '$dbm')"
+row=$("$B/bramble" nodes | awk '$1 == "wifi-000a11"')
+case $row in *" wlan0 ${dbm}dBm "*) ;; *) fail "bramble nodes: the row of wifi-000a11 lacks 'wlan0 ${dbm}dBm': $row" ;; esac
+pass "bramble nodes: wifi-000a11 on wlan0, signal ${dbm} dBm"
 
 # --- the wrong passphrase: reported, and retried --------------------------------
 want="wlan0: cannot associate with SSID '$SSID' \\(WRONG_KEY"
