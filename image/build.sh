@@ -479,7 +479,9 @@ img=$OUT/$NAME.img
 rm -f "$OUT/$NAME.img.bmap" "$OUT/$NAME.img.xz"
 bmaptool create -o "$OUT/$NAME.img.bmap" "$img" 2>"$W/bmap.err" || die "bmaptool create failed: $(tail -n1 "$W/bmap.err")"
 if [[ ${BRM_IMAGE_NOXZ:-0} != 1 ]]; then
-  xz -T0 -6 -k -f -c "$img" >"$OUT/$NAME.img.xz.tmp" && mv "$OUT/$NAME.img.xz.tmp" "$OUT/$NAME.img.xz"
+  # A 64 MiB dictionary reaches back over a whole slot: slot b, a copy of
+  # slot a, costs next to nothing compressed (65 MiB to decompress).
+  xz -T0 --lzma2=preset=6,dict=64MiB -k -f -c "$img" >"$OUT/$NAME.img.xz.tmp" && mv "$OUT/$NAME.img.xz.tmp" "$OUT/$NAME.img.xz"
 fi
 {
   echo "kernel=$KVER"

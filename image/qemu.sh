@@ -56,7 +56,8 @@ brm_uboot_env() {
 
 # brm_node_start DIR IMG MASTER_PORT SERIAL [DISK_SIZE] [EXTRA_APPEND]
 # Starts a node in the background; DIR gets overlay.qcow2, uboot-env.bin,
-# console.log, monitor.sock (QEMU's monitor) and qemu.pid. An existing
+# console.log, monitor.sock (QEMU's monitor, when DIR's path is short
+# enough for a Unix socket) and qemu.pid. An existing
 # DIR/overlay.qcow2 is reused (a second boot of the same disk). IMG may be a
 # file or a block device. EXTRA_APPEND is added to the kernel command line.
 # A reboot in the guest boots again (through U-Boot, which may pick another
@@ -65,7 +66,7 @@ brm_uboot_env() {
 # the committed slot's kernel and initramfs (copied to DIR) itself, with
 # -no-reboot, as before there were slots.
 brm_node_start() {
-	local dir=$1 img=$2 port=$3 serial=$4 size=${5:-1G} extra=${6:-} off cmdline slot boot
+	local dir=$1 img=$2 port=$3 serial=$4 size=${5:-1G} extra=${6:-} off cmdline slot boot monitor=none
 	mkdir -p "$dir"
 	off=$(brm_part_offset "$img" 1)
 	if [ ! -f "$dir/overlay.qcow2" ]; then
@@ -88,12 +89,14 @@ brm_node_start() {
 	fi
 	: >"$dir/console.log"
 	rm -f "$dir/monitor.sock"
+	# (A Unix socket's path has at most 107 bytes.)
+	[ ${#dir} -lt 90 ] && monitor="unix:$dir/monitor.sock,server=on,wait=off"
 	date +%s.%N >"$dir/started"
 	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512 -nographic "${boot[@]}" \
 		-drive "file=$dir/overlay.qcow2,if=none,id=d0,format=qcow2" -device virtio-blk-pci,drive=d0 \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \
 		-device virtio-net-pci,netdev=n0,romfile= \
-		-serial "file:$dir/console.log" -monitor "unix:$dir/monitor.sock,server=on,wait=off" -display none ${BRM_QEMU_EXTRA:-} \
+		-serial "file:$dir/console.log" -monitor "$monitor" -display none ${BRM_QEMU_EXTRA:-} \
 		</dev/null >"$dir/qemu.out" 2>&1 &
 	echo $! >"$dir/qemu.pid"
 }
