@@ -2,7 +2,8 @@
 # Builds the Bramble Raspberry Pi SD-card image from Debian 13 (trixie) arm64
 # packages and the cross-built agent, without root:
 #
-#   build/image/bramble-rpi-arm64.img       raw disk image (MBR, 3 partitions)
+#   build/image/bramble-rpi-arm64.img       raw disk image (MBR, 4 partitions:
+#                                           boot, root A, root B, data)
 #   build/image/bramble-rpi-arm64.img.xz    the same, compressed
 #   build/image/bramble-rpi-arm64.img.bmap  block map (bmaptool / bramble flash)
 #
@@ -44,13 +45,19 @@ QUIET=0
 # The boards, in the order of their config.txt sections (see board/README.md).
 BOARDS=(pi3 pi3plus pi4 pi400 cm4 zero2w virt)
 
-# Partition layout (MiB). The data partition is small in the image and grows
-# to the end of the card on first boot.
+# Partition layout (MiB): boot (FAT), root slot A, root slot B (the same
+# size), data. The data partition is small in the image and grows to the end
+# of the card on first boot.
 ALIGN_MIB=4
 BOOT_MIB=128
 DATA_MIB=64
-# MBR disk identifier: root=PARTUUID=<id>-02 on the kernel command line.
+# MBR disk identifier: root=PARTUUID=<id>-02 (slot a) or -03 (slot b) on the
+# kernel command line.
 DISK_ID=b7a3b1e0
+# The slots: their letters, their root partitions, and the committed one.
+SLOTS=(a b)
+declare -A SLOT_PART=([a]=02 [b]=03)
+SLOT_COMMITTED=a
 
 # Packages: the kernel and firmware, the tools on the root, and the runtime
 # libraries. Only the shared libraries the binaries need (readelf closure) end
@@ -98,8 +105,8 @@ fi
 say() { [[ $QUIET == 1 ]] || echo "image: $*" >&2; }
 die() { echo "image/build.sh: error: $*" >&2; exit 1; }
 
-for t in flock dpkg-deb apt-get apt-cache sfdisk mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs cpio gzip xz readelf depmod modprobe truncate bmaptool; do
-  command -v "$t" >/dev/null 2>&1 || die "'$t' not found (run scripts/bootstrap: packages dosfstools mtools fdisk squashfs-tools cpio kmod binutils bmap-tools)"
+for t in flock dpkg-deb apt-get apt-cache sfdisk mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs cpio gzip xz readelf depmod modprobe truncate bmaptool mkimage; do
+  command -v "$t" >/dev/null 2>&1 || die "'$t' not found (run scripts/bootstrap: packages dosfstools mtools fdisk squashfs-tools cpio kmod binutils bmap-tools u-boot-tools)"
 done
 export MTOOLS_SKIP_CHECK=1
 
@@ -386,19 +393,25 @@ find "$I" -exec touch -h -d "@$BUILD_TIME" {} +
 (cd "$I" && find . | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet | gzip -9 -n) >"$W/initrd.img"
 
 # ---------------------------------------------------------- boot (FAT32) --
+# The Pi firmware, config.txt and the bootloader's files at the top; each
+# root slot's kernel, initramfs, device trees and command lines in its own
+# directory, slot-a/ and slot-b/ (the firmware's os_prefix). Both slots
+# start as the same system (see image/README.md, "Slots").
 B=$W/boot
 mkdir -p "$B"
-cp "$KERNEL_IMG" "$B/vmlinuz"
-cp "$W/initrd.img" "$B/initrd.img"
 cmdline=$(list "$SRC/board/common/cmdline.txt" | tr '\n' ' ' | sed 's/ $//')
-cmdline=${cmdline//root=ROOT/root=PARTUUID=$DISK_ID-02}
-echo "$cmdline" >"$B/cmdline.txt"
-{
-  echo "# Raspberry Pi boot configuration, written by image/build.sh from board/*/config.txt."
-  echo "# https://www.raspberrypi.com/documentation/computers/config_txt.html"
-  echo
-  cat "$SRC/board/common/config.txt"
-} >"$B/config.txt"
+slot_cmdline() { # SLOT [EXTRA]: the kernel command line booting that slot's root
+  echo "${cmdline//root=ROOT/root=PARTUUID=$DISK_ID-${SLOT_PART[$1]}} bramble.slot=$1${2:+ $2}"
+}
+for s in "${SLOTS[@]}"; do
+  mkdir -p "$B/slot-$s"
+  cp "$KERNEL_IMG" "$B/slot-$s/vmlinuz"
+  cp "$W/initrd.img" "$B/slot-$s/initrd.img"
+  slot_cmdline "$s" >"$B/slot-$s/cmdline.txt"
+  # The same line for U-Boot (boot.scr), which reads name=value files.
+  echo "bramble_cmdline=$(slot_cmdline "$s")" >"$B/slot-$s/bootargs.txt"
+done
+: >"$W/config-boards"
 for b in "${BOARDS[@]}"; do
   NAME_B= FILTER= FIRMWARE=
   # shellcheck disable=SC1090
@@ -412,7 +425,7 @@ for b in "${BOARDS[@]}"; do
   dtbs=($(list "$SRC/board/$b/dtbs"))
   for d in "${dtbs[@]}"; do
     [[ -f $DTBDIR/$d ]] || die "board/$b: device tree $d is not in $KPKG"
-    cp "$DTBDIR/$d" "$B/$d"
+    for s in "${SLOTS[@]}"; do cp "$DTBDIR/$d" "$B/slot-$s/$d"; done
   done
   [[ -n $FILTER ]] || continue
   extra=$(list "$SRC/board/$b/cmdline.txt" | tr '\n' ' ' | sed 's/ $//')
@@ -422,20 +435,44 @@ for b in "${BOARDS[@]}"; do
     echo "[$FILTER]"
     ((${#dtbs[@]})) && echo "device_tree=${dtbs[0]}"
     if [[ -n $extra ]]; then
-      echo "$cmdline $extra" >"$B/cmdline-$b.txt"
+      for s in "${SLOTS[@]}"; do slot_cmdline "$s" "$extra" >"$B/slot-$s/cmdline-$b.txt"; done
       echo "cmdline=cmdline-$b.txt"
     fi
     sed '/^$/d' "$SRC/board/$b/config.txt" 2>/dev/null || true
-  } >>"$B/config.txt"
+  } >>"$W/config-boards"
 done
-printf '\n[all]\n' >>"$B/config.txt"
+# config_txt SLOT TRY: the firmware's configuration booting SLOT, whose
+# [tryboot] section boots TRY. os_prefix applies to the kernel, the
+# initramfs, cmdline.txt and the device trees.
+config_txt() {
+  echo "# Raspberry Pi boot configuration, written by image/build.sh from board/*/config.txt."
+  echo "# https://www.raspberrypi.com/documentation/computers/config_txt.html"
+  echo
+  cat "$SRC/board/common/config.txt"
+  echo "# The root slot booted: slot-$1/ holds its kernel, initramfs, device trees and cmdline.txt."
+  echo "os_prefix=slot-$1/"
+  cat "$W/config-boards"
+  printf '\n# A try of the other slot (reboot "0 tryboot": one boot, then config.txt again).\n'
+  printf '[tryboot]\nos_prefix=slot-%s/\n' "$2"
+  printf '\n[all]\n'
+}
+SLOT_OTHER=$([[ $SLOT_COMMITTED == a ]] && echo b || echo a)
+config_txt "$SLOT_COMMITTED" "$SLOT_OTHER" >"$B/config.txt"
+# The firmware reads tryboot.txt instead of config.txt on a tryboot.
+config_txt "$SLOT_OTHER" "$SLOT_OTHER" >"$B/tryboot.txt"
+# The slot state, for the bootloader (boot.scr) and the node: the committed
+# slot, and a try of one slot at the next boot (consumed by that boot).
+echo "bramble_slot=$SLOT_COMMITTED" >"$B/bramble-slot.txt"
+echo "bramble_try=none" >"$B/bramble-try.txt"
+SOURCE_DATE_EPOCH=$BUILD_TIME mkimage -A arm64 -O linux -T script -C none -n "Bramble A/B boot" -d "$SRC/image/boot.cmd" "$B/boot.scr" >/dev/null ||
+  die "mkimage could not make boot.scr from image/boot.cmd"
 cp "$SRC/image/bramble.json.template" "$B/bramble.json"
 cp "$SRC/image/bramble.json.template" "$B/bramble.json.template"
 
 boot_img=$W/boot.img
 mkfs.vfat -F 32 -n BRAMBLEBOOT -i "$DISK_ID" -C "$boot_img" $((BOOT_MIB * 1024)) >/dev/null ||
   die "mkfs.vfat failed"
-(cd "$B" && find . -type f -exec touch -d "@$BUILD_TIME" {} + && mcopy -i "$boot_img" -m -o ./* ::/) ||
+(cd "$B" && find . -exec touch -d "@$BUILD_TIME" {} + && mcopy -i "$boot_img" -s -m -o ./* ::/) ||
   die "mcopy into the boot file system failed"
 
 # --------------------------------------------------------- root (squashfs) --
@@ -461,7 +498,8 @@ root_mib=$(( ($(mib "$(stat -c %s "$root_img")") + ALIGN_MIB - 1) / ALIGN_MIB * 
 p1=$ALIGN_MIB
 p2=$((p1 + BOOT_MIB))
 p3=$((p2 + root_mib))
-total=$((p3 + DATA_MIB))
+p4=$((p3 + root_mib))
+total=$((p4 + DATA_MIB))
 img=$W/$NAME.img
 rm -f "$img"
 truncate -s "${total}M" "$img"
@@ -472,7 +510,8 @@ unit: sectors
 
 start=$((p1 * 2048)), size=$((BOOT_MIB * 2048)), type=c, bootable
 start=$((p2 * 2048)), size=$((root_mib * 2048)), type=83
-start=$((p3 * 2048)), size=$((DATA_MIB * 2048)), type=83
+start=$((p3 * 2048)), size=$((root_mib * 2048)), type=83
+start=$((p4 * 2048)), size=$((DATA_MIB * 2048)), type=83
 EOF
 put() { dd if="$1" of="$img" bs=1M seek="$2" conv=notrunc,sparse status=none || die "writing $1 into the image failed"; }
 put "$boot_img" "$p1"
@@ -481,21 +520,27 @@ put "$boot_img" "$p1"
 bpb() { od -An -tu"$2" -j "$1" -N"$2" "$boot_img" | tr -d ' '; }
 fat_end=$(( ($(bpb 14 2) + $(bpb 16 1) * $(bpb 36 4)) * 512 + 1048575 ))
 dd if="$boot_img" of="$img" bs=1M seek="$p1" count=$((fat_end / 1048576 + 1)) conv=notrunc status=none || die "writing the FAT tables failed"
+# Root slot B starts as a copy of A: a fresh card can try either slot, and
+# the first update writes B whole anyway.
 put "$root_img" "$p2"
-put "$data_img" "$p3"
+put "$root_img" "$p3"
+put "$data_img" "$p4"
 
 mv -f "$img" "$OUT/$NAME.img"
 img=$OUT/$NAME.img
 rm -f "$OUT/$NAME.img.bmap" "$OUT/$NAME.img.xz"
 bmaptool create -o "$OUT/$NAME.img.bmap" "$img" 2>"$W/bmap.err" || die "bmaptool create failed: $(tail -n1 "$W/bmap.err")"
 if [[ ${BRM_IMAGE_NOXZ:-0} != 1 ]]; then
-  xz -T0 -6 -k -f -c "$img" >"$OUT/$NAME.img.xz.tmp" && mv "$OUT/$NAME.img.xz.tmp" "$OUT/$NAME.img.xz"
+  # A 64 MiB dictionary reaches back over a whole slot: slot b, a copy of
+  # slot a, costs next to nothing compressed (65 MiB to decompress).
+  xz -T0 --lzma2=preset=6,dict=64MiB -k -f -c "$img" >"$OUT/$NAME.img.xz.tmp" && mv "$OUT/$NAME.img.xz.tmp" "$OUT/$NAME.img.xz"
 fi
 {
   echo "kernel=$KVER"
   echo "build_time=$BUILD_TIME"
   echo "disk_id=$DISK_ID"
   echo "boot_mib=$BOOT_MIB root_mib=$root_mib data_mib=$DATA_MIB total_mib=$total"
+  echo "slots=${SLOTS[*]} committed=$SLOT_COMMITTED"
 } >"$OUT/$NAME.info"
 T1=$(date +%s.%N)
-say "$img: ${total} MiB (boot ${BOOT_MIB}, root ${root_mib}, data ${DATA_MIB}), kernel $KVER, built in $(awk "BEGIN {printf \"%.1f\", $T1 - $T0}") s"
+say "$img: ${total} MiB (boot ${BOOT_MIB}, root ${root_mib} x 2 slots, data ${DATA_MIB}), kernel $KVER, built in $(awk "BEGIN {printf \"%.1f\", $T1 - $T0}") s"

@@ -3,12 +3,15 @@
 # safe under set -euo pipefail.
 #
 # A node is a qcow2 overlay backed by an image file (the image itself is never
-# written), booted with the kernel and initramfs taken from the image's own
-# FAT partition and the image's own cmdline.txt (the console switched to the
-# virt machine's PL011), user-mode networking restricted to one forward:
-# guest 10.0.2.100:7443 -> host 127.0.0.1:$MASTER_PORT.
+# written), booted through U-Boot (Debian's u-boot-qemu) as the firmware's
+# stand-in: U-Boot runs the card's boot.scr, which picks the root slot (the
+# committed one, or a pending try), loads that slot's kernel and initramfs
+# from the FAT partition and boots it with the slot's command line (the
+# console switched to the virt machine's PL011). User-mode networking is
+# restricted to one forward: guest 10.0.2.100:7443 -> host 127.0.0.1:$MASTER_PORT.
 
 BRM_GUEST_MASTER=10.0.2.100:7443
+BRM_UBOOT=${BRM_UBOOT:-/usr/lib/u-boot/qemu_arm64/u-boot.bin}
 
 # Byte offset of partition N of an MBR disk image (read from the MBR).
 brm_part_offset() { # IMG N
@@ -22,53 +25,107 @@ brm_part_size() { # IMG N
 	echo $(($(od -An -tu4 -j "$off" -N4 "$1" | tr -d ' ') * 512))
 }
 
+# The card's partitions: 1 boot (FAT), 2 root slot a, 3 root slot b, 4 data.
+BRM_PART_DATA=4
+
+# brm_image_slot IMG: the committed slot (a or b) in bramble-slot.txt.
+brm_image_slot() {
+	local s
+	s=$(MTOOLS_SKIP_CHECK=1 mtype -i "$1@@$(brm_part_offset "$1" 1)" ::bramble-slot.txt 2>/dev/null |
+		tr -d '\r\0' | sed -n 's/^bramble_slot=\([ab]\)$/\1/p')
+	echo "${s:-a}"
+}
+
+# brm_uboot_env FILE APPEND: U-Boot's environment for an emulated node, as
+# the virt machine's second flash bank (64 MiB, the environment in its first
+# 256 KiB, where qemu_arm64's U-Boot keeps it): boot at once from the first
+# virtio disk's boot.scr, the console on the PL011, APPEND added to the
+# kernel command line. And nokaslr: U-Boot hands the kernel a KASLR seed
+# (QEMU's own -kernel boot does not), and a randomized kernel turns on
+# page-table isolation, which slows the whole emulated boot by 1-2 s.
+brm_uboot_env() {
+	printf '%s\n' \
+		"bootdelay=0" \
+		"scriptaddr=0x40200000" "kernel_addr_r=0x40400000" "ramdisk_addr_r=0x44000000" \
+		"devtype=virtio" "devnum=0" "distro_bootpart=1" \
+		"bootcmd=pci enum; virtio scan; if load virtio 0:1 \${scriptaddr} boot.scr; then source \${scriptaddr}; fi; echo bramble: no bootable boot.scr on the disk" \
+		"bramble_console=console=ttyAMA0" \
+		"bramble_append=nokaslr $2" >"$1.txt"
+	mkenvimage -s 0x40000 -o "$1" "$1.txt" && truncate -s 64M "$1"
+}
+
 # brm_node_start DIR IMG MASTER_PORT SERIAL [DISK_SIZE] [EXTRA_APPEND]
-# Starts a node in the background; DIR gets overlay.qcow2, vmlinuz,
-# initrd.img, console.log and qemu.pid. An existing DIR/overlay.qcow2 is
-# reused (a second boot of the same disk). IMG may be a file or a block
-# device. $BRM_QEMU_EXTRA adds QEMU options (e.g. -rtc base=2016-01-01).
+# Starts a node in the background; DIR gets overlay.qcow2, uboot-env.bin,
+# console.log, monitor.sock (QEMU's monitor, when DIR's path is short
+# enough for a Unix socket) and qemu.pid. An existing
+# DIR/overlay.qcow2 is reused (a second boot of the same disk). IMG may be a
+# file or a block device. EXTRA_APPEND is added to the kernel command line.
+# A reboot in the guest boots again (through U-Boot, which may pick another
+# slot); QEMU ends only when stopped. $BRM_QEMU_EXTRA adds QEMU options
+# (e.g. -rtc base=2016-01-01). BRM_QEMU_DIRECT=1 skips U-Boot: QEMU loads
+# the committed slot's kernel and initramfs (copied to DIR) itself, with
+# -no-reboot, as before there were slots.
 brm_node_start() {
-	local dir=$1 img=$2 port=$3 serial=$4 size=${5:-1G} extra=${6:-} off cmdline
+	local dir=$1 img=$2 port=$3 serial=$4 size=${5:-1G} extra=${6:-} off cmdline slot boot monitor=none
 	mkdir -p "$dir"
 	off=$(brm_part_offset "$img" 1)
 	if [ ! -f "$dir/overlay.qcow2" ]; then
 		qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" "$size" || return 1
 	fi
-	# The kernel and initramfs from the disk the node boots (its overlay).
-	# (mtools warns about the geometry of a block device; only failures matter.)
-	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" ::vmlinuz ::initrd.img "$dir/" 2>"$dir/mtools.err" ||
-		{ cat "$dir/mtools.err" >&2; return 1; }
-	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" ::cmdline.txt 2>/dev/null | tr -d '\r\n' |
-		sed -e 's/console=[^ ]*//g' -e 's/  */ /g')
+	if [ "${BRM_QEMU_DIRECT:-0}" = 1 ]; then
+		# The committed slot's kernel and initramfs from the disk the node boots.
+		# (mtools warns about the geometry of a block device; only failures matter.)
+		slot=$(brm_image_slot "$img")
+		MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" "::slot-$slot/vmlinuz" "::slot-$slot/initrd.img" "$dir/" 2>"$dir/mtools.err" ||
+			{ cat "$dir/mtools.err" >&2; return 1; }
+		cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" "::slot-$slot/cmdline.txt" 2>/dev/null | tr -d '\r\n' |
+			sed -e 's/console=[^ ]*//g' -e 's/  */ /g')
+		boot=(-no-reboot -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img"
+			-append "console=ttyAMA0 $cmdline bramble.serial=$serial $extra")
+	else
+		[ -f "$BRM_UBOOT" ] || { echo "brm_node_start: no U-Boot at $BRM_UBOOT (package u-boot-qemu; scripts/bootstrap)" >&2; return 1; }
+		brm_uboot_env "$dir/uboot-env.bin" "bramble.serial=$serial $extra" || return 1
+		boot=(-bios "$BRM_UBOOT" -drive "if=pflash,unit=1,format=raw,file=$dir/uboot-env.bin")
+	fi
 	: >"$dir/console.log"
+	rm -f "$dir/monitor.sock"
+	# (A Unix socket's path has at most 107 bytes.)
+	[ ${#dir} -lt 90 ] && monitor="unix:$dir/monitor.sock,server=on,wait=off"
 	date +%s.%N >"$dir/started"
-	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512 -nographic -no-reboot \
-		-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
-		-append "console=ttyAMA0 $cmdline bramble.serial=$serial $extra" \
+	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512 -nographic "${boot[@]}" \
 		-drive "file=$dir/overlay.qcow2,if=none,id=d0,format=qcow2" -device virtio-blk-pci,drive=d0 \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \
 		-device virtio-net-pci,netdev=n0,romfile= \
-		-serial "file:$dir/console.log" -monitor none -display none ${BRM_QEMU_EXTRA:-} \
+		-serial "file:$dir/console.log" -monitor "$monitor" -display none ${BRM_QEMU_EXTRA:-} \
 		</dev/null >"$dir/qemu.out" 2>&1 &
 	echo $! >"$dir/qemu.pid"
 }
 
+# brm_node_monitor DIR COMMAND: one command to the node's QEMU monitor
+# (e.g. system_reset: the reset button, not a shutdown).
+brm_node_monitor() {
+	local i
+	for i in $(seq 50); do [ -S "$1/monitor.sock" ] && break; sleep 0.1; done
+	printf '%s\n' "$2" | socat - "UNIX-CONNECT:$1/monitor.sock" >/dev/null
+}
+
 # brm_node_start_raspi3b DIR IMG MASTER_PORT SERIAL: the same disk on QEMU's
-# Raspberry Pi 3 B machine, booted like the Pi firmware would: the kernel,
-# initramfs, the board's device tree (bcm2837-rpi-3-b.dtb) and the command
-# line from the FAT partition; the card on the SD controller (its size must
+# Raspberry Pi 3 B machine, booted like the Pi firmware would: the committed
+# slot's kernel, initramfs, the board's device tree (bcm2837-rpi-3-b.dtb) and
+# command line from the FAT partition; the card on the SD controller (its size must
 # be a power of two: the overlay is 1 GiB). The Pi 3 B's LAN9514 is not
 # emulated; QEMU's usb-net on the DWC2 port stands in for it. The console is
 # the mini UART (ttyS1, QEMU's second serial port). Slow: USB enumeration
 # under TCG takes tens of seconds.
 brm_node_start_raspi3b() {
-	local dir=$1 img=$2 port=$3 serial=$4 off cmdline
+	local dir=$1 img=$2 port=$3 serial=$4 off cmdline slot
 	mkdir -p "$dir"
 	off=$(brm_part_offset "$img" 1)
 	[ -f "$dir/overlay.qcow2" ] || qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" 1G || return 1
-	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" ::vmlinuz ::initrd.img ::bcm2837-rpi-3-b.dtb "$dir/" 2>"$dir/mtools.err" ||
+	slot=$(brm_image_slot "$img")
+	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" "::slot-$slot/vmlinuz" "::slot-$slot/initrd.img" "::slot-$slot/bcm2837-rpi-3-b.dtb" "$dir/" 2>"$dir/mtools.err" ||
 		{ cat "$dir/mtools.err" >&2; return 1; }
-	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" ::cmdline.txt 2>/dev/null | tr -d '\r\n')
+	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" "::slot-$slot/cmdline.txt" 2>/dev/null | tr -d '\r\n')
 	: >"$dir/console.log"
 	date +%s.%N >"$dir/started"
 	qemu-system-aarch64 -M raspi3b -nographic -no-reboot \
@@ -90,6 +147,19 @@ brm_node_fat() {
 	off=$(brm_part_offset "$1/disk.raw" 1)
 	dd if="$1/disk.raw" of="$2" bs=1M skip=$((off / 1048576)) count=$(($(brm_part_size "$1/disk.raw" 1) / 1048576)) status=none
 	rm -f "$1/disk.raw"
+}
+
+# brm_node_fat_put DIR FILE NAME: writes FILE as NAME into the boot partition
+# of the node's disk (its overlay becomes a standalone qcow2). Stop the node
+# first.
+brm_node_fat_put() {
+	qemu-img convert -O raw "$1/overlay.qcow2" "$1/disk.raw" || return 1
+	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$1/disk.raw@@$(brm_part_offset "$1/disk.raw" 1)" "$2" "::$3" &&
+		qemu-img convert -O qcow2 "$1/disk.raw" "$1/overlay.qcow2.new" &&
+		mv -f "$1/overlay.qcow2.new" "$1/overlay.qcow2"
+	local r=$?
+	rm -f "$1/disk.raw" "$1/overlay.qcow2.new"
+	return $r
 }
 
 # brm_node_stop DIR: a clean shutdown would need a guest agent; the data

@@ -33,8 +33,8 @@ brm_node_stop "$N"
 
 # The agent log on the node's data partition says the same.
 qemu-img convert -O raw "$N/overlay.qcow2" "$WORK/node.raw"
-off=$(brm_part_offset "$WORK/node.raw" 3)
-dd if="$WORK/node.raw" of="$WORK/data.ext4" bs=1M skip=$((off >> 20)) count=$(($(brm_part_size "$WORK/node.raw" 3) >> 20)) status=none
+off=$(brm_part_offset "$WORK/node.raw" 4)
+dd if="$WORK/node.raw" of="$WORK/data.ext4" bs=1M skip=$((off >> 20)) count=$(($(brm_part_size "$WORK/node.raw" 4) >> 20)) status=none
 debugfs -R "cat /log/bramble-agent.log" "$WORK/data.ext4" >"$WORK/agent.log" 2>/dev/null
 expect_grep "agent log on the data partition names the field" "bramble-boot: $want" "$WORK/agent.log"
 echo "PASS"

@@ -71,7 +71,7 @@ pass "first boot: qemu-c0ffee Ready ${t} s after QEMU started"
 expect_eq "arch" aarch64 "$(brm_node_field "$B" qemu-c0ffee arch)"
 kernel=$(brm_node_field "$B" qemu-c0ffee kernel)
 case $kernel in 6.*-arm64) pass "kernel $kernel (Debian arm64)" ;; *) fail "unexpected kernel '$kernel'" ;; esac
-expect_grep "the initramfs grew the data partition" "growing partition 3 of /dev/vda" "$N/console.log"
+expect_grep "the initramfs grew the data partition" "growing partition 4 of /dev/vda" "$N/console.log"
 expect_grep "the data file system was resized" "data partition grown to [0-9]+ MiB" "$N/console.log"
 expect_grep "crun runs on the image" "crun version 1\\." "$N/console.log"
 expect_grep "the clock was set forward from 2016 to the build time" "clock set forward to 20[2-9][0-9]-" "$N/console.log"
@@ -225,7 +225,7 @@ pass "second boot: qemu-c0ffee Ready again ${t} s after QEMU started"
 expect_grep "the clock was set forward from 2016" "clock set forward to 20[2-9][0-9]-" "$N/console.log"
 grep -q "joined the cluster" "$N/console.log" && fail "the node joined again instead of using its stored identity"
 expect_grep "rejoined with its stored identity" "starting \\(joined\\)|connected to master" "$N/console.log"
-grep -q "growing partition 3" "$N/console.log" && fail "the data partition was grown a second time"
+grep -q "growing partition 4" "$N/console.log" && fail "the data partition was grown a second time"
 pass "no second grow"
 expect_eq "nodes in the cluster" 1 "$("$B/bramble" -o json nodes | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 uptime=$(brm_node_field "$B" qemu-c0ffee uptime_ms)

@@ -122,7 +122,7 @@ cmp -n 512 "$IMG" "$LOOPDEV" >/dev/null || fail "$LOOPDEV: the MBR differs from 
 sq=$(python3 -c 'import struct,sys; f=open(sys.argv[1],"rb"); f.seek(int(sys.argv[2])); print(struct.unpack("<Q", f.read(48)[40:48])[0])' "$IMG" "$(brm_part_offset "$IMG" 2)")
 p2=$(brm_part_offset "$IMG" 2)
 cmp -i "$p2:$p2" -n "$sq" "$IMG" "$LOOPDEV" >/dev/null || fail "$LOOPDEV: the root file system ($sq bytes) differs from the image"
-dd if="$LOOPDEV" of="$WORK/loop-data.ext4" bs=1M skip=$(($(brm_part_offset "$IMG" 3) >> 20)) count=$(($(brm_part_size "$IMG" 3) >> 20)) status=none
+dd if="$LOOPDEV" of="$WORK/loop-data.ext4" bs=1M skip=$(($(brm_part_offset "$IMG" 4) >> 20)) count=$(($(brm_part_size "$IMG" 4) >> 20)) status=none
 e2fsck -fn "$WORK/loop-data.ext4" >"$WORK/e2fsck.log" 2>&1 || { cat "$WORK/e2fsck.log"; fail "the data partition on $LOOPDEV (over random old data) does not pass e2fsck"; }
 mtype -i "$LOOPDEV@@$(brm_part_offset "$LOOPDEV" 1)" ::bramble.json 2>/dev/null | grep -qF '"name_prefix":	"loop"' ||
 	fail "bramble.json on $LOOPDEV was not written"
@@ -134,8 +134,8 @@ pass "flash onto $LOOPDEV: written over old data, verified, configured; FAT clea
 # which every Linux kernel here can mount) through its partition device when
 # the kernel made one, else through a loop device over the target.
 mkdir -p "$WORK/mnt"
-if { [ -b "${LOOPDEV}p3" ] && mount -o ro,noload "${LOOPDEV}p3" "$WORK/mnt" 2>/dev/null; } ||
-	mount -o ro,noload,offset="$(brm_part_offset "$IMG" 3)" "$LOOPDEV" "$WORK/mnt" 2>/dev/null; then
+if { [ -b "${LOOPDEV}p4" ] && mount -o ro,noload "${LOOPDEV}p4" "$WORK/mnt" 2>/dev/null; } ||
+	mount -o ro,noload,offset="$(brm_part_offset "$IMG" 4)" "$LOOPDEV" "$WORK/mnt" 2>/dev/null; then
 	expect_refusal "a target with a mounted partition" "is mounted .*\\(on $WORK/mnt\\)" "$IMG" "$LOOPDEV"
 	umount "$WORK/mnt"
 else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The built image: partition table, file systems that pass their checkers,
-# every boot file for every board, the root's contents and the block map.
+# every boot file for every board in both root slots, the slot and try-boot
+# configuration, the root's contents and the block map.
 . "$(dirname "$0")/lib.sh"
 image_test_init sfdisk mtype mdir fsck.vfat e2fsck unsquashfs cpio readelf python3
 
@@ -24,13 +25,14 @@ def check(cond, msg):
 check(pt["label"] == "dos", "MBR (dos) label, got %s" % pt["label"])
 check(pt["id"].lower() == "0x" + want_id, "disk id 0x%s, got %s" % (want_id, pt["id"]))
 p = pt["partitions"]
-check(len(p) == 3, "3 partitions, got %d" % len(p))
+check(len(p) == 4, "4 partitions (boot, root a, root b, data), got %d" % len(p))
 check(p[0]["type"] == "c" and p[0].get("bootable"), "partition 1 FAT32 LBA (0x0c), bootable: %s" % p[0])
-check(p[1]["type"] == "83" and p[2]["type"] == "83", "partitions 2 and 3 are Linux (0x83)")
+check(all(q["type"] == "83" for q in p[1:]), "partitions 2, 3 and 4 are Linux (0x83)")
+check(p[1]["size"] == p[2]["size"], "root slots a (2) and b (3) have the same size")
 for q in p:
     check(q["start"] % 8192 == 0, "%s starts on a 4 MiB boundary" % q["node"])
-check(p[0]["start"] + p[0]["size"] <= p[1]["start"] and p[1]["start"] + p[1]["size"] <= p[2]["start"], "partitions in order, no overlap")
-check((p[2]["start"] + p[2]["size"]) * 512 == size, "data partition ends at the end of the image (grows on first boot)")
+check(all(p[i]["start"] + p[i]["size"] <= p[i + 1]["start"] for i in range(3)), "partitions in order, no overlap")
+check((p[3]["start"] + p[3]["size"]) * 512 == size, "data partition ends at the end of the image (grows on first boot)")
 EOF
 
 part() { # N OUT
@@ -38,7 +40,7 @@ part() { # N OUT
 	off=$(brm_part_offset "$IMG" "$1"); size=$(brm_part_size "$IMG" "$1")
 	dd if="$IMG" of="$2" bs=1M skip=$((off / 1048576)) count=$((size / 1048576)) status=none
 }
-part 1 "$WORK/boot.vfat"; part 2 "$WORK/root.sqfs"; part 3 "$WORK/data.ext4"
+part 1 "$WORK/boot.vfat"; part 2 "$WORK/root.sqfs"; part 3 "$WORK/root-b.sqfs"; part 4 "$WORK/data.ext4"
 
 # --- file systems -----------------------------------------------------------
 fsck.vfat -n "$WORK/boot.vfat" >"$WORK/fsck.vfat" 2>&1 || { cat "$WORK/fsck.vfat"; fail "fsck.vfat -n"; }
@@ -50,13 +52,20 @@ expect_eq "data partition label" bramble-data "$(e2label "$WORK/data.ext4")"
 unsquashfs -s "$WORK/root.sqfs" >"$WORK/sq.info" 2>&1 || { cat "$WORK/sq.info"; fail "root is not a readable squashfs"; }
 expect_grep "root is squashfs, xz" "Compression xz" "$WORK/sq.info"
 unsquashfs -no-progress -q -d "$WORK/root" "$WORK/root.sqfs" >/dev/null 2>&1 || fail "unsquashfs"
+cmp -s "$WORK/root.sqfs" "$WORK/root-b.sqfs" || fail "root slot b is not a copy of root slot a"
+pass "root slot b is a copy of root slot a"
 
 # --- boot files for every board ----------------------------------------------
-mdir -b -i "$WORK/boot.vfat" ::/ | sed 's|^::/||' >"$WORK/bootfiles"
+mdir -/ -b -i "$WORK/boot.vfat" ::/ | sed 's|^::/||' >"$WORK/bootfiles"
 has_boot() { grep -qx "$1" "$WORK/bootfiles" || fail "boot partition lacks $1 (needed by $2)"; }
-for f in vmlinuz initrd.img config.txt cmdline.txt bramble.json bramble.json.template; do has_boot "$f" all; done
+SLOTS="a b"
+for f in config.txt tryboot.txt boot.scr bramble-slot.txt bramble-try.txt bramble.json bramble.json.template; do has_boot "$f" all; done
+for s in $SLOTS; do
+	for f in vmlinuz initrd.img cmdline.txt bootargs.txt; do has_boot "slot-$s/$f" "slot $s"; done
+done
 mtype -i "$WORK/boot.vfat" ::config.txt | tr -d '\r' >"$WORK/config.txt"
-mtype -i "$WORK/boot.vfat" ::cmdline.txt | tr -d '\r' >"$WORK/cmdline.txt"
+mtype -i "$WORK/boot.vfat" ::tryboot.txt | tr -d '\r' >"$WORK/tryboot.txt"
+mtype -i "$WORK/boot.vfat" ::slot-a/cmdline.txt | tr -d '\r' >"$WORK/cmdline.txt"
 for b in "$BRM_SRC"/board/*/; do
 	b=$(basename "$b")
 	[ "$b" = common ] && continue
@@ -65,7 +74,10 @@ for b in "$BRM_SRC"/board/*/; do
 	n=0
 	for f in $FIRMWARE; do has_boot "$f" "$b"; n=$((n + 1)); done
 	dtbs=$( (sed 's/#.*//' "$BRM_SRC/board/$b/dtbs" 2>/dev/null || true) | xargs)
-	for d in $dtbs; do has_boot "$d" "$b"; n=$((n + 1)); done
+	for d in $dtbs; do
+		for s in $SLOTS; do has_boot "slot-$s/$d" "$b"; done
+		n=$((n + 1))
+	done
 	if [ -n "$FILTER" ]; then
 		# The board's section names its device tree.
 		awk -v f="[$FILTER]" -v d="device_tree=${dtbs%% *}" '$0 == f {s = 1; next} /^\[/ {s = 0} s && $0 == d {found = 1} END {exit !found}' \
@@ -76,7 +88,7 @@ for b in "$BRM_SRC"/board/*/; do
 		m2=$(echo "$m" | tr '-' '_')
 		grep -qE "/($m|$m2)\.ko:" "$WORK/root/usr/lib/modules/"*/modules.dep || fail "board $b: module $m not on the root"
 	done
-	pass "board $b: $n firmware/DTB files, its modules on the root${FILTER:+, [$FILTER] in config.txt}"
+	pass "board $b: $n firmware/DTB files (DTBs in both slots), its modules on the root${FILTER:+, [$FILTER] in config.txt}"
 done
 for k in arm_64bit=1 upstream_kernel=1 kernel=vmlinuz "initramfs initrd.img followkernel" enable_uart=1; do
 	grep -qx "$k" "$WORK/config.txt" || fail "config.txt lacks '$k'"
@@ -87,12 +99,50 @@ for k in cgroup_enable=memory cgroup_memory=1 "root=PARTUUID=$disk_id-02" rootfs
 done
 [ "$(wc -l <"$WORK/cmdline.txt")" = 1 ] || fail "cmdline.txt must be one line"
 pass "cmdline.txt: root by PARTUUID, memory cgroup enabled"
+
+# --- the slots and the try-boot configuration --------------------------------
+# Each slot's command lines (cmdline.txt and the boards' cmdline-*.txt) name
+# its own root partition; bootargs.txt is cmdline.txt for U-Boot's boot.scr.
+for s in $SLOTS; do
+	[ "$s" = a ] && n=02 || n=03
+	for f in $(grep "^slot-$s/cmdline.*\.txt$" "$WORK/bootfiles"); do
+		c=$(mtype -i "$WORK/boot.vfat" "::$f" | tr -d '\r')
+		case " $c " in *" root=PARTUUID=$disk_id-$n "*" bramble.slot=$s "*) ;; *) fail "$f does not boot root slot $s (partition $n): $c" ;; esac
+	done
+	expect_eq "slot-$s/bootargs.txt is its cmdline.txt" "bramble_cmdline=$(mtype -i "$WORK/boot.vfat" "::slot-$s/cmdline.txt" | tr -d '\r')" \
+		"$(mtype -i "$WORK/boot.vfat" "::slot-$s/bootargs.txt" | tr -d '\r')"
+done
+mcopy -n -i "$WORK/boot.vfat" ::slot-a/vmlinuz ::slot-a/initrd.img "$WORK/"
+mcopy -n -i "$WORK/boot.vfat" ::slot-b/vmlinuz "$WORK/vmlinuz-b"
+mcopy -n -i "$WORK/boot.vfat" ::slot-b/initrd.img "$WORK/initrd-b.img"
+cmp -s "$WORK/vmlinuz" "$WORK/vmlinuz-b" && cmp -s "$WORK/initrd.img" "$WORK/initrd-b.img" ||
+	fail "slot b's kernel and initramfs are not slot a's"
+pass "slots a and b: the same kernel and initramfs, each slot's command lines name its root"
+# The Pi firmware: config.txt boots the committed slot a (os_prefix before
+# any board section) and its [tryboot] section slot b; tryboot.txt, which
+# the firmware reads instead on a tryboot, boots slot b.
+expect_eq "config.txt: os_prefix of the committed slot" slot-a/ \
+	"$(awk '/^\[/ {exit} sub(/^os_prefix=/, "")' "$WORK/config.txt")"
+expect_eq "config.txt: [tryboot] section boots slot b" slot-b/ \
+	"$(awk '/^\[/ {s = ($0 == "[tryboot]"); next} s && sub(/^os_prefix=/, "")' "$WORK/config.txt")"
+expect_eq "tryboot.txt: os_prefix" slot-b/ "$(awk '/^\[/ {exit} sub(/^os_prefix=/, "")' "$WORK/tryboot.txt")"
+diff <(grep -v -e '^os_prefix=' -e '^#' "$WORK/config.txt") <(grep -v -e '^os_prefix=' -e '^#' "$WORK/tryboot.txt") >/dev/null ||
+	fail "tryboot.txt differs from config.txt in more than os_prefix"
+pass "tryboot.txt is config.txt booting slot b"
+# The bootloader's state (boot.scr, and the initramfs on boards without
+# tryboot): committed slot a, no try pending.
+expect_eq "bramble-slot.txt" bramble_slot=a "$(mtype -i "$WORK/boot.vfat" ::bramble-slot.txt | tr -d '\r')"
+expect_eq "bramble-try.txt" bramble_try=none "$(mtype -i "$WORK/boot.vfat" ::bramble-try.txt | tr -d '\r')"
+mcopy -n -i "$WORK/boot.vfat" ::boot.scr "$WORK/"
+expect_eq "boot.scr is a U-Boot image (mkimage)" 27051956 "$(od -An -tx1 -N4 "$WORK/boot.scr" | tr -d ' ')"
+expect_eq "boot.scr is a script" 6 "$(od -An -tu1 -j30 -N1 "$WORK/boot.scr" | tr -d ' ')"
+tail -c +73 "$WORK/boot.scr" | grep -q "slot-\${s}/vmlinuz" || fail "boot.scr does not load slot-<slot>/vmlinuz"
+pass "boot.scr: a U-Boot script loading the slot's kernel"
 mtype -i "$WORK/boot.vfat" ::bramble.json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert set(d) >= {"master","token","name_prefix"}, d' ||
 	fail "bramble.json template is not JSON with master, token, name_prefix"
 pass "bramble.json template"
 
 # --- the kernel and initramfs -------------------------------------------------
-mcopy -n -i "$WORK/boot.vfat" ::vmlinuz ::initrd.img "$WORK/"
 # The arm64 Image header carries the magic "ARM\x64" at byte 56.
 [ "$(dd if="$WORK/vmlinuz" bs=1 skip=56 count=3 status=none)" = ARM ] || fail "vmlinuz is not an arm64 kernel Image"
 pass "vmlinuz is an arm64 Image"

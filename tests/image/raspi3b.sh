@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Raspberry Pi 3 B path on emulated Pi hardware: qemu-system-aarch64
-# -M raspi3b boots the image as the Pi firmware would (kernel, initramfs,
-# bcm2837-rpi-3-b.dtb and cmdline.txt from the FAT partition), the initramfs
-# finds the card on the SD controller, and the node joins and reports itself
-# as a Raspberry Pi 3 Model B with its SoC temperature. (QEMU has no LAN9514:
+# -M raspi3b boots the image as the Pi firmware would (the committed slot's
+# kernel, initramfs, bcm2837-rpi-3-b.dtb and cmdline.txt from the FAT
+# partition), the initramfs finds the card on the SD controller, and the
+# node joins and reports itself as a Raspberry Pi 3 Model B with its SoC
+# temperature. (QEMU has no LAN9514:
 # the network is usb-net on the DWC2 port.)
 . "$(dirname "$0")/lib.sh"
 image_test_init qemu-system-aarch64 qemu-img mcopy socat python3
@@ -22,7 +23,7 @@ NODES+=("$N")
 brm_node_start_raspi3b "$N" "$WORK/disk.img" "$port" 10000000e3b333
 t=$(boot_wait "$N" pi3-e3b333 "${BRM_READY_TIMEOUT:-240}")
 pass "raspi3b: pi3-e3b333 Ready ${t} s after QEMU started"
-expect_grep "the initramfs found the card on the SD controller" "growing partition 3 of /dev/mmcblk0" "$N/console.log"
+expect_grep "the initramfs found the card on the SD controller" "growing partition 4 of /dev/mmcblk0" "$N/console.log"
 expect_eq "model from the device tree" "Raspberry Pi 3 Model B" "$(brm_node_field "$B" pi3-e3b333 model)"
 temp=$(brm_node_field "$B" pi3-e3b333 temp_celsius)
 [ -n "$temp" ] || fail "no SoC temperature (bcm2835_thermal)"
