@@ -20,6 +20,9 @@
 #   SOURCE_DATE_EPOCH   build time stamped into the image (the node's clock
 #                       never starts earlier); default now
 #   BRM_IMAGE_NOXZ      1: skip the .img.xz (tests do not need it)
+#   BRM_IMAGE_VERSION   the image's version, stamped into /etc/os-release
+#                       (IMAGE_VERSION) and reported by every node; default
+#                       `git describe --always --dirty` of the source tree
 #   BRM_IMAGE_TEST_OVERLAY  a directory that makes a test image (never one
 #                       to release; use it with another BRM_IMAGE_OUT):
 #                       overlay.conf (bash) may set TEST_PACKAGES,
@@ -38,6 +41,9 @@ CACHE=${BRM_IMAGE_CACHE:-$SRC/build/image-cache}
 OUT=${BRM_IMAGE_OUT:-$SRC/build/image}
 AGENT=${BRM_AGENT_BIN:-$SRC/build/rpi-arm64/bin/bramble-agent}
 BUILD_TIME=${SOURCE_DATE_EPOCH:-$(date +%s)}
+IMAGE_VERSION=${BRM_IMAGE_VERSION:-$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)}
+[[ $IMAGE_VERSION =~ ^[A-Za-z0-9][A-Za-z0-9._+~-]{0,62}$ ]] ||
+  { echo "image/build.sh: error: BRM_IMAGE_VERSION '$IMAGE_VERSION' is not 1-63 of A-Z a-z 0-9 . _ + ~ - (starting with a letter or digit)" >&2; exit 1; }
 NAME=bramble-rpi-arm64
 QUIET=0
 [[ ${1:-} == --quiet ]] && QUIET=1
@@ -365,6 +371,8 @@ NAME="Bramble"
 ID=bramble
 ID_LIKE=debian
 VERSION_ID="$agent_version"
+IMAGE_ID=bramble-rpi-arm64
+IMAGE_VERSION="$IMAGE_VERSION"
 BUILD_ID="$(date -u -d "@$BUILD_TIME" +%Y%m%dT%H%M%SZ)"
 HOME_URL="https://github.com/"
 EOF
@@ -537,6 +545,7 @@ if [[ ${BRM_IMAGE_NOXZ:-0} != 1 ]]; then
 fi
 {
   echo "kernel=$KVER"
+  echo "version=$IMAGE_VERSION"
   echo "build_time=$BUILD_TIME"
   echo "disk_id=$DISK_ID"
   echo "boot_mib=$BOOT_MIB root_mib=$root_mib data_mib=$DATA_MIB total_mib=$total"

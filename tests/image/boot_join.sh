@@ -71,6 +71,12 @@ pass "first boot: qemu-c0ffee Ready ${t} s after QEMU started"
 expect_eq "arch" aarch64 "$(brm_node_field "$B" qemu-c0ffee arch)"
 kernel=$(brm_node_field "$B" qemu-c0ffee kernel)
 case $kernel in 6.*-arm64) pass "kernel $kernel (Debian arm64)" ;; *) fail "unexpected kernel '$kernel'" ;; esac
+# The image's version (os-release IMAGE_VERSION, stamped by image/build.sh)
+# and the root slot the boot script chose.
+want_version=$(sed -n 's/^version=//p' "$(dirname "$IMG")/bramble-rpi-arm64.info")
+[ -n "$want_version" ] || fail "no version= in $(dirname "$IMG")/bramble-rpi-arm64.info"
+expect_eq "os_version" "$want_version" "$(brm_node_field "$B" qemu-c0ffee os_version)"
+expect_eq "slot" a "$(brm_node_field "$B" qemu-c0ffee slot)"
 expect_grep "the initramfs grew the data partition" "growing partition 4 of /dev/vda" "$N/console.log"
 expect_grep "the data file system was resized" "data partition grown to [0-9]+ MiB" "$N/console.log"
 expect_grep "crun runs on the image" "crun version 1\\." "$N/console.log"

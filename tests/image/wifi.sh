@@ -104,7 +104,7 @@ pass "the node with the wrong key did not join"
 # The same line is in the agent log on the card's data partition.
 brm_node_stop "$K"
 qemu-img convert -O raw "$K/overlay.qcow2" "$K/disk.raw"
-dd if="$K/disk.raw" of="$K/data.ext4" bs=1M skip=$(($(brm_part_offset "$K/disk.raw" 3) >> 20)) status=none
+dd if="$K/disk.raw" of="$K/data.ext4" bs=1M skip=$(($(brm_part_offset "$K/disk.raw" 4) >> 20)) status=none
 rm -f "$K/disk.raw"
 if command -v debugfs >/dev/null; then
 	debugfs -R "cat /log/bramble-agent.log" "$K/data.ext4" 2>/dev/null >"$K/agent.log"

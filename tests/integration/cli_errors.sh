@@ -168,7 +168,11 @@ expect 2 "cannot read config" -- "$A" --config "$WORK/nonexistent.json"
 expect 2 "--token" "token" -- "$A" --master "$MASTER_ADDR" --name pi-cfg --state-dir "$WORK/agents/pi-cfg" --token not-a-token
 expect 2 "--heartbeat-interval" "5x" -- "$A" --master "$MASTER_ADDR" --name pi-cfg --state-dir "$WORK/agents/pi-cfg" --token "$TOKEN" --heartbeat-interval 5x
 expect 2 "--name" "Bad_Name" -- "$A" --master "$MASTER_ADDR" --name Bad_Name --state-dir "$WORK/agents/pi-cfg" --token "$TOKEN"
-expect 2 "'master'" -- "$A" --name pi-cfg --state-dir "$WORK/agents/pi-cfg" --token "$TOKEN"
+# No master and no token: nothing to find a master with (with a token, a
+# missing master means "auto": found on the LAN by mDNS).
+expect 2 "'master'" "required" -- "$A" --name pi-cfg --state-dir "$WORK/agents/pi-cfg"
+agent_cfg "$WORK/a7.json" "{\"master\": [\"auto\", \"$MASTER_ADDR\"], \"name\": \"pi-cfg\", \"token\": \"$TOKEN\"}"
+expect 2 "'master'" "cannot be combined" -- "$A" --config "$WORK/a7.json"
 # Not joined and no token.
 expect 2 "no join token" -- "$A" --master "$MASTER_ADDR" --name pi-cfg --state-dir "$WORK/agents/pi-cfg"
 # None of the rejected agents joined or spent the token.
