@@ -39,7 +39,7 @@ umask 077
 } >/run/bramble/agent.json
 
 # Keep the log bounded: one previous generation of at most 1 MiB.
-[ "$(wc -c <"$AGENT_LOG" 2>/dev/null || echo 0)" -gt 1048576 ] && mv "$AGENT_LOG" "$AGENT_LOG.1"
+[ -f "$AGENT_LOG" ] && [ "$(wc -c <"$AGENT_LOG")" -gt 1048576 ] && mv "$AGENT_LOG" "$AGENT_LOG.1"
 
 # Give DHCP a moment, so the first attempt reaches the master instead of
 # starting the reconnect backoff (the agent retries forever regardless).
