@@ -12,27 +12,12 @@
 #include <cjson/cJSON.h>
 
 #include "bootcfg.h"
+#include "bootcfg_take.h"
 #include "check.h"
 #include "image.h"
 #include "util.h"
 
 #define TOKEN "bramble1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:abcdef.0123456789abcdef0123456789abcdef"
-
-/* Runs brm_bootcfg_take_opt over every argument, as the commands do;
- * returns the first refusal, else the number of arguments that were not
- * join options. */
-static int take_all(int argc, char **argv, struct brm_bootcfg *cfg)
-{
-        int others = 0, r;
-
-        for (int i = 1; i < argc; i++) {
-                if ((r = brm_bootcfg_take_opt("test", argc, argv, &i, cfg)) < 0)
-                        return r;
-                if (r == 0)
-                        others++;
-        }
-        return others;
-}
 
 static void check_options(void)
 {

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "bootcfg.h"
+#include "bootcfg_take.h"
 #include "check.h"
 #include "util.h"
 #include "wifipsk.h"
@@ -25,19 +26,6 @@ static void check_psk(void)
         CHECK_STR(hex, IEEE_PSK);
         CHECK_INT(brm_wifi_psk("ThisIsASSID", 11, "ThisIsAPassword", hex), ==, 0);
         CHECK_STR(hex, "0dc0d6eb90555ed6419756b9a15ec3e3209b63df707dd508d14581f8982721af");
-}
-
-static int take_all(int argc, char **argv, struct brm_bootcfg *cfg)
-{
-        int others = 0, r;
-
-        for (int i = 1; i < argc; i++) {
-                if ((r = brm_bootcfg_take_opt("test", argc, argv, &i, cfg)) < 0)
-                        return r;
-                if (r == 0)
-                        others++;
-        }
-        return others;
 }
 
 /* brm_bootcfg_read_psks with text as stdin. */
