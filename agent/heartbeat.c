@@ -136,7 +136,7 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
         if (hb->net_iface[0]) {
                 int dbm;
                 msg->net_iface = hb->net_iface;
-                if (brm_netif_signal(hb->root, hb->net_iface, &dbm) == 0) {
+                if (hb->net_wireless && brm_netif_signal(hb->root, hb->net_iface, &dbm) == 0) {
                         msg->has_wifi_signal_dbm = 1;
                         msg->wifi_signal_dbm = dbm;
                 }
@@ -151,6 +151,7 @@ void brm_heartbeat_set_link(struct brm_heartbeat *hb, const struct sockaddr *loc
         const void *a = NULL;
 
         hb->net_iface[0] = hb->net_addr[0] = '\0';
+        hb->net_wireless = false;
         if (!local)
                 return;
         if (local->sa_family == AF_INET)
@@ -159,8 +160,15 @@ void brm_heartbeat_set_link(struct brm_heartbeat *hb, const struct sockaddr *loc
                 a = &((const struct sockaddr_in6 *)local)->sin6_addr;
         if (!a || !inet_ntop(local->sa_family, a, hb->net_addr, sizeof(hb->net_addr)))
                 hb->net_addr[0] = '\0';
-        if (brm_netif_for_addr(local, hb->net_iface, sizeof(hb->net_iface)) < 0)
+        if (brm_netif_for_addr(local, hb->net_iface, sizeof(hb->net_iface)) < 0) {
                 hb->net_iface[0] = '\0';
+                return;
+        }
+        /* Whether to read the signal in each heartbeat: a wireless
+         * interface has its line (with or without a signal yet), a wired
+         * one never gets one. */
+        int dbm;
+        hb->net_wireless = brm_netif_signal(hb->root, hb->net_iface, &dbm) != -ENOENT;
 }
 
 void brm_heartbeat_free(struct brm_heartbeat *hb)

@@ -45,6 +45,7 @@ struct brm_heartbeat {
         char *images[BRM_HEARTBEAT_MAX_IMAGES];
         char net_iface[IF_NAMESIZE];  /* the link's interface; "" = unknown */
         char net_addr[INET6_ADDRSTRLEN];
+        bool net_wireless;         /* /proc/net/wireless has a line for net_iface */
 };
 
 /* WL and LOGS may be NULL; they are only read while building. */

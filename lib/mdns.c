@@ -125,20 +125,10 @@ static void ask_more(struct brm_mdns *m)
 static void on_record(const struct resource *r, void *arg)
 {
         struct brm_mdns *m = arg;
-        const char *rdname = NULL;
-        uint16_t port = 0;
-        struct in_addr ip = { 0 };
 
         if (!m->browsing || !r->name)
                 return;
-        if (r->type == QTYPE_PTR)
-                rdname = r->known.ptr.name;
-        else if (r->type == QTYPE_SRV) {
-                rdname = r->known.srv.name;
-                port = r->known.srv.port;
-        } else if (r->type == QTYPE_A)
-                ip = r->known.a.ip;
-        if (brm_mdns_collect_add(&m->found, r->name, r->type, (uint32_t)r->ttl, rdname, port, ip, r->rdata, r->rdlength) > 0) {
+        if (brm_mdns_collect_resource(&m->found, r) > 0) {
                 ask_more(m);
                 if (m->on_update)
                         m->on_update(m->arg);

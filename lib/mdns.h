@@ -68,6 +68,10 @@ void brm_mdns_collect_init(struct brm_mdns_collect *c);
  * are ignored. Returns 1 when the record added something, else 0. */
 int brm_mdns_collect_add(struct brm_mdns_collect *c, const char *name, int type, uint32_t ttl, const char *rdname,
                          uint16_t port, struct in_addr ip, const uint8_t *rdata, size_t rdlen);
+/* The same for one record as libmdnsd parsed it (struct resource of
+ * <libmdnsd/1035.h>). */
+struct resource;
+int brm_mdns_collect_resource(struct brm_mdns_collect *c, const struct resource *r);
 /* Parses one received datagram with libmdnsd and adds its answers (the
  * fuzz harness's entry). Returns the number of records that added
  * something, or -EBADMSG. */

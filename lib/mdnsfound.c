@@ -129,7 +129,7 @@ int brm_mdns_collect_add(struct brm_mdns_collect *c, const char *name, int type,
         }
 }
 
-static int add_resource(struct brm_mdns_collect *c, const struct resource *r)
+int brm_mdns_collect_resource(struct brm_mdns_collect *c, const struct resource *r)
 {
         const char *rdname = NULL;
         uint16_t port = 0;
@@ -163,9 +163,9 @@ int brm_mdns_collect_packet(struct brm_mdns_collect *c, const uint8_t *pkt, size
                 goto out;
         }
         for (int i = 0; i < m->ancount && m->an; i++)
-                added += add_resource(c, &m->an[i]);
+                added += brm_mdns_collect_resource(c, &m->an[i]);
         for (int i = 0; i < m->arcount && m->ar; i++)
-                added += add_resource(c, &m->ar[i]);
+                added += brm_mdns_collect_resource(c, &m->ar[i]);
 out:
         free(buf);
         free(m);
