@@ -418,6 +418,9 @@ for s in "${SLOTS[@]}"; do
   slot_cmdline "$s" >"$B/slot-$s/cmdline.txt"
   # The same line for U-Boot (boot.scr), which reads name=value files.
   echo "bramble_cmdline=$(slot_cmdline "$s")" >"$B/slot-$s/bootargs.txt"
+  # What the slot holds, for an update bundle made of this image (bramble
+  # node upgrade --image) and for the node (the other slot's version).
+  printf 'version=%s\narch=arm64\nkernel=%s\nbuild_time=%s\n' "$IMAGE_VERSION" "$KVER" "$BUILD_TIME" >"$B/slot-$s/version.txt"
 done
 : >"$W/config-boards"
 for b in "${BOARDS[@]}"; do
