@@ -20,6 +20,7 @@
 #include "logdir.h"
 #include "logretention.h"
 #include "logstream.h"
+#include "osupdate.h"
 #include "token.h"
 #include "workload.h"
 
@@ -38,6 +39,7 @@ struct brm_agent {
         struct brm_agentlog agentlog;
         struct brm_fetch *fetch;        /* cluster images; NULL if its layout is unusable */
         struct brm_imagegc *imagegc;    /* unused images off a short disk; NULL when off */
+        struct brm_osupdate *osupdate;  /* OS updates (A/B slots) */
         uv_signal_t sigint, sigterm;
         bool stopping;
 };

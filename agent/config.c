@@ -76,6 +76,7 @@ static const struct field fields[] = {
         FIELD("root", root, F_STRING, check_root),
         FIELD("runtime", runtime, F_STRING, NULL),
         FIELD("seccomp_profile", seccomp_profile, F_STRING, check_path),
+        FIELD("os_update_hook", os_update_hook, F_STRING, check_path),
         NUMBER("log_max_size", log_max_size, F_SIZE, 64 << 10, 1ull << 30, "a size from 64K to 1G, e.g. \"10M\""),
         NUMBER("log_max_files", log_max_files, F_COUNT, 1, 100, "a whole number from 1 to 100"),
         NUMBER("log_budget", log_budget, F_SIZE, 1 << 20, 1ull << 40, "a size from 1M to 1T, e.g. \"512M\""),

@@ -28,6 +28,7 @@ struct brm_agent_config {
         uint64_t log_retention_ms;          /* logs of a removed container are kept this long */
         uint64_t log_reserve;               /* free space on the state dir's file system logs never take */
         uint64_t image_gc_free;             /* unused images are collected below this much free space; 0 = never */
+        char os_update_hook[1024];          /* the image's slot writer (image/rootfs/etc/bramble/update.sh); "" = no OS updates */
 };
 
 void brm_agent_config_defaults(struct brm_agent_config *cfg);

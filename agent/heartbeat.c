@@ -7,6 +7,7 @@
 #include "fetch.h"
 #include "logstream.h"
 #include "netif.h"
+#include "osupdate.h"
 #include "workload.h"
 
 void brm_heartbeat_init(struct brm_heartbeat *hb, const char *root, const char *disk_path, struct brm_workload *wl,
@@ -143,6 +144,8 @@ int brm_heartbeat_build(struct brm_heartbeat *hb)
         }
         if (hb->net_addr[0])
                 msg->net_addr = hb->net_addr;
+        if (hb->osupdate && brm_osupdate_status(hb->osupdate, &hb->update))
+                msg->update = &hb->update;
         return 0;
 }
 
@@ -185,6 +188,8 @@ int brm_heartbeat_hello(struct brm_heartbeat *hb)
                 bramble__node_info__init(&hb->info.msg); /* an empty one, still a valid message */
         if (hb->wl)
                 brm_workload_fill_info(hb->wl, &hb->info.msg);
+        if (hb->osupdate && brm_osupdate_status(hb->osupdate, &hb->info_update))
+                hb->info.msg.update = &hb->info_update;
         return r;
 }
 

@@ -25,6 +25,7 @@ struct brm_node_info {
 #define BRM_HEARTBEAT_MAX_IMAGES 64
 
 struct brm_fetch;
+struct brm_osupdate;
 
 struct brm_heartbeat {
         const char *root;
@@ -46,6 +47,8 @@ struct brm_heartbeat {
         char net_iface[IF_NAMESIZE];  /* the link's interface; "" = unknown */
         char net_addr[INET6_ADDRSTRLEN];
         bool net_wireless;         /* /proc/net/wireless has a line for net_iface */
+        struct brm_osupdate *osupdate; /* the OS update's state; NULL: none told */
+        Bramble__UpdateStatus update, info_update;
 };
 
 /* WL and LOGS may be NULL; they are only read while building. */

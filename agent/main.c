@@ -11,6 +11,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define MOD "agent"
@@ -22,13 +23,14 @@ static void usage(FILE *f)
                 "                     [--state-dir DIR] [--heartbeat-interval 5s] [--log-level LEVEL]\n"
                 "                     [--runtime RUNTIME] [--log-max-size 10M] [--log-max-files 3]\n"
                 "                     [--log-budget 512M] [--log-retention 1h] [--log-reserve 4M]\n"
-                "                     [--image-gc-free 512M]\n"
+                "                     [--image-gc-free 512M] [--os-update-hook PATH]\n"
                 "\n"
                 "The config file is JSON with the fields master (string or list), token, name, state_dir,\n"
                 "heartbeat_interval, log_level, runtime (crun, runc or a path; default: the first that works\n"
                 "here), seccomp_profile (default /usr/share/containers/seccomp.json), log_max_size, log_max_files,\n"
                 "log_budget, log_retention, log_reserve, image_gc_free (unused images are removed when free space\n"
-                "on the images' file system is below it; 0: never). Flags override the file. The token is needed\n"
+                "on the images' file system is below it; 0: never), os_update_hook (the Bramble image's slot\n"
+                "writer; without it the node refuses OS updates). Flags override the file. The token is needed\n"
                 "only for the first start; later starts use the identity stored in the state dir. master \"auto\"\n"
                 "(also when master is missing and a token is set) finds the master on the LAN by mDNS; a master\n"
                 "whose CA is not the one pinned by the token (or the stored ca.crt) is refused.\n");
@@ -79,6 +81,7 @@ static void images_in_use(struct brm_imagegc_keep *k, void *arg)
         }
         brm_supervisor_images(a->wl.sup, keep_container, k);
         brm_fetch_blobs(a->fetch, keep_blob, k);
+        brm_osupdate_blobs(a->osupdate, keep_blob, k);
 }
 
 /* Log streams go out on the session while there is one. */
@@ -91,6 +94,7 @@ static void session(void *arg, struct brm_conn *conn)
         if (a->logs)
                 brm_logstream_attach(a->logs, conn);
         brm_fetch_attach(a->fetch, conn);
+        brm_osupdate_session(a->osupdate, conn);
 }
 
 static void drained(void *arg)
@@ -139,6 +143,20 @@ static void open_fetch(struct brm_agent *a)
                          brm_strerror(r));
 }
 
+/* OS updates: what the node booted, and what an update under way left. */
+static int open_osupdate(struct brm_agent *a)
+{
+        struct brm_node_facts f;
+
+        if (brm_metrics_facts(a->cfg.root, &f) < 0)
+                memset(&f, 0, sizeof(f));
+        const struct brm_osupdate_opts o = {
+                .loop = a->loop, .state_dir = a->cfg.state_dir, .hook = a->cfg.os_update_hook, .fetch = a->fetch,
+                .id = &a->id, .machine = f.arch, .slot = f.slot, .tryboot = f.tryboot, .os_version = f.os_version,
+        };
+        return brm_osupdate_open(&o, &a->osupdate);
+}
+
 /* The link, with the modules that take the master's messages. */
 static int start_link(struct brm_agent *a)
 {
@@ -151,6 +169,7 @@ static int start_link(struct brm_agent *a)
                 { BRAMBLE__ENVELOPE__MSG_IMAGE_RESOLVED, brm_fetch_handle, a->fetch },
                 { BRAMBLE__ENVELOPE__MSG_BLOB_DATA, brm_fetch_handle, a->fetch },
                 { BRAMBLE__ENVELOPE__MSG_BLOB_END, brm_fetch_handle, a->fetch },
+                { BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE, brm_osupdate_handle, a->osupdate },
                 /* Refusals of the fetch's requests (link.h). */
                 { BRAMBLE__ENVELOPE__MSG_ERROR, brm_fetch_handle, a->fetch },
         };
@@ -195,6 +214,9 @@ static void on_signal(uv_signal_t *sig, int signum)
         a->imagegc = NULL;
         /* Containers keep running: they belong to the node, not to us. */
         brm_workload_close(&a->wl);
+        a->hb.osupdate = NULL;
+        brm_osupdate_close(a->osupdate);
+        a->osupdate = NULL;
         /* After the supervisor: its pulls end as the agent stopping, not
          * as failed containers. */
         a->hb.fetch = NULL;
@@ -222,6 +244,7 @@ int main(int argc, char **argv)
                 { "log-retention", required_argument, NULL, 1004 },
                 { "log-reserve", required_argument, NULL, 1005 },
                 { "image-gc-free", required_argument, NULL, 1006 },
+                { "os-update-hook", required_argument, NULL, 1007 },
                 { "help", no_argument, NULL, 'h' },
                 { 0 },
         };
@@ -244,6 +267,7 @@ int main(int argc, char **argv)
                 { 1004, "log_retention", "--log-retention" },
                 { 1005, "log_reserve", "--log-reserve" },
                 { 1006, "image_gc_free", "--image-gc-free" },
+                { 1007, "os_update_hook", "--os-update-hook" },
         };
         struct brm_agent a;
         const char *config_path = NULL;
@@ -337,6 +361,11 @@ int main(int argc, char **argv)
         open_fetch(&a);
         brm_heartbeat_init(&a.hb, a.cfg.root, a.cfg.state_dir, &a.wl, a.logs);
         a.hb.fetch = a.fetch;
+        if ((r = open_osupdate(&a)) < 0) {
+                fprintf(stderr, "bramble-agent: %s\n", brm_strerror(r));
+                return 1;
+        }
+        a.hb.osupdate = a.osupdate;
         uv_signal_init(a.loop, &a.sigint);
         uv_signal_init(a.loop, &a.sigterm);
         a.sigint.data = a.sigterm.data = &a;

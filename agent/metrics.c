@@ -423,8 +423,12 @@ int brm_metrics_facts(const char *root, struct brm_node_facts *ret)
                 brm_metrics_parse_os_release_field(text, "IMAGE_VERSION", f.os_version, sizeof(f.os_version));
         }
         /* The Bramble image's root slot, named by its boot script. */
-        if (read_at(root, "/proc/cmdline", text, TEXT_MAX, true) >= 0)
+        if (read_at(root, "/proc/cmdline", text, TEXT_MAX, true) >= 0) {
+                char one[4] = "";
                 brm_metrics_parse_cmdline_param(text, "bramble.slot", f.slot, sizeof(f.slot));
+                brm_metrics_parse_cmdline_param(text, "bramble.tryboot", one, sizeof(one));
+                f.tryboot = strcmp(one, "1") == 0;
+        }
         if (read_at(root, "/proc/meminfo", text, TEXT_MAX, false) >= 0)
                 brm_metrics_parse_meminfo(text, &f.mem_total, &avail);
         if (read_at(root, "/proc/stat", text, TEXT_MAX, true) >= 0)

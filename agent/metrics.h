@@ -68,6 +68,7 @@ struct brm_node_facts {
         char os[128];             /* /etc/os-release PRETTY_NAME */
         char os_version[64];      /* os-release IMAGE_VERSION: the Bramble image's version */
         char slot[8];             /* bramble.slot= of /proc/cmdline: the root slot booted (a, b) */
+        bool tryboot;             /* bramble.tryboot=1: this boot is the one try of that slot */
         uint64_t mem_total;       /* 0 = unknown */
         unsigned cpu_count;       /* 0 = unknown */
         unsigned cgroup_version;  /* 2, 1, or 0 = unknown */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "upgrade.h"
 #include "containers.h"
 #include "datadir.h"
 #include "err.h"
@@ -465,6 +466,10 @@ int main(int argc, char **argv)
                  "connections, %u per address)", cfg->listen, m.reg.count, (unsigned long long)cfg->heartbeat_interval_ms,
                  cfg->grace_intervals, cfg->max_unauth, cfg->max_unauth_per_source);
         brm_announce_start(&m);
+        if ((r = brm_upgrade_open(&m, &m.upgrade)) < 0) {
+                fprintf(stderr, "bramble-master: %s\n", brm_strerror(r));
+                goto out_tls;
+        }
         uv_run(m.loop, UV_RUN_DEFAULT);
         brm_info(MOD, "stopped");
         rc = 0;

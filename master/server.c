@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "announce.h"
+#include "upgrade.h"
 #include "api.h"
 #include "blobsend.h"
 #include "containers.h"
@@ -133,6 +134,7 @@ static void on_heartbeat(struct brm_session *s, const Bramble__Envelope *in)
                 if (buf != stack)
                         free(buf);
         }
+        brm_upgrade_node_status(s->m, n, hb->update);
         /* Said once when it starts and once when it ends, not per heartbeat. */
         if (!!hb->persist_error != n->persist_failing) {
                 n->persist_failing = hb->persist_error != NULL;
@@ -167,7 +169,8 @@ static void on_join(struct brm_session *s, const Bramble__Envelope *env)
 /* An Ok or Error from a node answers a relayed check, or is news. */
 static void on_node_answer(struct brm_session *s, const Bramble__Envelope *env)
 {
-        if (!brm_containers_node_reply(s, env) && env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
+        if (!brm_containers_node_reply(s, env) && !brm_upgrade_node_reply(s, env) &&
+            env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
                 brm_warn(MOD, "node %s reports: %s", s->name, env->error->message ? env->error->message : "an error");
 }
 
@@ -238,6 +241,9 @@ static const struct route {
         [BRAMBLE__ENVELOPE__MSG_API_TOKEN_LIST] = { ADMIN, brm_webapi_token_list },
         [BRAMBLE__ENVELOPE__MSG_API_TOKEN_REVOKE] = { ADMIN, brm_webapi_token_revoke },
         [BRAMBLE__ENVELOPE__MSG_DASHBOARD] = { ADMIN, brm_webapi_dashboard },
+        [BRAMBLE__ENVELOPE__MSG_UPGRADE] = { ADMIN, brm_upgrade_request },
+        [BRAMBLE__ENVELOPE__MSG_UPGRADE_STATUS] = { ADMIN, brm_upgrade_status },
+        [BRAMBLE__ENVELOPE__MSG_NODE_ROLLBACK] = { ADMIN, brm_upgrade_rollback },
 };
 
 #undef NONE
@@ -515,6 +521,8 @@ void brm_server_stop(struct brm_master *m)
         brm_snapshots_stop(&m->snap);
         brm_http_stop(m);
         brm_announce_stop(m);
+        brm_upgrade_close(m->upgrade);
+        m->upgrade = NULL;
         brm_pull_cancel_all(m);
         if (m->svc.kick_open) {
                 uv_close((uv_handle_t *)&m->svc.kick, NULL);

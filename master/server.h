@@ -76,6 +76,7 @@ struct brm_master {
         struct brm_services svc;       /* services and their replicas (services.c, sched.c) */
         struct brm_http *http;         /* the HTTPS port, when --http-listen is set (http.c) */
         struct brm_announce *announce; /* the mDNS announcement, when there is one (announce.c) */
+        struct brm_upgrade *upgrade;   /* OS update rollouts (upgrade.c) */
 };
 
 /* Listens on cfg.listen and starts the timers and signal handlers.

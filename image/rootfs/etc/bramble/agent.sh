@@ -34,6 +34,7 @@ umask 077
 	[ -n "$token" ] && echo "  \"token\": \"$token\","
 	echo "  \"name\": \"$name\","
 	echo "  \"state_dir\": \"$STATE\","
+	echo "  \"os_update_hook\": \"/etc/bramble/update.sh\","
 	echo "  \"log_level\": \"$BC_LOG_LEVEL\""
 	echo "}"
 } >/run/bramble/agent.json

@@ -60,6 +60,13 @@ bootdev=$(cat /run/bramble/bootdev 2>/dev/null)
 [ -n "$bootdev" ] && mount -t vfat -o ro,noatime,umask=077 "/dev/$bootdev" "$BOOT" ||
 	say "warning: cannot mount the boot partition (/dev/${bootdev:-?})"
 
+# --- a try of a slot (an OS update on trial) -------------------------------
+# The guard reboots into the committed slot unless the agent commits this
+# one in time (image/README.md, "Updates").
+case " $(cat /proc/cmdline) " in
+*" bramble.tryboot=1 "*) setsid /etc/bramble/tryboot.sh </dev/null >/dev/null 2>&1 & ;;
+esac
+
 # --- clock ------------------------------------------------------------------
 # A Pi has no real-time clock: start no earlier than the image was built or
 # than the time saved at the last shutdown (or every 15 minutes).

@@ -1,0 +1,731 @@
+/* OS update rollouts (upgrade.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "fileio.h"
+#include "log.h"
+#include "ossig.h"
+#include "pull.h"
+#include "registry.h"
+#include "server.h"
+#include "services.h"
+#include "session.h"
+#include "upgrade.h"
+#include "util.h"
+
+#define MOD "upgrade"
+#define TICK_MS 1000
+#define DRAIN_MAX_MS (2 * 60 * 1000)      /* replicas that cannot move do not hold the update back longer */
+#define ANSWER_MAX_MS (60 * 1000)         /* a node that does not answer NodeUpgrade */
+#define BACK_GRACE_MS (10 * 60 * 1000)    /* past the try's deadline, a node that never came back */
+#define MAX_NODES 1024
+#define MAX_ROLLBACKS 16
+
+struct up_node {
+        char name[64];
+        char state[16];          /* queued, draining, upgrading, committed, rolled-back, failed, skipped */
+        char reason[400];
+        char schedule[16];       /* what it was before the drain */
+        uint64_t since_mono;     /* in this state since */
+        uint64_t req_id;         /* the NodeUpgrade sent */
+        bool acked;
+        uint64_t ack_mono;
+        uint64_t seen_mono;      /* its last heartbeat after the answer */
+        /* Its last report. */
+        char u_state[16], u_version[64], u_from[64], u_slot[4], u_reason[400];
+        uint64_t u_done, u_total;
+        int64_t u_started, u_deadline, u_finished;
+};
+
+struct rollback {
+        uint64_t node_req_id;
+        char node[64];
+        uint64_t admin_sid, admin_req_id;
+};
+
+struct brm_upgrade {
+        struct brm_master *m;
+        uv_timer_t timer;
+        bool has;                /* a rollout ran since the start (or was loaded) */
+        uint64_t id;
+        char ref[300], version[64], arch[32], digest[72];
+        uint8_t sig[BRM_OSSIG_MAX];
+        size_t sig_len;
+        char state[16];          /* running, completed, stopped */
+        char reason[512];
+        uint32_t parallel, confirm_within_ms, healthy_ms;
+        int64_t started_ms, finished_ms;
+        struct up_node *nodes;
+        size_t n;
+        struct rollback rb[MAX_ROLLBACKS];
+        size_t n_rb;
+};
+
+static void copy(char *dst, size_t size, const char *src)
+{
+        snprintf(dst, size, "%s", src ? src : "");
+}
+
+#define COPY(dst, src) copy(dst, sizeof(dst), src)
+
+static bool is(const char *a, const char *b)
+{
+        return strcmp(a, b) == 0;
+}
+
+/* ---- persistence: DATA_DIR/upgrade.json ---- */
+
+static void save(struct brm_upgrade *u)
+{
+        cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "nodes");
+        char path[1100], *text;
+        int r = -ENOMEM;
+
+        cJSON_AddNumberToObject(j, "id", (double)u->id);
+        cJSON_AddStringToObject(j, "ref", u->ref);
+        cJSON_AddStringToObject(j, "version", u->version);
+        cJSON_AddStringToObject(j, "arch", u->arch);
+        cJSON_AddStringToObject(j, "digest", u->digest);
+        cJSON_AddStringToObject(j, "state", u->state);
+        cJSON_AddStringToObject(j, "reason", u->reason);
+        cJSON_AddNumberToObject(j, "parallel", u->parallel);
+        cJSON_AddNumberToObject(j, "confirm_within_ms", u->confirm_within_ms);
+        cJSON_AddNumberToObject(j, "healthy_ms", u->healthy_ms);
+        cJSON_AddNumberToObject(j, "started_ms", (double)u->started_ms);
+        cJSON_AddNumberToObject(j, "finished_ms", (double)u->finished_ms);
+        for (size_t i = 0; i < u->n; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "node", u->nodes[i].name);
+                cJSON_AddStringToObject(o, "state", u->nodes[i].state);
+                cJSON_AddStringToObject(o, "reason", u->nodes[i].reason);
+                cJSON_AddStringToObject(o, "schedule", u->nodes[i].schedule);
+                cJSON_AddItemToArray(arr, o);
+        }
+        snprintf(path, sizeof(path), "%s/upgrade.json", u->m->cfg.data_dir);
+        if ((text = cJSON_Print(j))) {
+                r = brm_file_write_atomic(path, text, strlen(text), 0600);
+                free(text);
+        }
+        cJSON_Delete(j);
+        if (r < 0)
+                brm_warn(MOD, "cannot write %s: %s", path, brm_strerror(r));
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+        const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+        return s ? s : "";
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+        return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* The last rollout, as the master left it; one still running goes on
+ * (the nodes' heartbeats tell where each one is). */
+static void load(struct brm_upgrade *u)
+{
+        char path[1100];
+        uint8_t *text;
+        size_t len;
+        cJSON *j, *arr, *o;
+
+        snprintf(path, sizeof(path), "%s/upgrade.json", u->m->cfg.data_dir);
+        if (brm_file_read(path, 1 << 20, &text, &len) < 0)
+                return;
+        j = cJSON_ParseWithLength((const char *)text, len);
+        free(text);
+        arr = cJSON_GetObjectItemCaseSensitive(j, "nodes");
+        if (!cJSON_IsObject(j) || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > MAX_NODES) {
+                brm_warn(MOD, "%s is damaged; the last rollout is forgotten", path);
+                cJSON_Delete(j);
+                return;
+        }
+        u->nodes = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*u->nodes));
+        if (!u->nodes) {
+                cJSON_Delete(j);
+                return;
+        }
+        u->id = (uint64_t)jnum(j, "id");
+        COPY(u->ref, jstr(j, "ref"));
+        COPY(u->version, jstr(j, "version"));
+        COPY(u->arch, jstr(j, "arch"));
+        COPY(u->digest, jstr(j, "digest"));
+        COPY(u->state, jstr(j, "state"));
+        COPY(u->reason, jstr(j, "reason"));
+        u->parallel = (uint32_t)jnum(j, "parallel");
+        u->confirm_within_ms = (uint32_t)jnum(j, "confirm_within_ms");
+        u->healthy_ms = (uint32_t)jnum(j, "healthy_ms");
+        u->started_ms = (int64_t)jnum(j, "started_ms");
+        u->finished_ms = (int64_t)jnum(j, "finished_ms");
+        cJSON_ArrayForEach(o, arr) {
+                struct up_node *x = &u->nodes[u->n++];
+                COPY(x->name, jstr(o, "node"));
+                COPY(x->state, jstr(o, "state"));
+                COPY(x->reason, jstr(o, "reason"));
+                COPY(x->schedule, jstr(o, "schedule"));
+                x->since_mono = brm_mono_ms();
+                /* Its answer was lost with the master: its reports decide. */
+                x->acked = true;
+        }
+        cJSON_Delete(j);
+        u->has = true;
+        if (is(u->state, "running"))
+                brm_info(MOD, "rollout %llu to %s goes on", (unsigned long long)u->id, u->version);
+}
+
+/* ---- nodes ---- */
+
+static void node_event(struct brm_upgrade *u, struct up_node *x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void node_event(struct brm_upgrade *u, struct up_node *x, const char *fmt, ...)
+{
+        char msg[600];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        brm_event(u->m, NULL, x->name, "node %s: %s", x->name, msg);
+}
+
+static void set_schedule(struct brm_master *m, struct brm_node *n, const char *v)
+{
+        int r;
+
+        if (is(n->schedule, v))
+                return;
+        if ((r = brm_store_node_set_schedule(m->store, n->name, v)) < 0)
+                brm_warn(MOD, "%s: storing its scheduling failed: %s", n->name, brm_strerror(r));
+        COPY(n->schedule, v);
+        brm_services_kick(m);
+}
+
+static void stop_rollout(struct brm_upgrade *u, struct up_node *x)
+{
+        if (!is(u->state, "running"))
+                return;
+        COPY(u->state, "stopped");
+        snprintf(u->reason, sizeof(u->reason), "node %s %s: %s", x->name, x->state, x->reason);
+        brm_event(u->m, NULL, x->name, "rollout to %s stopped: %s", u->version, u->reason);
+}
+
+/* The node is done with (committed, failed, rolled back): it gets its
+ * scheduling back. */
+static void finish_node(struct brm_upgrade *u, struct up_node *x, const char *state, const char *reason)
+{
+        struct brm_node *n = brm_registry_get(&u->m->reg, x->name);
+
+        COPY(x->state, state);
+        COPY(x->reason, reason);
+        x->since_mono = brm_mono_ms();
+        if (n && !is(x->schedule, "draining"))
+                set_schedule(u->m, n, x->schedule);
+        if (is(state, "committed"))
+                node_event(u, x, "committed %s", u->version);
+        else
+                node_event(u, x, "%s: %s", state, reason);
+        if (is(state, "failed") || is(state, "rolled-back"))
+                stop_rollout(u, x);
+        save(u);
+}
+
+static void send_upgrade(struct brm_upgrade *u, struct up_node *x, struct brm_node *n)
+{
+        Bramble__NodeUpgrade up = BRAMBLE__NODE_UPGRADE__INIT;
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+
+        up.ref = u->ref;
+        up.manifest_digest = u->digest;
+        up.version = u->version;
+        up.arch = u->arch;
+        up.has_signature = true;
+        up.signature.data = u->sig;
+        up.signature.len = u->sig_len;
+        up.has_confirm_within_ms = up.has_healthy_ms = true;
+        up.confirm_within_ms = u->confirm_within_ms;
+        up.healthy_ms = u->healthy_ms;
+        env.id = x->req_id = ++u->m->next_node_req;
+        env.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE;
+        env.node_upgrade = &up;
+        x->acked = false;
+        x->u_state[0] = '\0';
+        COPY(x->state, "upgrading");
+        x->since_mono = brm_mono_ms();
+        if (!n->session || brm_session_send(n->session, &env) < 0) {
+                finish_node(u, x, "failed", "it was not connected when the update was to be sent");
+                return;
+        }
+        node_event(u, x, "upgrading to %s", u->version);
+        save(u);
+}
+
+static void start_node(struct brm_upgrade *u, struct up_node *x)
+{
+        struct brm_node *n = brm_registry_get(&u->m->reg, x->name);
+        Bramble__NodeInfo *info = n && n->info ? bramble__node_info__unpack(NULL, n->info_len, n->info) : NULL;
+        char why[200] = "";
+
+        if (!n)
+                snprintf(why, sizeof(why), "it was removed");
+        else if (!n->ready || !n->session)
+                snprintf(why, sizeof(why), "it is NotReady");
+        else if (!info || !info->slot || !*info->slot)
+                snprintf(why, sizeof(why), "it does not run the Bramble image with two slots");
+        else if (info->os_version && is(info->os_version, u->version))
+                snprintf(why, sizeof(why), "it runs %s already", u->version);
+        bramble__node_info__free_unpacked(info, NULL);
+        if (why[0]) {
+                COPY(x->state, "skipped");
+                COPY(x->reason, why);
+                node_event(u, x, "skipped: %s", why);
+                save(u);
+                return;
+        }
+        COPY(x->schedule, n->schedule);
+        COPY(x->state, "draining");
+        x->since_mono = brm_mono_ms();
+        set_schedule(u->m, n, "draining");
+        node_event(u, x, "draining before the update to %s", u->version);
+        save(u);
+}
+
+static void step(struct brm_upgrade *u)
+{
+        uint64_t now = brm_mono_ms();
+        size_t busy = 0, queued = 0;
+
+        for (size_t i = 0; i < u->n; i++) {
+                struct up_node *x = &u->nodes[i];
+                struct brm_node *n = brm_registry_get(&u->m->reg, x->name);
+
+                if (is(x->state, "draining")) {
+                        if (!n) {
+                                finish_node(u, x, "failed", "it was removed");
+                        } else if (n->sched_count == 0 || now - x->since_mono > DRAIN_MAX_MS) {
+                                if (n->sched_count)
+                                        node_event(u, x, "%u replicas could not move away in %d s; updating all the same",
+                                                   n->sched_count, DRAIN_MAX_MS / 1000);
+                                send_upgrade(u, x, n);
+                        }
+                } else if (is(x->state, "upgrading")) {
+                        if (!x->acked && now - x->since_mono > ANSWER_MAX_MS)
+                                finish_node(u, x, "failed", "it did not answer the update request within 60 s");
+                        else if (x->acked && now - (x->seen_mono ? x->seen_mono : x->ack_mono) >
+                                                     (uint64_t)u->confirm_within_ms + BACK_GRACE_MS)
+                                finish_node(u, x, "failed", "it has not reported for longer than the try's deadline and 10 min");
+                }
+                busy += is(x->state, "draining") || is(x->state, "upgrading");
+                queued += is(x->state, "queued");
+        }
+        if (is(u->state, "running")) {
+                for (size_t i = 0; i < u->n && busy < u->parallel; i++) {
+                        struct up_node *x = &u->nodes[i];
+                        if (!is(x->state, "queued"))
+                                continue;
+                        start_node(u, x);
+                        queued--;
+                        busy += is(x->state, "draining");
+                }
+                if (busy == 0 && queued == 0) {
+                        COPY(u->state, "completed");
+                        brm_event(u->m, NULL, NULL, "rollout to %s completed", u->version);
+                }
+        }
+        if (busy == 0 && u->finished_ms == 0 && !is(u->state, "running")) {
+                u->finished_ms = brm_now_ms();
+                save(u);
+        }
+        if (busy == 0 && !is(u->state, "running"))
+                uv_timer_stop(&u->timer);
+}
+
+static void tick(uv_timer_t *t)
+{
+        step(t->data);
+}
+
+void brm_upgrade_node_status(struct brm_master *m, struct brm_node *n, const Bramble__UpdateStatus *st)
+{
+        struct brm_upgrade *u = m->upgrade;
+        struct up_node *x = NULL;
+
+        if (!u || !st || !st->state)
+                return;
+        for (size_t i = 0; i < u->n && !x; i++)
+                if (is(u->nodes[i].name, n->name) && is(u->nodes[i].state, "upgrading"))
+                        x = &u->nodes[i];
+        if (!x || !x->acked)
+                return;
+        x->seen_mono = brm_mono_ms();
+        COPY(x->u_state, st->state);
+        COPY(x->u_version, st->version);
+        COPY(x->u_from, st->from_version);
+        COPY(x->u_slot, st->slot);
+        COPY(x->u_reason, st->reason);
+        x->u_done = st->bytes_done;
+        x->u_total = st->bytes_total;
+        x->u_started = st->started_ms;
+        x->u_deadline = st->deadline_ms;
+        x->u_finished = st->finished_ms;
+        if (!st->version || !is(st->version, u->version))
+                return;
+        if (is(st->state, "committed"))
+                finish_node(u, x, "committed", "");
+        else if (is(st->state, "failed") || is(st->state, "rolled-back"))
+                finish_node(u, x, st->state, st->reason ? st->reason : "no reason given");
+        else
+                return;
+        step(u);
+}
+
+bool brm_upgrade_node_reply(struct brm_session *s, const Bramble__Envelope *env)
+{
+        struct brm_upgrade *u = s->m->upgrade;
+        const char *msg = env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR && env->error->message ? env->error->message
+                                                                                               : "no reason given";
+
+        if (!u || !s->node)
+                return false;
+        for (size_t i = 0; i < u->n_rb; i++) {
+                struct rollback *rb = &u->rb[i];
+                struct brm_session *admin;
+                if (rb->node_req_id != env->id || !is(rb->node, s->node->name))
+                        continue;
+                if ((admin = brm_session_find(s->m, rb->admin_sid))) {
+                        if (env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR)
+                                brm_session_error(admin, rb->admin_req_id, env->error->has_code ? env->error->code : -EINVAL,
+                                                  msg);
+                        else
+                                brm_session_reply_ok(admin, rb->admin_req_id);
+                }
+                *rb = u->rb[--u->n_rb];
+                return true;
+        }
+        for (size_t i = 0; i < u->n; i++) {
+                struct up_node *x = &u->nodes[i];
+                if (x->req_id != env->id || !is(x->name, s->node->name) || !is(x->state, "upgrading"))
+                        continue;
+                if (env->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
+                        finish_node(u, x, "failed", msg);
+                        step(u);
+                } else {
+                        x->acked = true;
+                        x->ack_mono = brm_mono_ms();
+                }
+                return true;
+        }
+        return false;
+}
+
+/* ---- the operator's calls ---- */
+
+/* The bundle REF names: its manifest's digest, architecture and version
+ * (from its config), after checking it is one. */
+static int read_bundle(struct brm_master *m, const char *ref, char *digest, size_t dsize, char *arch, size_t asize,
+                       char *version, size_t vsize, char *why, size_t why_size)
+{
+        struct brm_oci_desc top;
+        char *text = NULL;
+        size_t len = 0;
+        cJSON *man = NULL, *cfg = NULL;
+        const char *cd, *a, *v;
+        int r;
+
+        if ((r = brm_imagestore_lookup(&m->images, ref, &top)) < 0) {
+                snprintf(why, why_size, "the store has no bundle %s (bramble node upgrade uploads it)", ref);
+                return r;
+        }
+        if ((r = brm_imagestore_read(&m->images, top.digest, 1 << 20, &text, &len)) < 0) {
+                snprintf(why, why_size, "cannot read %s's manifest: %s", ref, brm_strerror(r));
+                return r;
+        }
+        man = cJSON_ParseWithLength(text, len);
+        free(text);
+        text = NULL;
+        cd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(man, "config"), "digest"));
+        if (!cd || (r = brm_imagestore_read(&m->images, cd, 1 << 20, &text, &len)) < 0) {
+                snprintf(why, why_size, "%s is not an OS update bundle (no readable config)", ref);
+                cJSON_Delete(man);
+                return -EINVAL;
+        }
+        cfg = cJSON_ParseWithLength(text, len);
+        free(text);
+        a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "architecture"));
+        v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "config"), "Labels"),
+                "org.bramble.os.version"));
+        r = 0;
+        if (!a || !v || !*a || !*v || strlen(v) >= vsize || strlen(a) >= asize) {
+                snprintf(why, why_size, "%s is not an OS update bundle (no architecture or org.bramble.os.version)", ref);
+                r = -EINVAL;
+        } else {
+                snprintf(digest, dsize, "%s", top.digest);
+                snprintf(arch, asize, "%s", a);
+                snprintf(version, vsize, "%s", v);
+        }
+        cJSON_Delete(man);
+        cJSON_Delete(cfg);
+        return r;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+        return strcmp(((const struct up_node *)a)->name, ((const struct up_node *)b)->name);
+}
+
+static void fill_info(struct brm_upgrade *u, Bramble__UpgradeInfo *info, Bramble__UpgradeNode *nodes,
+                      Bramble__UpgradeNode **ptrs, Bramble__UpdateStatus *sts)
+{
+        bramble__upgrade_info__init(info);
+        info->has_id = info->has_parallel = info->has_started_ms = info->has_finished_ms = true;
+        info->has_confirm_within_ms = info->has_healthy_ms = true;
+        info->id = u->id;
+        info->ref = u->ref;
+        info->version = u->version;
+        info->state = u->state;
+        info->reason = u->reason[0] ? u->reason : NULL;
+        info->parallel = u->parallel;
+        info->started_ms = u->started_ms;
+        info->finished_ms = u->finished_ms;
+        info->confirm_within_ms = u->confirm_within_ms;
+        info->healthy_ms = u->healthy_ms;
+        for (size_t i = 0; i < u->n; i++) {
+                struct up_node *x = &u->nodes[i];
+                bramble__upgrade_node__init(&nodes[i]);
+                nodes[i].node = x->name;
+                nodes[i].state = x->state;
+                nodes[i].reason = x->reason[0] ? x->reason : NULL;
+                nodes[i].schedule = x->schedule;
+                if (x->u_state[0]) {
+                        Bramble__UpdateStatus *st = &sts[i];
+                        bramble__update_status__init(st);
+                        st->state = x->u_state;
+                        st->version = x->u_version;
+                        st->from_version = x->u_from;
+                        st->slot = x->u_slot;
+                        st->reason = x->u_reason[0] ? x->u_reason : NULL;
+                        st->has_bytes_done = st->has_bytes_total = x->u_total != 0;
+                        st->bytes_done = x->u_done;
+                        st->bytes_total = x->u_total;
+                        st->has_started_ms = x->u_started != 0;
+                        st->started_ms = x->u_started;
+                        st->has_deadline_ms = x->u_deadline != 0;
+                        st->deadline_ms = x->u_deadline;
+                        st->has_finished_ms = x->u_finished != 0;
+                        st->finished_ms = x->u_finished;
+                        nodes[i].update = st;
+                }
+                ptrs[i] = &nodes[i];
+        }
+        info->n_nodes = u->n;
+        info->nodes = ptrs;
+}
+
+static void reply_info(struct brm_session *s, uint64_t id, struct brm_upgrade *u)
+{
+        Bramble__Envelope env = BRAMBLE__ENVELOPE__INIT;
+        Bramble__UpgradeInfo info;
+        Bramble__UpgradeNode *nodes = calloc(u->n + 1, sizeof(*nodes));
+        Bramble__UpgradeNode **ptrs = calloc(u->n + 1, sizeof(*ptrs));
+        Bramble__UpdateStatus *sts = calloc(u->n + 1, sizeof(*sts));
+
+        if (!nodes || !ptrs || !sts) {
+                brm_session_error(s, id, -ENOMEM, "out of memory");
+        } else {
+                fill_info(u, &info, nodes, ptrs, sts);
+                env.msg_case = BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO;
+                env.upgrade_info = &info;
+                brm_session_reply(s, id, &env);
+        }
+        free(nodes);
+        free(ptrs);
+        free(sts);
+}
+
+static bool listed(const struct up_node *nodes, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (is(nodes[i].name, name))
+                        return true;
+        return false;
+}
+
+void brm_upgrade_request(struct brm_session *s, const Bramble__Envelope *env)
+{
+        const Bramble__UpgradeRequest *req = env->upgrade;
+        struct brm_upgrade *u = s->m->upgrade;
+        struct brm_master *m = s->m;
+        char ref[300], digest[72], arch[32], version[64], why[600];
+        struct up_node *nodes;
+        size_t n = 0;
+        int sig;
+
+        if (is(u->state, "running")) {
+                snprintf(why, sizeof(why), "a rollout to %s is running (bramble node upgrade --status)", u->version);
+                brm_session_error(s, env->id, -EBUSY, why);
+                return;
+        }
+        if (!req->ref || !*req->ref || (req->all && req->n_nodes) || (!req->all && !req->n_nodes)) {
+                brm_session_error(s, env->id, -EINVAL, "name a bundle, and either nodes or all");
+                return;
+        }
+        if (req->has_parallel && (req->parallel == 0 || req->parallel > 100)) {
+                brm_session_error(s, env->id, -EINVAL, "parallel must be from 1 to 100");
+                return;
+        }
+        brm_pull_normalize(req->ref, ref, sizeof(ref));
+        if (read_bundle(m, ref, digest, sizeof(digest), arch, sizeof(arch), version, sizeof(version), why, sizeof(why)) < 0) {
+                brm_session_error(s, env->id, -EINVAL, why);
+                return;
+        }
+        if (!(nodes = calloc(MAX_NODES, sizeof(*nodes)))) {
+                brm_session_error(s, env->id, -ENOMEM, "out of memory");
+                return;
+        }
+        if (req->all) {
+                for (size_t b = 0; b < m->reg.n_buckets; b++)
+                        for (struct brm_node *x = m->reg.buckets[b]; x && n < MAX_NODES; x = x->hnext)
+                                COPY(nodes[n++].name, x->name);
+                qsort(nodes, n, sizeof(*nodes), cmp_name);
+        } else {
+                for (size_t i = 0; i < req->n_nodes && n < MAX_NODES; i++) {
+                        if (!brm_registry_get(&m->reg, req->nodes[i])) {
+                                snprintf(why, sizeof(why), "no node named '%s'", req->nodes[i]);
+                                brm_session_error(s, env->id, -ENOENT, why);
+                                free(nodes);
+                                return;
+                        }
+                        if (!listed(nodes, n, req->nodes[i]))
+                                COPY(nodes[n++].name, req->nodes[i]);
+                }
+        }
+        if (n == 0) {
+                brm_session_error(s, env->id, -ENOENT, "the cluster has no nodes");
+                free(nodes);
+                return;
+        }
+        if ((sig = brm_ossig_sign(&m->ca.key, digest, version, arch, u->sig, sizeof(u->sig))) < 0) {
+                brm_session_error(s, env->id, sig, "signing the bundle with the CA key failed");
+                free(nodes);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                COPY(nodes[i].state, "queued");
+        free(u->nodes);
+        u->nodes = nodes;
+        u->n = n;
+        u->sig_len = (size_t)sig;
+        u->id++;
+        u->has = true;
+        COPY(u->ref, ref);
+        COPY(u->digest, digest);
+        COPY(u->arch, arch);
+        COPY(u->version, version);
+        COPY(u->state, "running");
+        u->reason[0] = '\0';
+        u->parallel = req->has_parallel ? req->parallel : 1;
+        u->confirm_within_ms = req->has_confirm_within_ms && req->confirm_within_ms ? req->confirm_within_ms : 300000;
+        u->healthy_ms = req->has_healthy_ms ? req->healthy_ms : 30000;
+        u->started_ms = brm_now_ms();
+        u->finished_ms = 0;
+        brm_event(m, NULL, NULL, "rollout %llu: %zu node%s to %s (%s), %u at a time", (unsigned long long)u->id, n,
+                  n == 1 ? "" : "s", version, ref, u->parallel);
+        step(u);
+        save(u);
+        reply_info(s, env->id, u);
+        uv_timer_start(&u->timer, tick, TICK_MS, TICK_MS);
+}
+
+void brm_upgrade_status(struct brm_session *s, const Bramble__Envelope *env)
+{
+        struct brm_upgrade *u = s->m->upgrade;
+
+        if (!u->has) {
+                brm_session_error(s, env->id, -ENOENT, "no rollout has run (bramble node upgrade starts one)");
+                return;
+        }
+        reply_info(s, env->id, u);
+}
+
+void brm_upgrade_rollback(struct brm_session *s, const Bramble__Envelope *env)
+{
+        struct brm_upgrade *u = s->m->upgrade;
+        const char *name = env->node_rollback->node;
+        struct brm_node *n = name ? brm_registry_get(&s->m->reg, name) : NULL;
+        Bramble__NodeUpgrade up = BRAMBLE__NODE_UPGRADE__INIT;
+        Bramble__Envelope out = BRAMBLE__ENVELOPE__INIT;
+        char why[200];
+
+        if (!n) {
+                snprintf(why, sizeof(why), "no node named '%s'", name ? name : "");
+                brm_session_error(s, env->id, -ENOENT, why);
+                return;
+        }
+        if (!n->session || !n->ready) {
+                snprintf(why, sizeof(why), "node %s is NotReady: it must be connected to roll back", n->name);
+                brm_session_error(s, env->id, -EAGAIN, why);
+                return;
+        }
+        for (size_t i = 0; i < u->n; i++)
+                if (is(u->nodes[i].name, n->name) && (is(u->nodes[i].state, "draining") || is(u->nodes[i].state, "upgrading"))) {
+                        snprintf(why, sizeof(why), "node %s is being updated by the running rollout", n->name);
+                        brm_session_error(s, env->id, -EBUSY, why);
+                        return;
+                }
+        if (u->n_rb == MAX_ROLLBACKS) {
+                brm_session_error(s, env->id, -EBUSY, "too many rollbacks waiting for their nodes' answers");
+                return;
+        }
+        up.has_rollback = up.rollback = true;
+        up.has_confirm_within_ms = up.has_healthy_ms = true;
+        up.confirm_within_ms = 300000;
+        up.healthy_ms = 30000;
+        out.id = ++s->m->next_node_req;
+        out.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE;
+        out.node_upgrade = &up;
+        if (brm_session_send(n->session, &out) < 0) {
+                brm_session_error(s, env->id, -EIO, "sending the rollback to the node failed");
+                return;
+        }
+        u->rb[u->n_rb++] = (struct rollback){ .node_req_id = out.id, .admin_sid = s->sid, .admin_req_id = env->id };
+        COPY(u->rb[u->n_rb - 1].node, n->name);
+        brm_event(s->m, NULL, n->name, "node %s: rolling back to its other slot", n->name);
+}
+
+int brm_upgrade_open(struct brm_master *m, struct brm_upgrade **ret)
+{
+        struct brm_upgrade *u = calloc(1, sizeof(*u));
+
+        if (!u)
+                return -ENOMEM;
+        u->m = m;
+        uv_timer_init(m->loop, &u->timer);
+        u->timer.data = u;
+        load(u);
+        if (is(u->state, "running"))
+                uv_timer_start(&u->timer, tick, TICK_MS, TICK_MS);
+        *ret = u;
+        return 0;
+}
+
+static void freed(uv_handle_t *h)
+{
+        struct brm_upgrade *u = h->data;
+
+        free(u->nodes);
+        free(u);
+}
+
+void brm_upgrade_close(struct brm_upgrade *u)
+{
+        if (u)
+                uv_close((uv_handle_t *)&u->timer, freed);
+}
