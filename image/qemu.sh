@@ -95,7 +95,7 @@ brm_node_start() {
 	qemu-system-aarch64 -M virt -cpu cortex-a53 -smp 2 -m 512 -nographic "${boot[@]}" \
 		-drive "file=$dir/overlay.qcow2,if=none,id=d0,format=qcow2" -device virtio-blk-pci,drive=d0 \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \
-		-device virtio-net-pci,netdev=n0,romfile= \
+		-device virtio-net-pci,netdev=n0,romfile= -device i6300esb \
 		-serial "file:$dir/console.log" -monitor "$monitor" -display none ${BRM_QEMU_EXTRA:-} \
 		</dev/null >"$dir/qemu.out" 2>&1 &
 	echo $! >"$dir/qemu.pid"
