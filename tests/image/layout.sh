@@ -61,7 +61,7 @@ has_boot() { grep -qx "$1" "$WORK/bootfiles" || fail "boot partition lacks $1 (n
 SLOTS="a b"
 for f in config.txt tryboot.txt boot.scr bramble-slot.txt bramble-try.txt bramble.json bramble.json.template; do has_boot "$f" all; done
 for s in $SLOTS; do
-	for f in vmlinuz initrd.img cmdline.txt bootargs.txt; do has_boot "slot-$s/$f" "slot $s"; done
+	for f in vmlinuz initrd.img cmdline.txt bootargs.txt version.txt; do has_boot "slot-$s/$f" "slot $s"; done
 done
 mtype -i "$WORK/boot.vfat" ::config.txt | tr -d '\r' >"$WORK/config.txt"
 mtype -i "$WORK/boot.vfat" ::tryboot.txt | tr -d '\r' >"$WORK/tryboot.txt"
@@ -138,6 +138,11 @@ expect_eq "boot.scr is a U-Boot image (mkimage)" 27051956 "$(od -An -tx1 -N4 "$W
 expect_eq "boot.scr is a script" 6 "$(od -An -tu1 -j30 -N1 "$WORK/boot.scr" | tr -d ' ')"
 tail -c +73 "$WORK/boot.scr" | grep -q "slot-\${s}/vmlinuz" || fail "boot.scr does not load slot-<slot>/vmlinuz"
 pass "boot.scr: a U-Boot script loading the slot's kernel"
+# What each slot holds (read by bramble node upgrade and by the node).
+for s in a b; do
+	expect_eq "slot-$s/version.txt" "version=$(sed -n 's/^version=//p' "$(dirname "$IMG")/bramble-rpi-arm64.info") arch=arm64" \
+		"$(mtype -i "$WORK/boot.vfat" "::slot-$s/version.txt" | tr -d '\r' | grep -E '^(version|arch)=' | paste -sd' ')"
+done
 mtype -i "$WORK/boot.vfat" ::bramble.json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert set(d) >= {"master","token","name_prefix"}, d' ||
 	fail "bramble.json template is not JSON with master, token, name_prefix"
 pass "bramble.json template"
@@ -158,10 +163,15 @@ pass "initramfs: init, busybox, root-disk drivers (virtio, SD/eMMC), squashfs"
 R=$WORK/root
 for f in sbin/init usr/bin/busybox usr/bin/bramble-agent usr/bin/crun usr/sbin/resize2fs usr/sbin/ntpd \
 	etc/inittab etc/bramble/rc.boot etc/bramble/agent.sh etc/bramble/bootcfg.awk etc/bramble/build-time \
+	etc/bramble/update.sh etc/bramble/tryboot.sh \
 	usr/lib/ld-linux-aarch64.so.1; do
 	[ -e "$R/$f" ] || [ -L "$R/$f" ] || fail "root lacks /$f"
 done
-pass "root: init, agent, crun, resize2fs, ntpd, boot scripts"
+pass "root: init, agent, crun, resize2fs, ntpd, boot scripts, the slot writer and the try-boot guard"
+grep -q 'os_update_hook.*/etc/bramble/update.sh' "$R/etc/bramble/agent.sh" || fail "agent.sh does not give the agent its os_update_hook"
+[ -n "$(find "$R/usr/lib/modules" -name 'i6300esb.ko')" ] && [ -n "$(find "$R/usr/lib/modules" -name 'bcm2835_wdt.ko')" ] ||
+	fail "the root lacks the watchdog drivers (bcm2835_wdt for the Pis, i6300esb for QEMU)"
+pass "root: the watchdog drivers the try-boot guard arms"
 # Every ELF's libraries are on the root.
 for f in "$R"/usr/bin/* "$R"/usr/sbin/* "$R"/usr/lib/aarch64-linux-gnu/*; do
 	[ -f "$f" ] && [ ! -L "$f" ] || continue

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# OS updates over the air, on the image under qemu-system-aarch64 -M virt
+# booting through U-Boot: a node on image v1 (the built image) is upgraded
+# to v2 (the same sources, another BRM_IMAGE_VERSION) with bramble node
+# upgrade. QEMU is killed while it writes slot b: the node comes back on
+# slot a and reports the update failed; the retry commits. It comes back on
+# slot b reporting v2, with the same name and certificate, its container
+# running again and its logs kept. Then v3, a test image whose agent cannot
+# start (tests/image/broken-agent): the try-boot guard reboots it, the node
+# is back on v2 by itself, the master reports the rollback and the rollout
+# stops there. Last, the card: the committed slot, the Pi firmware's
+# config.txt pointing at it, no try left, a clean FAT.
+. "$(dirname "$0")/lib.sh"
+image_test_init qemu-system-aarch64 qemu-img mcopy mtype mkenvimage fsck.vfat socat python3 umoci skopeo
+need_image_cli
+"$BRM_BIN/bramble" node upgrade --help >/dev/null 2>&1 || skip "$BRM_BIN/bramble has no 'node upgrade' command"
+[ -f "$BRM_UBOOT" ] || skip "no U-Boot for QEMU's virt machine at $BRM_UBOOT (package u-boot-qemu)"
+B=$BRM_BIN
+READY_TIMEOUT=${BRM_READY_TIMEOUT:-120}
+export MTOOLS_SKIP_CHECK=1
+since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
+
+# variant NAME VERSION [OVERLAY]: an image of these sources with another
+# version (and a test overlay), rebuilt when its sources changed.
+variant() {
+	local out=$BRM_SRC/build/image-update-$1 img
+	img=$out/bramble-rpi-arm64.img
+	mkdir -p "$out"
+	(
+		flock 9
+		if [ ! -f "$img" ] || [ "$(sed -n 's/^version=//p' "$out/bramble-rpi-arm64.info" 2>/dev/null)" != "$2" ] ||
+			[ -n "$(find "$BRM_SRC/image" "$BRM_SRC/board" ${3:+"$3"} "$BRM_SRC/build/rpi-arm64/bin/bramble-agent" \
+				-newer "$img" 2>/dev/null | head -n1)" ]; then
+			echo "building image $2 (image/build.sh)" >&2
+			BRM_IMAGE_VERSION=$2 BRM_IMAGE_NOXZ=1 BRM_IMAGE_OUT=$out ${3:+BRM_IMAGE_TEST_OVERLAY=$3} \
+				"$BRM_SRC/image/build.sh" --quiet >"$out/build.log" 2>&1 || exit 1
+		fi
+	) 9>"$out/.lock" || fail "building image $2 failed: $(tail -n 3 "$out/build.log")"
+	echo "$img"
+}
+V1=$(sed -n 's/^version=//p' "$(dirname "$IMG")/bramble-rpi-arm64.info")
+V2=update-test-2
+V3=update-test-3-broken
+IMG2=$(variant v2 "$V2")
+IMG3=$(variant v3 "$V3" "$BRM_SRC/tests/image/broken-agent")
+pass "images: v1 $V1 (the built one), v2 $V2, v3 $V3 (its agent broken on purpose)"
+
+# update_field FIELD: the node's update status (bramble nodes -o json).
+update_field() {
+	"$B/bramble" -o json nodes 2>/dev/null | python3 -c '
+import json, sys
+for n in json.load(sys.stdin):
+    if n.get("name") == sys.argv[1]:
+        v = (n.get("update") or {}).get(sys.argv[2])
+        print("" if v is None else v)
+' "$NAME" "$1"
+}
+# wait_update STATE SECONDS: the node reports STATE.
+wait_update() {
+	local end=$(($(date +%s) + $2))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		[ "$(update_field state)" = "$1" ] && return 0
+		sleep 0.2
+	done
+	tail -n 30 "$N/console.log" >&2
+	fail "the node did not report update state $1 within $2 s (it says '$(update_field state)': $(update_field reason))"
+}
+fat_file() { # NAME: a file of the node's boot partition (QEMU stopped)
+	brm_node_fat "$N" "$WORK/fat.vfat" && mtype -i "$WORK/fat.vfat" "::$1" | tr -d '\r\0'
+}
+
+port=$(brm_free_port)
+brm_master_start "$WORK/master" "$port" "$B" --heartbeat-interval 1s || fail "master did not start"
+brm_app_image "$WORK/app" "${BRM_IMAGE_CACHE:-$BRM_SRC/build/image-cache}" >"$WORK/app.log" 2>&1 ||
+	skip "no arm64 app image (busybox-static's arm64 .deb is not in the image build's cache, or umoci failed)"
+skopeo --insecure-policy copy -q "oci:$WORK/app/oci:1" "oci-archive:$WORK/app.tar" >"$WORK/skopeo.log" 2>&1 ||
+	fail "skopeo could not write the oci-archive: $(tail -n 2 "$WORK/skopeo.log")"
+"$B/bramble" image load "$WORK/app.tar" --name test/app:1 >"$WORK/load.out" 2>&1 || fail "bramble image load: $(cat "$WORK/load.out")"
+token=$("$B/bramble" token create --ttl 1h --uses 1)
+cp --sparse=always "$IMG" "$WORK/disk.img"
+"$B/bramble" image configure "$WORK/disk.img" --master "$BRM_GUEST_MASTER" --token "$token" --name-prefix upd >/dev/null ||
+	fail "bramble image configure"
+N=$WORK/node
+NAME=upd-00c0d1
+SERIAL=1000000000c0d1
+NODES+=("$N")
+
+# --- v1 ----------------------------------------------------------------------
+brm_node_start "$N" "$WORK/disk.img" "$port" "$SERIAL" 1G
+t=$(boot_wait "$N" "$NAME" "$READY_TIMEOUT")
+pass "v1: $NAME Ready ${t} s after QEMU started"
+expect_eq "v1's version" "$V1" "$(brm_node_field "$B" "$NAME" os_version)"
+expect_eq "v1's slot" a "$(brm_node_field "$B" "$NAME" slot)"
+cert=$(brm_node_field "$B" "$NAME" cert_not_after)
+"$B/bramble" run "$NAME" --name app --image test/app:1 --restart always -- sh -c 'echo "app started $(date +%s)"; exec sleep 100000' \
+	>"$WORK/run.out" 2>&1 || fail "bramble run: $(cat "$WORK/run.out")"
+for _ in $(seq 300); do "$B/bramble" logs "$NAME" app 2>/dev/null | grep -q "app started" && break; sleep 0.2; done
+"$B/bramble" logs "$NAME" app | grep -q "app started" || fail "the container did not start on v1"
+pass "a container runs on v1"
+
+# --- v1 -> v2, QEMU killed while slot b is written ----------------------------
+"$B/bramble" node upgrade "$NAME" --image "$IMG2" --detach >"$WORK/up-kill.out" 2>&1 ||
+	fail "bramble node upgrade --detach: $(cat "$WORK/up-kill.out")"
+wait_update writing 180
+kill -9 "$(cat "$N/qemu.pid")"
+pass "QEMU killed while the node was writing slot b"
+t0=$(date +%s.%N)
+brm_node_start "$N" "$WORK/disk.img" "$port" "$SERIAL" 1G
+wait_update failed "$READY_TIMEOUT"
+expect_eq "back on the committed slot after the kill" a "$(brm_node_field "$B" "$NAME" slot)"
+expect_eq "still v1" "$V1" "$(brm_node_field "$B" "$NAME" os_version)"
+expect_grep "the node says the write was interrupted" "interrupted while writing" <(update_field reason)
+pass "the interrupted update is reported failed $(since "$t0") s after the new boot began: $(update_field reason)"
+"$B/bramble" node upgrade --status -o json >"$WORK/status-kill.json" || fail "bramble node upgrade --status"
+expect_eq "the rollout stopped at the failure" stopped "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rollout"]["state"])' "$WORK/status-kill.json")"
+for _ in $(seq 100); do [ "$(brm_node_field "$B" "$NAME" state)" = Ready ] && break; sleep 0.2; done
+
+# --- the retry ---------------------------------------------------------------
+t0=$(date +%s.%N)
+"$B/bramble" node upgrade "$NAME" --image "$IMG2" --healthy-for 5s --confirm-within 3m >"$WORK/up2.out" 2>&1 ||
+	{ cat "$WORK/up2.out" >&2; tail -n 30 "$N/console.log" >&2; fail "bramble node upgrade to $V2"; }
+pass "v1 -> v2 committed $(since "$t0") s after bramble node upgrade started (the retry)"
+sed 's/^/    /' "$WORK/up2.out"
+expect_eq "v2's version" "$V2" "$(brm_node_field "$B" "$NAME" os_version)"
+expect_eq "v2 runs on slot b" b "$(brm_node_field "$B" "$NAME" slot)"
+expect_eq "update state" committed "$(update_field state)"
+expect_eq "the same certificate" "$cert" "$(brm_node_field "$B" "$NAME" cert_not_after)"
+[ "$(grep -c "joined the cluster" "$N/console.log")" -le 1 ] || fail "the node joined again after the update"
+expect_grep "the boot script tried slot b" "bramble: trying slot b once \\(committed: a\\)" "$N/console.log"
+for _ in $(seq 300); do [ "$("$B/bramble" logs "$NAME" app 2>/dev/null | grep -c "app started")" -ge 3 ] && break; sleep 0.2; done
+expect_eq "the container's log kept across the updates (one start per boot)" 3 "$("$B/bramble" logs "$NAME" app | grep -c "app started")"
+"$B/bramble" -o json ps >"$WORK/ps.json"
+expect_eq "the container runs again" running "$(python3 -c 'import json,sys; print([c["state"] for c in json.load(open(sys.argv[1])) if c.get("name") == "app"][0])' "$WORK/ps.json")"
+
+# --- v2 -> v3, whose agent cannot start: rolled back by itself ----------------
+t0=$(date +%s.%N)
+rc=0
+"$B/bramble" node upgrade "$NAME" --image "$IMG3" --healthy-for 5s --confirm-within 45s >"$WORK/up3.out" 2>&1 || rc=$?
+sed 's/^/    /' "$WORK/up3.out"
+[ "$rc" = 1 ] || fail "bramble node upgrade to the broken $V3 exited $rc, not 1"
+pass "v3 rolled back $(since "$t0") s after bramble node upgrade started"
+expect_grep "the CLI names the node and the rollback" "$NAME.*rolled.back" "$WORK/up3.out"
+expect_eq "back on v2" "$V2" "$(brm_node_field "$B" "$NAME" os_version)"
+expect_eq "back on slot b" b "$(brm_node_field "$B" "$NAME" slot)"
+expect_eq "update state" rolled-back "$(update_field state)"
+expect_grep "the reason: the guard's deadline" "not confirmed within 45s" <(update_field reason)
+expect_grep "the reason names the agent" "bramble-agent was not running|broken on purpose" <(update_field reason)
+"$B/bramble" node upgrade --status -o json >"$WORK/status.json" || fail "bramble node upgrade --status"
+python3 - "$WORK/status.json" "$NAME" <<'EOF' || fail "the master's rollout record"
+import json, sys
+r = json.load(open(sys.argv[1]))["rollout"]
+assert r["state"] == "stopped", r
+assert sys.argv[2] in r["reason"] and "rolled-back" in r["reason"], r["reason"]
+EOF
+pass "the master recorded the rollback and stopped the rollout: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rollout"]["reason"])' "$WORK/status.json")"
+
+# --- the card ------------------------------------------------------------------
+brm_node_stop "$N"
+expect_eq "the committed slot on the card" bramble_slot=b "$(fat_file bramble-slot.txt)"
+expect_eq "no try left on the card" bramble_try=none "$(fat_file bramble-try.txt)"
+expect_eq "the Pi firmware boots slot b" "os_prefix=slot-b/ os_prefix=slot-a/" "$(fat_file config.txt | grep '^os_prefix=' | paste -sd' ')"
+expect_eq "slot b's version file" "version=$V2" "$(fat_file slot-b/version.txt | grep '^version=')"
+expect_eq "slot a holds v3 (written, tried, not committed)" "version=$V3" "$(fat_file slot-a/version.txt | grep '^version=')"
+fsck.vfat -n "$WORK/fat.vfat" >"$WORK/fsck.log" 2>&1 || { cat "$WORK/fsck.log"; fail "the boot partition is not clean"; }
+pass "fsck.vfat: the boot partition is clean"
+echo "PASS"
