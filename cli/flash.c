@@ -46,7 +46,7 @@ static int md_start(mbedtls_md_context_t *md)
         return 0;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+int brm_cli_read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
 {
         while (len) {
                 ssize_t n = pread(fd, buf, len, (off_t)off);
@@ -86,7 +86,7 @@ static bool all_zero(const uint8_t *buf, size_t len)
 /* Copies (fd_out >= 0) or only hashes the bytes [off, off+len) of fd_in,
  * returning their SHA-256. With skip_zero, blocks of zeros are not written
  * (a fresh regular file reads zeros there already and stays sparse). */
-static int pass_range(int fd_in, int fd_out, bool skip_zero, uint8_t *buf, uint64_t off, uint64_t len, uint8_t sha[32],
+int brm_cli_pass_range(int fd_in, int fd_out, bool skip_zero, uint8_t *buf, uint64_t off, uint64_t len, uint8_t sha[32],
                       char *why, size_t why_size)
 {
         mbedtls_md_context_t md;
@@ -98,7 +98,7 @@ static int pass_range(int fd_in, int fd_out, bool skip_zero, uint8_t *buf, uint6
         }
         while (len) {
                 size_t n = len < BUF_SIZE ? (size_t)len : BUF_SIZE;
-                if ((r = read_full(fd_in, buf, n, off)) < 0) {
+                if ((r = brm_cli_read_full(fd_in, buf, n, off)) < 0) {
                         snprintf(why, why_size, "reading at byte %" PRIu64 " failed: %s", off, brm_strerror(r));
                         goto out;
                 }
@@ -267,7 +267,7 @@ static int copy_ranges(struct flash *f)
         for (size_t i = 0; i < bm->n; i++) {
                 range_bytes(bm, i, &off, &end);
                 /* Zeros are not written to a fresh file, which stays sparse. */
-                if ((r = pass_range(f->ifd, f->tfd, !f->is_blk, f->buf, off, end - off, f->sums[i], f->why, sizeof(f->why))) < 0) {
+                if ((r = brm_cli_pass_range(f->ifd, f->tfd, !f->is_blk, f->buf, off, end - off, f->sums[i], f->why, sizeof(f->why))) < 0) {
                         fprintf(stderr, "bramble flash: %s\n", f->why);
                         return r;
                 }
@@ -299,7 +299,7 @@ static int verify_ranges(struct flash *f)
         (void)posix_fadvise(f->tfd, 0, 0, POSIX_FADV_DONTNEED);
         for (size_t i = 0; i < f->bm.n; i++) {
                 range_bytes(&f->bm, i, &off, &end);
-                if ((r = pass_range(f->tfd, -1, false, f->buf, off, end - off, sha, f->why, sizeof(f->why))) < 0) {
+                if ((r = brm_cli_pass_range(f->tfd, -1, false, f->buf, off, end - off, sha, f->why, sizeof(f->why))) < 0) {
                         fprintf(stderr, "bramble flash: verifying %s: %s\n", f->target, f->why);
                         return r;
                 }

@@ -40,16 +40,32 @@ static unsigned sector_size(int fd)
         return 512;
 }
 
-int brm_cli_image_boot_partition(const char *path, uint64_t *ret_off, uint64_t *ret_size, char *why, size_t why_size)
+int brm_mbr_partition(const uint8_t mbr[512], int n, unsigned ss, uint64_t *ret_off, uint64_t *ret_size, uint8_t *ret_type)
 {
-        uint8_t mbr[512];
-        const uint8_t *e = mbr + 446;
+        const uint8_t *e = mbr + 446 + 16 * (n - 1);
         uint32_t lba, count;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (n < 1 || n > 4 || mbr[510] != 0x55 || mbr[511] != 0xaa)
+                return -EINVAL;
+        lba = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
+        count = (uint32_t)e[12] | (uint32_t)e[13] << 8 | (uint32_t)e[14] << 16 | (uint32_t)e[15] << 24;
+        *ret_type = e[4];
+        if (e[4] == 0 || lba == 0 || count == 0)
+                return -ENOENT;
+        *ret_off = (uint64_t)lba * ss;
+        *ret_size = (uint64_t)count * ss;
+        return 0;
+}
+
+int brm_cli_image_partition(const char *path, int n, uint64_t *ret_off, uint64_t *ret_size, char *why, size_t why_size)
+{
+        uint8_t mbr[512], type;
+        uint64_t off, size;
+        int fd = open(path, O_RDONLY | O_CLOEXEC), r;
         unsigned ss;
 
         if (fd < 0) {
-                int r = -errno;
+                r = -errno;
                 snprintf(why, why_size, "cannot open %s: %s", path, strerror(-r));
                 return r;
         }
@@ -64,25 +80,26 @@ int brm_cli_image_boot_partition(const char *path, uint64_t *ret_off, uint64_t *
                 snprintf(why, why_size, "%s has no MBR partition table (not a Bramble image?)", path);
                 return -EINVAL;
         }
-        if (e[4] != 0x0c && e[4] != 0x0b && e[4] != 0x0e) {
-                snprintf(why, why_size, "%s: partition 1 is type 0x%02x, not FAT (not a Bramble image?)", path, e[4]);
+        r = brm_mbr_partition(mbr, n, ss, &off, &size, &type);
+        if (r == 0 && n == 1 && type != 0x0c && type != 0x0b && type != 0x0e) {
+                snprintf(why, why_size, "%s: partition 1 is type 0x%02x, not FAT (not a Bramble image?)", path, type);
                 return -EINVAL;
         }
-        lba = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
-        count = (uint32_t)e[12] | (uint32_t)e[13] << 8 | (uint32_t)e[14] << 16 | (uint32_t)e[15] << 24;
-        if (lba == 0 || count == 0) {
-                snprintf(why, why_size, "%s: partition 1 is empty", path);
+        if (r < 0) {
+                snprintf(why, why_size, "%s: partition %d is empty (not a Bramble image?)", path, n);
                 return -EINVAL;
         }
-        *ret_off = (uint64_t)lba * ss;
-        *ret_size = (uint64_t)count * ss;
+        *ret_off = off;
+        *ret_size = size;
         return 0;
 }
 
-/* Runs an mtools command; out (may be NULL) receives its stdout, errfile
- * its stderr (mtools warns about the geometry of block devices even when
- * all is well, so it is shown only on failure). */
-static int run_mtools(char *const argv[], const char *errfile, char *out, size_t out_size, size_t *ret_len)
+int brm_cli_image_boot_partition(const char *path, uint64_t *ret_off, uint64_t *ret_size, char *why, size_t why_size)
+{
+        return brm_cli_image_partition(path, 1, ret_off, ret_size, why, why_size);
+}
+
+int brm_cli_mtools_run(char *const argv[], const char *errfile, char *out, size_t out_size, size_t *ret_len)
 {
         posix_spawn_file_actions_t fa;
         int pipefd[2] = { -1, -1 }, status, r;
@@ -126,8 +143,7 @@ static int run_mtools(char *const argv[], const char *errfile, char *out, size_t
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
-/* The first line of a file, for an error message. */
-static const char *first_line(const char *path, char *buf, size_t size)
+const char *brm_cli_first_line(const char *path, char *buf, size_t size)
 {
         FILE *f = fopen(path, "re");
 
@@ -173,7 +189,7 @@ int brm_cli_image_write_bootcfg(const char *cmd, const char *path, const struct 
         snprintf(spec, sizeof(spec), "%s@@%" PRIu64, path, off);
         {
                 char *argv[] = { "mcopy", "-o", "-i", spec, tmpfile, "::bramble.json", NULL };
-                r = run_mtools(argv, errfile, NULL, 0, NULL);
+                r = brm_cli_mtools_run(argv, errfile, NULL, 0, NULL);
         }
         if (r == -ENOENT) {
                 fprintf(stderr, "bramble %s: mcopy not found: install mtools (Debian/Ubuntu: apt install mtools)\n", cmd);
@@ -181,13 +197,13 @@ int brm_cli_image_write_bootcfg(const char *cmd, const char *path, const struct 
         }
         if (r < 0) {
                 fprintf(stderr, "bramble %s: mcopy could not write bramble.json into the boot partition of %s: %s\n", cmd, path,
-                        first_line(errfile, why, sizeof(why)));
+                        brm_cli_first_line(errfile, why, sizeof(why)));
                 goto out_file;
         }
         {
                 char *argv[] = { "mtype", "-i", spec, "::bramble.json", NULL };
                 size_t blen = 0;
-                r = run_mtools(argv, errfile, back, sizeof(back), &blen);
+                r = brm_cli_mtools_run(argv, errfile, back, sizeof(back), &blen);
                 if (r == 0 && (blen != len || memcmp(back, json, len) != 0))
                         r = -EIO;
         }

@@ -22,6 +22,7 @@
 #include "ocidoc.h"
 #include "util.h"
 
+#include "blobup.h"
 #include "common.h"
 #include "images.h"
 
@@ -77,28 +78,6 @@ static int fail(struct load *L, const char *fmt, ...)
         return EXIT_FAIL;
 }
 
-/* Sends a BlobCommit; a refusal is the load's one line of error. */
-static int commit_call(struct load *L, Bramble__Envelope *req, Bramble__Envelope **ret)
-{
-        Bramble__Envelope *resp;
-
-        if (brm_client_call(&L->c->client, req, &resp) < 0) {
-                fail(L, "%s", L->c->client.error);
-                return EXIT_CONNECT;
-        }
-        if (resp->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
-                int rc = fail(L, "%s", resp->error->message ? resp->error->message : "refused by the master");
-                brm_msg_free(resp);
-                return rc;
-        }
-        if (resp->msg_case != BRAMBLE__ENVELOPE__MSG_BLOB_COMMITTED || !resp->blob_committed->digest) {
-                brm_msg_free(resp);
-                return fail(L, "unexpected reply from the master");
-        }
-        *ret = resp;
-        return 0;
-}
-
 /* Files of an archive that are no blob: the layout's own, docker's
  * per-layer leftovers. */
 static bool skip_file(const char *path)
@@ -115,18 +94,13 @@ static bool skip_file(const char *path)
 static int upload(struct load *L, struct archive *a, const char *path, const char *expect, int64_t size,
                   struct file *f)
 {
-        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
-        Bramble__BlobUpload up = BRAMBLE__BLOB_UPLOAD__INIT;
-        Bramble__BlobCommit commit = BRAMBLE__BLOB_COMMIT__INIT;
         bool keep = strlen(path) > 5 && strcmp(path + strlen(path) - 5, ".json") == 0 && size <= (int64_t)JSON_KEEP_MAX;
         uint64_t sent = 0;
-        char human[16];
+        char human[16], why[512];
         int rc;
 
         if (keep && !(f->json = malloc((size_t)size + 1)))
                 return fail(L, "out of memory");
-        req.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_UPLOAD;
-        req.blob_upload = &up;
         for (;;) {
                 la_ssize_t n = archive_read_data(a, L->buf, CHUNK);
                 if (n < 0)
@@ -138,11 +112,10 @@ static int upload(struct load *L, struct archive *a, const char *path, const cha
                         memcpy(f->json + f->json_len, L->buf, (size_t)n);
                         f->json_len += (size_t)n;
                 }
-                up.has_data = 1;
-                up.data.data = L->buf;
-                up.data.len = (size_t)n;
-                if (brm_client_send(&L->c->client, &req) < 0)
-                        return fail(L, "%s", L->c->client.error);
+                if ((rc = brm_cli_blob_data(L->c, L->buf, (size_t)n, why, sizeof(why))) != 0) {
+                        fail(L, "%s", why);
+                        return rc;
+                }
                 sent += (uint64_t)n;
                 if (L->tty) {
                         brm_cli_human_bytes(sent, human, sizeof(human));
@@ -151,17 +124,10 @@ static int upload(struct load *L, struct archive *a, const char *path, const cha
         }
         if (keep)
                 f->json[f->json_len] = '\0';
-        commit.digest = expect[0] ? (char *)expect : NULL;
-        commit.has_size = 1;
-        commit.size = size;
-        req = (Bramble__Envelope)BRAMBLE__ENVELOPE__INIT;
-        req.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_COMMIT;
-        req.blob_commit = &commit;
-        if ((rc = commit_call(L, &req, &resp)) != 0)
+        if ((rc = brm_cli_blob_commit(L->c, expect, size, f->digest, &f->size, why, sizeof(why))) != 0) {
+                fail(L, "%s", why);
                 return rc;
-        snprintf(f->digest, sizeof(f->digest), "%s", resp->blob_committed->digest);
-        f->size = resp->blob_committed->size;
-        brm_msg_free(resp);
+        }
         brm_cli_human_bytes(f->size, human, sizeof(human));
         fprintf(stderr, "%s  %.19s  %s\n", L->tty ? "\r" : "", f->digest + 7, human);
         return 0;
@@ -244,30 +210,15 @@ out:
 
 static int tag(struct load *L, const char *ref, const char *mt, const char *digest, uint64_t size)
 {
-        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
-        Bramble__ImageTag t = BRAMBLE__IMAGE_TAG__INIT;
-        Bramble__BlobDesc d = BRAMBLE__BLOB_DESC__INIT;
+        char stored[512];
         int rc;
 
-        d.digest = (char *)digest;
-        d.media_type = (char *)mt;
-        d.has_size = 1;
-        d.size = size;
-        t.ref = (char *)ref;
-        t.desc = &d;
-        req.msg_case = BRAMBLE__ENVELOPE__MSG_IMAGE_TAG;
-        req.image_tag = &t;
-        if (!(resp = brm_cli_call(L->c, &req, BRAMBLE__ENVELOPE__MSG_IMAGES, &rc)))
+        if ((rc = brm_cli_image_tag(L->c, ref, mt, digest, size, stored, sizeof(stored))) != 0)
                 return rc;
-        /* The name as the master stored it ("busybox:1" is
-         * docker.io/library/busybox:1). */
-        if (resp->images->n_images == 1 && resp->images->images[0]->ref)
-                ref = resp->images->images[0]->ref;
         if (L->c->json)
-                printf("{\"ref\": \"%s\", \"digest\": \"%s\"}\n", ref, digest);
+                printf("{\"ref\": \"%s\", \"digest\": \"%s\"}\n", stored, digest);
         else
-                printf("loaded %s (%s)\n", ref, digest);
-        brm_msg_free(resp);
+                printf("loaded %s (%s)\n", stored, digest);
         return 0;
 }
 
@@ -318,28 +269,12 @@ static int name_oci(struct load *L, const struct file *index, const char *name)
 
 static int upload_mem(struct load *L, const char *text, char digest[BRM_OCI_DIGEST_SIZE])
 {
-        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
-        Bramble__BlobUpload up = BRAMBLE__BLOB_UPLOAD__INIT;
-        Bramble__BlobCommit commit = BRAMBLE__BLOB_COMMIT__INIT;
+        char why[512];
         int rc;
 
-        up.has_data = 1;
-        up.data.data = (uint8_t *)text;
-        up.data.len = strlen(text);
-        req.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_UPLOAD;
-        req.blob_upload = &up;
-        if (brm_client_send(&L->c->client, &req) < 0)
-                return fail(L, "%s", L->c->client.error);
-        commit.has_size = 1;
-        commit.size = (int64_t)up.data.len;
-        req = (Bramble__Envelope)BRAMBLE__ENVELOPE__INIT;
-        req.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_COMMIT;
-        req.blob_commit = &commit;
-        if ((rc = commit_call(L, &req, &resp)) != 0)
-                return rc;
-        snprintf(digest, BRM_OCI_DIGEST_SIZE, "%s", resp->blob_committed->digest);
-        brm_msg_free(resp);
-        return 0;
+        if ((rc = brm_cli_blob_put(L->c, text, strlen(text), digest, why, sizeof(why))) != 0)
+                fail(L, "%s", why);
+        return rc;
 }
 
 /* One image of a docker-archive: an OCI manifest for its config and

@@ -1,6 +1,6 @@
 /* bramble: the operator CLI. main parses the global options and hands the
  * rest to the command the table below names; the commands live in one file
- * per concern (nodes, top, tokens, containers, logs, image, flash). Exit codes are in
+ * per concern (nodes, top, tokens, containers, logs, image, flash, upgrade). Exit codes are in
  * common.h: 0 done, 1 the request failed, 2 bad arguments, 3 credentials or
  * connection. */
 #include <getopt.h>
@@ -25,6 +25,7 @@
 #include "tokens.h"
 #include "apitokens.h"
 #include "top.h"
+#include "upgrade.h"
 
 /* The dispatcher checks the count; the command checks its own arguments. */
 #define ANY_ARGS (-1)
@@ -59,6 +60,13 @@ static const struct command commands[] = {
         { "node", "uncordon", brm_cli_node_schedule, ANY_ARGS, "NODE", "let a cordoned or drained node take replicas again" },
         { "node", "drain", brm_cli_node_drain, ANY_ARGS, "NODE [--timeout 10m]",
           "cordon a node and wait until its replicas have moved away" },
+        { "node", "upgrade", brm_cli_node_upgrade, ANY_ARGS,
+          "NODE...|--all --image FILE.img[.xz] [--parallel N]\n"
+          "      [--confirm-within 5m] [--healthy-for 30s] [--detach] [--upload-only]",
+          "update the nodes' OS from an image file, a node at\n"
+          "a time, each rolled back if it does not come up" },
+        { "node", "upgrade", brm_cli_node_upgrade, ANY_ARGS, "--status", "each node's OS version and slot, and the last rollout" },
+        { "node", "rollback", brm_cli_node_rollback, ANY_ARGS, "NODE", "boot a node's previous OS slot again" },
         { "token", "create", brm_cli_token_create, ANY_ARGS, "[--ttl 24h] [--uses N] [--description TEXT]",
           "create a join token (--ttl 0 = never expires)" },
         { "token", "list", brm_cli_token_list, 0, "", "list join tokens" },

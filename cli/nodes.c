@@ -48,8 +48,15 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
                         cJSON_AddItemToArray(arr, brm_json_node(resp->nodes->nodes[i]));
                 brm_cli_print_json(arr);
         } else {
-                printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE",
-                       "LAST SEEN", "CPU", "MEMORY", "TEMP", "NETWORK", "MODEL", "LABELS");
+                /* VERSION is as wide as the longest (a version is never cut). */
+                int vw = 7;
+                for (size_t i = 0; i < resp->nodes->n_nodes; i++) {
+                        const Bramble__NodeInfo *in = resp->nodes->nodes[i]->info;
+                        if (in && in->os_version && (int)strlen(in->os_version) > vw)
+                                vw = (int)strlen(in->os_version);
+                }
+                printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-*s %-24s %s\n", "NAME", "STATE", "SCHED", "AGE",
+                       "LAST SEEN", "CPU", "MEMORY", "TEMP", "NETWORK", vw, "VERSION", "MODEL", "LABELS");
                 for (size_t i = 0; i < resp->nodes->n_nodes; i++) {
                         const Bramble__NodeStatus *n = resp->nodes->nodes[i];
                         const Bramble__Heartbeat *hb = n->last;
@@ -75,8 +82,9 @@ int brm_cli_nodes(struct brm_cli *c, int argc, char **argv)
                                 snprintf(net, sizeof(net), "%.15s %ddBm", hb->net_iface, (int)hb->wifi_signal_dbm);
                         else if (hb && hb->net_iface)
                                 snprintf(net, sizeof(net), "%.15s", hb->net_iface);
-                        printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-24s %s%s", n->name, n->state,
-                               n->schedule && n->schedule[0] ? n->schedule : "-", age, seen, cpu, mem, temp, net,
+                        printf("%-20s %-9s %-9s %-6s %-10s %5s %-13s %-7s %-14s %-*s %-24s %s%s", n->name, n->state,
+                               n->schedule && n->schedule[0] ? n->schedule : "-", age, seen, cpu, mem, temp, net, vw,
+                               n->info && n->info->os_version ? n->info->os_version : "-",
                                n->info && n->info->model ? n->info->model : (n->info && n->info->arch ? n->info->arch : "-"),
                                labels, hb && hb->throttle && hb->throttle->under_voltage ? "  [UNDER-VOLTAGE]" : "");
                         if (hb && hb->persist_error)

@@ -3,6 +3,8 @@
  * the CLI and for the master's dashboard API, so both say the same. */
 #include "statusjson.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,6 +24,49 @@ void brm_rfc3339(int64_t ms, char *out, size_t size)
 static double round2(float v)
 {
         return (double)(long long)((double)v * 100 + (v < 0 ? -0.5 : 0.5)) / 100;
+}
+
+const Bramble__UpdateStatus *brm_node_update(const Bramble__NodeStatus *n)
+{
+        if (n->last && n->last->update)
+                return n->last->update;
+        return n->info ? n->info->update : NULL;
+}
+
+/* KEY as an RFC 3339 time and KEY_ms, as last_seen is. */
+static void add_time(cJSON *o, const char *key, bool has, int64_t ms)
+{
+        char ts[32], k[32];
+
+        if (!has || ms <= 0)
+                return;
+        brm_rfc3339(ms, ts, sizeof(ts));
+        cJSON_AddStringToObject(o, key, ts);
+        snprintf(k, sizeof(k), "%s_ms", key);
+        cJSON_AddNumberToObject(o, k, (double)ms);
+}
+
+cJSON *brm_json_update(const Bramble__UpdateStatus *u)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "state", u->state ? u->state : "");
+        if (u->version)
+                cJSON_AddStringToObject(o, "version", u->version);
+        if (u->from_version)
+                cJSON_AddStringToObject(o, "from_version", u->from_version);
+        if (u->slot)
+                cJSON_AddStringToObject(o, "slot", u->slot);
+        if (u->reason)
+                cJSON_AddStringToObject(o, "reason", u->reason);
+        if (u->has_bytes_done)
+                cJSON_AddNumberToObject(o, "bytes_done", (double)u->bytes_done);
+        if (u->has_bytes_total)
+                cJSON_AddNumberToObject(o, "bytes_total", (double)u->bytes_total);
+        add_time(o, "started", u->has_started_ms, u->started_ms);
+        add_time(o, "deadline", u->has_deadline_ms, u->deadline_ms);
+        add_time(o, "finished", u->has_finished_ms, u->finished_ms);
+        return o;
 }
 
 cJSON *brm_json_node(const Bramble__NodeStatus *n)
@@ -80,6 +125,8 @@ cJSON *brm_json_node(const Bramble__NodeStatus *n)
                 if (in->has_mem_total_bytes)
                         cJSON_AddNumberToObject(o, "mem_total_bytes", (double)in->mem_total_bytes);
         }
+        if (brm_node_update(n))
+                cJSON_AddItemToObject(o, "update", brm_json_update(brm_node_update(n)));
         if (hb) {
                 if (hb->has_uptime_ms)
                         cJSON_AddNumberToObject(o, "uptime_ms", (double)hb->uptime_ms);

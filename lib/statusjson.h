@@ -15,6 +15,13 @@
 void brm_rfc3339(int64_t ms, char *out, size_t size);
 /* One node of a NodeListResponse. */
 cJSON *brm_json_node(const Bramble__NodeStatus *n);
+/* A node's OS update as it last said: its heartbeat's, else its
+ * NodeInfo's; NULL when it reported none. */
+const Bramble__UpdateStatus *brm_node_update(const Bramble__NodeStatus *n);
+/* An UpdateStatus: state, version, from_version, slot, reason,
+ * bytes_done, bytes_total, and started, deadline, finished as RFC 3339
+ * times, each with its _ms (each key only when known). */
+cJSON *brm_json_update(const Bramble__UpdateStatus *u);
 /* One container of a PsResponse. */
 cJSON *brm_json_ps_entry(const Bramble__PsEntry *e);
 /* A container spec as JSON, the keys of 'bramble inspect -o json'. */

@@ -1,0 +1,442 @@
+/* bramble node upgrade and node rollback; see upgrade.h. Every argument is
+ * checked, and the image read and checked whole, before anything is sent;
+ * then the bundle is stored once, the rollout asked for, and followed on
+ * the same connection. */
+#include "upgrade.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "frame.h"
+#include "statusjson.h"
+#include "util.h"
+
+#include "common.h"
+#include "ctrflags.h"
+#include "osbuild.h"
+#include "upgradefmt.h"
+
+#define USAGE "usage: bramble node upgrade NODE...|--all --image FILE.img[.xz] [--parallel N] " \
+              "[--confirm-within D] [--healthy-for D] [--detach] [--upload-only] | --status"
+#define POLL_MS 1000
+#define RECONNECTS 5
+
+#define WHY(...) (snprintf(why, why_size, __VA_ARGS__), -EINVAL)
+
+/* The value of option argv[*i]: "--opt V" or "--opt=V". */
+static const char *value(int argc, char **argv, int *i, const char *opt)
+{
+        size_t n = strlen(opt);
+
+        if (strncmp(argv[*i], opt, n) == 0 && argv[*i][n] == '=')
+                return argv[*i] + n + 1;
+        if (strcmp(argv[*i], opt) != 0)
+                return NULL;
+        return *i + 1 < argc ? argv[++*i] : "";
+}
+
+int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *why, size_t why_size)
+{
+        const char *v;
+        uint64_t n;
+
+        memset(a, 0, sizeof(*a));
+        a->parallel = 1;
+        a->confirm_ms = 5 * 60 * 1000;
+        a->healthy_ms = 30 * 1000;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return 1;
+                if (strcmp(argv[i], "--all") == 0) {
+                        a->all = true;
+                } else if (strcmp(argv[i], "--status") == 0) {
+                        a->status = true;
+                } else if (strcmp(argv[i], "--detach") == 0) {
+                        a->detach = true;
+                } else if (strcmp(argv[i], "--upload-only") == 0) {
+                        a->upload_only = true;
+                } else if ((v = value(argc, argv, &i, "--image"))) {
+                        if (!v[0])
+                                return WHY("--image needs a file: an image built by image/build.sh (.img or .img.xz)");
+                        a->image = v;
+                } else if ((v = value(argc, argv, &i, "--parallel"))) {
+                        if (brm_parse_u64(v, 1, BRM_UPGRADE_PARALLEL_MAX, &n) < 0)
+                                return WHY("invalid --parallel '%s': expected 1-%d nodes at a time", v, BRM_UPGRADE_PARALLEL_MAX);
+                        a->parallel = (uint32_t)n;
+                } else if ((v = value(argc, argv, &i, "--confirm-within"))) {
+                        if (brm_parse_duration_ms32(v, &a->confirm_ms) < 0 || a->confirm_ms < 10000)
+                                return WHY("invalid --confirm-within '%s': expected a duration of at least 10s, like 5m", v);
+                } else if ((v = value(argc, argv, &i, "--healthy-for"))) {
+                        if (brm_parse_duration_ms32(v, &a->healthy_ms) < 0)
+                                return WHY("invalid --healthy-for '%s': expected a duration like 30s", v);
+                } else if (argv[i][0] == '-') {
+                        return WHY("unknown option '%s'", argv[i]);
+                } else {
+                        if (!brm_valid_node_name(argv[i]))
+                                return WHY("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", argv[i]);
+                        if (a->n_nodes == BRM_UPGRADE_MAX_NODES)
+                                return WHY("more than %d nodes named: use --all", BRM_UPGRADE_MAX_NODES);
+                        a->nodes[a->n_nodes++] = argv[i];
+                }
+        }
+        if (a->status) {
+                if (a->n_nodes || a->all || a->image || a->detach || a->upload_only)
+                        return WHY("--status takes no other argument");
+                return 0;
+        }
+        if (a->n_nodes && a->all)
+                return WHY("name nodes or give --all, not both");
+        if (!a->image)
+                return WHY("--image FILE.img[.xz] is required (an image built by image/build.sh)");
+        if (!a->n_nodes && !a->all && !a->upload_only)
+                return WHY("which nodes? name them, or give --all");
+        if (a->upload_only && (a->n_nodes || a->all || a->detach))
+                return WHY("--upload-only stores the bundle and upgrades no node: give no node, --all or --detach");
+        if (a->confirm_ms <= a->healthy_ms)
+                return WHY("--confirm-within (%ums) must be longer than --healthy-for (%ums)", a->confirm_ms, a->healthy_ms);
+        if (access(a->image, R_OK) < 0)
+                return WHY("cannot read %s: %s", a->image, strerror(errno));
+        return 0;
+}
+
+/* ---- following a rollout ---- */
+
+struct seen {
+        char node[64];
+        char text[512];
+};
+
+struct follow {
+        struct brm_cli *c;
+        uint64_t id;
+        bool tty;
+        struct seen seen[BRM_UPGRADE_MAX_NODES];
+        size_t n;
+        char open_node[64];     /* the node whose progress line is not ended yet (tty) */
+};
+
+static struct seen *seen_of(struct follow *f, const char *node)
+{
+        for (size_t i = 0; i < f->n; i++)
+                if (strcmp(f->seen[i].node, node) == 0)
+                        return &f->seen[i];
+        if (f->n == BRM_UPGRADE_MAX_NODES)
+                return NULL;
+        snprintf(f->seen[f->n].node, sizeof(f->seen[f->n].node), "%s", node);
+        f->seen[f->n].text[0] = '\0';
+        return &f->seen[f->n++];
+}
+
+/* Prints a node's line when it changed; on a terminal a line whose figures
+ * move is rewritten in place until something else is printed. */
+static void show(struct follow *f, const Bramble__UpgradeNode *n, int64_t now)
+{
+        bool moving = f->tty && !strcmp(n->state ? n->state : "", "upgrading") && brm_upgrade_in_progress(n->update);
+        struct seen *s = seen_of(f, n->node ? n->node : "?");
+        char text[512];
+
+        brm_upgrade_node_text(n, now, !f->tty, text, sizeof(text));
+        if (!s || strcmp(s->text, text) == 0)
+                return;
+        snprintf(s->text, sizeof(s->text), "%s", text);
+        if (f->open_node[0]) {
+                if (strcmp(f->open_node, s->node) == 0)
+                        fputs("\r\033[K", stdout);
+                else
+                        fputc('\n', stdout);
+                f->open_node[0] = '\0';
+        }
+        if (moving) {
+                printf("%s: %s", s->node, text);
+                snprintf(f->open_node, sizeof(f->open_node), "%s", s->node);
+        } else {
+                printf("%s: %s\n", s->node, text);
+        }
+        fflush(stdout);
+}
+
+static void end_line(struct follow *f)
+{
+        if (f->open_node[0]) {
+                fputc('\n', stdout);
+                f->open_node[0] = '\0';
+        }
+}
+
+/* upgrade_status on the connection, opened again when it was lost.
+ * Returns the answer (UpgradeInfo or Error), or NULL with *ret_exit. */
+static Bramble__Envelope *status_call(struct follow *f, int *ret_exit)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__UpgradeRequest q = BRAMBLE__UPGRADE_REQUEST__INIT;
+        struct brm_cli *c = f->c;
+
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_UPGRADE_STATUS;
+        req.upgrade_status = &q;
+        for (int tries = 0;; tries++) {
+                if (c->connected && brm_client_call(&c->client, &req, &resp) == 0)
+                        return resp;
+                end_line(f);
+                if (c->connected) {
+                        fprintf(stderr, "bramble: lost the master (%s); the rollout goes on there, reconnecting\n",
+                                c->client.error);
+                        brm_client_close(&c->client);
+                        c->connected = false;
+                }
+                if (tries == RECONNECTS) {
+                        fprintf(stderr, "bramble: cannot reach the master; rollout %llu goes on there "
+                                        "(see it with 'bramble node upgrade --status')\n", (unsigned long long)f->id);
+                        *ret_exit = EXIT_CONNECT;
+                        return NULL;
+                }
+                sleep(tries < 2 ? 1 : 3);
+                if (brm_cli_connect(c) != 0)
+                        continue;
+        }
+}
+
+static int follow(struct brm_cli *c, const Bramble__UpgradeInfo *first)
+{
+        struct follow *f = calloc(1, sizeof(*f));
+        int rc = -1;
+
+        if (!f)
+                return EXIT_FAIL;
+        f->c = c;
+        f->id = first->id;
+        f->tty = isatty(STDOUT_FILENO) && !c->json;
+        while (rc < 0) {
+                Bramble__Envelope *resp = status_call(f, &rc);
+                const Bramble__UpgradeInfo *i;
+                int64_t now = brm_now_ms();
+
+                if (!resp)
+                        break;
+                if (resp->msg_case != BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO) {
+                        end_line(f);
+                        rc = resp->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR ? brm_cli_print_error(resp) : EXIT_FAIL;
+                        if (resp->msg_case != BRAMBLE__ENVELOPE__MSG_ERROR)
+                                fprintf(stderr, "bramble: unexpected reply from the master\n");
+                        brm_msg_free(resp);
+                        break;
+                }
+                i = resp->upgrade_info;
+                if (i->id != f->id) {
+                        end_line(f);
+                        fprintf(stderr, "bramble: another rollout (%llu) started after this one (%llu); "
+                                        "see it with 'bramble node upgrade --status'\n",
+                                (unsigned long long)i->id, (unsigned long long)f->id);
+                        brm_msg_free(resp);
+                        rc = EXIT_FAIL;
+                        break;
+                }
+                if (!c->json)
+                        for (size_t k = 0; k < i->n_nodes; k++)
+                                show(f, i->nodes[k], now);
+                if (i->state && (strcmp(i->state, "completed") == 0 || strcmp(i->state, "stopped") == 0)) {
+                        end_line(f);
+                        rc = strcmp(i->state, "completed") == 0 ? 0 : EXIT_FAIL;
+                        if (c->json) {
+                                brm_cli_print_json(brm_upgrade_info_json(i));
+                        } else if (rc == 0) {
+                                printf("rollout %llu completed: %s\n", (unsigned long long)i->id, i->ref ? i->ref : "");
+                        } else {
+                                fprintf(stderr, "bramble: rollout %llu stopped: %s\n", (unsigned long long)i->id,
+                                        i->reason && i->reason[0] ? i->reason : "(no reason given)");
+                        }
+                }
+                brm_msg_free(resp);
+                if (rc < 0)
+                        usleep(POLL_MS * 1000);
+        }
+        free(f);
+        return rc;
+}
+
+/* ---- status ---- */
+
+static int status(struct brm_cli *c)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *nodes, *info;
+        Bramble__NodeListRequest nl = BRAMBLE__NODE_LIST_REQUEST__INIT;
+        Bramble__UpgradeRequest q = BRAMBLE__UPGRADE_REQUEST__INIT;
+        const Bramble__UpgradeInfo *ui = NULL;
+        int64_t now = brm_now_ms();
+        char why[512] = "";
+        int rc = 0;
+
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_LIST;
+        req.node_list = &nl;
+        if (!(nodes = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_NODES, &rc)))
+                return rc;
+        req = (Bramble__Envelope)BRAMBLE__ENVELOPE__INIT;
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_UPGRADE_STATUS;
+        req.upgrade_status = &q;
+        if (brm_client_call(&c->client, &req, &info) < 0) {
+                fprintf(stderr, "bramble: %s\n", c->client.error);
+                brm_msg_free(nodes);
+                return EXIT_CONNECT;
+        }
+        /* An Error: no rollout yet (or a master without OS updates). */
+        if (info->msg_case == BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO)
+                ui = info->upgrade_info;
+        else if (info->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR && info->error->message)
+                snprintf(why, sizeof(why), "%s", info->error->message);
+        if (c->json) {
+                cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "nodes");
+                for (size_t i = 0; i < nodes->nodes->n_nodes; i++) {
+                        const Bramble__NodeStatus *n = nodes->nodes->nodes[i];
+                        const Bramble__UpdateStatus *u = brm_node_update(n);
+                        cJSON *e = cJSON_CreateObject();
+                        cJSON_AddStringToObject(e, "name", n->name);
+                        if (n->info && n->info->os_version)
+                                cJSON_AddStringToObject(e, "os_version", n->info->os_version);
+                        else
+                                cJSON_AddNullToObject(e, "os_version");
+                        if (n->info && n->info->slot)
+                                cJSON_AddStringToObject(e, "slot", n->info->slot);
+                        else
+                                cJSON_AddNullToObject(e, "slot");
+                        cJSON_AddItemToObject(e, "update", u ? brm_json_update(u) : cJSON_CreateNull());
+                        cJSON_AddItemToArray(arr, e);
+                }
+                cJSON_AddItemToObject(o, "rollout", ui ? brm_upgrade_info_json(ui) : cJSON_CreateNull());
+                brm_cli_print_json(o);
+        } else {
+                printf("%-20s %-16s %-4s %s\n", "NODE", "VERSION", "SLOT", "UPDATE");
+                for (size_t i = 0; i < nodes->nodes->n_nodes; i++) {
+                        const Bramble__NodeStatus *n = nodes->nodes->nodes[i];
+                        char cell[512];
+                        brm_upgrade_update_cell(brm_node_update(n), now, cell, sizeof(cell));
+                        printf("%-20s %-16s %-4s %s\n", n->name, n->info && n->info->os_version ? n->info->os_version : "-",
+                               n->info && n->info->slot ? n->info->slot : "-", cell);
+                }
+                printf("\n");
+                if (ui)
+                        brm_upgrade_print_info(stdout, ui, now);
+                else
+                        printf("no rollout%s%s\n", why[0] ? ": " : "", why);
+        }
+        brm_msg_free(info);
+        brm_msg_free(nodes);
+        return 0;
+}
+
+/* ---- the commands ---- */
+
+static void help(void)
+{
+        printf("%s\n"
+               "Makes an OS update bundle of the image file (a .img or .img.xz that image/build.sh built),\n"
+               "stores it on the master as bramble-os:VERSION, and has the master upgrade the nodes\n"
+               "PARALLEL at a time: each is drained, writes the bundle into its other root slot, boots it,\n"
+               "and commits it once it has been connected for --healthy-for (default 30s) within\n"
+               "--confirm-within (default 5m) of the reboot; otherwise it goes back to its old slot and the\n"
+               "rollout stops. Progress is followed until the rollout ends (--detach: not followed).\n"
+               "--upload-only: store the bundle, upgrade nothing.\n"
+               "--status: each node's version, slot and last update, and the current or last rollout.\n",
+               USAGE);
+}
+
+int brm_cli_node_upgrade(struct brm_cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__UpgradeRequest q = BRAMBLE__UPGRADE_REQUEST__INIT;
+        struct brm_upgrade_args *a = calloc(1, sizeof(*a));
+        struct brm_osbuild *b = NULL;
+        char why[600], ref[256];
+        int r, rc = 0;
+
+        if (!a)
+                return EXIT_FAIL;
+        if ((r = brm_upgrade_parse(argc, argv, a, why, sizeof(why))) != 0) {
+                if (r > 0)
+                        help();
+                free(a);
+                return r > 0 ? 0 : brm_cli_usage_error("node upgrade: %s", why);
+        }
+        if (a->status) {
+                free(a);
+                return status(c);
+        }
+        if (!(b = calloc(1, sizeof(*b)))) {
+                free(a);
+                return EXIT_FAIL;
+        }
+        if ((rc = brm_osbuild_make(b, "node upgrade", a->image)) != 0 ||
+            (rc = brm_osbuild_upload(b, c, ref, sizeof(ref))) != 0)
+                goto out;
+        fprintf(stderr, "stored %s (%s, %zu parts, %llu bytes)\n", ref, b->manifest_digest, b->n,
+                (unsigned long long)b->total);
+        if (a->upload_only) {
+                if (c->json)
+                        printf("{\"ref\": \"%s\", \"digest\": \"%s\", \"version\": \"%s\"}\n", ref, b->manifest_digest,
+                               b->v.version);
+                else
+                        printf("stored %s (%s)\n", ref, b->manifest_digest);
+                goto out;
+        }
+        q.n_nodes = a->n_nodes;
+        q.nodes = (char **)a->nodes;
+        q.has_all = a->all;
+        q.all = a->all;
+        q.ref = ref;
+        q.has_parallel = 1;
+        q.parallel = a->parallel;
+        q.has_confirm_within_ms = 1;
+        q.confirm_within_ms = a->confirm_ms;
+        q.has_healthy_ms = 1;
+        q.healthy_ms = a->healthy_ms;
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_UPGRADE;
+        req.upgrade = &q;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO, &rc)))
+                goto out;
+        if (a->detach) {
+                if (c->json)
+                        brm_cli_print_json(brm_upgrade_info_json(resp->upgrade_info));
+                else
+                        printf("rollout %llu started: %s on %zu node(s), %u at a time "
+                               "(follow it with 'bramble node upgrade --status')\n",
+                               (unsigned long long)resp->upgrade_info->id, ref, resp->upgrade_info->n_nodes, a->parallel);
+        } else {
+                if (!c->json)
+                        printf("rollout %llu: %s on %zu node(s), %u at a time\n", (unsigned long long)resp->upgrade_info->id,
+                               ref, resp->upgrade_info->n_nodes, a->parallel);
+                rc = follow(c, resp->upgrade_info);
+        }
+        brm_msg_free(resp);
+out:
+        brm_osbuild_free(b);
+        free(b);
+        free(a);
+        return rc;
+}
+
+int brm_cli_node_rollback(struct brm_cli *c, int argc, char **argv)
+{
+        Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
+        Bramble__ContainerRequest q = BRAMBLE__CONTAINER_REQUEST__INIT;
+        int rc = 0;
+
+        if (argc != 2)
+                return brm_cli_usage_error("usage: bramble node rollback NODE");
+        if (!brm_valid_node_name(argv[1]))
+                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", argv[1]);
+        q.node = argv[1];
+        req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_ROLLBACK;
+        req.node_rollback = &q;
+        if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
+                return rc;
+        brm_msg_free(resp);
+        if (c->json)
+                printf("{\"rollback\": \"%s\"}\n", argv[1]);
+        else
+                printf("node %s: rolling back to its other slot (follow it with 'bramble node upgrade --status')\n", argv[1]);
+        return 0;
+}

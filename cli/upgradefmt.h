@@ -1,0 +1,42 @@
+/* OS updates as the operator reads them: a node's UpdateStatus and its
+ * place in a rollout as one short text ("downloading 42% (22.1 of 52.3
+ * MB)", "confirming (4m left)", "rolled-back: REASON"), and a rollout
+ * (UpgradeInfo) as text and as JSON. Pure: used by 'bramble node upgrade'
+ * and its --status, tested on canned answers. */
+#ifndef BRM_CLI_UPGRADEFMT_H
+#define BRM_CLI_UPGRADEFMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "bramble.pb-c.h"
+
+/* The states in which a node's text changes by itself (bytes, time left). */
+bool brm_upgrade_in_progress(const Bramble__UpdateStatus *u);
+
+/* A node's update as one text at now_ms. COARSE (output that is not a
+ * terminal): percentages in steps of 10 and deadlines as times, so the
+ * text changes only when something happened. */
+void brm_upgrade_update_text(const Bramble__UpdateStatus *u, int64_t now_ms, bool coarse, char *out, size_t size);
+
+/* A node of a rollout: its own state, and while it is upgrading the
+ * node's report (brm_upgrade_update_text). */
+void brm_upgrade_node_text(const Bramble__UpgradeNode *n, int64_t now_ms, bool coarse, char *out, size_t size);
+
+/* For the UPDATE column: "committed 0.9.1 (3m ago)", "failed 0.9.1: why
+ * (2h ago)", "downloading 42% ...", or "-" without one. */
+void brm_upgrade_update_cell(const Bramble__UpdateStatus *u, int64_t now_ms, char *out, size_t size);
+
+/* A rollout: "rollout 3: bramble-os:0.9.1, completed, ..." and a line per
+ * node, into f. */
+void brm_upgrade_print_info(FILE *f, const Bramble__UpgradeInfo *i, int64_t now_ms);
+
+/* A rollout as JSON: id, ref, version, state, reason, parallel, started,
+ * finished, nodes [{node, state, reason, schedule, update}]. */
+cJSON *brm_upgrade_info_json(const Bramble__UpgradeInfo *i);
+
+#endif
