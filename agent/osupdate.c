@@ -170,7 +170,9 @@ static bool busy(const struct brm_osupdate *u)
         for (size_t i = 0; i < BRM_ARRAY_SIZE(active); i++)
                 if (strcmp(u->state, active[i]) == 0)
                         return true;
-        return u->tryboot;
+        /* A try that was not committed (by hand): the other slot is the
+         * committed one, which an update must never write. */
+        return u->tryboot && !(strcmp(u->state, "committed") == 0 && strcmp(u->target, u->slot) == 0);
 }
 
 /* ---- the hook ---- */
@@ -497,7 +499,12 @@ void brm_osupdate_handle(void *arg, struct brm_conn *conn, const Bramble__Envelo
                 return;
         }
         if (busy(u)) {
-                snprintf(why, sizeof(why), "an update to %s is under way (%s)", u->version, u->tryboot ? "confirming" : u->state);
+                if (strcmp(u->state, "committed") == 0 || !u->state[0] || strcmp(u->state, "failed") == 0 ||
+                    strcmp(u->state, "rolled-back") == 0)
+                        snprintf(why, sizeof(why), "slot %s runs on trial and is not committed: an update would write the committed slot",
+                                 u->slot);
+                else
+                        snprintf(why, sizeof(why), "an update to %s is under way (%s)", u->version, u->state);
                 refuse(conn, env->id, -EBUSY, why);
                 return;
         }
@@ -537,6 +544,15 @@ void brm_osupdate_handle(void *arg, struct brm_conn *conn, const Bramble__Envelo
         u->healthy_ms = up->has_healthy_ms ? up->healthy_ms : 30000;
         u->has_bundle = false;
         brm_conn_send_ok(conn, env->id);
+        /* What the node holds goes to the card before anything risky: the
+         * containers' records are written without fsync (ctrrecord.c), and
+         * a power cut during the update must not take them. Once per
+         * update, so blocking the loop for it is fine. */
+        int dfd = open(u->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                syncfs(dfd);
+                close(dfd);
+        }
         if (up->rollback) {
                 brm_info(MOD, "rolling back to slot %s", other);
                 enter(u, "writing");
@@ -608,7 +624,11 @@ int brm_osupdate_open(const struct brm_osupdate_opts *opts, struct brm_osupdate 
         COPY(u->state_dir, opts->state_dir);
         COPY(u->hook, opts->hook ? opts->hook : "");
         COPY(u->machine, opts->machine ? opts->machine : "");
-        if (brm_oci_platform_of(u->machine, u->arch, sizeof(u->arch)) < 0)
+        /* The OCI name of the architecture ("linux/arm64" -> "arm64"). */
+        char platform[64];
+        if (brm_oci_platform_of(u->machine, platform, sizeof(platform)) == 0 && strchr(platform, '/'))
+                COPY(u->arch, strchr(platform, '/') + 1);
+        else
                 COPY(u->arch, u->machine);
         COPY(u->slot, opts->slot ? opts->slot : "");
         COPY(u->os_version, opts->os_version ? opts->os_version : "");

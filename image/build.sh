@@ -70,7 +70,7 @@ SLOT_COMMITTED=a
 # up on the image, so listing a package here costs nothing by itself.
 KERNEL_META=linux-image-arm64
 PACKAGES=(
-  raspi-firmware busybox-static crun openntpd e2fsprogs golang-github-containers-common
+  raspi-firmware busybox-static crun openntpd e2fsprogs dosfstools golang-github-containers-common
   libc6 libgcc-s1 libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 libprotobuf-c1 libcjson1
   libmdnsd1t64
   libcap2 libseccomp2 libsystemd0 libyajl2
@@ -85,6 +85,7 @@ BINARIES=(
   busybox-static:usr/bin/busybox:usr/bin/busybox
   crun:usr/bin/crun:usr/bin/crun
   e2fsprogs:usr/sbin/resize2fs:usr/sbin/resize2fs
+  dosfstools:usr/sbin/fsck.fat:usr/sbin/fsck.fat
   openntpd:usr/sbin/ntpd:usr/sbin/ntpd
   wpasupplicant:usr/sbin/wpa_supplicant:usr/sbin/wpa_supplicant
 )

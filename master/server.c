@@ -100,7 +100,7 @@ static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
 
         if (hello->info) {
                 size_t len = bramble__node_info__get_packed_size(hello->info);
-                uint8_t buf[1024];
+                uint8_t buf[4096];
                 if (len <= sizeof(buf)) {
                         bramble__node_info__pack(hello->info, buf);
                         if (!n->info || n->info_len != len || memcmp(n->info, buf, len) != 0) {
@@ -111,6 +111,8 @@ static void on_hello(struct brm_session *s, const Bramble__Envelope *in)
                         }
                 }
         }
+        /* The update's outcome, when a reboot decided it. */
+        brm_upgrade_node_status(m, n, hello->info ? hello->info->update : NULL);
         ack.has_heartbeat_interval_ms = 1;
         ack.heartbeat_interval_ms = (uint32_t)m->cfg.heartbeat_interval_ms;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_HELLO_ACK;

@@ -252,6 +252,7 @@ static void send_upgrade(struct brm_upgrade *u, struct up_node *x, struct brm_no
         up.has_confirm_within_ms = up.has_healthy_ms = true;
         up.confirm_within_ms = u->confirm_within_ms;
         up.healthy_ms = u->healthy_ms;
+        env.has_id = true;
         env.id = x->req_id = ++u->m->next_node_req;
         env.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE;
         env.node_upgrade = &up;
@@ -688,6 +689,7 @@ void brm_upgrade_rollback(struct brm_session *s, const Bramble__Envelope *env)
         up.has_confirm_within_ms = up.has_healthy_ms = true;
         up.confirm_within_ms = 300000;
         up.healthy_ms = 30000;
+        out.has_id = true;
         out.id = ++s->m->next_node_req;
         out.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE;
         out.node_upgrade = &up;

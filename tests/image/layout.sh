@@ -163,7 +163,7 @@ pass "initramfs: init, busybox, root-disk drivers (virtio, SD/eMMC), squashfs"
 R=$WORK/root
 for f in sbin/init usr/bin/busybox usr/bin/bramble-agent usr/bin/crun usr/sbin/resize2fs usr/sbin/ntpd \
 	etc/inittab etc/bramble/rc.boot etc/bramble/agent.sh etc/bramble/bootcfg.awk etc/bramble/build-time \
-	etc/bramble/update.sh etc/bramble/tryboot.sh \
+	etc/bramble/update.sh etc/bramble/tryboot.sh usr/sbin/fsck.fat \
 	usr/lib/ld-linux-aarch64.so.1; do
 	[ -e "$R/$f" ] || [ -L "$R/$f" ] || fail "root lacks /$f"
 done

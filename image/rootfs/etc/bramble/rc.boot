@@ -57,6 +57,16 @@ chmod 700 "$STATE"
 
 # --- boot partition (read-only; bramble.json) -------------------------------
 bootdev=$(cat /run/bramble/bootdev 2>/dev/null)
+# Mounted read-write only while an update or the token scrub writes it: a
+# power cut then leaves the volume's dirty flag (bit 0 of byte 65 of the
+# FAT32 boot sector) set, and fsck.fat repairs what it may have left.
+if [ -n "$bootdev" ] && [ "$(($(od -An -tu1 -j65 -N1 "/dev/$bootdev" 2>/dev/null || echo 0) & 1))" = 1 ]; then
+	if fsck.fat -a -w "/dev/$bootdev" >/run/bramble/fsck-boot.log 2>&1; then
+		say "boot partition was not cleanly unmounted (power cut?): checked, nothing to repair"
+	else
+		say_log "boot partition was not cleanly unmounted (power cut?): fsck.fat repaired it: $(grep -v '^fsck' /run/bramble/fsck-boot.log | head -n 3 | tr '\n' ' ')"
+	fi
+fi
 [ -n "$bootdev" ] && mount -t vfat -o ro,noatime,umask=077 "/dev/$bootdev" "$BOOT" ||
 	say "warning: cannot mount the boot partition (/dev/${bootdev:-?})"
 
