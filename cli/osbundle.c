@@ -118,8 +118,9 @@ int brm_osb_squashfs_size(const uint8_t *sb, size_t len, uint64_t part_size, uin
                     (unsigned long long)part_size);
                 return -EINVAL;
         }
-        size = (used + BRM_OSB_ALIGN - 1) / BRM_OSB_ALIGN * BRM_OSB_ALIGN;
-        *ret = size < part_size ? size : part_size;
+        /* Rounded up without overflow; never past the partition. */
+        size = used % BRM_OSB_ALIGN ? used + (BRM_OSB_ALIGN - used % BRM_OSB_ALIGN) : used;
+        *ret = size >= used && size < part_size ? size : part_size;
         return 0;
 }
 
