@@ -347,7 +347,7 @@ int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
 static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct brm_osb_file *p, uint8_t *buf,
                        uint64_t *sent)
 {
-        char path[PATH_MAX], why[512], digest[BRM_OCI_DIGEST_SIZE], human[16];
+        char path[PATH_MAX], why[512], digest[BRM_OCI_DIGEST_SIZE];
         uint64_t off = 0, left = p->size;
         int fd, rc;
 
@@ -378,10 +378,6 @@ static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct br
                 fail(b, "%s: %s", p->name, why);
                 return rc;
         }
-        if (!b->tty) {
-                brm_cli_human_bytes(p->size, human, sizeof(human));
-                fprintf(stderr, "uploaded %s (%s)\n", p->name, human);
-        }
         return 0;
 }
 
@@ -396,6 +392,11 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
                 return rc;
         if (!(buf = malloc(CHUNK)))
                 return fail(b, "out of memory");
+        if (!b->tty) {
+                char human[16];
+                brm_cli_human_bytes(b->total, human, sizeof(human));
+                fprintf(stderr, "uploading %zu parts (%s)\n", b->n, human);
+        }
         for (size_t i = 0; i < b->n && rc == 0; i++)
                 rc = upload_part(b, c, &b->parts[i], buf, &sent);
         free(buf);

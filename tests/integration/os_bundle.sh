@@ -124,6 +124,18 @@ cp --sparse=always "$IMG" "$WORK/nosquash.img"
 printf 'XXXX' | dd of="$WORK/nosquash.img" bs=1 seek="$ROOT_OFF" conv=notrunc status=none
 refused "partition 2 without squashfs" "partition 2 holds no squashfs file system" "$WORK/nosquash.img"
 
+# ---- the requests: a master refusing them (no such node, or one without
+# OS updates) is one line and exit 1, after the bundle is stored ----
+cli node upgrade pi-none --image "$IMG" --detach
+[[ $CLI_RC -eq 1 ]] || fail "node upgrade of an unknown node: expected exit 1, got $CLI_RC ($CLI_OUT $CLI_ERR)"
+[[ $(printf '%s\n' "$CLI_ERR" | grep -c '^bramble') -eq 1 ]] || fail "node upgrade's refusal: $CLI_ERR"
+assert_contains "$CLI_ERR" "stored docker.io/library/bramble-os:$VERSION ($DIGEST" "node upgrade's stored line"
+assert_eq "$BLOBS" "$(blob_count)" "blobs after node upgrade of the same bundle"
+cli node rollback pi-none
+[[ $CLI_RC -eq 1 ]] || fail "node rollback of an unknown node: expected exit 1, got $CLI_RC ($CLI_OUT $CLI_ERR)"
+cli nodes
+assert_contains "$CLI_OUT" " VERSION " "the nodes table's header"
+
 # ---- status without a rollout ----
 cli node upgrade --status
 [[ $CLI_RC -eq 0 ]] || fail "bramble node upgrade --status: $CLI_ERR"
