@@ -80,7 +80,7 @@ static int decompress(struct brm_osbuild *b)
         int fd = -1, rc = 0;
         la_ssize_t n;
 
-        snprintf(b->img, sizeof(b->img), "%s/image.img", b->tmp);
+        brm_path(b->img, sizeof(b->img), "%s/image.img", b->tmp);
         if (!a || !buf) {
                 rc = fail(b, "out of memory");
                 goto out;
@@ -217,7 +217,7 @@ static int read_slot(struct brm_osbuild *b, int slot, struct brm_osb_file *files
         DIR *dh;
         int rc = 0;
 
-        snprintf(dir, sizeof(dir), "%s/boot/slot-%c", b->tmp, slot);
+        brm_path(dir, sizeof(dir), "%s/boot/slot-%c", b->tmp, slot);
         if (!(dh = opendir(dir)))
                 return fail(b, "the boot partition has no slot-%c/ directory (an image from before A/B slots?)", slot);
         *n = 0;
@@ -270,12 +270,12 @@ static int boot_parts(struct brm_osbuild *b, uint64_t boot_off)
 {
         static struct brm_osb_file fa[BRM_OSB_MAX_FILES], fb[BRM_OSB_MAX_FILES];
         struct brm_os_version va, vb;
-        char spec[PATH_MAX + 32], dst[128], errfile[128], why[512];
+        char spec[PATH_MAX + 32], dst[PATH_MAX], errfile[PATH_MAX], why[512];
         size_t na = 0, nb = 0;
         int r;
 
-        snprintf(dst, sizeof(dst), "%s/boot/", b->tmp);
-        snprintf(errfile, sizeof(errfile), "%s/mtools.err", b->tmp);
+        brm_path(dst, sizeof(dst), "%s/boot/", b->tmp);
+        brm_path(errfile, sizeof(errfile), "%s/mtools.err", b->tmp);
         if (mkdir(dst, 0700) < 0)
                 return fail(b, "cannot create %s: %s", dst, strerror(errno));
         snprintf(spec, sizeof(spec), "%s@@%" PRIu64, b->img, boot_off);
@@ -304,19 +304,22 @@ static int boot_parts(struct brm_osbuild *b, uint64_t boot_off)
 
 int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
 {
+        const char *tmpdir = getenv("TMPDIR");
         uint64_t boot_off = 0, root_size = 0;
-        char tmpl[] = "/tmp/bramble-os.XXXXXX";
         int rc;
 
         memset(b, 0, sizeof(*b));
         b->cmd = cmd;
         b->file = file;
         b->tty = isatty(STDERR_FILENO);
-        if (!mkdtemp(tmpl)) {
-                fprintf(stderr, "bramble %s: cannot create a temporary directory: %s\n", cmd, strerror(errno));
+        /* The decompressed image goes here: $TMPDIR when set. */
+        if (brm_path(b->tmp, sizeof(b->tmp), "%s/bramble-os.XXXXXX", tmpdir && tmpdir[0] ? tmpdir : "/tmp") < 0 ||
+            !mkdtemp(b->tmp)) {
+                fprintf(stderr, "bramble %s: cannot create a temporary directory in %s: %s\n", cmd,
+                        tmpdir && tmpdir[0] ? tmpdir : "/tmp", strerror(errno));
+                b->tmp[0] = '\0';
                 return EXIT_FAIL;
         }
-        snprintf(b->tmp, sizeof(b->tmp), "%s", tmpl);
         if (ends_with(file, ".xz")) {
                 if ((rc = decompress(b)) != 0)
                         return rc;

@@ -18,7 +18,7 @@ struct brm_osbuild {
         const char *cmd;                /* for errors: "node upgrade" */
         const char *file;               /* as given */
         char img[PATH_MAX];             /* the raw image: file, or the decompressed copy */
-        char tmp[64];                   /* temporary directory, "" when none */
+        char tmp[256];                  /* temporary directory ($TMPDIR or /tmp), "" when none */
         struct brm_os_version v;
         struct brm_osb_file parts[BRM_OSB_MAX_PARTS];
         size_t n;

@@ -34,6 +34,9 @@ VERSION=$(sed -n 's/^version=//p' "$WORK/version.txt")
 log "image $IMG, version $VERSION"
 
 start_master
+# The CLI's temporary files (the decompressed image, the slots' files).
+export TMPDIR=$WORK/tmp
+mkdir -p "$TMPDIR"
 blob_count() { find "$MASTER_DIR/images/blobs/sha256" -type f 2>/dev/null | wc -l; }
 os_refs() {
         cli -o json image ls
@@ -95,7 +98,7 @@ cli node upgrade --upload-only --image "$WORK/os.img.xz"
 [[ $CLI_RC -eq 0 ]] || fail "bramble node upgrade --upload-only of the .img.xz: $CLI_ERR"
 assert_contains "$CLI_OUT" "stored docker.io/library/bramble-os:$VERSION ($DIGEST)" "the .img.xz's bundle (same manifest)"
 assert_eq "$BLOBS" "$(blob_count)" "blobs after storing the same bundle again"
-ls /tmp/bramble-os.* >/dev/null 2>&1 && fail "temporary directories left: $(ls -d /tmp/bramble-os.*)"
+[[ -z "$(ls -A "$TMPDIR")" ]] || fail "temporary files left in TMPDIR: $(ls -A "$TMPDIR")"
 
 # ---- broken images: one line each, nothing sent ----
 refused() { # WHAT NEEDLE FILE
