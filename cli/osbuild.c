@@ -302,6 +302,41 @@ static int boot_parts(struct brm_osbuild *b, uint64_t boot_off)
         return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The slots' files, the decompressed image, mtools' errors. */
+static void remove_tmp(struct brm_osbuild *b)
+{
+        if (b->tmp[0] && nftw(b->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)
+                fprintf(stderr, "bramble %s: could not remove %s: %s\n", b->cmd, b->tmp, strerror(errno));
+        b->tmp[0] = '\0';
+}
+
+/* Opens every part's file and removes the temporary ones: the upload reads
+ * them through their descriptors, and an upload cut short by a signal
+ * leaves nothing behind. */
+static int open_parts(struct brm_osbuild *b)
+{
+        char path[PATH_MAX];
+
+        for (size_t i = 0; i < b->n; i++) {
+                const struct brm_osb_file *p = &b->parts[i];
+                if (p->slot)
+                        brm_path(path, sizeof(path), "%s/boot/slot-%c/%s", b->tmp, p->slot, strchr(p->name, '/') + 1);
+                else
+                        snprintf(path, sizeof(path), "%s", b->img);
+                if ((b->fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                        return fail(b, "cannot read %s: %s", path, strerror(errno));
+        }
+        remove_tmp(b);
+        return 0;
+}
+
 int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
 {
         const char *tmpdir = getenv("TMPDIR");
@@ -309,6 +344,8 @@ int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
         int rc;
 
         memset(b, 0, sizeof(*b));
+        for (size_t i = 0; i < BRM_OSB_MAX_PARTS; i++)
+                b->fds[i] = -1;
         b->cmd = cmd;
         b->file = file;
         b->tty = isatty(STDERR_FILENO);
@@ -343,31 +380,22 @@ int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
         if (!(b->manifest = brm_osb_manifest_json(b->config_digest, strlen(b->config), b->parts, b->n)))
                 return fail(b, "out of memory");
         digest_of(b->manifest, b->manifest_digest);
-        return 0;
+        return open_parts(b);
 }
 
 /* One part's bytes and its commit. */
-static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct brm_osb_file *p, uint8_t *buf,
-                       uint64_t *sent)
+static int upload_part(struct brm_osbuild *b, struct brm_cli *c, size_t i, uint8_t *buf, uint64_t *sent)
 {
-        char path[PATH_MAX], why[512], digest[BRM_OCI_DIGEST_SIZE];
-        uint64_t off = 0, left = p->size;
-        int fd, rc;
+        const struct brm_osb_file *p = &b->parts[i];
+        char why[512], digest[BRM_OCI_DIGEST_SIZE];
+        uint64_t off = p->slot ? 0 : b->root_off, left = p->size;
+        int rc;
 
-        if (p->slot)
-                brm_path(path, sizeof(path), "%s/boot/slot-%c/%s", b->tmp, p->slot, strchr(p->name, '/') + 1);
-        else
-                snprintf(path, sizeof(path), "%s", b->img), off = b->root_off;
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                return fail(b, "cannot read %s: %s", path, strerror(errno));
         while (left) {
                 size_t n = left < CHUNK ? (size_t)left : CHUNK;
-                if ((rc = brm_cli_read_full(fd, buf, n, off)) < 0) {
-                        close(fd);
-                        return fail(b, "%s: %s", path, brm_strerror(rc));
-                }
+                if ((rc = brm_cli_read_full(b->fds[i], buf, n, off)) < 0)
+                        return fail(b, "reading %s: %s", p->name, brm_strerror(rc));
                 if ((rc = brm_cli_blob_data(c, buf, n, why, sizeof(why))) != 0) {
-                        close(fd);
                         fail(b, "%s", why);
                         return rc;
                 }
@@ -376,7 +404,6 @@ static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct br
                 *sent += n;
                 progress(b, "uploading", *sent, b->total);
         }
-        close(fd);
         if ((rc = brm_cli_blob_commit(c, p->digest, (int64_t)p->size, digest, NULL, why, sizeof(why))) != 0) {
                 fail(b, "%s: %s", p->name, why);
                 return rc;
@@ -401,7 +428,7 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
                 fprintf(stderr, "uploading %zu parts (%s)\n", b->n, human);
         }
         for (size_t i = 0; i < b->n && rc == 0; i++)
-                rc = upload_part(b, c, &b->parts[i], buf, &sent);
+                rc = upload_part(b, c, i, buf, &sent);
         free(buf);
         if (rc != 0)
                 return rc;
@@ -416,20 +443,15 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
         return brm_cli_image_tag(c, ref, BRM_OCI_MANIFEST, b->manifest_digest, strlen(b->manifest), ret_ref, ref_size);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 void brm_osbuild_free(struct brm_osbuild *b)
 {
         free(b->config);
         free(b->manifest);
         b->config = b->manifest = NULL;
-        /* The slots' files, the decompressed image, mtools' errors. */
-        if (b->tmp[0] && nftw(b->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)
-                fprintf(stderr, "bramble %s: could not remove %s: %s\n", b->cmd, b->tmp, strerror(errno));
-        b->tmp[0] = '\0';
+        for (size_t i = 0; i < BRM_OSB_MAX_PARTS; i++) {
+                if (b->fds[i] >= 0)
+                        close(b->fds[i]);
+                b->fds[i] = -1;
+        }
+        remove_tmp(b);
 }
