@@ -132,7 +132,7 @@ static Bramble__Envelope *status_call(struct brm_cli *c, struct brm_upgrade_foll
                         *ret_exit = EXIT_CONNECT;
                         return NULL;
                 }
-                sleep(tries < 2 ? 1 : 3);
+                sleep(tries < 3 ? 1u << tries : 8); /* 1, 2, 4, 8, 8 s: a master restart fits */
                 if (brm_cli_connect(c) != 0)
                         continue;
         }
