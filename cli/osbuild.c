@@ -80,7 +80,7 @@ static int decompress(struct brm_osbuild *b)
         int fd = -1, rc = 0;
         la_ssize_t n;
 
-        snprintf(b->img, sizeof(b->img), "%s/image.img", b->tmp);
+        brm_path(b->img, sizeof(b->img), "%s/image.img", b->tmp);
         if (!a || !buf) {
                 rc = fail(b, "out of memory");
                 goto out;
@@ -217,7 +217,7 @@ static int read_slot(struct brm_osbuild *b, int slot, struct brm_osb_file *files
         DIR *dh;
         int rc = 0;
 
-        snprintf(dir, sizeof(dir), "%s/boot/slot-%c", b->tmp, slot);
+        brm_path(dir, sizeof(dir), "%s/boot/slot-%c", b->tmp, slot);
         if (!(dh = opendir(dir)))
                 return fail(b, "the boot partition has no slot-%c/ directory (an image from before A/B slots?)", slot);
         *n = 0;
@@ -270,12 +270,12 @@ static int boot_parts(struct brm_osbuild *b, uint64_t boot_off)
 {
         static struct brm_osb_file fa[BRM_OSB_MAX_FILES], fb[BRM_OSB_MAX_FILES];
         struct brm_os_version va, vb;
-        char spec[PATH_MAX + 32], dst[128], errfile[128], why[512];
+        char spec[PATH_MAX + 32], dst[PATH_MAX], errfile[PATH_MAX], why[512];
         size_t na = 0, nb = 0;
         int r;
 
-        snprintf(dst, sizeof(dst), "%s/boot/", b->tmp);
-        snprintf(errfile, sizeof(errfile), "%s/mtools.err", b->tmp);
+        brm_path(dst, sizeof(dst), "%s/boot/", b->tmp);
+        brm_path(errfile, sizeof(errfile), "%s/mtools.err", b->tmp);
         if (mkdir(dst, 0700) < 0)
                 return fail(b, "cannot create %s: %s", dst, strerror(errno));
         snprintf(spec, sizeof(spec), "%s@@%" PRIu64, b->img, boot_off);
@@ -302,21 +302,61 @@ static int boot_parts(struct brm_osbuild *b, uint64_t boot_off)
         return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)ftw;
+        return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The slots' files, the decompressed image, mtools' errors. */
+static void remove_tmp(struct brm_osbuild *b)
+{
+        if (b->tmp[0] && nftw(b->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)
+                fprintf(stderr, "bramble %s: could not remove %s: %s\n", b->cmd, b->tmp, strerror(errno));
+        b->tmp[0] = '\0';
+}
+
+/* Opens every part's file and removes the temporary ones: the upload reads
+ * them through their descriptors, and an upload cut short by a signal
+ * leaves nothing behind. */
+static int open_parts(struct brm_osbuild *b)
+{
+        char path[PATH_MAX];
+
+        for (size_t i = 0; i < b->n; i++) {
+                const struct brm_osb_file *p = &b->parts[i];
+                if (p->slot)
+                        brm_path(path, sizeof(path), "%s/boot/slot-%c/%s", b->tmp, p->slot, strchr(p->name, '/') + 1);
+                else
+                        snprintf(path, sizeof(path), "%s", b->img);
+                if ((b->fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                        return fail(b, "cannot read %s: %s", path, strerror(errno));
+        }
+        remove_tmp(b);
+        return 0;
+}
+
 int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
 {
+        const char *tmpdir = getenv("TMPDIR");
         uint64_t boot_off = 0, root_size = 0;
-        char tmpl[] = "/tmp/bramble-os.XXXXXX";
         int rc;
 
         memset(b, 0, sizeof(*b));
+        for (size_t i = 0; i < BRM_OSB_MAX_PARTS; i++)
+                b->fds[i] = -1;
         b->cmd = cmd;
         b->file = file;
         b->tty = isatty(STDERR_FILENO);
-        if (!mkdtemp(tmpl)) {
-                fprintf(stderr, "bramble %s: cannot create a temporary directory: %s\n", cmd, strerror(errno));
+        /* The decompressed image goes here: $TMPDIR when set. */
+        if (brm_path(b->tmp, sizeof(b->tmp), "%s/bramble-os.XXXXXX", tmpdir && tmpdir[0] ? tmpdir : "/tmp") < 0 ||
+            !mkdtemp(b->tmp)) {
+                fprintf(stderr, "bramble %s: cannot create a temporary directory in %s: %s\n", cmd,
+                        tmpdir && tmpdir[0] ? tmpdir : "/tmp", strerror(errno));
+                b->tmp[0] = '\0';
                 return EXIT_FAIL;
         }
-        snprintf(b->tmp, sizeof(b->tmp), "%s", tmpl);
         if (ends_with(file, ".xz")) {
                 if ((rc = decompress(b)) != 0)
                         return rc;
@@ -340,31 +380,22 @@ int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file)
         if (!(b->manifest = brm_osb_manifest_json(b->config_digest, strlen(b->config), b->parts, b->n)))
                 return fail(b, "out of memory");
         digest_of(b->manifest, b->manifest_digest);
-        return 0;
+        return open_parts(b);
 }
 
 /* One part's bytes and its commit. */
-static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct brm_osb_file *p, uint8_t *buf,
-                       uint64_t *sent)
+static int upload_part(struct brm_osbuild *b, struct brm_cli *c, size_t i, uint8_t *buf, uint64_t *sent)
 {
-        char path[PATH_MAX], why[512], digest[BRM_OCI_DIGEST_SIZE], human[16];
-        uint64_t off = 0, left = p->size;
-        int fd, rc;
+        const struct brm_osb_file *p = &b->parts[i];
+        char why[512], digest[BRM_OCI_DIGEST_SIZE];
+        uint64_t off = p->slot ? 0 : b->root_off, left = p->size;
+        int rc;
 
-        if (p->slot)
-                brm_path(path, sizeof(path), "%s/boot/slot-%c/%s", b->tmp, p->slot, strchr(p->name, '/') + 1);
-        else
-                snprintf(path, sizeof(path), "%s", b->img), off = b->root_off;
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-                return fail(b, "cannot read %s: %s", path, strerror(errno));
         while (left) {
                 size_t n = left < CHUNK ? (size_t)left : CHUNK;
-                if ((rc = brm_cli_read_full(fd, buf, n, off)) < 0) {
-                        close(fd);
-                        return fail(b, "%s: %s", path, brm_strerror(rc));
-                }
+                if ((rc = brm_cli_read_full(b->fds[i], buf, n, off)) < 0)
+                        return fail(b, "reading %s: %s", p->name, brm_strerror(rc));
                 if ((rc = brm_cli_blob_data(c, buf, n, why, sizeof(why))) != 0) {
-                        close(fd);
                         fail(b, "%s", why);
                         return rc;
                 }
@@ -373,14 +404,9 @@ static int upload_part(struct brm_osbuild *b, struct brm_cli *c, const struct br
                 *sent += n;
                 progress(b, "uploading", *sent, b->total);
         }
-        close(fd);
         if ((rc = brm_cli_blob_commit(c, p->digest, (int64_t)p->size, digest, NULL, why, sizeof(why))) != 0) {
                 fail(b, "%s: %s", p->name, why);
                 return rc;
-        }
-        if (!b->tty) {
-                brm_cli_human_bytes(p->size, human, sizeof(human));
-                fprintf(stderr, "uploaded %s (%s)\n", p->name, human);
         }
         return 0;
 }
@@ -396,8 +422,13 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
                 return rc;
         if (!(buf = malloc(CHUNK)))
                 return fail(b, "out of memory");
+        if (!b->tty) {
+                char human[16];
+                brm_cli_human_bytes(b->total, human, sizeof(human));
+                fprintf(stderr, "uploading %zu parts (%s)\n", b->n, human);
+        }
         for (size_t i = 0; i < b->n && rc == 0; i++)
-                rc = upload_part(b, c, &b->parts[i], buf, &sent);
+                rc = upload_part(b, c, i, buf, &sent);
         free(buf);
         if (rc != 0)
                 return rc;
@@ -412,20 +443,15 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
         return brm_cli_image_tag(c, ref, BRM_OCI_MANIFEST, b->manifest_digest, strlen(b->manifest), ret_ref, ref_size);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 void brm_osbuild_free(struct brm_osbuild *b)
 {
         free(b->config);
         free(b->manifest);
         b->config = b->manifest = NULL;
-        /* The slots' files, the decompressed image, mtools' errors. */
-        if (b->tmp[0] && nftw(b->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS) < 0)
-                fprintf(stderr, "bramble %s: could not remove %s: %s\n", b->cmd, b->tmp, strerror(errno));
-        b->tmp[0] = '\0';
+        for (size_t i = 0; i < BRM_OSB_MAX_PARTS; i++) {
+                if (b->fds[i] >= 0)
+                        close(b->fds[i]);
+                b->fds[i] = -1;
+        }
+        remove_tmp(b);
 }

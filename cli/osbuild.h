@@ -2,7 +2,10 @@
  * or FILE.img.xz, and stored on the master as bramble-os:VERSION. Every
  * check of the image (whole, partition 2 a squashfs, both boot slots with
  * their files and agreeing version.txt) is done before anything is sent.
- * Needs mtools (mcopy) for the boot partition. */
+ * Needs mtools (mcopy) for the boot partition. The temporary files (a
+ * .img.xz decompressed, the slots' files) live in $TMPDIR (else /tmp)
+ * only while the bundle is made: the upload reads the parts through open
+ * descriptors. */
 #ifndef BRM_CLI_OSBUILD_H
 #define BRM_CLI_OSBUILD_H
 
@@ -18,9 +21,10 @@ struct brm_osbuild {
         const char *cmd;                /* for errors: "node upgrade" */
         const char *file;               /* as given */
         char img[PATH_MAX];             /* the raw image: file, or the decompressed copy */
-        char tmp[64];                   /* temporary directory, "" when none */
+        char tmp[256];                  /* temporary directory ($TMPDIR or /tmp), "" when none */
         struct brm_os_version v;
         struct brm_osb_file parts[BRM_OSB_MAX_PARTS];
+        int fds[BRM_OSB_MAX_PARTS];     /* each part's file, open: the temporary ones are removed once made */
         size_t n;
         uint64_t root_off;              /* partition 2's offset in img */
         uint64_t total;                 /* bytes of all parts */
@@ -29,7 +33,8 @@ struct brm_osbuild {
         bool tty;                       /* progress on stderr */
 };
 
-/* Reads FILE into b (cmd names the command in errors). Returns 0, or
+/* Reads FILE into b (cmd names the command in errors), the parts hashed
+ * and open, the temporary files removed. Returns 0, or
  * prints "bramble CMD: FILE: why" and returns EXIT_FAIL. Free with
  * brm_osbuild_free either way. */
 int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file);
@@ -39,7 +44,8 @@ int brm_osbuild_make(struct brm_osbuild *b, const char *cmd, const char *file);
  * after printing its one-line error. */
 int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, size_t ref_size);
 
-/* Removes the temporary files and frees the documents. */
+/* Closes the parts, removes what temporary files are left, frees the
+ * documents. */
 void brm_osbuild_free(struct brm_osbuild *b);
 
 #endif

@@ -118,8 +118,9 @@ int brm_osb_squashfs_size(const uint8_t *sb, size_t len, uint64_t part_size, uin
                     (unsigned long long)part_size);
                 return -EINVAL;
         }
-        size = (used + BRM_OSB_ALIGN - 1) / BRM_OSB_ALIGN * BRM_OSB_ALIGN;
-        *ret = size < part_size ? size : part_size;
+        /* Rounded up without overflow; never past the partition. */
+        size = used % BRM_OSB_ALIGN ? used + (BRM_OSB_ALIGN - used % BRM_OSB_ALIGN) : used;
+        *ret = size >= used && size < part_size ? size : part_size;
         return 0;
 }
 
@@ -136,15 +137,38 @@ static int by_title(const void *x, const void *y)
         return strcmp(((const struct brm_osb_file *)x)->name, ((const struct brm_osb_file *)y)->name);
 }
 
-/* Adds the part TITLE from f; -E2BIG when out is full. */
-static int add(struct brm_osb_file *out, size_t max, size_t *n, const char *prefix, const struct brm_osb_file *f, int slot)
+/* The parts of slot SLOT's files F: "boot/NAME" for a file the other slot
+ * has with the same bytes (added once, from slot a), else "boot-S/NAME". */
+static int slot_parts(const struct brm_osb_file *f, size_t n, const struct brm_osb_file *other, size_t no, int slot,
+                      struct brm_osb_file *out, size_t max, size_t *count, char *why, size_t why_size)
 {
-        if (*n == max)
-                return -E2BIG;
-        out[*n] = *f;
-        snprintf(out[*n].name, sizeof(out[*n].name), "%s%.*s", prefix, BRM_OSB_NAME_MAX, f->name);
-        out[*n].slot = slot;
-        (*n)++;
+        for (size_t i = 0; i < n; i++) {
+                const struct brm_osb_file *o = find(other, no, f[i].name);
+                bool same = o && o->size == f[i].size && strcmp(o->digest, f[i].digest) == 0;
+
+                if (!f[i].name[0] || strlen(f[i].name) > BRM_OSB_NAME_MAX || strchr(f[i].name, '/')) {
+                        WHY("slot-%c/%.*s: not a file name of 1-%d characters", slot, BRM_OSB_NAME_MAX, f[i].name,
+                            BRM_OSB_NAME_MAX);
+                        return -EINVAL;
+                }
+                if (find(f, i, f[i].name)) {
+                        WHY("slot-%c/%s is listed twice", slot, f[i].name);
+                        return -EINVAL;
+                }
+                if (same && slot != 'a')
+                        continue;
+                if (*count == max) {
+                        WHY("the boot slots hold more than %zu files", max);
+                        return -EINVAL;
+                }
+                out[*count] = f[i];
+                if (same)
+                        snprintf(out[*count].name, sizeof(out[*count].name), "boot/%s", f[i].name);
+                else
+                        snprintf(out[*count].name, sizeof(out[*count].name), "boot-%c/%s", slot, f[i].name);
+                out[*count].slot = slot;
+                (*count)++;
+        }
         return 0;
 }
 
@@ -153,7 +177,6 @@ int brm_osb_boot_parts(const struct brm_osb_file *a, size_t na, const struct brm
 {
         static const char *required[] = BRM_OSB_REQUIRED;
         size_t n = 0;
-        int r = 0;
 
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
                 if (!find(a, na, required[i]) || !find(b, nb, required[i])) {
@@ -161,38 +184,9 @@ int brm_osb_boot_parts(const struct brm_osb_file *a, size_t na, const struct brm
                         return -EINVAL;
                 }
         }
-        for (size_t i = 0; i < na && r == 0; i++) {
-                const struct brm_osb_file *o = find(b, nb, a[i].name);
-                if (!a[i].name[0] || strlen(a[i].name) > BRM_OSB_NAME_MAX || strchr(a[i].name, '/')) {
-                        WHY("slot-a/%.*s: not a file name of 1-%d characters", BRM_OSB_NAME_MAX, a[i].name, BRM_OSB_NAME_MAX);
-                        return -EINVAL;
-                }
-                if (find(a, i, a[i].name)) {
-                        WHY("slot-a/%s is listed twice", a[i].name);
-                        return -EINVAL;
-                }
-                if (o && o->size == a[i].size && strcmp(o->digest, a[i].digest) == 0)
-                        r = add(out, max, &n, "boot/", &a[i], 'a');
-                else
-                        r = add(out, max, &n, "boot-a/", &a[i], 'a');
-        }
-        for (size_t i = 0; i < nb && r == 0; i++) {
-                const struct brm_osb_file *o = find(a, na, b[i].name);
-                if (!b[i].name[0] || strlen(b[i].name) > BRM_OSB_NAME_MAX || strchr(b[i].name, '/')) {
-                        WHY("slot-b/%.*s: not a file name of 1-%d characters", BRM_OSB_NAME_MAX, b[i].name, BRM_OSB_NAME_MAX);
-                        return -EINVAL;
-                }
-                if (find(b, i, b[i].name)) {
-                        WHY("slot-b/%s is listed twice", b[i].name);
-                        return -EINVAL;
-                }
-                if (!(o && o->size == b[i].size && strcmp(o->digest, b[i].digest) == 0))
-                        r = add(out, max, &n, "boot-b/", &b[i], 'b');
-        }
-        if (r < 0) {
-                WHY("the boot slots hold more than %zu files", max);
+        if (slot_parts(a, na, b, nb, 'a', out, max, &n, why, why_size) < 0 ||
+            slot_parts(b, nb, a, na, 'b', out, max, &n, why, why_size) < 0)
                 return -EINVAL;
-        }
         qsort(out, n, sizeof(*out), by_title);
         return (int)n;
 }

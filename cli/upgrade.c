@@ -107,82 +107,19 @@ int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *w
 
 /* ---- following a rollout ---- */
 
-struct seen {
-        char node[64];
-        char text[512];
-};
-
-struct follow {
-        struct brm_cli *c;
-        uint64_t id;
-        bool tty;
-        struct seen seen[BRM_UPGRADE_MAX_NODES];
-        size_t n;
-        char open_node[64];     /* the node whose progress line is not ended yet (tty) */
-};
-
-static struct seen *seen_of(struct follow *f, const char *node)
-{
-        for (size_t i = 0; i < f->n; i++)
-                if (strcmp(f->seen[i].node, node) == 0)
-                        return &f->seen[i];
-        if (f->n == BRM_UPGRADE_MAX_NODES)
-                return NULL;
-        snprintf(f->seen[f->n].node, sizeof(f->seen[f->n].node), "%s", node);
-        f->seen[f->n].text[0] = '\0';
-        return &f->seen[f->n++];
-}
-
-/* Prints a node's line when it changed; on a terminal a line whose figures
- * move is rewritten in place until something else is printed. */
-static void show(struct follow *f, const Bramble__UpgradeNode *n, int64_t now)
-{
-        bool moving = f->tty && !strcmp(n->state ? n->state : "", "upgrading") && brm_upgrade_in_progress(n->update);
-        struct seen *s = seen_of(f, n->node ? n->node : "?");
-        char text[512];
-
-        brm_upgrade_node_text(n, now, !f->tty, text, sizeof(text));
-        if (!s || strcmp(s->text, text) == 0)
-                return;
-        snprintf(s->text, sizeof(s->text), "%s", text);
-        if (f->open_node[0]) {
-                if (strcmp(f->open_node, s->node) == 0)
-                        fputs("\r\033[K", stdout);
-                else
-                        fputc('\n', stdout);
-                f->open_node[0] = '\0';
-        }
-        if (moving) {
-                printf("%s: %s", s->node, text);
-                snprintf(f->open_node, sizeof(f->open_node), "%s", s->node);
-        } else {
-                printf("%s: %s\n", s->node, text);
-        }
-        fflush(stdout);
-}
-
-static void end_line(struct follow *f)
-{
-        if (f->open_node[0]) {
-                fputc('\n', stdout);
-                f->open_node[0] = '\0';
-        }
-}
-
 /* upgrade_status on the connection, opened again when it was lost.
  * Returns the answer (UpgradeInfo or Error), or NULL with *ret_exit. */
-static Bramble__Envelope *status_call(struct follow *f, int *ret_exit)
+static Bramble__Envelope *status_call(struct brm_cli *c, struct brm_upgrade_follow *f, int *ret_exit)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__UpgradeRequest q = BRAMBLE__UPGRADE_REQUEST__INIT;
-        struct brm_cli *c = f->c;
 
         req.msg_case = BRAMBLE__ENVELOPE__MSG_UPGRADE_STATUS;
         req.upgrade_status = &q;
         for (int tries = 0;; tries++) {
                 if (c->connected && brm_client_call(&c->client, &req, &resp) == 0)
                         return resp;
-                end_line(f);
+                brm_upgrade_follow_end_line(f);
                 if (c->connected) {
                         fprintf(stderr, "bramble: lost the master (%s); the rollout goes on there, reconnecting\n",
                                 c->client.error);
@@ -195,7 +132,7 @@ static Bramble__Envelope *status_call(struct follow *f, int *ret_exit)
                         *ret_exit = EXIT_CONNECT;
                         return NULL;
                 }
-                sleep(tries < 2 ? 1 : 3);
+                sleep(tries < 3 ? 1u << tries : 8); /* 1, 2, 4, 8, 8 s: a master restart fits */
                 if (brm_cli_connect(c) != 0)
                         continue;
         }
@@ -203,52 +140,30 @@ static Bramble__Envelope *status_call(struct follow *f, int *ret_exit)
 
 static int follow(struct brm_cli *c, const Bramble__UpgradeInfo *first)
 {
-        struct follow *f = calloc(1, sizeof(*f));
+        struct brm_upgrade_follow *f = calloc(1, sizeof(*f));
         int rc = -1;
 
         if (!f)
                 return EXIT_FAIL;
-        f->c = c;
+        f->out = stdout;
+        f->err = stderr;
         f->id = first->id;
         f->tty = isatty(STDOUT_FILENO) && !c->json;
+        f->json = c->json;
         while (rc < 0) {
-                Bramble__Envelope *resp = status_call(f, &rc);
-                const Bramble__UpgradeInfo *i;
-                int64_t now = brm_now_ms();
+                Bramble__Envelope *resp = status_call(c, f, &rc);
 
                 if (!resp)
                         break;
-                if (resp->msg_case != BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO) {
-                        end_line(f);
-                        rc = resp->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR ? brm_cli_print_error(resp) : EXIT_FAIL;
-                        if (resp->msg_case != BRAMBLE__ENVELOPE__MSG_ERROR)
-                                fprintf(stderr, "bramble: unexpected reply from the master\n");
-                        brm_msg_free(resp);
-                        break;
-                }
-                i = resp->upgrade_info;
-                if (i->id != f->id) {
-                        end_line(f);
-                        fprintf(stderr, "bramble: another rollout (%llu) started after this one (%llu); "
-                                        "see it with 'bramble node upgrade --status'\n",
-                                (unsigned long long)i->id, (unsigned long long)f->id);
-                        brm_msg_free(resp);
-                        rc = EXIT_FAIL;
-                        break;
-                }
-                if (!c->json)
-                        for (size_t k = 0; k < i->n_nodes; k++)
-                                show(f, i->nodes[k], now);
-                if (i->state && (strcmp(i->state, "completed") == 0 || strcmp(i->state, "stopped") == 0)) {
-                        end_line(f);
-                        rc = strcmp(i->state, "completed") == 0 ? 0 : EXIT_FAIL;
-                        if (c->json) {
-                                brm_cli_print_json(brm_upgrade_info_json(i));
-                        } else if (rc == 0) {
-                                printf("rollout %llu completed: %s\n", (unsigned long long)i->id, i->ref ? i->ref : "");
+                if (resp->msg_case == BRAMBLE__ENVELOPE__MSG_UPGRADE_INFO) {
+                        rc = brm_upgrade_follow_step(f, resp->upgrade_info, brm_now_ms());
+                } else {
+                        brm_upgrade_follow_end_line(f);
+                        if (resp->msg_case == BRAMBLE__ENVELOPE__MSG_ERROR) {
+                                rc = brm_cli_print_error(resp);
                         } else {
-                                fprintf(stderr, "bramble: rollout %llu stopped: %s\n", (unsigned long long)i->id,
-                                        i->reason && i->reason[0] ? i->reason : "(no reason given)");
+                                fprintf(stderr, "bramble: unexpected reply from the master\n");
+                                rc = EXIT_FAIL;
                         }
                 }
                 brm_msg_free(resp);
@@ -372,8 +287,9 @@ int brm_cli_node_upgrade(struct brm_cli *c, int argc, char **argv)
         if ((rc = brm_osbuild_make(b, "node upgrade", a->image)) != 0 ||
             (rc = brm_osbuild_upload(b, c, ref, sizeof(ref))) != 0)
                 goto out;
-        fprintf(stderr, "stored %s (%s, %zu parts, %llu bytes)\n", ref, b->manifest_digest, b->n,
-                (unsigned long long)b->total);
+        if (!a->upload_only)
+                fprintf(stderr, "stored %s (%s, %zu parts, %llu bytes)\n", ref, b->manifest_digest, b->n,
+                        (unsigned long long)b->total);
         if (a->upload_only) {
                 if (c->json)
                         printf("{\"ref\": \"%s\", \"digest\": \"%s\", \"version\": \"%s\"}\n", ref, b->manifest_digest,

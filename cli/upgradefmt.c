@@ -181,3 +181,84 @@ cJSON *brm_upgrade_info_json(const Bramble__UpgradeInfo *i)
         }
         return o;
 }
+
+/* ---- following ---- */
+
+static char *seen_of(struct brm_upgrade_follow *f, const char *node)
+{
+        for (size_t i = 0; i < f->n; i++)
+                if (strcmp(f->seen[i].node, node) == 0)
+                        return f->seen[i].text;
+        if (f->n == BRM_UPGRADE_FOLLOW_NODES)
+                return NULL;
+        snprintf(f->seen[f->n].node, sizeof(f->seen[f->n].node), "%s", node);
+        f->seen[f->n].text[0] = '\0';
+        return f->seen[f->n++].text;
+}
+
+void brm_upgrade_follow_end_line(struct brm_upgrade_follow *f)
+{
+        if (f->open_node[0]) {
+                fputc('\n', f->out);
+                f->open_node[0] = '\0';
+        }
+}
+
+static void show(struct brm_upgrade_follow *f, const Bramble__UpgradeNode *n, int64_t now)
+{
+        const char *node = n->node ? n->node : "?";
+        bool moving = f->tty && is(n->state, "upgrading") && brm_upgrade_in_progress(n->update);
+        char *seen = seen_of(f, node), text[512];
+
+        brm_upgrade_node_text(n, now, !f->tty, text, sizeof(text));
+        if (!seen || strcmp(seen, text) == 0)
+                return;
+        snprintf(seen, sizeof(f->seen[0].text), "%s", text);
+        if (f->open_node[0]) {
+                if (strcmp(f->open_node, node) == 0)
+                        fputs("\r\033[K", f->out);
+                else
+                        fputc('\n', f->out);
+                f->open_node[0] = '\0';
+        }
+        fprintf(f->out, "%s: %s%s", node, text, moving ? "" : "\n");
+        if (moving)
+                snprintf(f->open_node, sizeof(f->open_node), "%s", node);
+        fflush(f->out);
+}
+
+int brm_upgrade_follow_step(struct brm_upgrade_follow *f, const Bramble__UpgradeInfo *i, int64_t now_ms)
+{
+        int rc;
+
+        if (i->id != f->id) {
+                brm_upgrade_follow_end_line(f);
+                fprintf(f->err, "bramble: another rollout (%" PRIu64 ") started after this one (%" PRIu64 "); "
+                                "see it with 'bramble node upgrade --status'\n", i->id, f->id);
+                return 1;
+        }
+        if (!f->json)
+                for (size_t k = 0; k < i->n_nodes; k++)
+                        show(f, i->nodes[k], now_ms);
+        if (is(i->state, "completed"))
+                rc = 0;
+        else if (is(i->state, "stopped"))
+                rc = 1;
+        else
+                return -1;
+        brm_upgrade_follow_end_line(f);
+        if (f->json) {
+                cJSON *o = brm_upgrade_info_json(i);
+                char *text = cJSON_Print(o);
+                if (text)
+                        fprintf(f->out, "%s\n", text);
+                cJSON_free(text);
+                cJSON_Delete(o);
+        }
+        if (rc == 0 && !f->json)
+                fprintf(f->out, "rollout %" PRIu64 " completed: %s\n", i->id, i->ref ? i->ref : "");
+        if (rc == 1)
+                fprintf(f->err, "bramble: rollout %" PRIu64 " stopped: %s\n", i->id,
+                        i->reason && i->reason[0] ? i->reason : "(no reason given)");
+        return rc;
+}

@@ -39,4 +39,29 @@ void brm_upgrade_print_info(FILE *f, const Bramble__UpgradeInfo *i, int64_t now_
  * finished, nodes [{node, state, reason, schedule, update}]. */
 cJSON *brm_upgrade_info_json(const Bramble__UpgradeInfo *i);
 
+/* Following a rollout: what was printed of each node, so that a line is
+ * printed only when it changed. On a terminal (tty) a line whose figures
+ * move is rewritten in place until something else is printed. */
+#define BRM_UPGRADE_FOLLOW_NODES 256
+struct brm_upgrade_follow {
+        FILE *out, *err;
+        uint64_t id;            /* the rollout followed */
+        bool tty, json;
+        struct {
+                char node[64];
+                char text[512];
+        } seen[BRM_UPGRADE_FOLLOW_NODES];
+        size_t n;
+        char open_node[64];     /* whose progress line is not ended yet (tty) */
+};
+
+/* One answer of upgrade_status at now_ms: prints what changed. Returns -1
+ * while the rollout runs, 0 once it completed, 1 (EXIT_FAIL) once it
+ * stopped (with the reason on err) or when another rollout replaced it;
+ * with json, the rollout's JSON on out at the end and nothing before. */
+int brm_upgrade_follow_step(struct brm_upgrade_follow *f, const Bramble__UpgradeInfo *i, int64_t now_ms);
+
+/* Ends a progress line left open (before printing anything else). */
+void brm_upgrade_follow_end_line(struct brm_upgrade_follow *f);
+
 #endif

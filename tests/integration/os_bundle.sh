@@ -34,6 +34,9 @@ VERSION=$(sed -n 's/^version=//p' "$WORK/version.txt")
 log "image $IMG, version $VERSION"
 
 start_master
+# The CLI's temporary files (the decompressed image, the slots' files).
+export TMPDIR=$WORK/tmp
+mkdir -p "$TMPDIR"
 blob_count() { find "$MASTER_DIR/images/blobs/sha256" -type f 2>/dev/null | wc -l; }
 os_refs() {
         cli -o json image ls
@@ -95,7 +98,7 @@ cli node upgrade --upload-only --image "$WORK/os.img.xz"
 [[ $CLI_RC -eq 0 ]] || fail "bramble node upgrade --upload-only of the .img.xz: $CLI_ERR"
 assert_contains "$CLI_OUT" "stored docker.io/library/bramble-os:$VERSION ($DIGEST)" "the .img.xz's bundle (same manifest)"
 assert_eq "$BLOBS" "$(blob_count)" "blobs after storing the same bundle again"
-ls /tmp/bramble-os.* >/dev/null 2>&1 && fail "temporary directories left: $(ls -d /tmp/bramble-os.*)"
+[[ -z "$(ls -A "$TMPDIR")" ]] || fail "temporary files left in TMPDIR: $(ls -A "$TMPDIR")"
 
 # ---- broken images: one line each, nothing sent ----
 refused() { # WHAT NEEDLE FILE
@@ -123,6 +126,18 @@ refused "arch=riscv64" "slot-a/version.txt: arch 'riscv64' is not one Bramble im
 cp --sparse=always "$IMG" "$WORK/nosquash.img"
 printf 'XXXX' | dd of="$WORK/nosquash.img" bs=1 seek="$ROOT_OFF" conv=notrunc status=none
 refused "partition 2 without squashfs" "partition 2 holds no squashfs file system" "$WORK/nosquash.img"
+
+# ---- the requests: a master refusing them (no such node, or one without
+# OS updates) is one line and exit 1, after the bundle is stored ----
+cli node upgrade pi-none --image "$IMG" --detach
+[[ $CLI_RC -eq 1 ]] || fail "node upgrade of an unknown node: expected exit 1, got $CLI_RC ($CLI_OUT $CLI_ERR)"
+[[ $(printf '%s\n' "$CLI_ERR" | grep -c '^bramble') -eq 1 ]] || fail "node upgrade's refusal: $CLI_ERR"
+assert_contains "$CLI_ERR" "stored docker.io/library/bramble-os:$VERSION ($DIGEST" "node upgrade's stored line"
+assert_eq "$BLOBS" "$(blob_count)" "blobs after node upgrade of the same bundle"
+cli node rollback pi-none
+[[ $CLI_RC -eq 1 ]] || fail "node rollback of an unknown node: expected exit 1, got $CLI_RC ($CLI_OUT $CLI_ERR)"
+cli nodes
+assert_contains "$CLI_OUT" " VERSION " "the nodes table's header"
 
 # ---- status without a rollout ----
 cli node upgrade --status

@@ -1,6 +1,7 @@
 /* bramble node upgrade: its argument checks (cli/upgrade.c) and the texts
  * and JSON of a rollout from canned answers (cli/upgradefmt.c). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,73 @@ static void check_texts(void)
         free(buf);
 }
 
+/* Following a rollout: a line per change, in place on a terminal. */
+static void check_follow(bool tty, const char *want_out, const char *want_err)
+{
+        Bramble__UpdateStatus u = BRAMBLE__UPDATE_STATUS__INIT;
+        Bramble__UpgradeNode a = BRAMBLE__UPGRADE_NODE__INIT, b = BRAMBLE__UPGRADE_NODE__INIT;
+        Bramble__UpgradeNode *nodes[] = { &a, &b };
+        Bramble__UpgradeInfo i = BRAMBLE__UPGRADE_INFO__INIT;
+        static struct brm_upgrade_follow f;
+        char *out = NULL, *err = NULL;
+        size_t lo = 0, le = 0;
+
+        memset(&f, 0, sizeof(f));
+        f.out = open_memstream(&out, &lo);
+        f.err = open_memstream(&err, &le);
+        f.id = 7;
+        f.tty = tty;
+        i.id = 7;
+        i.ref = "docker.io/library/bramble-os:0.9.1";
+        i.state = "running";
+        i.n_nodes = 2;
+        i.nodes = nodes;
+        a.node = "pi-a";
+        b.node = "pi-b";
+        a.state = "draining";
+        b.state = "queued";
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW), ==, -1);
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW + 1000), ==, -1); /* nothing new */
+        a.state = "upgrading";
+        a.update = &u;
+        u.state = "downloading";
+        u.has_bytes_done = u.has_bytes_total = 1;
+        u.bytes_total = 50000000;
+        u.bytes_done = 1000000;
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW + 2000), ==, -1);
+        u.bytes_done = 3000000;
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW + 3000), ==, -1);
+        u.bytes_done = 26000000;
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW + 4000), ==, -1);
+        u.state = "rolled-back";
+        u.reason = "not connected within 5m";
+        a.state = "rolled-back";
+        a.reason = "the node went back to slot a";
+        i.state = "stopped";
+        i.reason = "pi-a rolled back: not connected within 5m";
+        b.state = "skipped";
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW + 5000), ==, 1);
+        fclose(f.out);
+        fclose(f.err);
+        CHECK_STR(out, want_out);
+        CHECK_STR(err, want_err);
+        free(out);
+        free(err);
+
+        /* Another rollout replaced it. */
+        memset(&f, 0, sizeof(f));
+        f.out = open_memstream(&out, &lo);
+        f.err = open_memstream(&err, &le);
+        f.id = 6;
+        CHECK_INT(brm_upgrade_follow_step(&f, &i, NOW), ==, 1);
+        fclose(f.out);
+        fclose(f.err);
+        CHECK_STR(out, "");
+        CHECK(strstr(err, "another rollout (7) started after this one (6)"));
+        free(out);
+        free(err);
+}
+
 /* nodes -o json: the heartbeat's update over the NodeInfo's. */
 static void check_node_json(void)
 {
@@ -223,6 +291,23 @@ int main(int argc, char **argv)
         check_args();
         check_texts();
         check_node_json();
+        check_follow(false,
+                     "pi-a: draining\n"
+                     "pi-b: queued\n"
+                     "pi-a: downloading 0% (0.0 of 50.0 MB)\n"
+                     "pi-a: downloading 50% (25.0 of 50.0 MB)\n"
+                     "pi-a: rolled-back: the node went back to slot a\n"
+                     "pi-b: skipped\n",
+                     "bramble: rollout 7 stopped: pi-a rolled back: not connected within 5m\n");
+        check_follow(true,
+                     "pi-a: draining\n"
+                     "pi-b: queued\n"
+                     "pi-a: downloading 2% (1.0 of 50.0 MB)"
+                     "\r\033[Kpi-a: downloading 6% (3.0 of 50.0 MB)"
+                     "\r\033[Kpi-a: downloading 52% (26.0 of 50.0 MB)"
+                     "\r\033[Kpi-a: rolled-back: the node went back to slot a\n"
+                     "pi-b: skipped\n",
+                     "bramble: rollout 7 stopped: pi-a rolled back: not connected within 5m\n");
         printf("ok\n");
         return 0;
 }
