@@ -61,7 +61,7 @@ static const struct command commands[] = {
         { "node", "drain", brm_cli_node_drain, ANY_ARGS, "NODE [--timeout 10m]",
           "cordon a node and wait until its replicas have moved away" },
         { "node", "upgrade", brm_cli_node_upgrade, ANY_ARGS,
-          "NODE...|--all --image FILE.img[.xz] [--parallel N]\n"
+          "NODE...|--all --image FILE.img[.xz]|--bundle REF [--parallel N]\n"
           "      [--confirm-within 5m] [--healthy-for 30s] [--detach] [--upload-only]",
           "update the nodes' OS from an image file, a node at\n"
           "a time, each rolled back if it does not come up" },

@@ -22,7 +22,7 @@
 #include "osbuild.h"
 #include "upgradefmt.h"
 
-#define USAGE "usage: bramble node upgrade NODE...|--all --image FILE.img[.xz] [--parallel N] " \
+#define USAGE "usage: bramble node upgrade NODE...|--all --image FILE.img[.xz]|--bundle REF [--parallel N] " \
               "[--confirm-within D] [--healthy-for D] [--detach] [--upload-only] | --status"
 #define POLL_MS 1000
 #define RECONNECTS 5
@@ -65,6 +65,10 @@ int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *w
                         if (!v[0])
                                 return WHY("--image needs a file: an image built by image/build.sh (.img or .img.xz)");
                         a->image = v;
+                } else if ((v = value(argc, argv, &i, "--bundle"))) {
+                        if (!v[0] || strlen(v) > 200)
+                                return WHY("--bundle needs the name of a stored bundle, like bramble-os:1.2");
+                        a->bundle = v;
                 } else if ((v = value(argc, argv, &i, "--parallel"))) {
                         if (brm_parse_u64(v, 1, BRM_UPGRADE_PARALLEL_MAX, &n) < 0)
                                 return WHY("invalid --parallel '%s': expected 1-%d nodes at a time", v, BRM_UPGRADE_PARALLEL_MAX);
@@ -86,21 +90,25 @@ int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *w
                 }
         }
         if (a->status) {
-                if (a->n_nodes || a->all || a->image || a->detach || a->upload_only)
+                if (a->n_nodes || a->all || a->image || a->bundle || a->detach || a->upload_only)
                         return WHY("--status takes no other argument");
                 return 0;
         }
         if (a->n_nodes && a->all)
                 return WHY("name nodes or give --all, not both");
-        if (!a->image)
-                return WHY("--image FILE.img[.xz] is required (an image built by image/build.sh)");
+        if (a->image && a->bundle)
+                return WHY("give --image or --bundle, not both");
+        if (!a->image && !a->bundle)
+                return WHY("--image FILE.img[.xz] is required (an image built by image/build.sh), or --bundle REF");
+        if (a->bundle && a->upload_only)
+                return WHY("--upload-only stores an image's bundle: give --image");
         if (!a->n_nodes && !a->all && !a->upload_only)
                 return WHY("which nodes? name them, or give --all");
         if (a->upload_only && (a->n_nodes || a->all || a->detach))
                 return WHY("--upload-only stores the bundle and upgrades no node: give no node, --all or --detach");
         if (a->confirm_ms <= a->healthy_ms)
                 return WHY("--confirm-within (%ums) must be longer than --healthy-for (%ums)", a->confirm_ms, a->healthy_ms);
-        if (access(a->image, R_OK) < 0)
+        if (a->image && access(a->image, R_OK) < 0)
                 return WHY("cannot read %s: %s", a->image, strerror(errno));
         return 0;
 }
@@ -254,7 +262,8 @@ static void help(void)
                "and commits it once it has been connected for --healthy-for (default 30s) within\n"
                "--confirm-within (default 5m) of the reboot; otherwise it goes back to its old slot and the\n"
                "rollout stops. Progress is followed until the rollout ends (--detach: not followed).\n"
-               "--upload-only: store the bundle, upgrade nothing.\n"
+               "--upload-only: store the bundle, upgrade nothing; --bundle REF: upgrade to a bundle stored\n"
+               "already (bramble image ls lists them as bramble-os:VERSION).\n"
                "--status: each node's version, slot and last update, and the current or last rollout.\n",
                USAGE);
 }
@@ -284,10 +293,13 @@ int brm_cli_node_upgrade(struct brm_cli *c, int argc, char **argv)
                 free(a);
                 return EXIT_FAIL;
         }
-        if ((rc = brm_osbuild_make(b, "node upgrade", a->image)) != 0 ||
-            (rc = brm_osbuild_upload(b, c, ref, sizeof(ref))) != 0)
+        if (a->bundle) {
+                snprintf(ref, sizeof(ref), "%s", a->bundle);
+        } else if ((rc = brm_osbuild_make(b, "node upgrade", a->image)) != 0 ||
+                   (rc = brm_osbuild_upload(b, c, ref, sizeof(ref))) != 0) {
                 goto out;
-        if (!a->upload_only)
+        }
+        if (!a->upload_only && !a->bundle)
                 fprintf(stderr, "stored %s (%s, %zu parts, %llu bytes)\n", ref, b->manifest_digest, b->n,
                         (unsigned long long)b->total);
         if (a->upload_only) {

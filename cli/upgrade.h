@@ -21,6 +21,7 @@ struct brm_upgrade_args {
         size_t n_nodes;
         bool all, status, detach, upload_only;
         const char *image;
+        const char *bundle;   /* --bundle REF: one stored already (--upload-only) */
         uint32_t parallel, confirm_ms, healthy_ms;
 };
 
