@@ -51,3 +51,23 @@ boot_wait() {
 	fi
 	awk -v s="$(cat "$1/started")" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'
 }
+
+# image_variant NAME VERSION [OVERLAY]: an image of these sources with
+# another BRM_IMAGE_VERSION (and a test overlay) in build/image-update-NAME,
+# rebuilt when its sources changed; prints its path.
+image_variant() {
+	local out=$BRM_SRC/build/image-update-$1 img
+	img=$out/bramble-rpi-arm64.img
+	mkdir -p "$out"
+	(
+		flock 9
+		if [ ! -f "$img" ] || [ "$(sed -n 's/^version=//p' "$out/bramble-rpi-arm64.info" 2>/dev/null)" != "$2" ] ||
+			[ -n "$(find "$BRM_SRC/image" "$BRM_SRC/board" ${3:+"$3"} "$BRM_SRC/build/rpi-arm64/bin/bramble-agent" \
+				-newer "$img" 2>/dev/null | head -n1)" ]; then
+			echo "building image $2 (image/build.sh)" >&2
+			env BRM_IMAGE_VERSION="$2" BRM_IMAGE_NOXZ=1 BRM_IMAGE_OUT="$out" ${3:+BRM_IMAGE_TEST_OVERLAY="$3"} \
+				"$BRM_SRC/image/build.sh" --quiet >"$out/build.log" 2>&1 || exit 1
+		fi
+	) 9>"$out/.lock" || fail "building image $2 failed: $(tail -n 3 "$out/build.log")"
+	echo "$img"
+}

@@ -21,29 +21,11 @@ READY_TIMEOUT=${BRM_READY_TIMEOUT:-120}
 export MTOOLS_SKIP_CHECK=1
 since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
 
-# variant NAME VERSION [OVERLAY]: an image of these sources with another
-# version (and a test overlay), rebuilt when its sources changed.
-variant() {
-	local out=$BRM_SRC/build/image-update-$1 img
-	img=$out/bramble-rpi-arm64.img
-	mkdir -p "$out"
-	(
-		flock 9
-		if [ ! -f "$img" ] || [ "$(sed -n 's/^version=//p' "$out/bramble-rpi-arm64.info" 2>/dev/null)" != "$2" ] ||
-			[ -n "$(find "$BRM_SRC/image" "$BRM_SRC/board" ${3:+"$3"} "$BRM_SRC/build/rpi-arm64/bin/bramble-agent" \
-				-newer "$img" 2>/dev/null | head -n1)" ]; then
-			echo "building image $2 (image/build.sh)" >&2
-			env BRM_IMAGE_VERSION="$2" BRM_IMAGE_NOXZ=1 BRM_IMAGE_OUT="$out" ${3:+BRM_IMAGE_TEST_OVERLAY="$3"} \
-				"$BRM_SRC/image/build.sh" --quiet >"$out/build.log" 2>&1 || exit 1
-		fi
-	) 9>"$out/.lock" || fail "building image $2 failed: $(tail -n 3 "$out/build.log")"
-	echo "$img"
-}
 V1=$(sed -n 's/^version=//p' "$(dirname "$IMG")/bramble-rpi-arm64.info")
 V2=update-test-2
 V3=update-test-3-broken
-IMG2=$(variant v2 "$V2")
-IMG3=$(variant v3 "$V3" "$BRM_SRC/tests/image/broken-agent")
+IMG2=$(image_variant v2 "$V2") || exit 1
+IMG3=$(image_variant v3 "$V3" "$BRM_SRC/tests/image/broken-agent") || exit 1
 pass "images: v1 $V1 (the built one), v2 $V2, v3 $V3 (its agent broken on purpose)"
 
 # update_field FIELD: the node's update status (bramble nodes -o json).
