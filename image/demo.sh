@@ -245,6 +245,22 @@ if [ -n "$wifi_started" ]; then
 	fi
 	echo
 fi
+echo "== an OS update over the air: ${names[0]} to a new image, its other root slot written, tried once, committed"
+upgrade_demo() {
+	local out=$SRC/build/image-demo-v2 v2img
+	v2img=$out/bramble-rpi-arm64.img
+	mkdir -p "$out"
+	# The same sources as another version stand in for a new release.
+	if [ ! -f "$v2img" ] || [ -n "$(find "$SRC/image" "$SRC/board" "$IMG" -newer "$v2img" 2>/dev/null | head -n1)" ]; then
+		BRM_IMAGE_VERSION=demo-2 BRM_IMAGE_NOXZ=1 BRM_IMAGE_OUT=$out "$SRC/image/build.sh" --quiet >"$out/build.log" 2>&1 || return 1
+	fi
+	echo "   \$ bramble node upgrade ${names[0]} --image $v2img --healthy-for 10s"
+	"$BIN/bramble" node upgrade "${names[0]}" --image "$v2img" --healthy-for 10s 2>&1 | grep -v '^    uploaded\|^hashing\|^uploaded' | sed 's/^/   /'
+	echo "   \$ bramble node upgrade --status"
+	"$BIN/bramble" node upgrade --status 2>&1 | sed 's/^/   /'
+}
+upgrade_demo || echo "   (skipped: the second image could not be built; see build/image-demo-v2/build.log)"
+echo
 echo "The emulated cluster keeps running. Try:"
 echo "  export BRAMBLE_CONFIG=$BRAMBLE_CONFIG"
 echo "  $BIN/bramble nodes -o json"
@@ -255,5 +271,7 @@ echo "  $BIN/bramble logs ${names[0]} --kernel --tail 20   # the node's kernel l
 echo "  kill -9 \$(cat $RUN/node-1/qemu.pid)   # power cut: ${names[0]} turns NotReady after 4 s; its replica of web moves"
 echo "  $BIN/bramble service ps web; $BIN/bramble events   # where the replica went, and why"
 echo "  $BIN/bramble top   # the nodes' figures, refreshed (c/m/t: sort by CPU, memory, temperature; q: quit)"
+echo "  $BIN/bramble node upgrade --all --image $SRC/build/image-demo-v2/bramble-rpi-arm64.img   # the others, one at a time"
+echo "  $BIN/bramble node rollback ${names[0]}   # back to its first slot, tried and confirmed the same way"
 echo "  $BIN/bramble dashboard   # a fresh sign-in link for https://127.0.0.1:$HPORT/"
 echo "Stop everything with: image/demo.sh stop (or scripts/demo stop)"
