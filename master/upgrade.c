@@ -124,8 +124,18 @@ static void load(struct brm_upgrade *u)
         }
         cJSON_Delete(j);
         u->has = true;
-        if (is(u->state, "running"))
+        if (is(u->state, "running")) {
+                /* The signature is made again, not stored: the key signs the same. */
+                int n = brm_ossig_sign(&u->m->ca.key, u->digest, u->version, u->arch, u->sig, sizeof(u->sig));
+                if (n < 0) {
+                        COPY(u->state, "stopped");
+                        COPY(u->reason, "the master restarted and could not sign the bundle again");
+                        brm_warn(MOD, "rollout %llu to %s stopped: %s", (unsigned long long)u->id, u->version, u->reason);
+                        return;
+                }
+                u->sig_len = (size_t)n;
                 brm_info(MOD, "rollout %llu to %s goes on", (unsigned long long)u->id, u->version);
+        }
 }
 
 /* ---- nodes ---- */
