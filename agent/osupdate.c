@@ -28,17 +28,14 @@ enum hook_step { H_NONE, H_INSTALL, H_TRY, H_REBOOT, H_COMMIT };
 struct brm_osupdate {
         struct brm_osupdate_opts o;
         char state_dir[1024], hook[1024], machine[32], arch[32], slot[4], os_version[64];
-        bool tryboot;
+        bool tryboot, has_state, fetching, has_bundle, closing;
         /* What update.json keeps. */
         char state[16], version[64], from_version[64], target[4], from_slot[4], reason[512], ref[300], digest[72];
         uint64_t done, total;
         int64_t started_ms, deadline_ms, finished_ms;
         uint32_t confirm_within_ms, healthy_ms;
-        bool has_state;
         /* Work under way. */
-        bool fetching;
         struct brm_osbundle bundle;
-        bool has_bundle;
         uv_timer_t timer;             /* download progress; the healthy window; a commit retry */
         uv_process_t proc;
         uv_pipe_t out;
@@ -47,9 +44,7 @@ struct brm_osupdate {
         size_t line_len;
         int exit_status;
         int handles, hook_handles;
-        bool closing;
         struct brm_conn *conn;
-        Bramble__UpdateStatus msg;
 };
 
 static void set_reason(struct brm_osupdate *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -381,14 +376,19 @@ static void fetched(int status, const char *local_ref, const char *why, void *ar
         int r;
 
         u->fetching = false;
-        if (status == -ECANCELED)
+        /* The fetch held the module open (brm_osupdate_close). */
+        if (--u->handles == 0 && u->closing) {
+                free(u);
+                return;
+        }
+        if (status == -ECANCELED || u->closing)
                 return;
         if (status < 0) {
                 fail_update(u, "download of the bundle failed: %s", why && *why ? why : brm_strerror(status));
                 return;
         }
-        /* The manifest must be the one the CA signed: it names every part
-         * by its SHA-256, and the fetch checked each blob against those. */
+        /* The manifest the CA signed names every part by its SHA-256; the
+         * fetch checked each blob against those. */
         if (!hex || strcmp(hex + 1, u->digest + 7) != 0) {
                 fail_update(u, "the bundle in the master's store (%s) is not the one signed", local_ref);
                 return;
@@ -544,10 +544,8 @@ void brm_osupdate_handle(void *arg, struct brm_conn *conn, const Bramble__Envelo
         u->healthy_ms = up->has_healthy_ms ? up->healthy_ms : 30000;
         u->has_bundle = false;
         brm_conn_send_ok(conn, env->id);
-        /* What the node holds goes to the card before anything risky: the
-         * containers' records are written without fsync (ctrrecord.c), and
-         * a power cut during the update must not take them. Once per
-         * update, so blocking the loop for it is fine. */
+        /* The containers' records (written without fsync, ctrrecord.c) go to
+         * the card before anything risky; once per update, on the loop. */
         int dfd = open(u->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
                 syncfs(dfd);
@@ -567,6 +565,7 @@ void brm_osupdate_handle(void *arg, struct brm_conn *conn, const Bramble__Envelo
                 return;
         }
         u->fetching = true;
+        u->handles++;
         uv_timer_start(&u->timer, progress, PROGRESS_MS, PROGRESS_MS);
 }
 
