@@ -6,7 +6,10 @@
 # needed), its replicas on two distinct nodes. Then one node that holds a
 # replica loses power (its QEMU is killed with SIGKILL); the replica must run on the third node, which lacks the image and
 # fetches it from the master, within a bound, and the service is exactly 2
-# running afterwards.
+# running afterwards. Last, bramble node upgrade --all to v2 (these sources
+# as another version): the node without power is skipped, the two others
+# are updated one at a time, each drained first, and the service is 2
+# running again at the end.
 #
 # The master runs with 1 s heartbeats and a grace of 3 (NotReady 3 s after
 # the last heartbeat), so the test spends its time on what it checks rather
@@ -148,5 +151,33 @@ expect_eq "running replicas of web" 2 "$(replicas | awk '$3 == "running"' | wc -
 expect_eq "state of $victim" NotReady "$(brm_node_field "$B" "$victim" state)"
 "$B/bramble" service ps web | sed 's/^/    /'
 "$B/bramble" events 2>/dev/null | tail -n 6 | sed 's/^/    /' || true
+
+# --- the whole cluster's OS updated, one node at a time ------------------------
+# The node without power is skipped; each of the two others is drained
+# (its replica moves to the other one), updated, and given back before the
+# next starts.
+"$B/bramble" node upgrade --help >/dev/null 2>&1 || skip "$B/bramble has no 'node upgrade' command"
+V2=update-test-2
+IMG2=$(image_variant v2 "$V2") || exit 1
+t0=$(date +%s.%N)
+"$B/bramble" node upgrade --all --image "$IMG2" --healthy-for 5s >"$WORK/up.out" 2>&1 ||
+	{ cat "$WORK/up.out" >&2; "$B/bramble" events >&2 || true; fail "bramble node upgrade --all"; }
+grep -v '^uploaded\|^hashing' "$WORK/up.out" | sed 's/^/    /'
+pass "bramble node upgrade --all: $(since "$t0") s"
+expect_grep "$victim skipped" "^$victim: skipped: it is NotReady" "$WORK/up.out"
+up=()
+for n in "${names[@]}"; do
+	[ "$n" = "$victim" ] && continue
+	expect_eq "$n's version" "$V2" "$(brm_node_field "$B" "$n" os_version)"
+	expect_eq "$n's scheduling given back" "" "$(brm_node_field "$B" "$n" schedule)"
+	up+=("$n")
+done
+# One at a time: the first committed before the second was drained.
+c1=$(grep -n "^${up[0]}: committed" "$WORK/up.out" | head -n1 | cut -d: -f1)
+d2=$(grep -n "^${up[1]}: draining" "$WORK/up.out" | head -n1 | cut -d: -f1)
+[ -n "$c1" ] && [ -n "$d2" ] && [ "$c1" -lt "$d2" ] || fail "${up[1]} was drained (line ${d2:-none}) before ${up[0]} committed (line ${c1:-none})"
+pass "one node at a time: ${up[0]} committed before ${up[1]} was drained"
+for _ in $(seq 120); do [ "$(replicas | awk '$3 == "running"' | wc -l)" = 2 ] && break; sleep 0.5; done
+expect_eq "running replicas of web after the update" 2 "$(replicas | awk '$3 == "running"' | wc -l)"
 echo "test wall time $(since "$t_test") s (the image build, when one was needed, not counted)"
 echo "PASS"
