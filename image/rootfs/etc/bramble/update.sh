@@ -82,10 +82,12 @@ install() { # SLOT PARTS BLOBDIR
 		echo "progress $done_bytes"
 	done <"$parts"
 
-	# The boot files, into slot-X/ on the FAT partition (new names first,
-	# renamed once all are written).
+	# The boot files, into slot-X/ on the FAT partition. The slot's old
+	# files go first (it is neither running nor committed, and the FAT has
+	# room for three slots' files, not four); the new ones are written
+	# under slot-X.new/ and renamed once all are there.
 	boot_rw
-	rm -rf "$dir.new" && mkdir -p "$dir.new" || { boot_ro; die "cannot create $dir.new"; }
+	rm -rf "$dir.new" "$dir.old" "$dir" && mkdir -p "$dir.new" || { boot_ro; die "cannot create $dir.new"; }
 	while read -r title hex size; do
 		case $title in
 		boot/*) name=${title#boot/} ;;
@@ -97,9 +99,7 @@ install() { # SLOT PARTS BLOBDIR
 		echo "progress $done_bytes"
 	done <"$parts"
 	sync
-	rm -rf "$dir.old"
-	{ [ ! -d "$dir" ] || mv "$dir" "$dir.old"; } && mv "$dir.new" "$dir" && rm -rf "$dir.old" && sync ||
-		{ boot_ro; die "cannot move $dir.new into place"; }
+	mv "$dir.new" "$dir" && sync || { boot_ro; die "cannot move $dir.new into place"; }
 
 	# Everything read back from the medium against its SHA-256.
 	drop_caches
