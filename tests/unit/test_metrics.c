@@ -111,6 +111,17 @@ static void test_rpi3(void)
                   "cpuset cpu cpuacct blkio devices freezer net_cls perf_event net_prio pids");
 }
 
+/* U-Boot on QEMU's raspi3b: the device tree's serial-number is zeros and
+ * /proc/cpuinfo has no Serial line: no serial. */
+static void test_zero_serial(void)
+{
+        struct brm_node_facts f;
+
+        CHECK_INT(brm_metrics_facts(fixture("raspi3b-uboot"), &f), ==, 0);
+        CHECK_STR(f.model, "Raspberry Pi 3 Model B");
+        CHECK_STR(f.serial, "");
+}
+
 static void test_x86(void)
 {
         struct brm_metrics m;
@@ -516,6 +527,7 @@ int main(int argc, char **argv)
                 CHECK_SKIP("fixtures not found");
         test_rpi4();
         test_rpi3();
+        test_zero_serial();
         test_x86();
         test_collect_prev_and_disk();
         test_cpu_percent();

@@ -76,11 +76,13 @@ scrub_token() {
 
 # The board serial: the Pi firmware's (device tree or /proc/cpuinfo), else
 # bramble.serial= from the kernel command line (QEMU), else a random one
-# made on first boot and kept on the data partition.
+# made on first boot and kept on the data partition. A serial of zeros
+# (QEMU's raspi3b gives U-Boot one) is none.
 board_serial() {
 	s=
 	[ -r /proc/device-tree/serial-number ] && s=$(tr -d '\000' </proc/device-tree/serial-number)
 	[ -n "$s" ] || s=$(sed -n 's/^Serial[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
+	case $s in *[!0]*) ;; *) s= ;; esac
 	if [ -z "$s" ]; then
 		for arg in $(cat /proc/cmdline); do
 			case $arg in bramble.serial=*) s=${arg#bramble.serial=} ;; esac
