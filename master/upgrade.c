@@ -314,7 +314,9 @@ void brm_upgrade_node_status(struct brm_master *m, struct brm_node *n, const Bra
         struct brm_upgrade *u = m->upgrade;
         struct up_node *x = NULL;
 
-        if (!u || !st || !st->state)
+        /* Every heartbeat comes here: nothing to look at once the last
+         * rollout is over and no node of it is still updating. */
+        if (!u || u->finished_ms || !st || !st->state)
                 return;
         for (size_t i = 0; i < u->n && !x; i++)
                 if (is(u->nodes[i].name, n->name) && is(u->nodes[i].state, "upgrading"))
