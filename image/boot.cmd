@@ -1,6 +1,7 @@
 # Bramble's boot script for U-Boot: boots one of the card's two root slots
-# the way the Raspberry Pi firmware does with os_prefix and tryboot (see
-# image/README.md, "Slots"). The emulated nodes boot through it (Debian's
+# (see image/README.md, "Slots"). The Pis boot through it (the firmware
+# starts the committed slot's u-boot.bin, Debian's u-boot-rpi, whose
+# bootflow finds this script), and so do the emulated nodes (Debian's
 # u-boot-qemu on QEMU's virt machine, image/qemu.sh); image/build.sh makes
 # boot.scr of it with mkimage -T script. Files on the FAT partition:
 #
@@ -12,10 +13,22 @@
 #   slot-X/           vmlinuz, initrd.img, bootargs.txt (bramble_cmdline=
 #                     the slot's cmdline.txt, for U-Boot's env import)
 #
-# The kernel gets U-Boot's device tree (on QEMU, the machine's own), the
+# The kernel gets U-Boot's device tree (on a Pi the firmware's, from the
+# committed slot; on QEMU the machine's own), the
 # slot's command line, bramble.tryboot=1 on a try, and ${bramble_append}
 # from U-Boot's environment (image/qemu.sh puts the console and the node's
 # serial there); with ${bramble_console} set, it replaces the Pi's consoles.
+
+# On a Pi, U-Boot's default addresses leave 38 MiB for the kernel at
+# 0x80000 and put the text files (scriptaddr, 0x2400000) and the initramfs
+# (0x2700000) where Debian's 37 MiB arm64 kernel and its BSS land. This
+# layout fits the smallest Pi (512 MiB): the kernel at 2 MiB (where it
+# runs, no move), these files at 94 MiB, the initramfs from 96 MiB.
+if test "${vendor}" = raspberrypi; then
+	setenv kernel_addr_r 0x00200000
+	setenv scriptaddr 0x05e00000
+	setenv ramdisk_addr_r 0x06000000
+fi
 
 setenv bramble_slot a
 setenv bramble_try none

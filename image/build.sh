@@ -70,7 +70,7 @@ SLOT_COMMITTED=a
 # up on the image, so listing a package here costs nothing by itself.
 KERNEL_META=linux-image-arm64
 PACKAGES=(
-  raspi-firmware busybox-static crun openntpd e2fsprogs dosfstools golang-github-containers-common
+  raspi-firmware u-boot-rpi busybox-static crun openntpd e2fsprogs dosfstools golang-github-containers-common
   libc6 libgcc-s1 libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 libprotobuf-c1 libcjson1
   libmdnsd1t64
   libcap2 libseccomp2 libsystemd0 libyajl2
@@ -112,7 +112,7 @@ fi
 say() { [[ $QUIET == 1 ]] || echo "image: $*" >&2; }
 die() { echo "image/build.sh: error: $*" >&2; exit 1; }
 
-for t in flock dpkg-deb apt-get apt-cache sfdisk mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs cpio gzip xz readelf depmod modprobe truncate bmaptool mkimage; do
+for t in flock dpkg-deb apt-get apt-cache sfdisk mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs cpio gzip xz readelf depmod modprobe truncate bmaptool mkimage mkenvimage; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' not found (run scripts/bootstrap: packages dosfstools mtools fdisk squashfs-tools cpio kmod binutils bmap-tools u-boot-tools)"
 done
 export MTOOLS_SKIP_CHECK=1
@@ -212,7 +212,8 @@ KMODS=$KTREE/usr/lib/modules/$KVER
 KERNEL_IMG=$KTREE/boot/vmlinuz-$KVER
 DTBDIR=$KTREE/usr/lib/linux-image-$KVER/broadcom
 FWDIR=$POOL/usr/lib/raspi-firmware
-[[ -f $KERNEL_IMG && -d $DTBDIR && -d $FWDIR ]] || die "kernel, DTBs or firmware missing after unpacking"
+UBOOT_RPI=$POOL/usr/lib/u-boot/rpi_arm64/u-boot.bin
+[[ -f $KERNEL_IMG && -d $DTBDIR && -d $FWDIR && -f $UBOOT_RPI ]] || die "kernel, DTBs, firmware or U-Boot missing after unpacking"
 
 # ------------------------------------------------------------------- boards --
 # list FILE: the non-comment words of a board file.
@@ -402,8 +403,8 @@ find "$I" -exec touch -h -d "@$BUILD_TIME" {} +
 (cd "$I" && find . | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet | gzip -9 -n) >"$W/initrd.img"
 
 # ---------------------------------------------------------- boot (FAT32) --
-# The Pi firmware, config.txt and the bootloader's files at the top; each
-# root slot's kernel, initramfs, device trees and command lines in its own
+# The Pi firmware, config.txt and boot.scr at the top; each root slot's
+# U-Boot, kernel, initramfs, device trees and command line in its own
 # directory, slot-a/ and slot-b/ (the firmware's os_prefix). Both slots
 # start as the same system (see image/README.md, "Slots").
 B=$W/boot
@@ -416,6 +417,9 @@ for s in "${SLOTS[@]}"; do
   mkdir -p "$B/slot-$s"
   cp "$KERNEL_IMG" "$B/slot-$s/vmlinuz"
   cp "$W/initrd.img" "$B/slot-$s/initrd.img"
+  # What the Pi firmware starts (config.txt kernel=, under os_prefix): U-Boot,
+  # which runs boot.scr.
+  cp "$UBOOT_RPI" "$B/slot-$s/u-boot.bin"
   slot_cmdline "$s" >"$B/slot-$s/cmdline.txt"
   # The same line for U-Boot (boot.scr), which reads name=value files.
   echo "bramble_cmdline=$(slot_cmdline "$s")" >"$B/slot-$s/bootargs.txt"
@@ -440,42 +444,41 @@ for b in "${BOARDS[@]}"; do
     for s in "${SLOTS[@]}"; do cp "$DTBDIR/$d" "$B/slot-$s/$d"; done
   done
   [[ -n $FILTER ]] || continue
-  extra=$(list "$SRC/board/$b/cmdline.txt" | tr '\n' ' ' | sed 's/ $//')
+  # U-Boot boots every board with the slot's bootargs.txt; the firmware's
+  # cmdline= would not reach the kernel.
+  [[ -z $(list "$SRC/board/$b/cmdline.txt") ]] ||
+    die "board/$b/cmdline.txt: per-board kernel arguments do not reach the kernel (U-Boot boots every board with the slot's bootargs.txt); put them in board/common/cmdline.txt"
   {
     echo
     echo "# $NAME_B (board/$b)"
     echo "[$FILTER]"
     ((${#dtbs[@]})) && echo "device_tree=${dtbs[0]}"
-    if [[ -n $extra ]]; then
-      for s in "${SLOTS[@]}"; do slot_cmdline "$s" "$extra" >"$B/slot-$s/cmdline-$b.txt"; done
-      echo "cmdline=cmdline-$b.txt"
-    fi
     sed '/^$/d' "$SRC/board/$b/config.txt" 2>/dev/null || true
   } >>"$W/config-boards"
 done
-# config_txt SLOT TRY: the firmware's configuration booting SLOT, whose
-# [tryboot] section boots TRY. os_prefix applies to the kernel, the
-# initramfs, cmdline.txt and the device trees.
+# config_txt SLOT: the firmware's configuration starting SLOT's U-Boot.
+# os_prefix applies to the kernel (here u-boot.bin), cmdline.txt and the
+# device trees. The firmware's own tryboot is not used: Debian's kernel
+# cannot ask for it (reboot "0 tryboot" needs the Raspberry Pi kernel's
+# firmware driver), and boot.scr tries a slot on every board the same way.
 config_txt() {
   echo "# Raspberry Pi boot configuration, written by image/build.sh from board/*/config.txt."
   echo "# https://www.raspberrypi.com/documentation/computers/config_txt.html"
   echo
   cat "$SRC/board/common/config.txt"
-  echo "# The root slot booted: slot-$1/ holds its kernel, initramfs, device trees and cmdline.txt."
+  echo "# The committed root slot: slot-$1/ holds its U-Boot, kernel, initramfs and device trees."
   echo "os_prefix=slot-$1/"
   cat "$W/config-boards"
-  printf '\n# A try of the other slot (reboot "0 tryboot": one boot, then config.txt again).\n'
-  printf '[tryboot]\nos_prefix=slot-%s/\n' "$2"
   printf '\n[all]\n'
 }
-SLOT_OTHER=$([[ $SLOT_COMMITTED == a ]] && echo b || echo a)
-config_txt "$SLOT_COMMITTED" "$SLOT_OTHER" >"$B/config.txt"
-# The firmware reads tryboot.txt instead of config.txt on a tryboot.
-config_txt "$SLOT_OTHER" "$SLOT_OTHER" >"$B/tryboot.txt"
+config_txt "$SLOT_COMMITTED" >"$B/config.txt"
 # The slot state, for the bootloader (boot.scr) and the node: the committed
 # slot, and a try of one slot at the next boot (consumed by that boot).
 echo "bramble_slot=$SLOT_COMMITTED" >"$B/bramble-slot.txt"
 echo "bramble_try=none" >"$B/bramble-try.txt"
+# U-Boot's environment on the Pis (without its comments).
+grep -v '^#' "$SRC/image/uboot-rpi.env" >"$W/uboot-rpi.env.txt"
+mkenvimage -s 0x4000 -o "$B/uboot.env" "$W/uboot-rpi.env.txt" || die "mkenvimage could not make uboot.env of image/uboot-rpi.env"
 SOURCE_DATE_EPOCH=$BUILD_TIME mkimage -A arm64 -O linux -T script -C none -n "Bramble A/B boot" -d "$SRC/image/boot.cmd" "$B/boot.scr" >/dev/null ||
   die "mkimage could not make boot.scr from image/boot.cmd"
 cp "$SRC/image/bramble.json.template" "$B/bramble.json"

@@ -110,27 +110,44 @@ brm_node_monitor() {
 }
 
 # brm_node_start_raspi3b DIR IMG MASTER_PORT SERIAL: the same disk on QEMU's
-# Raspberry Pi 3 B machine, booted like the Pi firmware would: the committed
-# slot's kernel, initramfs, the board's device tree (bcm2837-rpi-3-b.dtb) and
-# command line from the FAT partition; the card on the SD controller (its size must
-# be a power of two: the overlay is 1 GiB). The Pi 3 B's LAN9514 is not
-# emulated; QEMU's usb-net on the DWC2 port stands in for it. The console is
-# the mini UART (ttyS1, QEMU's second serial port). Slow: USB enumeration
-# under TCG takes tens of seconds.
+# Raspberry Pi 3 B machine, started the way the Pi firmware does: the
+# committed slot's U-Boot (os_prefix in config.txt, kernel=u-boot.bin) and
+# the board's device tree (bcm2837-rpi-3-b.dtb) from the FAT partition.
+# U-Boot runs the card's boot.scr, which picks the root slot (the committed
+# one, or a pending try) and boots that slot's kernel and initramfs. A
+# reboot in the guest starts the same U-Boot again, as the firmware would
+# until a commit changes os_prefix. At its first start the node's card gets
+# U-Boot's environment (the image's, image/uboot-rpi.env) with
+# bramble_append: the node's serial (QEMU gives U-Boot a board serial of
+# zeros) and bramble.watchdog=off (QEMU's raspi3b resets the moment the
+# watchdog is started, so the try-boot guard must not arm it). The card is
+# on the SD controller (its size must be a power of two: the overlay is
+# 1 GiB). The Pi 3 B's LAN9514 is not emulated; QEMU's usb-net on the DWC2
+# port stands in for it. The console is the mini UART (ttyS1, QEMU's second
+# serial port). Slow: U-Boot reads the 37 MiB kernel from the emulated card
+# at about 2 MiB/s, and USB enumeration under TCG takes tens of seconds.
 brm_node_start_raspi3b() {
-	local dir=$1 img=$2 port=$3 serial=$4 off cmdline slot
+	local dir=$1 img=$2 port=$3 serial=$4 prefix
 	mkdir -p "$dir"
-	off=$(brm_part_offset "$img" 1)
-	[ -f "$dir/overlay.qcow2" ] || qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" 1G || return 1
-	slot=$(brm_image_slot "$img")
-	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" "::slot-$slot/vmlinuz" "::slot-$slot/initrd.img" "::slot-$slot/bcm2837-rpi-3-b.dtb" "$dir/" 2>"$dir/mtools.err" ||
+	if [ ! -f "$dir/overlay.qcow2" ]; then
+		qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" 1G || return 1
+		{ grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/uboot-rpi.env" &&
+			echo "bramble_append=bramble.serial=$serial bramble.watchdog=off"; } >"$dir/uboot.env.txt" &&
+			mkenvimage -s 0x4000 -o "$dir/uboot.env" "$dir/uboot.env.txt" &&
+			brm_node_fat_put "$dir" "$dir/uboot.env" uboot.env || return 1
+	fi
+	# The card as it is now (a commit moves os_prefix).
+	brm_node_fat "$dir" "$dir/fat.vfat" || return 1
+	prefix=$(MTOOLS_SKIP_CHECK=1 mtype -i "$dir/fat.vfat" ::config.txt 2>/dev/null | tr -d '\r' |
+		awk '/^\[/ && $0 != "[all]" {exit} sub(/^os_prefix=/, "") {p = $0} END {print p}')
+	MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$dir/fat.vfat" "::${prefix}u-boot.bin" "::${prefix}bcm2837-rpi-3-b.dtb" "$dir/" 2>"$dir/mtools.err" ||
 		{ cat "$dir/mtools.err" >&2; return 1; }
-	cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" "::slot-$slot/cmdline.txt" 2>/dev/null | tr -d '\r\n')
+	rm -f "$dir/fat.vfat"
+	echo "${prefix:-/}" >"$dir/os_prefix"
 	: >"$dir/console.log"
 	date +%s.%N >"$dir/started"
-	qemu-system-aarch64 -M raspi3b -nographic -no-reboot \
-		-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -dtb "$dir/bcm2837-rpi-3-b.dtb" \
-		-append "$cmdline bramble.serial=$serial" \
+	qemu-system-aarch64 -M raspi3b -nographic \
+		-kernel "$dir/u-boot.bin" -dtb "$dir/bcm2837-rpi-3-b.dtb" \
 		-drive "file=$dir/overlay.qcow2,if=sd,format=qcow2" \
 		-usb -device usb-net,netdev=n0 \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:$BRM_GUEST_MASTER-cmd:socat - TCP:127.0.0.1:$port" \

@@ -59,12 +59,11 @@ pass "root slot b is a copy of root slot a"
 mdir -/ -b -i "$WORK/boot.vfat" ::/ | sed 's|^::/||' >"$WORK/bootfiles"
 has_boot() { grep -qx "$1" "$WORK/bootfiles" || fail "boot partition lacks $1 (needed by $2)"; }
 SLOTS="a b"
-for f in config.txt tryboot.txt boot.scr bramble-slot.txt bramble-try.txt bramble.json bramble.json.template; do has_boot "$f" all; done
+for f in config.txt boot.scr uboot.env bramble-slot.txt bramble-try.txt bramble.json bramble.json.template; do has_boot "$f" all; done
 for s in $SLOTS; do
-	for f in vmlinuz initrd.img cmdline.txt bootargs.txt version.txt; do has_boot "slot-$s/$f" "slot $s"; done
+	for f in u-boot.bin vmlinuz initrd.img cmdline.txt bootargs.txt version.txt; do has_boot "slot-$s/$f" "slot $s"; done
 done
 mtype -i "$WORK/boot.vfat" ::config.txt | tr -d '\r' >"$WORK/config.txt"
-mtype -i "$WORK/boot.vfat" ::tryboot.txt | tr -d '\r' >"$WORK/tryboot.txt"
 mtype -i "$WORK/boot.vfat" ::slot-a/cmdline.txt | tr -d '\r' >"$WORK/cmdline.txt"
 for b in "$BRM_SRC"/board/*/; do
 	b=$(basename "$b")
@@ -90,10 +89,11 @@ for b in "$BRM_SRC"/board/*/; do
 	done
 	pass "board $b: $n firmware/DTB files (DTBs in both slots), its modules on the root${FILTER:+, [$FILTER] in config.txt}"
 done
-for k in arm_64bit=1 upstream_kernel=1 kernel=vmlinuz "initramfs initrd.img followkernel" enable_uart=1; do
+for k in arm_64bit=1 upstream_kernel=1 kernel=u-boot.bin enable_uart=1; do
 	grep -qx "$k" "$WORK/config.txt" || fail "config.txt lacks '$k'"
 done
-pass "config.txt: 64-bit, Debian kernel, initramfs, UART"
+grep -q '^initramfs' "$WORK/config.txt" && fail "config.txt loads an initramfs (U-Boot loads the slot's)"
+pass "config.txt: 64-bit, the firmware starts U-Boot, UART"
 for k in cgroup_enable=memory cgroup_memory=1 "root=PARTUUID=$disk_id-02" rootfstype=squashfs ro rootwait; do
 	grep -qw -- "$k" "$WORK/cmdline.txt" || fail "cmdline.txt lacks '$k': $(cat "$WORK/cmdline.txt")"
 done
@@ -118,19 +118,31 @@ mcopy -n -i "$WORK/boot.vfat" ::slot-b/initrd.img "$WORK/initrd-b.img"
 cmp -s "$WORK/vmlinuz" "$WORK/vmlinuz-b" && cmp -s "$WORK/initrd.img" "$WORK/initrd-b.img" ||
 	fail "slot b's kernel and initramfs are not slot a's"
 pass "slots a and b: the same kernel and initramfs, each slot's command lines name its root"
-# The Pi firmware: config.txt boots the committed slot a (os_prefix before
-# any board section) and its [tryboot] section slot b; tryboot.txt, which
-# the firmware reads instead on a tryboot, boots slot b.
+# The Pi firmware: config.txt starts the committed slot a's U-Boot
+# (os_prefix before any board section, for kernel= and the device trees);
+# the firmware's own tryboot is not used (boot.scr tries a slot).
 expect_eq "config.txt: os_prefix of the committed slot" slot-a/ \
 	"$(awk '/^\[/ {exit} sub(/^os_prefix=/, "")' "$WORK/config.txt")"
-expect_eq "config.txt: [tryboot] section boots slot b" slot-b/ \
-	"$(awk '/^\[/ {s = ($0 == "[tryboot]"); next} s && sub(/^os_prefix=/, "")' "$WORK/config.txt")"
-expect_eq "tryboot.txt: os_prefix" slot-b/ "$(awk '/^\[/ {exit} sub(/^os_prefix=/, "")' "$WORK/tryboot.txt")"
-diff <(grep -v -e '^os_prefix=' -e '^#' "$WORK/config.txt") <(grep -v -e '^os_prefix=' -e '^#' "$WORK/tryboot.txt") >/dev/null ||
-	fail "tryboot.txt differs from config.txt in more than os_prefix"
-pass "tryboot.txt is config.txt booting slot b"
-# The bootloader's state (boot.scr, and the initramfs on boards without
-# tryboot): committed slot a, no try pending.
+expect_eq "config.txt: one os_prefix" 1 "$(grep -c '^os_prefix=' "$WORK/config.txt")"
+grep -q '^\[tryboot\]' "$WORK/config.txt" && fail "config.txt has a [tryboot] section"
+mcopy -n -i "$WORK/boot.vfat" ::slot-a/u-boot.bin "$WORK/u-boot.bin"
+grep -aq "U-Boot 20[0-9][0-9]" "$WORK/u-boot.bin" || fail "slot-a/u-boot.bin is not U-Boot"
+grep -aq "raspberrypi" "$WORK/u-boot.bin" || fail "slot-a/u-boot.bin is not U-Boot for the Raspberry Pi"
+pass "slot-a/u-boot.bin: U-Boot for the Raspberry Pi"
+# U-Boot's environment (uboot.env, read by u-boot-rpi from mmc 0:1): its
+# CRC holds, it boots at once through the bootflow (boot.scr), no USB.
+mcopy -n -i "$WORK/boot.vfat" ::uboot.env "$WORK/uboot.env"
+python3 - "$WORK/uboot.env" <<'PY' || fail "uboot.env is not U-Boot's environment for the Pis"
+import sys, zlib
+b = open(sys.argv[1], "rb").read()
+assert len(b) == 0x4000, len(b)
+assert int.from_bytes(b[:4], "little") == zlib.crc32(b[4:]), "CRC"
+env = dict(v.split("=", 1) for v in b[4:].split(b"\0\0")[0].decode().split("\0"))
+assert env["bootcmd"] == "bootflow scan" and env["bootdelay"] == "0" and env["vendor"] == "raspberrypi", env
+assert "preboot" not in env and "usb" not in env["stdin"], env
+PY
+pass "uboot.env: CRC good, bootflow at once, USB left alone"
+# The bootloader's state (boot.scr): committed slot a, no try pending.
 expect_eq "bramble-slot.txt" bramble_slot=a "$(mtype -i "$WORK/boot.vfat" ::bramble-slot.txt | tr -d '\r')"
 expect_eq "bramble-try.txt" bramble_try=none "$(mtype -i "$WORK/boot.vfat" ::bramble-try.txt | tr -d '\r')"
 mcopy -n -i "$WORK/boot.vfat" ::boot.scr "$WORK/"

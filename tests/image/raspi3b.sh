@@ -1,32 +1,95 @@
 #!/usr/bin/env bash
-# The Raspberry Pi 3 B path on emulated Pi hardware: qemu-system-aarch64
-# -M raspi3b boots the image as the Pi firmware would (the committed slot's
-# kernel, initramfs, bcm2837-rpi-3-b.dtb and cmdline.txt from the FAT
-# partition), the initramfs finds the card on the SD controller, and the
-# node joins and reports itself as a Raspberry Pi 3 Model B with its SoC
-# temperature. (QEMU has no LAN9514:
-# the network is usb-net on the DWC2 port.)
+# The Raspberry Pi 3 B path on emulated Pi hardware (qemu-system-aarch64
+# -M raspi3b), started the way the Pi firmware starts it: the committed
+# slot's U-Boot (config.txt kernel=u-boot.bin under os_prefix, Debian's
+# u-boot-rpi) and bcm2837-rpi-3-b.dtb from the FAT partition. U-Boot runs
+# the card's boot.scr, which boots the slot's kernel and initramfs from the
+# SD card; the initramfs finds the card on the SD controller, and the node
+# joins and reports itself as a Raspberry Pi 3 Model B with its SoC
+# temperature. Then the slot switch a Pi does for an update, on the same
+# path: bramble node rollback tries slot b (boot.scr consumes the try with
+# U-Boot's fatwrite on the SD card), the node commits it after its healthy
+# window, and config.txt's os_prefix now starts slot b's U-Boot: the next
+# power-on boots slot b as the committed one (checked up to its
+# initramfs). (QEMU has no LAN9514: the network is usb-net on the DWC2
+# port. The node's serial and bramble.watchdog=off come from U-Boot's
+# environment on its card, see brm_node_start_raspi3b.)
 . "$(dirname "$0")/lib.sh"
-image_test_init qemu-system-aarch64 qemu-img mcopy socat python3
+image_test_init qemu-system-aarch64 qemu-img mcopy mtype mkenvimage socat python3
 need_image_cli
 qemu-system-aarch64 -M help | grep -q '^raspi3b ' || skip "this QEMU has no raspi3b machine"
 B=$BRM_BIN
 
 port=$(brm_free_port)
-brm_master_start "$WORK/master" "$port" "$B" || fail "master did not start"
+brm_master_start "$WORK/master" "$port" "$B" --heartbeat-interval 1s || fail "master did not start"
 token=$("$B/bramble" token create --ttl 1h --uses 1)
 cp --sparse=always "$IMG" "$WORK/disk.img"
 "$B/bramble" image configure "$WORK/disk.img" --master "$BRM_GUEST_MASTER" --token "$token" --name-prefix pi3 >/dev/null
 
+# node_json EXPR: EXPR of the only node's entry in bramble nodes -o json
+# (n), empty while there is none.
+node_json() {
+	"$B/bramble" -o json nodes 2>/dev/null | python3 -c '
+import json, sys
+ns = json.load(sys.stdin)
+if len(ns) == 1:
+    n = ns[0]
+    v = eval(sys.argv[1])
+    print("" if v is None else v)
+' "$1"
+}
+# wait_node WHAT SECONDS EXPR VALUE
+wait_node() {
+	local end=$(($(date +%s) + $2))
+	while [ "$(node_json "$3")" != "$4" ]; do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			tail -n 40 "$N/console.log" >&2
+			fail "$1: not within $2 s (the node says: $(node_json "(n.get('state'), n.get('slot'), n.get('update'))"))"
+		fi
+		sleep 0.5
+	done
+}
+since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
+fat_file() { # NAME: a file of the node's boot partition (QEMU stopped)
+	brm_node_fat "$N" "$WORK/fat.vfat" && mtype -i "$WORK/fat.vfat" "::$1" | tr -d '\r\0'
+}
+
 N=$WORK/node
 NODES+=("$N")
 brm_node_start_raspi3b "$N" "$WORK/disk.img" "$port" 10000000e3b333
-t=$(boot_wait "$N" pi3-e3b333 "${BRM_READY_TIMEOUT:-240}")
-pass "raspi3b: pi3-e3b333 Ready ${t} s after QEMU started"
+expect_eq "the firmware's os_prefix" slot-a/ "$(cat "$N/os_prefix")"
+wait_node "the node joins and is Ready" "${BRM_READY_TIMEOUT:-300}" "n['state']" Ready
+NAME=pi3-e3b333
+expect_eq "the node's name, from the serial in U-Boot's environment" "$NAME" "$(node_json "n['name']")"
+pass "raspi3b: $NAME Ready $(since "$(cat "$N/started")") s after QEMU started"
+expect_grep "U-Boot for the Pi ran the card's boot.scr" "Booting bootflow .*mmc.* with script" "$N/console.log"
+expect_grep "boot.scr booted slot a" "bramble: booting slot a" "$N/console.log"
 expect_grep "the initramfs found the card on the SD controller" "growing partition 4 of /dev/mmcblk0" "$N/console.log"
-expect_eq "model from the device tree" "Raspberry Pi 3 Model B" "$(brm_node_field "$B" pi3-e3b333 model)"
-temp=$(brm_node_field "$B" pi3-e3b333 temp_celsius)
+expect_eq "model from the device tree" "Raspberry Pi 3 Model B" "$(node_json "n['model']")"
+temp=$(node_json "n.get('temp_celsius')")
 [ -n "$temp" ] || fail "no SoC temperature (bcm2835_thermal)"
 pass "SoC temperature $temp C (bcm2835_thermal, loaded by coldplug)"
 expect_grep "crun runs" "crun version 1\\." "$N/console.log"
+
+# --- the slot switch of an update, on the Pi's boot path ----------------------
+t0=$(date +%s.%N)
+"$B/bramble" node rollback "$NAME" >"$WORK/rollback.out" 2>&1 || fail "bramble node rollback: $(cat "$WORK/rollback.out")"
+wait_node "slot b tried and committed" 600 "(n.get('slot'), (n.get('update') or {}).get('state'))" "('b', 'committed')"
+pass "slot b committed $(since "$t0") s after bramble node rollback"
+expect_grep "boot.scr tried slot b once" "bramble: trying slot b once \\(committed: a\\)" "$N/console.log"
+expect_grep "root slot b (partition 3), a try" "root=PARTUUID=b7a3b1e0-03 .*bramble.slot=b .*bramble.tryboot=1" "$N/console.log"
+expect_grep "the guard watched the try (without QEMU's watchdog)" "try of slot b: watchdog left off" "$N/console.log"
+brm_node_stop "$N"
+wait_node "NotReady once QEMU is stopped" 120 "n['state']" NotReady
+expect_eq "config.txt starts slot b's U-Boot" "os_prefix=slot-b/" "$(fat_file config.txt | grep '^os_prefix=' | paste -sd' ')"
+expect_eq "bramble-slot.txt" bramble_slot=b "$(fat_file bramble-slot.txt)"
+expect_eq "no try left on the card" bramble_try=none "$(fat_file bramble-try.txt)"
+
+# --- power on again: the firmware starts slot b ------------------------------
+brm_node_start_raspi3b "$N" "$WORK/disk.img" "$port" 10000000e3b333
+expect_eq "the firmware's os_prefix after the commit" slot-b/ "$(cat "$N/os_prefix")"
+for _ in $(seq 600); do grep -q "bramble: booting slot b (partition 3)" "$N/console.log" && break; sleep 0.5; done
+expect_grep "slot b's U-Boot booted the committed slot b, no try" "^bramble: booting slot b \\(partition 3\\)[[:space:]]*$" "$N/console.log"
+pass "the initramfs of slot b runs $(since "$(cat "$N/started")") s after QEMU started"
+grep -q "trying slot" "$N/console.log" && fail "a try at the power-on after the commit"
 echo "PASS"

@@ -7,13 +7,21 @@
 # this boot; 300 without one), the guard writes why to STATE/update-result
 # and reboots: the try was consumed by the boot script, so the node comes
 # back on its committed slot. The hardware watchdog (bcm2835-wdt on a Pi,
-# i6300esb under QEMU) is armed meanwhile, so a hang does the same.
+# i6300esb under QEMU) is armed meanwhile, so a hang does the same;
+# bramble.watchdog=off on the kernel command line leaves it off (QEMU's
+# raspi3b resets the moment its watchdog is started).
 . /etc/bramble/lib.sh
 
 within=$(cat "$STATE/update-confirm-within" 2>/dev/null)
 case $within in '' | *[!0-9]*) within=300 ;; esac
 slot=$(cat /run/bramble/slot 2>/dev/null)
 wd=
+case " $(cat /proc/cmdline) " in
+*" bramble.watchdog=off "*)
+	wd=off
+	say "try of slot $slot: watchdog left off (bramble.watchdog=off); the deadline alone reboots"
+	;;
+esac
 arm() {
 	[ -z "$wd" ] && [ -c /dev/watchdog ] && exec 3>/dev/watchdog && wd=1 && say "try of slot $slot: watchdog armed"
 }
@@ -22,7 +30,7 @@ say "slot $slot is on trial: it must be confirmed within ${within}s of this boot
 while :; do
 	if [ -e /run/bramble/committed ]; then
 		# The magic close: the watchdog stops.
-		[ -n "$wd" ] && printf V >&3 && exec 3>&-
+		[ "$wd" = 1 ] && printf V >&3 && exec 3>&-
 		say "slot $slot confirmed"
 		exit 0
 	fi
@@ -44,6 +52,6 @@ while :; do
 		exit 1
 	fi
 	arm
-	[ -n "$wd" ] && printf . >&3
+	[ "$wd" = 1 ] && printf . >&3
 	sleep 2
 done

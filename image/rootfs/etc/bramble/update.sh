@@ -134,9 +134,17 @@ commit() { # SLOT
 	slot_part "$1" >/dev/null || die "no slot '$1' (a or b)"
 	[ "$1" = "$(running_slot)" ] || die "slot $1 is not the one running; only a running slot is committed"
 	now=$(sed -n 's/^bramble_slot=//p' "$BOOT/bramble-slot.txt" 2>/dev/null)
+	if [ "$now" != "$1" ]; then
+		# What the Pi firmware will start from the slot (kernel=, U-Boot) must
+		# be there, or the next power-on would find nothing to boot.
+		for k in $(sed -n 's/^kernel=//p' "$BOOT/config.txt" 2>/dev/null | tr -d '\r' | sort -u); do
+			[ -f "$BOOT/slot-$1/$k" ] || die "slot $1 has no $k, which config.txt starts; not committed"
+		done
+	fi
 	boot_rw
 	if [ "$now" != "$1" ]; then
-		# The Pi firmware's files name the slots the other way round.
+		# The Pi firmware's files name the slots the other way round (a card
+		# made before U-Boot started the Pis also has tryboot.txt).
 		for f in config.txt tryboot.txt; do
 			[ -f "$BOOT/$f" ] || continue
 			sed -e 's#slot-a/#slot-@/#g' -e 's#slot-b/#slot-a/#g' -e 's#slot-@/#slot-b/#g' "$BOOT/$f" >"$BOOT/$f.new" &&
