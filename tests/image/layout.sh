@@ -148,7 +148,8 @@ expect_eq "bramble-try.txt" bramble_try=none "$(mtype -i "$WORK/boot.vfat" ::bra
 mcopy -n -i "$WORK/boot.vfat" ::boot.scr "$WORK/"
 expect_eq "boot.scr is a U-Boot image (mkimage)" 27051956 "$(od -An -tx1 -N4 "$WORK/boot.scr" | tr -d ' ')"
 expect_eq "boot.scr is a script" 6 "$(od -An -tu1 -j30 -N1 "$WORK/boot.scr" | tr -d ' ')"
-tail -c +73 "$WORK/boot.scr" | grep -q "slot-\${s}/vmlinuz" || fail "boot.scr does not load slot-<slot>/vmlinuz"
+grep -aqF 'slot-${s}/vmlinuz' "$WORK/boot.scr" || fail "boot.scr does not load slot-<slot>/vmlinuz ($(stat -c %s "$WORK/boot.scr") bytes)"
+grep -aqF '"${vendor}" = raspberrypi' "$WORK/boot.scr" || fail "boot.scr has no load addresses for the Pis"
 pass "boot.scr: a U-Boot script loading the slot's kernel"
 # What each slot holds (read by bramble node upgrade and by the node).
 for s in a b; do
