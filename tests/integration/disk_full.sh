@@ -116,7 +116,7 @@ wait_for 3 not_short || fail "still short of space after rm: $(free_now) bytes f
 # retention notwithstanding: at its removal if the flood had the disk
 # short then; else now, with another file taking all but 1 MiB below
 # twice the reserve.
-logs_gone() { ! ls "$FS/logs/removed" | grep -q '^flood\.'; }
+logs_gone() { ! compgen -G "$FS/logs/removed/flood.*" >/dev/null; }
 if ! logs_gone; then
         log "the flood's logs were kept at its removal ($(free_now) bytes free); making space short"
         fallocate -l $(($(free_now) - 2 * RESERVE + (1 << 20))) "$FS/other" || fail "cannot allocate $FS/other"

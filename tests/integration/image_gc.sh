@@ -85,7 +85,7 @@ for b in $(blobs_of "$two"); do
         [[ -f $LAYOUT/blobs/sha256/$b ]] || fail "image 2's blob $b, in use, was collected"
 done
 [[ -d $FS/rootfs/$TWO ]] || fail "image 2's root file system, in use, was collected"
-ls -a "$FS/rootfs" | grep -q '^\.gc-' && fail "a .gc- directory was left: $(ls -a "$FS/rootfs")"
+compgen -G "$FS/rootfs/.gc-*" >/dev/null && fail "a .gc- directory was left: $(ls -a "$FS/rootfs")"
 (($(free_mib) >= 36)) || fail "only $(free_mib) MiB free after the collection"
 assert_eq running "$(ps_field b 'c["state"]')" "b's state"
 log "collected: $lines"
