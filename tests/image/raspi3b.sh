@@ -6,16 +6,14 @@
 # the card's boot.scr, which boots the slot's kernel and initramfs from the
 # SD card; the initramfs finds the card on the SD controller, and the node
 # joins and reports itself as a Raspberry Pi 3 Model B with its SoC
-# temperature. Then the slot switch a Pi does for an update, on the same
-# path: bramble node rollback tries slot b (boot.scr consumes the try with
-# U-Boot's fatwrite on the SD card), the node commits it after its healthy
-# window, and config.txt's os_prefix now starts slot b's U-Boot: the next
-# power-on boots slot b as the committed one (checked up to its
-# initramfs). (QEMU has no LAN9514: the network is usb-net on the DWC2
-# port. The node's serial and bramble.watchdog=off come from U-Boot's
-# environment on its card, see brm_node_start_raspi3b.)
+# temperature. Then the card gets a try of slot b (bramble-try.txt, as the
+# slot writer leaves it): U-Boot for the Pi consumes the try on the SD card
+# (fatwrite) and boots slot b with bramble.tryboot=1. (QEMU has no LAN9514:
+# the network is usb-net on the DWC2 port. The node's serial and
+# bramble.watchdog=off come from U-Boot's environment on its card, see
+# brm_node_start_raspi3b.)
 . "$(dirname "$0")/lib.sh"
-image_test_init qemu-system-aarch64 qemu-img mcopy mtype mkenvimage socat python3
+image_test_init qemu-system-aarch64 qemu-img mcopy mtype mkenvimage fsck.vfat socat python3
 need_image_cli
 qemu-system-aarch64 -M help | grep -q '^raspi3b ' || skip "this QEMU has no raspi3b machine"
 B=$BRM_BIN
@@ -71,25 +69,24 @@ temp=$(node_json "n.get('temp_celsius')")
 pass "SoC temperature $temp C (bcm2835_thermal, loaded by coldplug)"
 expect_grep "crun runs" "crun version 1\\." "$N/console.log"
 
-# --- the slot switch of an update, on the Pi's boot path ----------------------
-t0=$(date +%s.%N)
-"$B/bramble" node rollback "$NAME" >"$WORK/rollback.out" 2>&1 || fail "bramble node rollback: $(cat "$WORK/rollback.out")"
-wait_node "slot b tried and committed" 600 "(n.get('slot'), (n.get('update') or {}).get('state'))" "('b', 'committed')"
-pass "slot b committed $(since "$t0") s after bramble node rollback"
+# --- a try of slot b, on the Pi's boot path ----------------------------------
+# The card as the slot writer leaves it once slot b is written and read back
+# (update.sh: bramble_try=b, last). The agent's side of a try, the guard and
+# the commit are the same scripts as on the emulated virt nodes
+# (image.update, image.services); what is the Pi's own here is U-Boot for
+# the Pi consuming the try on the SD card (fatwrite) and booting slot b.
+brm_node_stop "$N"
+printf 'bramble_try=b\n' >"$WORK/try.txt"
+brm_node_fat_put "$N" "$WORK/try.txt" bramble-try.txt || fail "cannot write bramble-try.txt on the node's card"
+brm_node_start_raspi3b "$N" "$WORK/disk.img" "$port" 10000000e3b333
+for _ in $(seq 600); do grep -q "bramble: booting slot b (partition 3)" "$N/console.log" && break; sleep 0.5; done
 expect_grep "boot.scr tried slot b once" "bramble: trying slot b once \\(committed: a\\)" "$N/console.log"
 expect_grep "root slot b (partition 3), a try" "root=PARTUUID=b7a3b1e0-03 .*bramble.slot=b .*bramble.tryboot=1" "$N/console.log"
-expect_grep "the guard watched the try (without QEMU's watchdog)" "try of slot b: watchdog left off" "$N/console.log"
+expect_grep "slot b's initramfs runs the try" "bramble: booting slot b \\(partition 3\\), a try" "$N/console.log"
+pass "slot b's initramfs runs $(since "$(cat "$N/started")") s after QEMU started"
 brm_node_stop "$N"
-wait_node "NotReady once QEMU is stopped" 120 "n['state']" NotReady
-expect_eq "config.txt starts slot b's U-Boot" "os_prefix=slot-b/" "$(fat_file config.txt | grep '^os_prefix=' | paste -sd' ')"
-expect_eq "bramble-slot.txt" bramble_slot=b "$(fat_file bramble-slot.txt)"
-expect_eq "no try left on the card" bramble_try=none "$(fat_file bramble-try.txt)"
-
-# --- power on again: the firmware starts slot b ------------------------------
-brm_node_start_raspi3b "$N" "$WORK/disk.img" "$port" 10000000e3b333
-expect_eq "the firmware's os_prefix after the commit" slot-b/ "$(cat "$N/os_prefix")"
-for _ in $(seq 600); do grep -q "bramble: booting slot b (partition 3)" "$N/console.log" && break; sleep 0.5; done
-expect_grep "slot b's U-Boot booted the committed slot b, no try" "^bramble: booting slot b \\(partition 3\\)[[:space:]]*$" "$N/console.log"
-pass "the initramfs of slot b runs $(since "$(cat "$N/started")") s after QEMU started"
-grep -q "trying slot" "$N/console.log" && fail "a try at the power-on after the commit"
+expect_eq "U-Boot consumed the try on the SD card before the kernel loaded" bramble_try=none "$(fat_file bramble-try.txt)"
+expect_eq "the committed slot is still a" bramble_slot=a "$(fat_file bramble-slot.txt)"
+fsck.vfat -n "$WORK/fat.vfat" >"$WORK/fsck.log" 2>&1 || { cat "$WORK/fsck.log"; fail "U-Boot's fatwrite left the FAT unclean"; }
+pass "fsck.vfat: the FAT U-Boot wrote is clean"
 echo "PASS"
