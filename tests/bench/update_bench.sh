@@ -43,9 +43,10 @@ digest=$(sed -n 's/^stored [^ ]* (\(sha256:[0-9a-f]*\)).*/\1/p' "$WORK/upload.ou
 bundle=$(python3 - "$WORK/master/data/images" "$digest" <<'EOF'
 import json, sys
 m = json.load(open(f"{sys.argv[1]}/blobs/sha256/{sys.argv[2][7:]}"))
-print(sum(l["size"] for l in m["layers"]))
+print(sum(l["size"] for l in m["layers"]), len(m["layers"]))
 EOF
 )
+read -r bundle nparts <<<"$bundle"
 xzf=$(dirname "$IMG")/bramble-rpi-arm64.img.xz
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 
@@ -74,7 +75,7 @@ t_rb=$(since "$t0")
 
 echo
 echo "OS update of one emulated node (TCG), healthy window $HEALTHY:"
-printf '  %-44s %s\n' "bundle ($V2, 15 parts)" "$(mib "$bundle")"
+printf '  %-44s %s\n' "bundle ($V2, $nparts parts)" "$(mib "$bundle")"
 [ -f "$xzf" ] && printf '  %-44s %s\n' "the image's .img.xz, for comparison" "$(mib "$(stat -c %s "$xzf")")"
 printf '  %-44s %s\n' "bytes the master sent the node" "$(mib "$sent") ($sent bytes)"
 printf '  %-44s %s s\n' "node upgrade to committed ($V1 -> $V2)" "$t_up"
