@@ -65,10 +65,12 @@ int brm_ctrrecord_create(const char *dir, const char *name)
 
 int brm_ctrrecord_remove(const char *dir, const char *name)
 {
-        /* stdout.log and stderr.log: output files of older versions. */
+        /* stdout.log and stderr.log: output files of older versions.
+         * .pid and .health.pid: where the runtime writes a pid file
+         * before renaming it, left by a runtime killed in between. */
         static const char *const files[] = { "config.json", "spec.json", "spec.json.bak", "state.json",
-                                             "state.json.bak", "shim.pid", "pid", "exit", "stdout.log",
-                                             "stderr.log", "runtime.log", "health.pid" };
+                                             "state.json.bak", "shim.pid", "pid", ".pid", "exit", "stdout.log",
+                                             "stderr.log", "runtime.log", "health.pid", ".health.pid" };
         char path[1024];
         int r;
 

@@ -10,7 +10,8 @@
  *     pid (the container's init, written by the runtime), exit ("CODE
  *     STARTED MS", written by bramble-shim), runtime.log, health.pid
  *     (the process of the health check in flight, written by the runtime's
- *     exec)
+ *     exec); runc writes a pid file to .pid or .health.pid first, then
+ *     renames it, and a runc killed in between leaves that file
  *
  * Files other than desired.json are replaced by rename without fsync: they
  * matter across agent restarts, not across power loss (after a reboot the

@@ -86,6 +86,7 @@ struct brm_health {
         const struct brm_runtime *rt;
         char name[64];
         char pidfile[1100];
+        char pidtemp[1100];       /* where runc writes pidfile before the rename */
         struct brm_health_spec spec; /* spec.cmd is ours (malloc'd) */
         enum kind kind;
         int64_t started_ms;
@@ -269,7 +270,12 @@ static int start_cmd(struct brm_health *h)
         uv_file fds[2];
         int r;
 
+        /* runc creates its pid file as .health.pid (O_EXCL), then renames
+         * it: an exec killed in between (a check past its deadline, a
+         * container stopped) leaves it, and every later exec would fail
+         * on it. */
         unlink(h->pidfile);
+        unlink(h->pidtemp);
         h->exited = h->eof = false;
         h->len = 0;
         /* One pipe for both stdout and stderr, so the last line is the
@@ -475,6 +481,7 @@ int brm_health_open(uv_loop_t *loop, const struct brm_runtime *rt, const char *n
         h->rt = rt;
         snprintf(h->name, sizeof(h->name), "%s", name);
         snprintf(h->pidfile, sizeof(h->pidfile), "%s/health.pid", dir);
+        snprintf(h->pidtemp, sizeof(h->pidtemp), "%s/.health.pid", dir);
         brm_health_sm_init(&h->sm);
         uv_timer_init(loop, &h->timer);
         uv_timer_init(loop, &h->deadline);

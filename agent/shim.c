@@ -285,8 +285,12 @@ int main(int argc, char **argv)
         if (sigprocmask(SIG_BLOCK, &chld, &old) < 0 || (sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
                 return 1;
         snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
-        snprintf(logfile, sizeof(logfile), "%s/runtime.log", dir);
         unlink(pidfile);
+        /* runc's own first copy of it (written, then renamed), left by a
+         * runtime killed in between: its O_EXCL create would fail on it. */
+        snprintf(logfile, sizeof(logfile), "%s/.pid", dir);
+        unlink(logfile);
+        snprintf(logfile, sizeof(logfile), "%s/runtime.log", dir);
 
         runtime_pid = fork();
         if (runtime_pid < 0) {

@@ -155,6 +155,11 @@ static void test_state_damaged(void)
         CHECK_U64(back.oom_kills, ==, 0);
         CHECK_INT(back.state, ==, BRM_CS_PENDING);
         CHECK_INT(back.exit_code, ==, INT32_MAX);
+        /* What a runc killed between writing its pid file and renaming it
+         * leaves: the directory must still go, or a container of the same
+         * name later finds them (and runc's exec fails on .health.pid). */
+        put("dmg", ".health.pid", "123");
+        put("dmg", ".pid", "124");
         CHECK_INT(brm_ctrrecord_remove(dir, "dmg"), ==, 0);
         CHECK(!exists("dmg", NULL));
 }
