@@ -413,14 +413,11 @@ int brm_metrics_facts(const char *root, struct brm_node_facts *ret)
                 brm_mtext_copy_text(f.arch, sizeof(f.arch), u.machine, strlen(u.machine), true);
         read_value(root, "/proc/device-tree/model", f.model, sizeof(f.model), true);
         /* A serial of zeros (QEMU's raspi3b gives U-Boot one) is none. */
-        r = read_value(root, "/proc/device-tree/serial-number", f.serial, sizeof(f.serial), false);
-        if (f.serial[strspn(f.serial, "0")] == '\0') {
+        read_value(root, "/proc/device-tree/serial-number", f.serial, sizeof(f.serial), false);
+        if (f.serial[strspn(f.serial, "0")] == '\0' && read_at(root, "/proc/cpuinfo", text, TEXT_MAX, false) >= 0)
+                brm_metrics_parse_cpuinfo_serial(text, f.serial, sizeof(f.serial));
+        if (f.serial[strspn(f.serial, "0")] == '\0')
                 f.serial[0] = '\0';
-                if (read_at(root, "/proc/cpuinfo", text, TEXT_MAX, false) >= 0)
-                        brm_metrics_parse_cpuinfo_serial(text, f.serial, sizeof(f.serial));
-                if (f.serial[strspn(f.serial, "0")] == '\0')
-                        f.serial[0] = '\0';
-        }
         read_value(root, "/proc/sys/kernel/osrelease", f.kernel, sizeof(f.kernel), true);
         /* os-release(5): /etc first, /usr/lib as the fallback. */
         if (read_at(root, "/etc/os-release", text, TEXT_MAX, false) >= 0 ||
