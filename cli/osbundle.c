@@ -180,7 +180,10 @@ int brm_osb_boot_parts(const struct brm_osb_file *a, size_t na, const struct brm
 
         for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
                 if (!find(a, na, required[i]) || !find(b, nb, required[i])) {
-                        WHY("the boot partition has no slot-%c/%s", find(a, na, required[i]) ? 'b' : 'a', required[i]);
+                        WHY("the boot partition has no slot-%c/%s%s", find(a, na, required[i]) ? 'b' : 'a', required[i],
+                            strcmp(required[i], "u-boot.bin") == 0
+                                    ? " (an image from before the Pis booted through U-Boot: a Pi could not start it)"
+                                    : "");
                         return -EINVAL;
                 }
         }

@@ -25,8 +25,9 @@
 #define BRM_OSB_LABEL_VERSION "org.bramble.os.version"
 #define BRM_OSB_LABEL_KERNEL "org.bramble.os.kernel"
 #define BRM_OSB_REPO "bramble-os"
-/* The files a slot must have. */
-#define BRM_OSB_REQUIRED { "vmlinuz", "initrd.img", "version.txt" }
+/* The files a slot must have: u-boot.bin is what config.txt starts on a
+ * Pi (the slot's update.sh commit refuses a slot without it). */
+#define BRM_OSB_REQUIRED { "u-boot.bin", "vmlinuz", "initrd.img", "version.txt" }
 #define BRM_OSB_MAX_FILES 48          /* per slot */
 #define BRM_OSB_MAX_PARTS (1 + 2 * BRM_OSB_MAX_FILES)
 #define BRM_OSB_NAME_MAX 100          /* a boot file's name */

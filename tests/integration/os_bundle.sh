@@ -123,6 +123,9 @@ for s in a b; do
                 fail "mcopy cannot write slot-$s/version.txt"
 done
 refused "arch=riscv64" "slot-a/version.txt: arch 'riscv64' is not one Bramble images are built for" "$WORK/riscv.img"
+cp --sparse=always "$IMG" "$WORK/noboot.img"
+mdel -i "$WORK/noboot.img@@$BOOT_OFF" ::slot-b/u-boot.bin || fail "mdel cannot remove slot-b/u-boot.bin"
+refused "a slot without U-Boot" "the boot partition has no slot-b/u-boot.bin (an image from before the Pis booted through U-Boot" "$WORK/noboot.img"
 cp --sparse=always "$IMG" "$WORK/nosquash.img"
 printf 'XXXX' | dd of="$WORK/nosquash.img" bs=1 seek="$ROOT_OFF" conv=notrunc status=none
 refused "partition 2 without squashfs" "partition 2 holds no squashfs file system" "$WORK/nosquash.img"

@@ -115,45 +115,49 @@ static struct brm_osb_file file(const char *name, const char *digest, uint64_t s
 
 static void check_parts(void)
 {
-        struct brm_osb_file a[] = { file("vmlinuz", D1, 10), file("initrd.img", D2, 20), file("version.txt", D3, 30),
-                                    file("cmdline.txt", D1, 5), file("only-a.dtb", D2, 6) };
-        struct brm_osb_file b[] = { file("version.txt", D3, 30), file("vmlinuz", D1, 10), file("initrd.img", D2, 20),
-                                    file("cmdline.txt", D2, 5), file("only-b.dtb", D2, 6) };
+        struct brm_osb_file a[] = { file("vmlinuz", D1, 10),    file("initrd.img", D2, 20), file("version.txt", D3, 30),
+                                    file("cmdline.txt", D1, 5), file("only-a.dtb", D2, 6),  file("u-boot.bin", D1, 7) };
+        struct brm_osb_file b[] = { file("version.txt", D3, 30), file("vmlinuz", D1, 10),   file("initrd.img", D2, 20),
+                                    file("cmdline.txt", D2, 5),  file("only-b.dtb", D2, 6), file("u-boot.bin", D1, 7) };
         struct brm_osb_file out[16], parts[17];
         const char *want[] = { "boot-a/cmdline.txt", "boot-a/only-a.dtb", "boot-b/cmdline.txt", "boot-b/only-b.dtb",
-                               "boot/initrd.img", "boot/version.txt", "boot/vmlinuz" };
+                               "boot/initrd.img",    "boot/u-boot.bin",   "boot/version.txt",   "boot/vmlinuz" };
         char why[256];
         int n;
 
-        n = brm_osb_boot_parts(a, 5, b, 5, out, 16, why, sizeof(why));
-        CHECK_INT(n, ==, 7);
+        n = brm_osb_boot_parts(a, 6, b, 6, out, 16, why, sizeof(why));
+        CHECK_INT(n, ==, 8);
         for (int i = 0; i < n; i++)
                 CHECK_STR(out[i].name, want[i]);
         CHECK_INT(out[0].slot, ==, 'a');
         CHECK_INT(out[2].slot, ==, 'b');
         CHECK_STR(out[2].digest, D2);
-        CHECK_INT(out[6].slot, ==, 'a');
+        CHECK_INT(out[7].slot, ==, 'a');
         /* Same name and digest, another size: two parts. */
         b[1].size = 11;
-        CHECK_INT(brm_osb_boot_parts(a, 5, b, 5, out, 16, why, sizeof(why)), ==, 8);
+        CHECK_INT(brm_osb_boot_parts(a, 6, b, 6, out, 16, why, sizeof(why)), ==, 9);
         CHECK_STR(out[5].name, "boot-b/vmlinuz");
         b[1].size = 10;
 
-        CHECK_INT(brm_osb_boot_parts(a, 5, b, 5, out, 3, why, sizeof(why)), ==, -EINVAL);
+        CHECK_INT(brm_osb_boot_parts(a, 6, b, 6, out, 3, why, sizeof(why)), ==, -EINVAL);
         CHECK_STR(why, "the boot slots hold more than 3 files");
-        CHECK_INT(brm_osb_boot_parts(a, 5, b + 1, 4, out, 16, why, sizeof(why)), ==, -EINVAL);
+        CHECK_INT(brm_osb_boot_parts(a, 6, b + 1, 5, out, 16, why, sizeof(why)), ==, -EINVAL);
         CHECK_STR(why, "the boot partition has no slot-b/version.txt");
-        CHECK_INT(brm_osb_boot_parts(a + 1, 4, b, 5, out, 16, why, sizeof(why)), ==, -EINVAL);
+        CHECK_INT(brm_osb_boot_parts(a + 1, 5, b, 6, out, 16, why, sizeof(why)), ==, -EINVAL);
         CHECK_STR(why, "the boot partition has no slot-a/vmlinuz");
+        /* A slot of an image from before U-Boot. */
+        CHECK_INT(brm_osb_boot_parts(a, 6, b, 5, out, 16, why, sizeof(why)), ==, -EINVAL);
+        CHECK_STR(why, "the boot partition has no slot-b/u-boot.bin (an image from before the Pis booted through "
+                       "U-Boot: a Pi could not start it)");
         a[4] = file("vmlinuz", D1, 10);
-        CHECK_INT(brm_osb_boot_parts(a, 5, b, 5, out, 16, why, sizeof(why)), ==, -EINVAL);
+        CHECK_INT(brm_osb_boot_parts(a, 6, b, 6, out, 16, why, sizeof(why)), ==, -EINVAL);
         CHECK_STR(why, "slot-a/vmlinuz is listed twice");
         a[4] = file("", D1, 10);
-        CHECK_INT(brm_osb_boot_parts(a, 5, b, 5, out, 16, why, sizeof(why)), ==, -EINVAL);
+        CHECK_INT(brm_osb_boot_parts(a, 6, b, 6, out, 16, why, sizeof(why)), ==, -EINVAL);
         a[4] = file("only-a.dtb", D2, 6);
 
         /* The documents: root.squashfs first, the same bytes each time. */
-        n = brm_osb_boot_parts(a, 5, b, 5, parts + 1, 16, why, sizeof(why));
+        n = brm_osb_boot_parts(a, 6, b, 6, parts + 1, 16, why, sizeof(why));
         parts[0] = file("root.squashfs", D3, 8192);
         struct brm_os_version v = { .version = "0.9.1", .arch = "arm64", .kernel = "6.12" };
         char *cfg = brm_osb_config_json(&v, parts, (size_t)n + 1), *cfg2 = brm_osb_config_json(&v, parts, (size_t)n + 1);
