@@ -80,6 +80,10 @@ temp=$(node_json "n.get('temp_celsius')")
 [ -n "$temp" ] || fail "no SoC temperature (bcm2835_thermal)"
 pass "SoC temperature $temp C (bcm2835_thermal, loaded by coldplug)"
 expect_grep "crun runs" "crun version 1\\." "$N/console.log"
+# The node takes the FAT read-write once after the join, to remove the
+# token from bramble.json: the power goes off after that, not during it.
+for _ in $(seq 300); do grep -q "removed the join token" "$N/console.log" && break; sleep 0.2; done
+expect_grep "the node removed the token from the card" "removed the join token from bramble.json" "$N/console.log"
 brm_node_stop "$N"
 expect_eq "U-Boot consumed the try on the SD card before the kernel loaded" bramble_try=none "$(fat_file bramble-try.txt)"
 expect_eq "the committed slot is still a" bramble_slot=a "$(fat_file bramble-slot.txt)"
