@@ -10,7 +10,7 @@
 #                     bramble_try=none   written back by this script before
 #                                        it loads anything: whatever happens
 #                                        next, a reset boots the committed slot
-#   slot-X/           vmlinuz, initrd.img, bootargs.txt (bramble_cmdline=
+#   slot-X/           vmlinuz (LZ4), initrd.img, bootargs.txt (bramble_cmdline=
 #                     the slot's cmdline.txt, for U-Boot's env import)
 #
 # The kernel gets U-Boot's device tree (on a Pi the firmware's, from the
@@ -21,8 +21,8 @@
 
 # On a Pi, U-Boot's default addresses leave 38 MiB for the kernel at
 # 0x80000 and put the text files (scriptaddr, 0x2400000) and the initramfs
-# (0x2700000) where Debian's 37 MiB arm64 kernel and its BSS land. This
-# layout fits the smallest Pi (512 MiB): the kernel at 2 MiB (where it
+# (0x2700000) where Debian's 36 MiB arm64 kernel (decompressed) and its BSS
+# land. This layout fits the smallest Pi (512 MiB): the kernel at 2 MiB (where it
 # runs, no move), these files at 94 MiB, the initramfs from 96 MiB.
 if test "${vendor}" = raspberrypi; then
 	setenv kernel_addr_r 0x00200000
@@ -62,9 +62,16 @@ if test "${bramble_try}" = a || test "${bramble_try}" = b; then
 	fi
 fi
 
+# A slot's vmlinuz is an LZ4 frame of the kernel's Image (image/build.sh):
+# booti decompresses it into kernel_comp_addr_r, then moves it to
+# kernel_addr_r. That scratch space is 64 MiB past the initramfs's start
+# (the initramfs is 2 MiB). booti leaves an uncompressed Image as it is.
+setexpr kernel_comp_addr_r ${ramdisk_addr_r} + 0x4000000
+
 # The slot chosen, then the committed one if the first cannot be loaded.
 for s in ${bramble_boot} ${bramble_slot}; do
 	if load ${devtype} ${devnum}:${distro_bootpart} ${kernel_addr_r} slot-${s}/vmlinuz; then
+		setenv kernel_comp_size ${filesize}
 		if load ${devtype} ${devnum}:${distro_bootpart} ${ramdisk_addr_r} slot-${s}/initrd.img; then
 			setenv bramble_rdsize ${filesize}
 			setenv bramble_cmdline

@@ -78,6 +78,10 @@ brm_node_start() {
 		slot=$(brm_image_slot "$img")
 		MTOOLS_SKIP_CHECK=1 mcopy -o -n -i "$img@@$off" "::slot-$slot/vmlinuz" "::slot-$slot/initrd.img" "$dir/" 2>"$dir/mtools.err" ||
 			{ cat "$dir/mtools.err" >&2; return 1; }
+		# QEMU loads an Image or a gzipped one; the card's is an LZ4 frame.
+		if [ "$(od -An -tx4 -N4 "$dir/vmlinuz" | tr -d ' ')" = 184d2204 ]; then
+			lz4 -d -q -f "$dir/vmlinuz" "$dir/vmlinuz.image" && mv -f "$dir/vmlinuz.image" "$dir/vmlinuz" || return 1
+		fi
 		cmdline=$(MTOOLS_SKIP_CHECK=1 mtype -i "$img@@$off" "::slot-$slot/cmdline.txt" 2>/dev/null | tr -d '\r\n' |
 			sed -e 's/console=[^ ]*//g' -e 's/  */ /g')
 		boot=(-no-reboot -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img"
@@ -124,16 +128,19 @@ brm_node_monitor() {
 # on the SD controller (its size must be a power of two: the overlay is
 # 1 GiB). The Pi 3 B's LAN9514 is not emulated; QEMU's usb-net on the DWC2
 # port stands in for it. The console is the mini UART (ttyS1, QEMU's second
-# serial port). Slow: U-Boot reads the 37 MiB kernel from the emulated card
-# at about 2 MiB/s, and USB enumeration under TCG takes tens of seconds.
+# serial port). Slow: U-Boot reads the 16 MiB kernel (LZ4) from the emulated
+# card at about 2 MiB/s, and USB enumeration under TCG takes tens of seconds.
 brm_node_start_raspi3b() {
 	local dir=$1 img=$2 port=$3 serial=$4 prefix
 	mkdir -p "$dir"
 	if [ ! -f "$dir/overlay.qcow2" ]; then
 		qemu-img create -q -f qcow2 -b "$(realpath "$img")" -F raw "$dir/overlay.qcow2" 1G || return 1
+		# The same size as the image's own uboot.env (U-Boot's CRC covers it).
+		MTOOLS_SKIP_CHECK=1 mcopy -n -i "$img@@$(brm_part_offset "$img" 1)" ::uboot.env "$dir/uboot.env.image" ||
+			return 1
 		{ grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/uboot-rpi.env" &&
 			echo "bramble_append=bramble.serial=$serial bramble.watchdog=off"; } >"$dir/uboot.env.txt" &&
-			mkenvimage -s 0x4000 -o "$dir/uboot.env" "$dir/uboot.env.txt" &&
+			mkenvimage -s "$(stat -c %s "$dir/uboot.env.image")" -o "$dir/uboot.env" "$dir/uboot.env.txt" &&
 			brm_node_fat_put "$dir" "$dir/uboot.env" uboot.env || return 1
 	fi
 	# The card as it is now (a commit moves os_prefix).

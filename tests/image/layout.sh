@@ -3,7 +3,7 @@
 # every boot file for every board in both root slots, the slot and try-boot
 # configuration, the root's contents and the block map.
 . "$(dirname "$0")/lib.sh"
-image_test_init sfdisk mtype mdir fsck.vfat e2fsck unsquashfs cpio readelf python3
+image_test_init sfdisk mtype mdir fsck.vfat e2fsck unsquashfs cpio readelf python3 lz4
 
 export MTOOLS_SKIP_CHECK=1
 info=${IMG%.img}.info
@@ -150,6 +150,7 @@ expect_eq "boot.scr is a U-Boot image (mkimage)" 27051956 "$(od -An -tx1 -N4 "$W
 expect_eq "boot.scr is a script" 6 "$(od -An -tu1 -j30 -N1 "$WORK/boot.scr" | tr -d ' ')"
 grep -aqF 'slot-${s}/vmlinuz' "$WORK/boot.scr" || fail "boot.scr does not load slot-<slot>/vmlinuz ($(stat -c %s "$WORK/boot.scr") bytes)"
 grep -aqF '"${vendor}" = raspberrypi' "$WORK/boot.scr" || fail "boot.scr has no load addresses for the Pis"
+grep -aqF 'setenv kernel_comp_size ${filesize}' "$WORK/boot.scr" || fail "boot.scr does not tell booti the compressed kernel's size"
 pass "boot.scr: a U-Boot script loading the slot's kernel"
 # What each slot holds (read by bramble node upgrade and by the node).
 for s in a b; do
@@ -161,9 +162,13 @@ mtype -i "$WORK/boot.vfat" ::bramble.json | python3 -c 'import json,sys; d=json.
 pass "bramble.json template"
 
 # --- the kernel and initramfs -------------------------------------------------
-# The arm64 Image header carries the magic "ARM\x64" at byte 56.
-[ "$(dd if="$WORK/vmlinuz" bs=1 skip=56 count=3 status=none)" = ARM ] || fail "vmlinuz is not an arm64 kernel Image"
-pass "vmlinuz is an arm64 Image"
+# An LZ4 frame (booti decompresses it; U-Boot's LZ4 wants independent
+# blocks) of an Image: the arm64 Image header carries "ARM\x64" at byte 56.
+[ "$(od -An -tx4 -N4 "$WORK/vmlinuz" | tr -d ' ')" = 184d2204 ] || fail "vmlinuz is not an LZ4 frame"
+[ $(($(od -An -tu1 -j4 -N1 "$WORK/vmlinuz") & 0x20)) != 0 ] || fail "vmlinuz's LZ4 blocks are not independent (U-Boot refuses them)"
+lz4 -d -q -c "$WORK/vmlinuz" >"$WORK/Image" || fail "vmlinuz: lz4 cannot decompress it"
+[ "$(dd if="$WORK/Image" bs=1 skip=56 count=3 status=none)" = ARM ] || fail "vmlinuz does not hold an arm64 kernel Image"
+pass "vmlinuz is an arm64 Image, LZ4: $(stat -c %s "$WORK/vmlinuz") bytes of $(stat -c %s "$WORK/Image")"
 mkdir -p "$WORK/initrd"
 (cd "$WORK/initrd" && gzip -dc "$WORK/initrd.img" | cpio -id --quiet) || fail "initrd.img is not a gzip'ed cpio"
 [ -x "$WORK/initrd/init" ] && [ -x "$WORK/initrd/bin/busybox" ] || fail "initrd lacks /init or busybox"
