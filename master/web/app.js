@@ -184,6 +184,27 @@
     return n.net_iface + (typeof n.wifi_signal_dbm === 'number' ? ' ' + n.wifi_signal_dbm + ' dBm' : '');
   }
 
+  // The OS update a node reports, when it is not simply its committed
+  // version: "writing 40%", "rolled-back", with the reason as the title.
+  const UPDATE_KIND = { committed: 'ok', failed: 'bad', 'rolled-back': 'bad' };
+  function updateBadge(n) {
+    const u = n.update;
+    if (!u || !u.state || u.state === 'committed') return null;
+    let text = u.state;
+    if (u.bytes_total > 0 && (u.state === 'downloading' || u.state === 'writing'))
+      text += ' ' + Math.floor((100 * (u.bytes_done || 0)) / u.bytes_total) + '%';
+    const title = [u.version ? 'to ' + u.version : '', u.reason].filter(Boolean).join(': ');
+    return badge(text, UPDATE_KIND[u.state] || 'warn', title);
+  }
+
+  // "1.4.2 · b" (the image's version and the root slot it booted).
+  function versionCell(n) {
+    const v = [n.os_version, n.slot ? 'slot ' + n.slot : ''].filter(Boolean).join(' · ');
+    const u = updateBadge(n);
+    if (!u) return v || null;
+    return group('', [el('span', '', v ? v + ' ' : ''), u]);
+  }
+
   function renderNodes(f) {
     const tbody = $('nodes'), per = containersByNode();
     const all = (state.nodes || []).slice().sort(byName);
@@ -195,6 +216,7 @@
       a.href = '#node=' + encodeURIComponent(n.name);
       cell(tr, 'Name', a);
       cell(tr, 'State', group('badges', stateBadges(n)));
+      cell(tr, 'Version', versionCell(n));
       cell(tr, 'Model', n.model || n.arch);
       cell(tr, 'Temp', tempCell(n));
       cell(tr, 'Network', linkText(n));
@@ -265,6 +287,15 @@
     info(dl, 'Arch', n.arch + (n.cpu_count ? ' · ' + n.cpu_count + ' CPUs' : ''));
     info(dl, 'Kernel', n.kernel);
     info(dl, 'OS', n.os);
+    info(dl, 'Version', n.os_version);
+    info(dl, 'Slot', n.slot);
+    if (n.update && n.update.state) {
+      const u = n.update;
+      const what = [u.state, u.version ? (u.from_version ? u.from_version + ' → ' : '') + u.version : ''].filter(Boolean).join(' ');
+      const d = group('', [badge(what, UPDATE_KIND[u.state] || 'warn')]);
+      if (u.reason) d.appendChild(el('div', 'muted small', u.reason));
+      info(dl, 'OS update', d);
+    }
     info(dl, 'Agent', n.agent_version);
     info(dl, 'Runtime', n.runtime);
     if (n.cgroup_version) info(dl, 'cgroup', 'v' + n.cgroup_version + ((n.cgroup_controllers || []).length ? ': ' + n.cgroup_controllers.join(' ') : ''));

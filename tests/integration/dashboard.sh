@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser (headless Chromium driven over the
 # DevTools pipe by cdp.py): a one-time link signs in; the page shows every
-# node with its state; an agent killed turns NotReady on the same page,
+# node with its state (and the OS version and slot one reports); an agent killed turns NotReady on the same page,
 # without a reload, within the grace plus slack; a node's detail opens from
 # the URL hash; revoking the browser's token signs the page out. The browser
 # trusts the master's certificate by its key (the SPKI hash of the served
@@ -26,7 +26,13 @@ ARTIFACTS=$BRM_BIN/../artifacts
 start_master_http
 TOKEN=$(create_token --ttl 1h --uses 2)
 start_agent pi-1 --token "$TOKEN"
-start_agent pi-2 --token "$TOKEN"
+# pi-2 sees itself as the Bramble image would (--root): version 1.4.2,
+# booted from slot b; the page shows both.
+ROOT2=$WORK/root-pi-2
+mkdir -p "$ROOT2/proc" "$ROOT2/etc"
+echo "console=ttyAMA0 root=PARTUUID=b7a3b1e0-03 bramble.slot=b" >"$ROOT2/proc/cmdline"
+printf 'NAME="Bramble"\nIMAGE_VERSION=1.4.2\n' >"$ROOT2/etc/os-release"
+start_agent pi-2 --token "$TOKEN" --root "$ROOT2"
 wait_for 10 all_in_state Ready pi-1 pi-2 || fail "setup: nodes not Ready within 10 s: $(states pi-1 pi-2)"
 
 # A container whose log the page follows, where containers can run.
@@ -105,7 +111,7 @@ SIGNOUT_S=$((20 * BRM_SLOW))
 B=$WORK/browser
 "${CDP[@]}" --dir "$B" --spki "$SPKI" \
         open "$URL" \
-        wait 'pi-1\s+Ready' 15 wait 'pi-2\s+Ready' 5 wait '2/2\s+nodes Ready' 5 wait '\blive\b' 5 \
+        wait 'pi-1\s+Ready' 15 wait 'pi-2\s+Ready\s+1\.4\.2 · slot b\s' 5 wait '2/2\s+nodes Ready' 5 wait '\blive\b' 5 \
         wait 'Signed in as viewer' 5 \
         mark \
         sync killed \
