@@ -1,6 +1,7 @@
 /* Blobs onto the master; see blobup.h. */
 #include "blobup.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +26,8 @@ int brm_cli_blob_data(struct brm_cli *c, const void *data, size_t len, char *why
         return 0;
 }
 
-int brm_cli_blob_commit(struct brm_cli *c, const char *expect, int64_t size, char ret_digest[BRM_OCI_DIGEST_SIZE],
-                        uint64_t *ret_size, char *why, size_t why_size)
+static int commit(struct brm_cli *c, const char *expect, int64_t size, bool stored, char ret_digest[BRM_OCI_DIGEST_SIZE],
+                  uint64_t *ret_size, char *why, size_t why_size)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
         Bramble__BlobCommit commit = BRAMBLE__BLOB_COMMIT__INIT;
@@ -35,6 +36,8 @@ int brm_cli_blob_commit(struct brm_cli *c, const char *expect, int64_t size, cha
         commit.digest = expect && expect[0] ? (char *)expect : NULL;
         commit.has_size = 1;
         commit.size = size;
+        commit.has_stored = stored;
+        commit.stored = stored;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_BLOB_COMMIT;
         req.blob_commit = &commit;
         if (brm_client_call(&c->client, &req, &resp) < 0) {
@@ -54,6 +57,23 @@ int brm_cli_blob_commit(struct brm_cli *c, const char *expect, int64_t size, cha
                         *ret_size = resp->blob_committed->size;
         }
         brm_msg_free(resp);
+        return rc;
+}
+
+int brm_cli_blob_commit(struct brm_cli *c, const char *expect, int64_t size, char ret_digest[BRM_OCI_DIGEST_SIZE],
+                        uint64_t *ret_size, char *why, size_t why_size)
+{
+        return commit(c, expect, size, false, ret_digest, ret_size, why, why_size);
+}
+
+int brm_cli_blob_stored(struct brm_cli *c, const char *digest, uint64_t size, char *why, size_t why_size)
+{
+        char back[BRM_OCI_DIGEST_SIZE];
+        uint64_t have = 0;
+        int rc = commit(c, digest, (int64_t)size, true, back, &have, why, why_size);
+
+        if (rc == 0 && (strcmp(back, digest) != 0 || have != size))
+                rc = EXIT_FAIL; /* a master that did not understand the question */
         return rc;
 }
 

@@ -23,6 +23,11 @@ int brm_cli_blob_data(struct brm_cli *c, const void *data, size_t len, char *why
 int brm_cli_blob_commit(struct brm_cli *c, const char *expect, int64_t size, char ret_digest[BRM_OCI_DIGEST_SIZE],
                         uint64_t *ret_size, char *why, size_t why_size);
 
+/* Whether the master already holds blob DIGEST of SIZE bytes (a BlobCommit
+ * asking, with no bytes sent): 0 when it does, EXIT_FAIL when it does not
+ * (or cannot say: an older master), EXIT_CONNECT with why filled. */
+int brm_cli_blob_stored(struct brm_cli *c, const char *digest, uint64_t size, char *why, size_t why_size);
+
 /* A small blob held in memory: its data and its commit. Returns as
  * brm_cli_blob_commit. */
 int brm_cli_blob_put(struct brm_cli *c, const void *data, size_t len, char ret_digest[BRM_OCI_DIGEST_SIZE], char *why,

@@ -415,7 +415,8 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
 {
         char ref[128], why[512], digest[BRM_OCI_DIGEST_SIZE];
         uint8_t *buf;
-        uint64_t sent = 0;
+        uint64_t sent = 0, held_bytes = 0;
+        size_t held = 0;
         int rc = 0;
 
         if ((rc = brm_cli_connect(c)) != 0)
@@ -427,13 +428,33 @@ int brm_osbuild_upload(struct brm_osbuild *b, struct brm_cli *c, char *ret_ref, 
                 brm_cli_human_bytes(b->total, human, sizeof(human));
                 fprintf(stderr, "uploading %zu parts (%s)\n", b->n, human);
         }
-        for (size_t i = 0; i < b->n && rc == 0; i++)
+        for (size_t i = 0; i < b->n && rc == 0; i++) {
+                /* A part the master holds already (another version's
+                 * kernel, the same bundle again) is not sent twice. */
+                rc = brm_cli_blob_stored(c, b->parts[i].digest, b->parts[i].size, why, sizeof(why));
+                if (rc == 0) {
+                        held++;
+                        held_bytes += b->parts[i].size;
+                        sent += b->parts[i].size;
+                        progress(b, "uploading", sent, b->total);
+                        continue;
+                }
+                if (rc == EXIT_CONNECT) {
+                        fail(b, "%s", why);
+                        break;
+                }
                 rc = upload_part(b, c, i, buf, &sent);
+        }
         free(buf);
         if (rc != 0)
                 return rc;
         if (b->tty)
                 fputc('\n', stderr);
+        if (held) {
+                char human[16];
+                brm_cli_human_bytes(held_bytes, human, sizeof(human));
+                fprintf(stderr, "%zu of %zu parts were on the master already (%s not sent)\n", held, b->n, human);
+        }
         if ((rc = brm_cli_blob_put(c, b->config, strlen(b->config), digest, why, sizeof(why))) != 0 ||
             (rc = brm_cli_blob_put(c, b->manifest, strlen(b->manifest), digest, why, sizeof(why))) != 0) {
                 fail(b, "%s", why);

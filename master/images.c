@@ -78,6 +78,20 @@ void brm_images_blob_commit(struct brm_session *s, const Bramble__Envelope *env)
         uint64_t size;
         int r;
 
+        if (c->has_stored && c->stored) {
+                /* Whether the blob is here already: no bytes came. */
+                if (s->upload || s->upload_error) {
+                        brm_session_error(s, env->id, -EBUSY, "a blob upload is under way on this connection");
+                        return;
+                }
+                if (!c->digest || !brm_imagestore_has(&s->m->images, c->digest, &size) ||
+                    (c->has_size && c->size >= 0 && (uint64_t)c->size != size)) {
+                        brm_session_error(s, env->id, -ENOENT, "not stored");
+                        return;
+                }
+                snprintf(digest, sizeof(digest), "%s", c->digest);
+                goto committed;
+        }
         if (s->upload_error) {
                 r = s->upload_error;
                 s->upload_error = 0;
@@ -99,6 +113,7 @@ void brm_images_blob_commit(struct brm_session *s, const Bramble__Envelope *env)
                 brm_session_error(s, env->id, r, why);
                 return;
         }
+committed:
         done.digest = digest;
         done.has_size = 1;
         done.size = size;

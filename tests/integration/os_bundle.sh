@@ -62,6 +62,7 @@ cli node upgrade --upload-only --image "$IMG"
 t1=$(date +%s.%N)
 assert_contains "$CLI_OUT" "stored docker.io/library/bramble-os:$VERSION (sha256:" "the upload's output"
 DIGEST=$(printf '%s' "$CLI_OUT" | sed -n 's/.*(\(sha256:[0-9a-f]*\)).*/\1/p')
+[[ "$CLI_ERR" != *"on the master already"* ]] || fail "the first upload found parts on an empty master: $CLI_ERR"
 assert_eq "docker.io/library/bramble-os:$VERSION=linux/arm64" "$(os_refs)" "the bundle in 'image ls'"
 # The manifest in the store: the parts, their media type and titles.
 python3 - "$MASTER_DIR/images" "$DIGEST" "$VERSION" >"$WORK/parts.txt" <<'PY' || fail "the stored manifest: $(cat "$WORK/parts.txt")"
@@ -97,6 +98,9 @@ xz -0 -T2 -c "$IMG" >"$WORK/os.img.xz"
 cli node upgrade --upload-only --image "$WORK/os.img.xz"
 [[ $CLI_RC -eq 0 ]] || fail "bramble node upgrade --upload-only of the .img.xz: $CLI_ERR"
 assert_contains "$CLI_OUT" "stored docker.io/library/bramble-os:$VERSION ($DIGEST)" "the .img.xz's bundle (same manifest)"
+# Its parts are on the master already: none is sent again.
+nparts=$(grep -vc '^total ' "$WORK/parts.txt")
+assert_contains "$CLI_ERR" "$nparts of $nparts parts were on the master already" "the second upload's output"
 assert_eq "$BLOBS" "$(blob_count)" "blobs after storing the same bundle again"
 [[ -z "$(ls -A "$TMPDIR")" ]] || fail "temporary files left in TMPDIR: $(ls -A "$TMPDIR")"
 
