@@ -66,7 +66,8 @@ static const struct command commands[] = {
           "update the nodes' OS from an image file, a node at\n"
           "a time, each rolled back if it does not come up" },
         { "node", "upgrade", brm_cli_node_upgrade, ANY_ARGS, "--status", "each node's OS version and slot, and the last rollout" },
-        { "node", "rollback", brm_cli_node_rollback, ANY_ARGS, "NODE", "boot a node's previous OS slot again" },
+        { "node", "rollback", brm_cli_node_rollback, ANY_ARGS, "NODE [--confirm-within D] [--healthy-for D]",
+          "boot a node's previous OS slot again" },
         { "token", "create", brm_cli_token_create, ANY_ARGS, "[--ttl 24h] [--uses N] [--description TEXT]",
           "create a join token (--ttl 0 = never expires)" },
         { "token", "list", brm_cli_token_list, 0, "", "list join tokens" },

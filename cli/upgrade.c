@@ -41,10 +41,60 @@ static const char *value(int argc, char **argv, int *i, const char *opt)
         return *i + 1 < argc ? argv[++*i] : "";
 }
 
+/* --confirm-within D and --healthy-for D, shared by upgrade and rollback:
+ * 1 when argv[*i] was one of them, 0 when not, -EINVAL with why. */
+static int window(int argc, char **argv, int *i, uint32_t *confirm_ms, uint32_t *healthy_ms, char *why,
+                  size_t why_size)
+{
+        const char *v;
+
+        if ((v = value(argc, argv, i, "--confirm-within"))) {
+                if (brm_parse_duration_ms32(v, confirm_ms) < 0 || *confirm_ms < 10000)
+                        return WHY("invalid --confirm-within '%s': expected a duration of at least 10s, like 5m", v);
+                return 1;
+        }
+        if ((v = value(argc, argv, i, "--healthy-for"))) {
+                if (brm_parse_duration_ms32(v, healthy_ms) < 0)
+                        return WHY("invalid --healthy-for '%s': expected a duration like 30s", v);
+                return 1;
+        }
+        return 0;
+}
+
+int brm_rollback_parse(int argc, char **argv, struct brm_rollback_args *a, char *why, size_t why_size)
+{
+        int r;
+
+        memset(a, 0, sizeof(*a));
+        a->confirm_ms = 5 * 60 * 1000;
+        a->healthy_ms = 30 * 1000;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return 1;
+                if ((r = window(argc, argv, &i, &a->confirm_ms, &a->healthy_ms, why, why_size)) < 0)
+                        return r;
+                if (r)
+                        continue;
+                if (argv[i][0] == '-')
+                        return WHY("unknown option '%s'", argv[i]);
+                if (a->node)
+                        return WHY("one node at a time: '%s' and '%s'", a->node, argv[i]);
+                if (!brm_valid_node_name(argv[i]))
+                        return WHY("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", argv[i]);
+                a->node = argv[i];
+        }
+        if (!a->node)
+                return WHY("which node? name it");
+        if (a->confirm_ms <= a->healthy_ms)
+                return WHY("--confirm-within (%ums) must be longer than --healthy-for (%ums)", a->confirm_ms, a->healthy_ms);
+        return 0;
+}
+
 int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *why, size_t why_size)
 {
         const char *v;
         uint64_t n;
+        int r;
 
         memset(a, 0, sizeof(*a));
         a->parallel = 1;
@@ -73,12 +123,9 @@ int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *w
                         if (brm_parse_u64(v, 1, BRM_UPGRADE_PARALLEL_MAX, &n) < 0)
                                 return WHY("invalid --parallel '%s': expected 1-%d nodes at a time", v, BRM_UPGRADE_PARALLEL_MAX);
                         a->parallel = (uint32_t)n;
-                } else if ((v = value(argc, argv, &i, "--confirm-within"))) {
-                        if (brm_parse_duration_ms32(v, &a->confirm_ms) < 0 || a->confirm_ms < 10000)
-                                return WHY("invalid --confirm-within '%s': expected a duration of at least 10s, like 5m", v);
-                } else if ((v = value(argc, argv, &i, "--healthy-for"))) {
-                        if (brm_parse_duration_ms32(v, &a->healthy_ms) < 0)
-                                return WHY("invalid --healthy-for '%s': expected a duration like 30s", v);
+                } else if ((r = window(argc, argv, &i, &a->confirm_ms, &a->healthy_ms, why, why_size)) != 0) {
+                        if (r < 0)
+                                return r;
                 } else if (argv[i][0] == '-') {
                         return WHY("unknown option '%s'", argv[i]);
                 } else {
@@ -349,22 +396,32 @@ out:
 int brm_cli_node_rollback(struct brm_cli *c, int argc, char **argv)
 {
         Bramble__Envelope req = BRAMBLE__ENVELOPE__INIT, *resp;
-        Bramble__ContainerRequest q = BRAMBLE__CONTAINER_REQUEST__INIT;
-        int rc = 0;
+        Bramble__NodeRollback q = BRAMBLE__NODE_ROLLBACK__INIT;
+        struct brm_rollback_args a;
+        char why[256];
+        int rc = brm_rollback_parse(argc, argv, &a, why, sizeof(why));
 
-        if (argc != 2)
-                return brm_cli_usage_error("usage: bramble node rollback NODE");
-        if (!brm_valid_node_name(argv[1]))
-                return brm_cli_usage_error("'%s' is not a node name (1-63 characters of a-z, 0-9 and '-')", argv[1]);
-        q.node = argv[1];
+        if (rc == 1) {
+                printf("usage: bramble node rollback NODE [--confirm-within D] [--healthy-for D]\n\n"
+                       "The node boots its other slot again (the version it ran before its last update), as a try:\n"
+                       "it commits once connected for --healthy-for (default 30s) within --confirm-within (default\n"
+                       "5m) of the reboot; otherwise it comes back on the slot it runs now.\n");
+                return 0;
+        }
+        if (rc < 0)
+                return brm_cli_usage_error("%s", why);
+        q.node = (char *)a.node;
+        q.has_confirm_within_ms = q.has_healthy_ms = true;
+        q.confirm_within_ms = a.confirm_ms;
+        q.healthy_ms = a.healthy_ms;
         req.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_ROLLBACK;
         req.node_rollback = &q;
         if (!(resp = brm_cli_call(c, &req, BRAMBLE__ENVELOPE__MSG_OK, &rc)))
                 return rc;
         brm_msg_free(resp);
         if (c->json)
-                printf("{\"rollback\": \"%s\"}\n", argv[1]);
+                printf("{\"rollback\": \"%s\"}\n", a.node);
         else
-                printf("node %s: rolling back to its other slot (follow it with 'bramble node upgrade --status')\n", argv[1]);
+                printf("node %s: rolling back to its other slot (follow it with 'bramble node upgrade --status')\n", a.node);
         return 0;
 }

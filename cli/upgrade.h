@@ -36,7 +36,19 @@ int brm_upgrade_parse(int argc, char **argv, struct brm_upgrade_args *a, char *w
  * bramble node upgrade --status */
 int brm_cli_node_upgrade(struct brm_cli *c, int argc, char **argv);
 
-/* bramble node rollback NODE: the node boots its other slot again. */
+/* What 'node rollback' was asked. */
+struct brm_rollback_args {
+        const char *node; /* into argv */
+        uint32_t confirm_ms, healthy_ms;
+};
+
+/* Parses 'node rollback' (argv[0] "rollback") into *a, with the defaults
+ * (confirm within 5m, healthy for 30s). Returns 0, 1 for --help, or
+ * -EINVAL with a one-line why. */
+int brm_rollback_parse(int argc, char **argv, struct brm_rollback_args *a, char *why, size_t why_size);
+
+/* bramble node rollback NODE [--confirm-within D] [--healthy-for D]: the
+ * node boots its other slot again, tried and confirmed as an update is. */
 int brm_cli_node_rollback(struct brm_cli *c, int argc, char **argv);
 
 #endif

@@ -252,7 +252,8 @@ void brm_upgrade_status(struct brm_session *s, const Bramble__Envelope *env)
 void brm_upgrade_rollback(struct brm_session *s, const Bramble__Envelope *env)
 {
         struct brm_upgrade *u = s->m->upgrade;
-        const char *name = env->node_rollback->node;
+        const Bramble__NodeRollback *rq = env->node_rollback;
+        const char *name = rq->node;
         struct brm_node *n = name ? brm_registry_get(&s->m->reg, name) : NULL;
         Bramble__NodeUpgrade up = BRAMBLE__NODE_UPGRADE__INIT;
         Bramble__Envelope out = BRAMBLE__ENVELOPE__INIT;
@@ -280,8 +281,14 @@ void brm_upgrade_rollback(struct brm_session *s, const Bramble__Envelope *env)
         }
         up.has_rollback = up.rollback = true;
         up.has_confirm_within_ms = up.has_healthy_ms = true;
-        up.confirm_within_ms = 300000;
-        up.healthy_ms = 30000;
+        up.confirm_within_ms = rq->has_confirm_within_ms && rq->confirm_within_ms ? rq->confirm_within_ms : 300000;
+        up.healthy_ms = rq->has_healthy_ms ? rq->healthy_ms : 30000;
+        if (up.confirm_within_ms < 10000 || up.healthy_ms >= up.confirm_within_ms) {
+                snprintf(why, sizeof(why), "the confirmation window (%u ms) must be at least 10 s and longer than the "
+                         "healthy window (%u ms)", up.confirm_within_ms, up.healthy_ms);
+                brm_session_error(s, env->id, -EINVAL, why);
+                return;
+        }
         out.has_id = true;
         out.id = ++s->m->next_node_req;
         out.msg_case = BRAMBLE__ENVELOPE__MSG_NODE_UPGRADE;

@@ -283,12 +283,59 @@ static void check_node_json(void)
         cJSON_Delete(j);
 }
 
+static int rollback(struct brm_rollback_args *a, char *why, ...)
+{
+        char *argv[16] = { "rollback" };
+        int argc = 1;
+        va_list ap;
+
+        va_start(ap, why);
+        for (char *s; (s = va_arg(ap, char *));)
+                argv[argc++] = s;
+        va_end(ap);
+        why[0] = '\0';
+        return brm_rollback_parse(argc, argv, a, why, 256);
+}
+
+#define RB_REFUSED(want, ...)                                                                  \
+        do {                                                                                   \
+                CHECK_INT(rollback(&r, why, __VA_ARGS__, NULL), ==, -EINVAL);                  \
+                if (!strstr(why, want))                                                        \
+                        CHECK_FAIL_("why is '%s', expected '%s'", why, want);                  \
+        } while (0)
+
+/* node rollback: one node, the same windows as an upgrade. */
+static void check_rollback_args(void)
+{
+        struct brm_rollback_args r;
+        char why[256];
+
+        CHECK_INT(rollback(&r, why, "pi-a", NULL), ==, 0);
+        CHECK_STR(r.node, "pi-a");
+        CHECK_INT(r.confirm_ms, ==, 300000);
+        CHECK_INT(r.healthy_ms, ==, 30000);
+        CHECK_INT(rollback(&r, why, "--confirm-within", "2m", "pi-a", "--healthy-for=10s", NULL), ==, 0);
+        CHECK_STR(r.node, "pi-a");
+        CHECK_INT(r.confirm_ms, ==, 120000);
+        CHECK_INT(r.healthy_ms, ==, 10000);
+        CHECK_INT(rollback(&r, why, "--help", NULL), ==, 1);
+        RB_REFUSED("which node?", "--healthy-for", "5s");
+        RB_REFUSED("one node at a time: 'pi-a' and 'pi-b'", "pi-a", "pi-b");
+        RB_REFUSED("'Pi_A' is not a node name", "Pi_A");
+        RB_REFUSED("invalid --confirm-within '5s': expected a duration of at least 10s", "pi-a", "--confirm-within", "5s");
+        RB_REFUSED("invalid --healthy-for 'soon'", "pi-a", "--healthy-for", "soon");
+        RB_REFUSED("--confirm-within (60000ms) must be longer than --healthy-for (120000ms)", "pi-a", "--confirm-within",
+                   "1m", "--healthy-for", "2m");
+        RB_REFUSED("unknown option '--all'", "--all");
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
         img = argv[0]; /* a file that can be read */
         snprintf(image_eq, sizeof(image_eq), "--image=%s", img);
         check_args();
+        check_rollback_args();
         check_texts();
         check_node_json();
         check_follow(false,
