@@ -99,6 +99,25 @@ static int upload(struct load *L, struct archive *a, const char *path, const cha
         char human[16], why[512];
         int rc;
 
+        /* A blob the master holds already (a base layer another image
+         * shares, the same archive loaded again) is not sent twice. */
+        if (expect[0] && !keep && size >= 0) {
+                rc = brm_cli_blob_stored(L->c, expect, (uint64_t)size, why, sizeof(why));
+                if (rc == EXIT_CONNECT) {
+                        fail(L, "%s", why);
+                        return rc;
+                }
+                if (rc == 0) {
+                        if (archive_read_data_skip(a) != ARCHIVE_OK)
+                                return fail(L, "%s: %s (the archive is cut short or damaged; nothing was named)", path,
+                                            archive_error_string(a));
+                        snprintf(f->digest, sizeof(f->digest), "%s", expect);
+                        f->size = (uint64_t)size;
+                        brm_cli_human_bytes(f->size, human, sizeof(human));
+                        fprintf(stderr, "%.19s  %s  on the master already\n", f->digest + 7, human);
+                        return 0;
+                }
+        }
         if (keep && !(f->json = malloc((size_t)size + 1)))
                 return fail(L, "out of memory");
         for (;;) {
