@@ -390,6 +390,22 @@ _master_up_or_dead() { # PID LOG
 
 # ---- agents ----
 
+# start_image_node NAME VERSION HOOK: a master, and an agent that sees
+# itself as the Bramble image on slot a at VERSION (--root $WORK/root: a
+# /proc/cmdline and an os-release, which is all that makes it take OS
+# updates) with HOOK as its os_update_hook; waits until it is Ready.
+start_image_node() {
+        local root=$WORK/root token
+        mkdir -p "$root/proc" "$root/etc"
+        echo "console=ttyAMA0 root=PARTUUID=b7a3b1e0-02 bramble.slot=a" >"$root/proc/cmdline"
+        printf 'NAME="Bramble"\nIMAGE_VERSION=%s\n' "$2" >"$root/etc/os-release"
+        start_master
+        token=$(cli_ok token create --ttl 10m)
+        start_agent "$1" --token "$token" --root "$root" --os-update-hook "$3"
+        _image_node_ready() { [[ "$(node_state "$1")" == Ready ]]; }
+        wait_for 30 _image_node_ready "$1" || fail "$1 not Ready within 30 s"
+}
+
 # start_agent NAME [extra bramble-agent args...]
 # Starts an agent for node NAME against the primary master with a 1 s
 # heartbeat and state dir $WORK/agents/NAME (pass --state-dir to override;

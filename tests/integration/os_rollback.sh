@@ -9,10 +9,6 @@
 # Bad windows are refused by the CLI before anything is sent.
 source "$(dirname "$0")/lib.sh"
 
-ROOT=$WORK/root
-mkdir -p "$ROOT/proc" "$ROOT/etc"
-echo "console=ttyAMA0 root=PARTUUID=b7a3b1e0-02 bramble.slot=a" >"$ROOT/proc/cmdline"
-printf 'NAME="Bramble"\nIMAGE_VERSION=v2\n' >"$ROOT/etc/os-release"
 HOOK=$WORK/hook.sh
 cat >"$HOOK" <<HOOK
 #!/bin/sh
@@ -25,11 +21,7 @@ esac
 HOOK
 chmod +x "$HOOK"
 
-start_master
-TOKEN=$(cli_ok token create --ttl 10m)
-start_agent upd-a --token "$TOKEN" --root "$ROOT" --os-update-hook "$HOOK"
-ready() { [[ "$(node_state upd-a)" == Ready ]]; }
-wait_for 30 ready || fail "upd-a not Ready within 30 s"
+start_image_node upd-a v2 "$HOOK"
 
 # ---- bad windows: one line, exit 2, nothing sent ----
 expect_refused 2 "invalid --confirm-within '5s': expected a duration of at least 10s" node rollback upd-a --confirm-within 5s

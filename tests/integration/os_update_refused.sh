@@ -19,20 +19,11 @@ export MTOOLS_SKIP_CHECK=1
 export TMPDIR=$WORK/tmp
 mkdir -p "$TMPDIR"
 
-# The node's view of itself: slot a of the Bramble image, version v1.
-ROOT=$WORK/root
-mkdir -p "$ROOT/proc" "$ROOT/etc"
-echo "console=ttyAMA0 root=PARTUUID=b7a3b1e0-02 bramble.slot=a" >"$ROOT/proc/cmdline"
-printf 'NAME="Bramble"\nIMAGE_VERSION=v1\n' >"$ROOT/etc/os-release"
+# The node: slot a of the Bramble image, version v1.
 HOOK=$WORK/hook.sh
 printf '#!/bin/sh\necho "$@" >>%s/hook.calls\nexit 1\n' "$WORK" >"$HOOK"
 chmod +x "$HOOK"
-
-start_master
-TOKEN=$(cli_ok token create --ttl 10m)
-start_agent upd-a --token "$TOKEN" --root "$ROOT" --os-update-hook "$HOOK"
-ready() { [[ "$(node_state upd-a)" == Ready ]]; }
-wait_for 30 ready || fail "upd-a not Ready within 30 s"
+start_image_node upd-a v1 "$HOOK"
 node_json() { cli -o json nodes; printf '%s' "$CLI_OUT" | json_query "$1"; }
 assert_eq "a" "$(node_json '[n.get("slot", "") for n in d if n["name"] == "upd-a"][0]')" "the slot upd-a reports"
 
