@@ -34,6 +34,14 @@ image_test_cleanup() {
 	if [ "${BRM_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 
+# since T0: seconds from T0 (date +%s.%N) to now, one decimal.
+since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
+
+# card_fat DIR: the boot partition of node DIR's card as it is now, once,
+# into $WORK/fat.vfat (stop the node first); fat_file NAME: a file of it.
+card_fat() { brm_node_fat "$1" "$WORK/fat.vfat" || fail "cannot read the boot partition of $1's card"; }
+fat_file() { mtype -i "$WORK/fat.vfat" "::$1" | tr -d '\r\0'; }
+
 # The image commands are in this bramble (cli/image.c and cli/flash.c, in the
 # command table of cli/main.c).
 need_image_cli() {

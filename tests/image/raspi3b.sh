@@ -47,10 +47,6 @@ wait_node() {
 		sleep 0.5
 	done
 }
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
-fat_file() { # NAME: a file of the node's boot partition (QEMU stopped)
-	brm_node_fat "$N" "$WORK/fat.vfat" && mtype -i "$WORK/fat.vfat" "::$1" | tr -d '\r\0'
-}
 
 # The card as the slot writer leaves it once slot b is written and read
 # back (update.sh: bramble_try=b, last): this boot is a try of slot b. The
@@ -85,6 +81,7 @@ expect_grep "crun runs" "crun version 1\\." "$N/console.log"
 for _ in $(seq 300); do grep -q "removed the join token" "$N/console.log" && break; sleep 0.2; done
 expect_grep "the node removed the token from the card" "removed the join token from bramble.json" "$N/console.log"
 brm_node_stop "$N"
+card_fat "$N"
 expect_eq "U-Boot consumed the try on the SD card before the kernel loaded" bramble_try=none "$(fat_file bramble-try.txt)"
 expect_eq "the committed slot is still a" bramble_slot=a "$(fat_file bramble-slot.txt)"
 fsck.vfat -n "$WORK/fat.vfat" >"$WORK/fsck.log" 2>&1 || { cat "$WORK/fsck.log"; fail "the FAT is not clean after U-Boot wrote it"; }

@@ -33,7 +33,6 @@ START_ALLOWANCE=${BRM_SVC_START_ALLOWANCE:-25}
 # 0.5 s liveness tick, and the replica is placed on that tick.
 BOUND=$(python3 -c "import math; print(math.ceil($hb_ms * $GRACE / 1000 + 1 + $START_ALLOWANCE))")
 t_test=$(date +%s.%N)
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
 
 # The app image, made from the image build's busybox-static .deb, loaded
 # into the master's store as an oci-archive.

@@ -21,7 +21,6 @@ need_image_cli
 B=$BRM_BIN
 READY_TIMEOUT=${BRM_READY_TIMEOUT:-120}
 export MTOOLS_SKIP_CHECK=1
-since() { awk -v s="$1" -v n="$(date +%s.%N)" 'BEGIN {printf "%.1f", n - s}'; }
 
 V1=$(sed -n 's/^version=//p' "$(dirname "$IMG")/bramble-rpi-arm64.info")
 V2=update-test-2
@@ -49,9 +48,6 @@ wait_update() {
 	done
 	tail -n 30 "$N/console.log" >&2
 	fail "the node did not report update state $1 within $2 s (it says '$(update_field state)': $(update_field reason))"
-}
-fat_file() { # NAME: a file of the node's boot partition (QEMU stopped)
-	brm_node_fat "$N" "$WORK/fat.vfat" && mtype -i "$WORK/fat.vfat" "::$1" | tr -d '\r\0'
 }
 
 port=$(brm_free_port)
@@ -174,6 +170,7 @@ pass "the master recorded the rollback and stopped the rollout: $(python3 -c 'im
 
 # --- the card ------------------------------------------------------------------
 brm_node_stop "$N"
+card_fat "$N"
 expect_eq "the committed slot on the card" bramble_slot=b "$(fat_file bramble-slot.txt)"
 expect_eq "no try left on the card" bramble_try=none "$(fat_file bramble-try.txt)"
 expect_eq "the Pi firmware starts slot b's U-Boot" "os_prefix=slot-b/" "$(fat_file config.txt | grep '^os_prefix=' | paste -sd' ')"
